@@ -1,0 +1,89 @@
+"""Input validation shared by every public entry point.
+
+Each check raises ``ValueError`` (or ``TypeError``) whose message names the
+argument and says how to fix it, in the style of scikit-learn's
+``check_array``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def check_finite_array(
+    value: object,
+    name: str,
+    *,
+    ndim: int | tuple[int, ...] | None = None,
+    dtype: type = np.float64,
+) -> np.ndarray:
+    """Return ``value`` as a finite array of ``dtype``.
+
+    Parameters
+    ----------
+    value : array_like
+        The array to check.
+    name : str
+        Argument name used in error messages.
+    ndim : int or tuple of int, optional
+        Accepted numbers of dimensions.
+    dtype : type
+        Target dtype (default float64).
+
+    Returns
+    -------
+    ndarray
+    """
+    try:
+        arr = np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array; got {type(value).__name__}") from exc
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            raise ValueError(
+                f"{name} must have {' or '.join(map(str, allowed))} dimensions; "
+                f"got shape {arr.shape}"
+            )
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); pass at least one element")
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(
+            f"{name} contains {bad} NaN or infinite value(s); clean or impute them first"
+        )
+    return arr
+
+
+def check_positive(value: object, name: str, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as a float, requiring it to be finite and > 0 (or >= 0)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {value!r}")
+    v = float(value)
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {bound}; got {value!r}")
+    return v
+
+
+def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
+    """Return ``value`` as an int, requiring ``value >= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {value!r}")
+    v = int(value)
+    if v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {v}")
+    return v
+
+
+def check_random_state(random_state: object) -> np.random.Generator:
+    """Turn ``None``, an int seed or a Generator into a ``numpy.random.Generator``."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or isinstance(random_state, numbers.Integral):
+        return np.random.default_rng(random_state)
+    raise TypeError(
+        f"random_state must be None, an int seed or a numpy Generator; got {random_state!r}"
+    )
