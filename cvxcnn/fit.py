@@ -1,0 +1,183 @@
+"""Solve the ReLU convex program end to end: build, solve, reconstruct, evaluate."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cvxcnn._validation import check_positive
+from cvxcnn.losses import Loss, get_loss
+from cvxcnn.networks import ReluNetwork, primal_objective
+from cvxcnn.problem import PatchProblem
+from cvxcnn.programs.relu import (
+    ReluProgram,
+    build_relu_program,
+    convex_objective,
+    sign_violation,
+)
+from cvxcnn.reconstruct import DEFAULT_RTOL, active_pattern_mask, reconstruct_relu
+from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, solve_cvxpy
+
+
+@dataclass
+class ConvexFitResult:
+    """Outcome of solving the ReLU convex program (SciPy ``OptimizeResult`` style).
+
+    Attributes
+    ----------
+    status, success, message : str, bool, str
+        From the solver; ``success`` is True only for ``optimal``.
+    objective : float
+        Convex objective at the solution, re-evaluated in float64.
+    primal_objective : float
+        ``P(U, v)`` of the reconstructed network (shared float64 evaluator).
+    beta : float
+    loss : str
+    n, d : int
+        Rows and columns of the patch matrix.
+    n_patterns, active_patterns, neurons : int
+    exact_arrangement : bool
+        True when the patterns are every cell, so ``objective`` is the global
+        optimum of the non-convex problem; otherwise it is an upper bound.
+    sign_violation : float
+        Largest violation of the sign constraints at the solution.
+    solve : SolveInfo
+        Solver, iterations, compile/solve seconds, the solver's gap/residuals.
+    network : ReluNetwork or None
+    W, Z : ndarray of shape (d, P) or None
+    """
+
+    status: str
+    success: bool
+    message: str
+    objective: float
+    primal_objective: float
+    beta: float
+    loss: str
+    n: int
+    d: int
+    n_patterns: int
+    active_patterns: int
+    neurons: int
+    exact_arrangement: bool
+    sign_violation: float
+    solve: SolveInfo
+    build_seconds: float = 0.0
+    network: ReluNetwork | None = field(default=None, repr=False)
+    W: np.ndarray | None = field(default=None, repr=False)
+    Z: np.ndarray | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (no arrays)."""
+        out = {
+            "status": self.status,
+            "success": self.success,
+            "message": self.message,
+            "solver": self.solve.solver,
+            "objective": self.objective,
+            "primal_objective": self.primal_objective,
+            "beta": self.beta,
+            "loss": self.loss,
+            "n": self.n,
+            "d": self.d,
+            "patterns": self.n_patterns,
+            "active_patterns": self.active_patterns,
+            "neurons": self.neurons,
+            "exact_arrangement": self.exact_arrangement,
+            "sign_violation": self.sign_violation,
+            "iterations": self.solve.iterations,
+            "build_seconds": self.build_seconds,
+            "compile_seconds": self.solve.compile_seconds,
+            "solve_seconds": self.solve.solve_seconds,
+            "solver_objective": self.solve.solver_objective,
+            "solver_stats": self.solve.solver_stats,
+        }
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
+
+
+def result_from_program(
+    program: ReluProgram, info: SolveInfo, *, exact: bool, rtol: float = DEFAULT_RTOL
+) -> ConvexFitResult:
+    """Assemble a :class:`ConvexFitResult` from a solved program."""
+    beta = float(program.beta.value)
+    nan = float("nan")
+    common = dict(
+        status=info.status,
+        success=info.success,
+        message=info.message,
+        beta=beta,
+        loss=program.loss.name,
+        n=program.data.n,
+        d=program.data.d,
+        n_patterns=program.n_patterns,
+        exact_arrangement=exact,
+        solve=info,
+        build_seconds=program.build_seconds,
+    )
+    if program.W.value is None:
+        return ConvexFitResult(
+            objective=nan,
+            primal_objective=nan,
+            active_patterns=0,
+            neurons=0,
+            sign_violation=nan,
+            **common,
+        )
+    W, Z = np.asarray(program.W.value), np.asarray(program.Z.value)
+    network = reconstruct_relu(W, Z, rtol=rtol)
+    return ConvexFitResult(
+        objective=convex_objective(W, Z, program.masks, program.data, beta, program.loss),
+        primal_objective=primal_objective(network, program.data, beta, program.loss),
+        active_patterns=int(active_pattern_mask(W, Z, rtol=rtol).sum()),
+        neurons=network.n_neurons,
+        sign_violation=sign_violation(W, Z, program.masks, program.data.Y),
+        network=network,
+        W=W,
+        Z=Z,
+        **common,
+    )
+
+
+def fit_relu(
+    data: PatchProblem,
+    patterns: object,
+    *,
+    beta: float = 1e-3,
+    loss: str | Loss = "squared",
+    solver: str = DEFAULT_SOLVER,
+    solver_options: dict | None = None,
+    canon_backend: str | None = None,
+    rtol: float = DEFAULT_RTOL,
+) -> ConvexFitResult:
+    """Solve the ReLU convex program and reconstruct the network.
+
+    Parameters
+    ----------
+    data : PatchProblem
+        Patches ``Y`` (n, d), readout and target.
+    patterns : PatternSet or ndarray of shape (P, n), bool
+        A ``PatternSet`` with ``exact=True`` makes the result the global optimum.
+    beta : float
+        Weight decay (> 0).
+    loss : str or Loss
+    solver : str
+        Any installed CVXPY solver (default Clarabel).
+    solver_options : dict, optional
+    canon_backend : str, optional
+    rtol : float
+        Relative threshold for nonzero blocks in the reconstruction.
+
+    Returns
+    -------
+    ConvexFitResult
+        Check ``success``/``status``: a failed solve is reported, not raised.
+    """
+    check_positive(beta, "beta")
+    program = build_relu_program(data, patterns, beta=beta, loss=get_loss(loss))
+    info = solve_cvxpy(
+        program.problem, solver, solver_options=solver_options, canon_backend=canon_backend
+    )
+    exact = bool(getattr(patterns, "exact", False))
+    return result_from_program(program, info, exact=exact, rtol=rtol)

@@ -1,0 +1,139 @@
+"""Two-layer networks as weights, and the one float64 evaluator of ``P(U, v)``.
+
+Every objective cvxcnn reports for a network (reconstructed from a convex
+solution, trained by gradient descent, or loaded from a file) is computed by
+:func:`primal_objective`, never taken from a solver's or trainer's log:
+
+    P(U, v) = L(R f(Y), x) + beta/2 * sum_j (||u_j||^2 + v_j^2)
+
+(with the squared loss ``L = 1/2 ||.||^2``, Sahiner et al.'s scaling).
+
+Weights file format (``.npz``), read by :func:`load_network`:
+
+- ``U`` : (m, d) float64, first-layer filters, one per row, each ordered like
+  a row of the patch matrix (channel, then kernel axes; bias last);
+- ``v`` : (m,) float64, second-layer (1x1 conv) weights;
+- ``activation`` : 0-d string array, ``"relu"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cvxcnn._validation import check_finite_array, check_positive
+from cvxcnn.losses import Loss, get_loss
+from cvxcnn.problem import PatchProblem
+
+
+@dataclass(frozen=True)
+class ReluNetwork:
+    """``f(Y) = sum_j (Y u_j)_+ v_j``.
+
+    Attributes
+    ----------
+    U : ndarray of shape (m, d)
+        First-layer filters (rows).
+    v : ndarray of shape (m,)
+        Second-layer weights.
+    """
+
+    U: np.ndarray
+    v: np.ndarray
+
+    activation = "relu"
+
+    def __post_init__(self) -> None:
+        U = np.asarray(self.U, dtype=np.float64)
+        v = np.asarray(self.v, dtype=np.float64).reshape(-1)
+        if U.ndim != 2:
+            raise ValueError(f"U must be a 2-D array (m, d); got shape {U.shape}")
+        if U.shape[0] != v.shape[0]:
+            raise ValueError(f"U has {U.shape[0]} neurons (rows) but v has {v.shape[0]} entries")
+        if not (np.all(np.isfinite(U)) and np.all(np.isfinite(v))):
+            raise ValueError("network weights U and v must be finite")
+        object.__setattr__(self, "U", U)
+        object.__setattr__(self, "v", v)
+
+    @property
+    def n_neurons(self) -> int:
+        return self.U.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.U.shape[1]
+
+    def hidden(self, Y: np.ndarray) -> np.ndarray:
+        """Hidden activations ``(Y U^T)_+``, shape (n, m)."""
+        return np.maximum(Y @ self.U.T, 0.0)
+
+    def output(self, Y: np.ndarray) -> np.ndarray:
+        """Network output per patch, shape (n,)."""
+        if Y.shape[1] != self.d:
+            raise ValueError(
+                f"patch matrix has d={Y.shape[1]} columns but the network's filters have "
+                f"d={self.d}; use the same kernel size, channels and bias as in training"
+            )
+        return self.hidden(Y) @ self.v
+
+    def penalty(self) -> float:
+        """``1/2 sum_j (||u_j||^2 + v_j^2)``."""
+        return 0.5 * float(np.sum(self.U**2) + np.sum(self.v**2))
+
+
+def predict(network: ReluNetwork, problem: PatchProblem) -> np.ndarray:
+    """``R f(Y)`` (n_out,): the network's fit of ``problem.target``."""
+    return problem.readout.apply(network.output(problem.Y))
+
+
+def primal_objective(
+    network: ReluNetwork, problem: PatchProblem, beta: float, loss: str | Loss = "squared"
+) -> float:
+    """The float64 objective ``P(U, v)`` of a network on a problem.
+
+    Parameters
+    ----------
+    network : ReluNetwork
+    problem : PatchProblem
+    beta : float
+        Weight decay, > 0.
+    loss : str or Loss
+
+    Returns
+    -------
+    float
+    """
+    beta = check_positive(beta, "beta")
+    loss = get_loss(loss)
+    return loss.value(predict(network, problem), problem.target) + beta * network.penalty()
+
+
+def save_network(path: str | Path, network: ReluNetwork, **metadata: object) -> None:
+    """Write a network in the ``.npz`` weights format (see module docstring).
+
+    Extra ``metadata`` (e.g. ``kernel_size``, ``beta``) is stored as arrays.
+    """
+    arrays = {k: np.asarray(v) for k, v in metadata.items()}
+    np.savez(path, U=network.U, v=network.v, activation=np.array(network.activation), **arrays)
+
+
+def load_network(path: str | Path) -> ReluNetwork:
+    """Read a network written by :func:`save_network` (or by the PyTorch trainer)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"weights file {path} does not exist")
+    with np.load(path, allow_pickle=False) as f:
+        missing = [k for k in ("U", "v") if k not in f.files]
+        if missing:
+            raise ValueError(
+                f"weights file {path} lacks array(s) {missing}; it holds {sorted(f.files)}. "
+                "Expected U (m, d) and v (m,)"
+            )
+        activation = str(f["activation"]) if "activation" in f.files else "relu"
+        if activation != "relu":
+            raise ValueError(f"weights file {path} holds a {activation!r} network, not 'relu'")
+        U = check_finite_array(f["U"], f"{path}: U", ndim=2)
+        v = check_finite_array(f["v"], f"{path}: v", ndim=(1, 2)).reshape(-1)
+    return ReluNetwork(U, v)
