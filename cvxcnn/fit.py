@@ -17,7 +17,12 @@ from cvxcnn.programs.relu import (
     convex_objective,
     sign_violation,
 )
-from cvxcnn.reconstruct import DEFAULT_RTOL, active_pattern_mask, reconstruct_relu
+from cvxcnn.reconstruct import (
+    DEFAULT_RTOL,
+    active_pattern_mask,
+    natural_scale,
+    reconstruct_relu,
+)
 from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, solve_cvxpy
 
 
@@ -126,11 +131,12 @@ def result_from_program(
             **common,
         )
     W, Z = np.asarray(program.W.value), np.asarray(program.Z.value)
-    network = reconstruct_relu(W, Z, rtol=rtol)
+    floor = natural_scale(program.data)
+    network = reconstruct_relu(W, Z, rtol=rtol, floor=floor)
     return ConvexFitResult(
         objective=convex_objective(W, Z, program.masks, program.data, beta, program.loss),
         primal_objective=primal_objective(network, program.data, beta, program.loss),
-        active_patterns=int(active_pattern_mask(W, Z, rtol=rtol).sum()),
+        active_patterns=int(active_pattern_mask(W, Z, rtol=rtol, floor=floor).sum()),
         neurons=network.n_neurons,
         sign_violation=sign_violation(W, Z, program.masks, program.data.Y),
         network=network,

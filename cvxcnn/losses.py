@@ -42,6 +42,17 @@ class Loss(ABC):
     def conjugate(self, z: np.ndarray, target: np.ndarray) -> float:
         """``L*(z) = sup_p z^T p - L(p)``; ``inf`` outside its domain."""
 
+    def conjugate_expression(
+        self, z: cp.Expression, target: np.ndarray
+    ) -> tuple[cp.Expression, list[cp.Constraint]]:
+        """CVXPY expression of ``L*(z)`` (convex in ``z``) and its domain constraints.
+
+        Used by the explicit dual program (:mod:`cvxcnn.programs.relu_dual`).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no CVXPY conjugate; implement conjugate_expression"
+        )
+
     def validate_target(self, target: np.ndarray) -> None:
         """Raise ``ValueError`` when ``target`` is not valid for this loss."""
         return None
@@ -73,6 +84,10 @@ class SquaredLoss(Loss):
         z = np.asarray(z, dtype=np.float64)
         return float(0.5 * z @ z + z @ target)
 
+    def conjugate_expression(self, z, target):
+        """``L*(z) = 1/2 ||z||^2 + z^T x`` (no domain constraint)."""
+        return 0.5 * cp.sum_squares(z) + z @ target, []
+
 
 class AbsoluteLoss(Loss):
     """``||p - x||_1``."""
@@ -93,6 +108,10 @@ class AbsoluteLoss(Loss):
         if np.max(np.abs(z)) > 1 + 1e-12:
             return float("inf")
         return float(z @ target)
+
+    def conjugate_expression(self, z, target):
+        """``L*(z) = z^T x`` on ``|z| <= 1``."""
+        return z @ target, [cp.abs(z) <= 1]
 
 
 class HuberLoss(Loss):
@@ -127,6 +146,10 @@ class HuberLoss(Loss):
             return float("inf")
         return float(0.5 * z @ z + z @ target)
 
+    def conjugate_expression(self, z, target):
+        """``L*(z) = 1/2 ||z||^2 + z^T x`` on ``|z| <= delta``."""
+        return 0.5 * cp.sum_squares(z) + z @ target, [cp.abs(z) <= self.delta]
+
     def to_dict(self):
         return {"name": self.name, "delta": self.delta}
 
@@ -156,6 +179,11 @@ class LogisticLoss(Loss):
             return float("inf")
         q = np.clip(q, 0.0, 1.0)
         return float(np.sum(xlogy(q, q) + xlogy(1 - q, 1 - q)))
+
+    def conjugate_expression(self, z, target):
+        """``L*(z) = sum -entr(q) - entr(1 - q)`` with ``q = -x z`` in [0, 1]."""
+        q = -cp.multiply(target, z)
+        return cp.sum(-cp.entr(q) - cp.entr(1 - q)), [q >= 0, q <= 1]
 
 
 LOSSES: dict[str, type[Loss]] = {

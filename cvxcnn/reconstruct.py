@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from cvxcnn.networks import ReluNetwork
+from cvxcnn.problem import PatchProblem
 
 #: Default relative threshold below which a block counts as zero.
 DEFAULT_RTOL = 1e-6
@@ -20,19 +21,37 @@ def _active(norms: np.ndarray, scale: float, rtol: float) -> np.ndarray:
     return norms > rtol * scale if scale > 0 else np.zeros_like(norms, dtype=bool)
 
 
+def _scale(nw: np.ndarray, nz: np.ndarray, floor: float) -> float:
+    return float(max(nw.max(initial=0.0), nz.max(initial=0.0), floor))
+
+
+def natural_scale(problem: PatchProblem) -> float:
+    """``||x|| / ||Y||_F``: the size of a block that fits the target on its own.
+
+    Used as a floor for the "largest block" in the relative threshold, so a
+    solution that is zero up to solver noise (large ``beta``) has no neurons.
+    """
+    y_norm = float(np.linalg.norm(problem.Y))
+    return float(np.linalg.norm(problem.target)) / y_norm if y_norm > 0 else 0.0
+
+
 def block_norms(W: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column norms of ``W`` and ``Z`` (each (d, P)), as two (P,) arrays."""
     return np.linalg.norm(W, axis=0), np.linalg.norm(Z, axis=0)
 
 
-def active_pattern_mask(W: np.ndarray, Z: np.ndarray, *, rtol: float = DEFAULT_RTOL) -> np.ndarray:
-    """(P,) bool: patterns with ``||w_i||`` or ``||z_i||`` above ``rtol * max`` block norm."""
+def active_pattern_mask(
+    W: np.ndarray, Z: np.ndarray, *, rtol: float = DEFAULT_RTOL, floor: float = 0.0
+) -> np.ndarray:
+    """(P,) bool: patterns with ``||w_i||`` or ``||z_i||`` above ``rtol * max(max norm, floor)``."""
     nw, nz = block_norms(W, Z)
-    scale = float(max(nw.max(initial=0.0), nz.max(initial=0.0)))
+    scale = _scale(nw, nz, floor)
     return _active(nw, scale, rtol) | _active(nz, scale, rtol)
 
 
-def reconstruct_relu(W: np.ndarray, Z: np.ndarray, *, rtol: float = DEFAULT_RTOL) -> ReluNetwork:
+def reconstruct_relu(
+    W: np.ndarray, Z: np.ndarray, *, rtol: float = DEFAULT_RTOL, floor: float = 0.0
+) -> ReluNetwork:
     """Neurons of the ReLU network encoded by a solution ``(W, Z)`` of eq. 4.
 
     Parameters
@@ -40,7 +59,9 @@ def reconstruct_relu(W: np.ndarray, Z: np.ndarray, *, rtol: float = DEFAULT_RTOL
     W, Z : ndarray of shape (d, P)
         Column ``i`` belongs to pattern ``i``.
     rtol : float
-        Blocks with norm <= ``rtol * (largest block norm)`` are treated as zero.
+        Blocks with norm <= ``rtol * max(largest block norm, floor)`` are zero.
+    floor : float
+        Lower limit of the reference norm (see :func:`natural_scale`).
 
     Returns
     -------
@@ -52,7 +73,7 @@ def reconstruct_relu(W: np.ndarray, Z: np.ndarray, *, rtol: float = DEFAULT_RTOL
     if W.shape != Z.shape or W.ndim != 2:
         raise ValueError(f"W and Z must be (d, P) arrays of one shape; got {W.shape}, {Z.shape}")
     nw, nz = block_norms(W, Z)
-    scale = float(max(nw.max(initial=0.0), nz.max(initial=0.0)))
+    scale = _scale(nw, nz, floor)
     keep_w, keep_z = _active(nw, scale, rtol), _active(nz, scale, rtol)
     U = np.vstack([(W[:, keep_w] / np.sqrt(nw[keep_w])).T, (Z[:, keep_z] / np.sqrt(nz[keep_z])).T])
     v = np.concatenate([np.sqrt(nw[keep_w]), -np.sqrt(nz[keep_z])])
