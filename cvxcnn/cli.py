@@ -56,7 +56,12 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
         help="digits, phantom, camera, synthetic1d, or PATH.npz with arrays 'noisy' and 'clean' "
         "(default: digits)",
     )
-    g.add_argument("--images", type=int, default=4, help="number of training images (default 4)")
+    g.add_argument(
+        "--images",
+        type=int,
+        default=None,
+        help="number of images (default: 4 digits, 1 phantom/camera/signal, all of a .npz)",
+    )
     g.add_argument("--noise", type=float, default=0.25, help="noise level (default 0.25)")
     g.add_argument(
         "--noise-type", default="gaussian", choices=("gaussian", "exponential"), help="noise model"

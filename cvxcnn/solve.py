@@ -19,6 +19,11 @@ import numpy as np
 DEFAULT_SOLVER = "CLARABEL"
 OPTIMAL = "optimal"
 
+#: Options applied unless the caller sets them. Clarabel's multithreaded faer
+#: factorization solved the P = 500 digits program in 37 s instead of 56 s
+#: with the default QDLDL, at the same optimum (2 cores).
+DEFAULT_OPTIONS: dict[str, dict] = {"CLARABEL": {"direct_solve_method": "faer"}}
+
 
 class SolverError(RuntimeError):
     """The solver failed (no usable solution at all)."""
@@ -137,7 +142,7 @@ def solve_cvxpy(
         Never raises on a solver failure: ``status``/``message`` say what happened.
     """
     name = resolve_solver(solver)
-    opts = dict(solver_options or {})
+    opts = {**DEFAULT_OPTIONS.get(name, {}), **(solver_options or {})}
     start = time.perf_counter()
     data, chain, inverse = problem.get_problem_data(
         name, verbose=verbose, canon_backend=canon_backend, solver_opts=opts
