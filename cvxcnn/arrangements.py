@@ -673,8 +673,10 @@ def _pointed_cells(X: np.ndarray, *, progress: bool = False) -> tuple[np.ndarray
                 break
             _vertex_chunk(X, S, sigma, acc, degenerate)
             bar.update(S.shape[0])
-    for T in degenerate.values():
-        _degenerate_ray_cells(X, T, acc)
+    rays = tqdm(degenerate.values(), disable=not progress, unit="ray", desc="degenerate rays")
+    with rays:
+        for T in rays:
+            _degenerate_ray_cells(X, T, acc)
     return acc.result()
 
 

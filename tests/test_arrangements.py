@@ -15,6 +15,7 @@ from cvxcnn.arrangements import (
     ArrangementTooLargeError,
     PatternSet,
     _enumerate,
+    _verify_and_repair,
     enumerate_relu_patterns,
     patterns_from_generators,
     relu_count_bound,
@@ -243,6 +244,36 @@ def test_progress_bar_runs(capsys):
     a = enumerate_relu_patterns(Y, progress=True)
     b = enumerate_relu_patterns(Y, method="lp", progress=True)
     assert as_set(a) == as_set(b)
+
+
+def test_safety_net_repairs_bad_generators_and_drops_empty_cells():
+    Y = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    masks = np.array(
+        [
+            [True, True, True, True],  # a cell, good generator
+            [True, False, True, True],  # a cell, wrong generator
+            [False, False, True, True],  # empty: u1 < 0, u2 < 0, u1 + u2 > 0
+        ]
+    )
+    gens = np.array([[1.0, 1.0], [1.0, 1.0], [-1.0, -1.0]])
+    kept_masks, kept_gens, stats = _verify_and_repair(Y, masks, gens)
+    assert stats == {"checked": 3, "repaired": 1, "dropped": 1}
+    np.testing.assert_array_equal(kept_masks, masks[:2])
+    np.testing.assert_array_equal(kept_masks, (Y @ kept_gens.T >= 0).T)
+
+
+@pytest.mark.parametrize("method", ["vertex", "lp"])
+def test_keyboard_interrupt_propagates(monkeypatch, method):
+    import cvxcnn.arrangements as arr
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    target = "_degenerate_ray_cells" if method == "vertex" else "linprog"
+    monkeypatch.setattr(arr, target, interrupt)
+    Y = np.vstack([np.eye(3), np.ones((1, 3)), [[1.0, 1.0, 0.0]]])  # degenerate ray at e3
+    with pytest.raises(KeyboardInterrupt):
+        enumerate_relu_patterns(Y, method=method)
 
 
 # --------------------------------------------------------------------------- #

@@ -1,0 +1,274 @@
+"""The fixed-threshold bracket (DESIGN.md section 6b).
+
+Fixing every threshold at ``lambda`` (Xiong et al.'s network) is a special
+case of learnable thresholds, so
+
+    lower = optimum of program 6a          <=  fixed-lambda optimum  <=  upper,
+
+where ``upper`` is the best fixed-lambda network at hand, evaluated by the
+shared float64 evaluator:
+
+- ``"rescaled"``: each neuron of the 6a network moved to threshold
+  ``lambda`` by ``u -> e u``, ``v -> v / e``, ``e = lambda / t`` (the same
+  function, a larger penalty). Neurons with ``t = 0`` are linear and cannot
+  be rescaled to ``lambda > 0``: they are DROPPED (the function changes;
+  the value is still that of the network actually evaluated);
+- ``"rescaled-keep"``: (only when such neurons exist) they are kept with
+  their ``(u, v)`` and threshold ``lambda``;
+- ``"... +polish"``: L-BFGS-B on the fixed-lambda objective from each of the
+  above (``polish=True``);
+- ``"restarts"``: best of ``n_restarts`` random restarts at fixed lambda;
+- ``"given[i]"``: networks handed in (thresholds must all equal ``lambda``).
+
+``lower`` is CERTIFIED only when the triples are every cell and the solver
+reported ``optimal``; with sampled triples the 6a value is an upper bound on
+the learnable-threshold optimum and so bounds nothing about the fixed-lambda
+optimum: ``lower_kind`` then says ``"estimate"``. Optionally (``certify=True``)
+the dual certificate of :func:`cvxcnn.soft_threshold.certify.certify_st`
+evaluated at the best fixed-lambda network adds a second, solver-independent
+lower bound (``dual_lower``), certified under the same condition.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cvxcnn._validation import check_positive
+from cvxcnn.losses import Loss, get_loss
+from cvxcnn.networks import primal_objective
+from cvxcnn.problem import PatchProblem
+from cvxcnn.soft_threshold.certify import certify_st
+from cvxcnn.soft_threshold.network import STNetwork
+from cvxcnn.soft_threshold.programs import STFitResult, fit_st
+from cvxcnn.soft_threshold.restarts import polish_st_network, st_random_restarts
+from cvxcnn.soft_threshold.triples import TripleSet
+from cvxcnn.solve import DEFAULT_SOLVER
+
+CERTIFIED = "certified"
+ESTIMATE = "estimate"
+
+
+@dataclass
+class Bracket:
+    """Lower and upper bound on the fixed-threshold optimum.
+
+    Attributes
+    ----------
+    threshold : float
+        ``lambda``.
+    lower : float
+        Optimum of program 6a (learnable thresholds), float64 re-evaluation.
+    lower_kind : {"certified", "estimate"}
+        ``"certified"`` only with exact triples and an optimal solve.
+    upper : float
+        Best fixed-lambda network value (shared evaluator).
+    upper_source : str
+        Which candidate gave ``upper``.
+    gap, relative_gap : float
+        ``upper - lower`` and ``gap / |upper|``.
+    candidates : dict of str to float
+        Every fixed-lambda network's value.
+    zero_threshold_neurons : int
+        Neurons of the 6a network with threshold 0 (linear), which the
+        rescaling cannot move to ``lambda`` (dropped in ``"rescaled"``).
+    dual_lower : float or None
+        Dual certificate's lower bound at the best network (``certify=True``).
+    dual_kind : str or None
+        ``"certified"`` / ``"estimated"`` for ``dual_lower``.
+    beta : float
+    loss : str
+    network : STNetwork
+        The best fixed-lambda network.
+    fit : STFitResult
+        The 6a solve behind ``lower``.
+    """
+
+    threshold: float
+    lower: float
+    lower_kind: str
+    upper: float
+    upper_source: str
+    gap: float
+    relative_gap: float
+    candidates: dict
+    zero_threshold_neurons: int
+    beta: float
+    loss: str
+    dual_lower: float | None = None
+    dual_kind: str | None = None
+    network: STNetwork | None = field(default=None, repr=False)
+    fit: STFitResult | None = field(default=None, repr=False)
+
+    @property
+    def certified(self) -> bool:
+        return self.lower_kind == CERTIFIED
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (no arrays)."""
+        out = {
+            "threshold": self.threshold,
+            "lower": self.lower,
+            "lower_kind": self.lower_kind,
+            "upper": self.upper,
+            "upper_source": self.upper_source,
+            "gap": self.gap,
+            "relative_gap": self.relative_gap,
+            "candidates": dict(self.candidates),
+            "zero_threshold_neurons": self.zero_threshold_neurons,
+            "dual_lower": self.dual_lower,
+            "dual_kind": self.dual_kind,
+            "beta": self.beta,
+            "loss": self.loss,
+        }
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
+
+
+def _check_given(networks: Sequence[STNetwork], threshold: float) -> list[STNetwork]:
+    out = []
+    for i, net in enumerate(networks):
+        if not isinstance(net, STNetwork):
+            raise TypeError(f"networks[{i}] must be an STNetwork; got {type(net).__name__}")
+        if not np.allclose(net.thresholds, threshold, rtol=1e-12, atol=0.0):
+            raise ValueError(
+                f"networks[{i}] has thresholds {np.unique(net.thresholds)[:5]}, not all equal to "
+                f"threshold={threshold}: it is not a fixed-threshold network"
+            )
+        out.append(net)
+    return out
+
+
+def fixed_threshold_bracket(
+    data: PatchProblem,
+    triples: TripleSet,
+    threshold: float,
+    *,
+    beta: float,
+    loss: str | Loss = "squared",
+    fit: STFitResult | None = None,
+    networks: Sequence[STNetwork] = (),
+    polish: bool = True,
+    n_restarts: int = 0,
+    n_neurons: int | None = None,
+    certify: bool = False,
+    solver: str = DEFAULT_SOLVER,
+    solver_options: dict | None = None,
+    canon_backend: str | None = None,
+    random_state: int | np.random.Generator | None = 0,
+    max_iter: int = 2000,
+) -> Bracket:
+    """Bracket the optimum of the fixed-threshold ST network (DESIGN 6b).
+
+    Parameters
+    ----------
+    data : PatchProblem
+    triples : TripleSet
+        Triples for program 6a (exact for a certified lower bound).
+    threshold : float
+        ``lambda > 0``.
+    beta : float
+    loss : str or Loss
+    fit : STFitResult, optional
+        A solved 6a result for these ``data``/``triples``/``beta`` (solved here if omitted).
+    networks : sequence of STNetwork
+        Further fixed-lambda networks (e.g. trained ones) for the upper bound.
+    polish : bool
+        Run L-BFGS-B at fixed ``lambda`` from the rescaled networks.
+    n_restarts : int
+        Random restarts at fixed ``lambda`` (0: none).
+    n_neurons : int, optional
+        Width of the restarts (default: neurons of the 6a network, at least 1).
+    certify : bool
+        Also compute the dual certificate at the best network (``dual_lower``).
+    solver, solver_options, canon_backend
+        For the 6a solve and the certificate's oracle.
+    random_state : int, Generator or None
+        Seeds the restarts.
+    max_iter : int
+        L-BFGS-B iterations (polish and restarts).
+
+    Returns
+    -------
+    Bracket
+    """
+    lam = check_positive(threshold, "threshold")
+    beta = check_positive(beta, "beta")
+    loss = get_loss(loss)
+    given = _check_given(networks, lam)
+    if fit is None:
+        fit = fit_st(
+            data,
+            triples,
+            beta=beta,
+            loss=loss,
+            solver=solver,
+            solver_options=solver_options,
+            canon_backend=canon_backend,
+        )
+    elif fit.form != "exact":
+        raise ValueError(f"fit must be a 6a ('exact' form) result; got form {fit.form!r}")
+    elif not math.isclose(fit.beta, beta, rel_tol=1e-12):
+        raise ValueError(f"fit was solved at beta={fit.beta}, not beta={beta}")
+    elif fit.n_patterns != triples.n_triples or fit.triples_exact != triples.exact:
+        raise ValueError(
+            f"fit was solved with {fit.n_patterns} triples (exact={fit.triples_exact}), but "
+            f"triples has {triples.n_triples} (exact={triples.exact}): pass the same set"
+        )
+    lower = fit.objective
+    certified = bool(fit.success and triples.exact and fit.triples_exact)
+    nets: dict[str, STNetwork] = {}
+    zero = 0
+    if fit.network is not None:
+        nets["rescaled"], zero = fit.network.with_threshold(lam, zero_threshold="drop")
+        if zero:
+            nets["rescaled-keep"], _ = fit.network.with_threshold(lam, zero_threshold="keep")
+        if polish:
+            for name in list(nets):
+                nets[f"{name}+polish"] = polish_st_network(
+                    nets[name], data, beta=beta, threshold=lam, loss=loss, max_iter=max_iter
+                )
+    if n_restarts:
+        width = n_neurons or max(1, fit.neurons)
+        restarts = st_random_restarts(
+            data,
+            n_neurons=width,
+            beta=beta,
+            threshold=lam,
+            loss=loss,
+            n_restarts=n_restarts,
+            max_iter=max_iter,
+            random_state=random_state,
+        )
+        nets["restarts"] = restarts.best_network
+    for i, net in enumerate(given):
+        nets[f"given[{i}]"] = net
+    if not nets:  # failed solve and nothing handed in: the zero network is always feasible
+        nets["zero"] = STNetwork(np.zeros((0, data.d)), np.zeros(0), np.zeros(0))
+    candidates = {name: primal_objective(net, data, beta, loss) for name, net in nets.items()}
+    source = min(candidates, key=candidates.get)
+    upper = candidates[source]
+    gap = upper - lower
+    dual_lower = dual_kind = None
+    if certify:
+        cert = certify_st(nets[source], data, triples, beta=beta, loss=loss, solver=solver)
+        dual_lower, dual_kind = cert.lower_bound, cert.certificate
+    return Bracket(
+        threshold=lam,
+        lower=lower,
+        lower_kind=CERTIFIED if certified else ESTIMATE,
+        upper=upper,
+        upper_source=source,
+        gap=gap,
+        relative_gap=gap / abs(upper) if upper != 0 else math.inf,
+        candidates=candidates,
+        zero_threshold_neurons=zero,
+        beta=beta,
+        loss=loss.name,
+        dual_lower=dual_lower,
+        dual_kind=dual_kind,
+        network=nets[source],
+        fit=fit,
+    )

@@ -1,0 +1,238 @@
+"""Soft-threshold networks as weights, usable by :func:`cvxcnn.networks.primal_objective`.
+
+``STNetwork``: ``f(Y) = sum_j tau_{t_j}(Y u_j) v_j`` with penalty
+``1/2 sum_j (||u_j||^2 + v_j^2)``; the thresholds are not penalized (DESIGN
+section 6a). A fixed-threshold network (Xiong et al.) is one whose thresholds
+all equal ``lambda``.
+
+``GatedNetwork``: ``f(Y) = sum_j q_j * (Y u_j) v_j`` with FIXED gains ``q_j``
+(n,): the model that Xiong et al.'s convex program (eq. 22) actually fits.
+It is defined on the training rows only (the gains are per row).
+
+Weights file format (``.npz``), read by :func:`load_st_network`: ``U`` (m, d),
+``v`` (m,), ``thresholds`` (m,), ``activation`` = ``"soft_threshold"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cvxcnn._validation import check_finite_array, check_positive
+from cvxcnn.soft_threshold.triples import soft_threshold
+
+#: Relative size below which a threshold counts as zero when rescaling.
+ZERO_THRESHOLD_RTOL = 1e-9
+
+
+def _check_weights(U: object, v: object) -> tuple[np.ndarray, np.ndarray]:
+    U = np.asarray(U, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64).reshape(-1)
+    if U.ndim != 2:
+        raise ValueError(f"U must be a 2-D array (m, d); got shape {U.shape}")
+    if U.shape[0] != v.shape[0]:
+        raise ValueError(f"U has {U.shape[0]} neurons (rows) but v has {v.shape[0]} entries")
+    if not (np.all(np.isfinite(U)) and np.all(np.isfinite(v))):
+        raise ValueError("network weights U and v must be finite")
+    return U, v
+
+
+@dataclass(frozen=True)
+class STNetwork:
+    """``f(Y) = tau_t(Y U^T) @ v``, thresholds per neuron.
+
+    Attributes
+    ----------
+    U : ndarray of shape (m, d)
+        First-layer filters (rows).
+    thresholds : ndarray of shape (m,)
+        ``t_j >= 0`` (a scalar is broadcast).
+    v : ndarray of shape (m,)
+        Second-layer weights.
+    """
+
+    U: np.ndarray
+    thresholds: np.ndarray
+    v: np.ndarray
+
+    activation = "soft_threshold"
+
+    def __post_init__(self) -> None:
+        U, v = _check_weights(self.U, self.v)
+        t = np.asarray(self.thresholds, dtype=np.float64)
+        t = np.broadcast_to(t, (U.shape[0],)).copy() if t.ndim == 0 else t.reshape(-1)
+        if t.shape != (U.shape[0],):
+            raise ValueError(
+                f"thresholds must be a scalar or have one entry per neuron ({U.shape[0]}); "
+                f"got shape {t.shape}"
+            )
+        if not np.all(np.isfinite(t)) or np.any(t < 0):
+            raise ValueError("thresholds must be finite and >= 0")
+        object.__setattr__(self, "U", U)
+        object.__setattr__(self, "v", v)
+        object.__setattr__(self, "thresholds", t)
+
+    @property
+    def n_neurons(self) -> int:
+        return self.U.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.U.shape[1]
+
+    def hidden(self, Y: np.ndarray) -> np.ndarray:
+        """Hidden activations ``tau_t(Y U^T)``, shape (n, m)."""
+        return soft_threshold(Y @ self.U.T, self.thresholds[None, :])
+
+    def output(self, Y: np.ndarray) -> np.ndarray:
+        """Network output per patch, shape (n,)."""
+        if Y.shape[1] != self.d:
+            raise ValueError(
+                f"patch matrix has d={Y.shape[1]} columns but the network's filters have "
+                f"d={self.d}; use the same kernel size, channels and bias as in training"
+            )
+        return self.hidden(Y) @ self.v
+
+    def penalty(self) -> float:
+        """``1/2 sum_j (||u_j||^2 + v_j^2)`` (thresholds are not penalized)."""
+        return 0.5 * float(np.sum(self.U**2) + np.sum(self.v**2))
+
+    def with_threshold(
+        self, threshold: float, *, zero_threshold: str = "drop"
+    ) -> tuple[STNetwork, int]:
+        """The same function with every threshold equal to ``threshold`` (DESIGN 6b).
+
+        ``tau_{e t}(e a) = e tau_t(a)``, so ``u -> e u``, ``v -> v / e`` with
+        ``e = threshold / t_j`` keeps neuron ``j``'s output; only the penalty
+        changes. A neuron with ``t_j = 0`` (see Notes) is linear, and no finite
+        ``e`` turns it into a ``lambda > 0`` neuron: it is DROPPED, which
+        changes the function; the evaluator then scores the network that is
+        actually returned, so the value stays an honest upper bound.
+
+        Parameters
+        ----------
+        threshold : float
+            ``lambda > 0``.
+        zero_threshold : {"drop", "keep"}
+            What to do with zero-threshold (linear) neurons: ``"drop"`` them, or
+            ``"keep"`` their ``(u, v)`` unchanged with threshold ``lambda`` (a
+            different function too; a starting point for local polishing).
+
+        Returns
+        -------
+        (STNetwork, int)
+            The fixed-threshold network and the number of zero-threshold
+            neurons (dropped or kept unscaled).
+
+        Notes
+        -----
+        "Zero" means ``t_j <= 1e-9 * ||u_j||`` (a threshold that small would
+        need ``e > 1e9 * lambda / ||u_j||``).
+        """
+        lam = check_positive(threshold, "threshold")
+        if zero_threshold not in ("drop", "keep"):
+            raise ValueError(f"zero_threshold must be 'drop' or 'keep'; got {zero_threshold!r}")
+        norms = np.linalg.norm(self.U, axis=1)
+        scalable = self.thresholds > ZERO_THRESHOLD_RTOL * np.maximum(norms, np.finfo(float).tiny)
+        e = np.ones(self.n_neurons)
+        e[scalable] = lam / self.thresholds[scalable]
+        keep = scalable if zero_threshold == "drop" else np.ones_like(scalable)
+        network = STNetwork(
+            self.U[keep] * e[keep, None], np.full(int(keep.sum()), lam), self.v[keep] / e[keep]
+        )
+        return network, int((~scalable).sum())
+
+    def balanced(self) -> STNetwork:
+        """Rescale each neuron (``u, t, v`` by ``e, e, 1/e``) so that ``||u_j|| = |v_j|``.
+
+        Same function, smallest penalty (for learnable thresholds).
+        """
+        nu = np.linalg.norm(self.U, axis=1)
+        ok = (nu > 0) & (self.v != 0)
+        e = np.ones_like(nu)
+        e[ok] = np.sqrt(np.abs(self.v[ok]) / nu[ok])
+        return STNetwork(self.U * e[:, None], self.thresholds * e, self.v / e)
+
+
+@dataclass(frozen=True)
+class GatedNetwork:
+    """``f(Y) = ((Y U^T) * G^T) @ v`` with fixed per-row gains ``G`` (m, n).
+
+    The model fitted by Xiong et al.'s program (eq. 22): each neuron is linear
+    in ``u`` with the gains of its triple, NOT a soft-threshold neuron.
+
+    Attributes
+    ----------
+    U : ndarray of shape (m, d)
+    v : ndarray of shape (m,)
+    gains : ndarray of shape (m, n)
+        Fixed per-row gains; ``output`` accepts only a ``Y`` with these ``n`` rows.
+    """
+
+    U: np.ndarray
+    v: np.ndarray
+    gains: np.ndarray
+
+    activation = "gated"
+
+    def __post_init__(self) -> None:
+        U, v = _check_weights(self.U, self.v)
+        gains = np.asarray(self.gains, dtype=np.float64)
+        if gains.ndim != 2 or gains.shape[0] != U.shape[0]:
+            raise ValueError(f"gains must be (m={U.shape[0]}, n); got shape {gains.shape}")
+        object.__setattr__(self, "U", U)
+        object.__setattr__(self, "v", v)
+        object.__setattr__(self, "gains", gains)
+
+    @property
+    def n_neurons(self) -> int:
+        return self.U.shape[0]
+
+    def output(self, Y: np.ndarray) -> np.ndarray:
+        """Output per patch (n,) on the rows the gains were made for."""
+        if Y.shape[0] != self.gains.shape[1] or Y.shape[1] != self.U.shape[1]:
+            raise ValueError(
+                f"a gated network is defined on its training rows only: expected Y of shape "
+                f"({self.gains.shape[1]}, {self.U.shape[1]}), got {Y.shape}"
+            )
+        return ((Y @ self.U.T) * self.gains.T) @ self.v
+
+    def penalty(self) -> float:
+        """``1/2 sum_j (||u_j||^2 + v_j^2)``."""
+        return 0.5 * float(np.sum(self.U**2) + np.sum(self.v**2))
+
+
+def save_st_network(path: str | Path, network: STNetwork, **metadata: object) -> None:
+    """Write an ST network (``U``, ``v``, ``thresholds``, ``activation``) to ``.npz``."""
+    arrays = {k: np.asarray(v) for k, v in metadata.items()}
+    np.savez(
+        path,
+        U=network.U,
+        v=network.v,
+        thresholds=network.thresholds,
+        activation=np.array(network.activation),
+        **arrays,
+    )
+
+
+def load_st_network(path: str | Path) -> STNetwork:
+    """Read a network written by :func:`save_st_network`."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"weights file {path} does not exist")
+    with np.load(path, allow_pickle=False) as f:
+        missing = [k for k in ("U", "v", "thresholds") if k not in f.files]
+        if missing:
+            raise ValueError(
+                f"weights file {path} lacks array(s) {missing}; it holds {sorted(f.files)}. "
+                "Expected U (m, d), v (m,) and thresholds (m,)"
+            )
+        activation = str(f["activation"]) if "activation" in f.files else "soft_threshold"
+        if activation != "soft_threshold":
+            raise ValueError(f"weights file {path} holds a {activation!r} network, not ST")
+        U = check_finite_array(f["U"], f"{path}: U", ndim=2)
+        v = check_finite_array(f["v"], f"{path}: v", ndim=(1, 2)).reshape(-1)
+        t = check_finite_array(f["thresholds"], f"{path}: thresholds", ndim=(0, 1))
+    return STNetwork(U, t, v)

@@ -1,0 +1,650 @@
+"""Convex programs of two-layer soft-threshold CNNs (DESIGN.md section 6).
+
+6a, exact with learnable, unpenalized thresholds (ours). For triple ``j`` with
+0/1 masks ``D1_j, D3_j`` let ``F_j(w, t) = D3_j (Y w - t 1) + D1_j (Y w + t 1)``:
+
+    minimize    L(R sum_j [F_j(w_j, t_j) - F_j(w'_j, t'_j)], x) + beta sum_j (||w_j|| + ||w'_j||)
+    subject to  t_j >= 0,  (2 D3_j - I)(Y w_j - t_j 1) >= 0,  (2 D1_j - I)(-Y w_j - t_j 1) >= 0
+                (the same for w'_j, t'_j)
+
+On the closed cell ``tau_t(Y w) = F_j(w, t)``; reconstruction: ``u = w / sqrt||w||``,
+threshold ``t / sqrt||w||``, ``v = +-sqrt||w||``. With EVERY triple
+(:func:`~cvxcnn.soft_threshold.triples.enumerate_st_triples`) the optimum is
+the global optimum of the learnable-threshold network.
+
+6c, the paper form (Xiong et al. eq. 22/24), with FIXED gains ``Q_j``:
+
+    minimize    L(R sum_j Q_j Y (w'_j - w_j), x) + beta sum_j (||w_j|| + ||w'_j||)
+    subject to  Q^{S1}_j Y w >= 0,  Q^{S3}_j Y w <= 0          (w = w_j and w = w'_j)
+
+(our scaling: half of Xiong et al.'s objective at equal beta). This is a
+convex program over a gated model with fixed gains, not a reformulation of the
+ST network; the gains are invariant under rescaling the generator, so the
+program does not depend on ``lambda`` at all, only on the triples.
+
+Both are built vectorized like the ReLU program: matrix variables ``W`` (d, P),
+masks (n, P), ``cp.multiply``, ``cp.norm(axis=0)``; no per-triple Python
+loop. Redundant sign rows are left out (on S3 rows ``Y w >= -t`` follows from
+``Y w >= t``, on S1 rows ``Y w <= t`` from ``Y w <= -t``), so each block has
+``n + |S2_j|`` rows instead of ``2n``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import cvxpy as cp
+import numpy as np
+
+from cvxcnn._validation import check_positive
+from cvxcnn.fit import ConvexFitResult
+from cvxcnn.losses import Loss, get_loss
+from cvxcnn.networks import primal_objective
+from cvxcnn.problem import PatchProblem
+from cvxcnn.reconstruct import DEFAULT_RTOL, natural_scale
+from cvxcnn.soft_threshold.network import GatedNetwork, STNetwork
+from cvxcnn.soft_threshold.triples import TripleSet
+from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, solve_cvxpy
+
+ST_FORMS = ("exact", "paper")
+
+
+# --------------------------------------------------------------------------- #
+# Programs
+# --------------------------------------------------------------------------- #
+
+
+@dataclass
+class STProgram:
+    """A built (not yet solved) soft-threshold program, 6a (``form="exact"``) or 6c (``"paper"``).
+
+    Attributes
+    ----------
+    problem : cvxpy.Problem
+    W, Wp : cvxpy.Variable of shape (d, P)
+        Column ``j`` is ``w_j`` / ``w'_j`` of live triple ``j``.
+    T, Tp : cvxpy.Variable of shape (P,) or None
+        Thresholds ``t_j`` / ``t'_j`` (6a only).
+    beta : cvxpy.Parameter
+        Set ``beta.value`` and re-solve without rebuilding (DPP).
+    data : PatchProblem
+    triples : TripleSet
+        The full triple set handed in.
+    index : ndarray of shape (P,)
+        Live triples (at least one row outside the dead zone) used as blocks;
+        all-dead triples contribute nothing and are left out.
+    loss : Loss
+    form : {"exact", "paper"}
+    constraints : dict of str to cvxpy.Constraint
+    build_seconds : float
+    """
+
+    problem: cp.Problem
+    W: cp.Variable
+    Wp: cp.Variable
+    T: cp.Variable | None
+    Tp: cp.Variable | None
+    beta: cp.Parameter
+    data: PatchProblem
+    triples: TripleSet
+    index: np.ndarray
+    loss: Loss
+    form: str
+    constraints: dict = field(default_factory=dict)
+    build_seconds: float = 0.0
+
+    @property
+    def s1(self) -> np.ndarray:
+        """(P, n) bool masks of the blocks."""
+        return self.triples.s1[self.index]
+
+    @property
+    def s3(self) -> np.ndarray:
+        return self.triples.s3[self.index]
+
+    @property
+    def gains(self) -> np.ndarray:
+        """(P, n) gains of the blocks (paper form)."""
+        return self.triples.gains[self.index]
+
+    @property
+    def n_blocks(self) -> int:
+        return int(self.index.size)
+
+
+def _check_triples(triples: object, n: int) -> TripleSet:
+    if not isinstance(triples, TripleSet):
+        raise TypeError(
+            f"triples must be a TripleSet (sample_st_triples / enumerate_st_triples); "
+            f"got {type(triples).__name__}"
+        )
+    if triples.n_rows != n:
+        raise ValueError(
+            f"triples were made for a patch matrix with {triples.n_rows} rows, the problem has {n}"
+        )
+    if triples.n_triples == 0:
+        raise ValueError("the triple set is empty; sample or enumerate at least one triple")
+    return triples
+
+
+def _live_index(triples: TripleSet) -> np.ndarray:
+    index = np.flatnonzero(triples.live)
+    if index.size == 0:
+        # only the all-dead triple: keep one block so the program is well formed
+        index = np.array([0])
+    return index
+
+
+def _masked_nonneg(expr: cp.Expression, mask: np.ndarray) -> list[cp.Constraint]:
+    """``expr[mask] >= 0`` (nothing when ``mask`` selects no entry)."""
+    return [expr[mask] >= 0] if mask.any() else []
+
+
+def _cell_constraints(
+    YW: cp.Expression, T: cp.Variable, M1: np.ndarray, M3: np.ndarray
+) -> list[cp.Constraint]:
+    """Sign rows of 6a: ``s3 (Y w - t) >= 0`` off S1, ``s1 (-Y w - t) >= 0`` off S3."""
+    Trow = cp.reshape(T, (1, T.shape[0]), order="C")
+    upper = cp.multiply(2.0 * M3 - 1.0, YW - Trow)
+    lower = cp.multiply(2.0 * M1 - 1.0, -YW - Trow)
+    return _masked_nonneg(upper, M1 == 0) + _masked_nonneg(lower, M3 == 0)
+
+
+def build_st_program(
+    data: PatchProblem,
+    triples: TripleSet,
+    *,
+    beta: float = 1e-3,
+    loss: str | Loss = "squared",
+) -> STProgram:
+    """Build the 6a program (learnable thresholds) for a problem and a triple set.
+
+    Parameters
+    ----------
+    data : PatchProblem
+        Patches ``Y`` (n, d), readout ``R``, target ``x``.
+    triples : TripleSet
+        With ``exact=True`` the program is exact; with sampled triples its
+        optimum is an upper bound on the learnable-threshold optimum.
+    beta : float
+        Weight decay (> 0), a ``cvxpy.Parameter``.
+    loss : str or Loss
+
+    Returns
+    -------
+    STProgram
+    """
+    start = time.perf_counter()
+    loss = get_loss(loss)
+    loss.validate_target(data.target)
+    triples = _check_triples(triples, data.n)
+    index = _live_index(triples)
+    Y = data.Y
+    d, P = data.d, index.size
+    M1 = triples.s1[index].T.astype(np.float64)  # (n, P)
+    M3 = triples.s3[index].T.astype(np.float64)
+
+    W = cp.Variable((d, P), name="W")
+    Wp = cp.Variable((d, P), name="Wp")
+    T = cp.Variable(P, name="T")
+    Tp = cp.Variable(P, name="Tp")
+    beta_param = cp.Parameter(nonneg=True, value=check_positive(beta, "beta"), name="beta")
+
+    YW, YWp = Y @ W, Y @ Wp
+    # sum_j F_j(w_j, t_j) - F_j(w'_j, t'_j) = rowsum((M1 + M3) * Y(W - W')) + (M1 - M3)(T - T')
+    outputs = cp.sum(cp.multiply(M1 + M3, YW - YWp), axis=1) + (M1 - M3) @ (T - Tp)
+    fit = loss.expression(data.readout.expression(outputs), data.target)
+    norms = cp.sum(cp.norm(W, 2, axis=0)) + cp.sum(cp.norm(Wp, 2, axis=0))
+    cell_w = _cell_constraints(YW, T, M1, M3)
+    cell_wp = _cell_constraints(YWp, Tp, M1, M3)
+    nonneg = [T >= 0, Tp >= 0]
+    problem = cp.Problem(cp.Minimize(fit + beta_param * norms), cell_w + cell_wp + nonneg)
+    return STProgram(
+        problem=problem,
+        W=W,
+        Wp=Wp,
+        T=T,
+        Tp=Tp,
+        beta=beta_param,
+        data=data,
+        triples=triples,
+        index=index,
+        loss=loss,
+        form="exact",
+        constraints={"cell_w": cell_w, "cell_wp": cell_wp, "nonneg": nonneg},
+        build_seconds=time.perf_counter() - start,
+    )
+
+
+def build_paper_program(
+    data: PatchProblem,
+    triples: TripleSet,
+    *,
+    beta: float = 1e-3,
+    loss: str | Loss = "squared",
+) -> STProgram:
+    """Build Xiong et al.'s eq. 22/24 program (fixed gains) in our scaling.
+
+    Parameters
+    ----------
+    data : PatchProblem
+    triples : TripleSet
+        Their gains ``Q_j`` are used as fixed coefficients (normally sampled
+        with ``threshold=lambda``; the gains do not depend on the generator's scale).
+    beta : float
+    loss : str or Loss
+
+    Returns
+    -------
+    STProgram
+        ``form="paper"``, ``T = Tp = None``.
+
+    Notes
+    -----
+    Eq. 24 is implemented as printed: ``q_i y_i^T w >= 0`` on S1 and
+    ``q_i y_i^T w <= 0`` on S3 (rows with ``q_i = 0`` give no constraint; the
+    S2 equality is vacuous since ``q = 0`` there). These cones are the
+    negatives of the generator's own side; flipping both gives the same
+    optimum (``(w, w') -> (-w', -w)``).
+    """
+    start = time.perf_counter()
+    loss = get_loss(loss)
+    loss.validate_target(data.target)
+    triples = _check_triples(triples, data.n)
+    index = _live_index(triples)
+    Y = data.Y
+    d, P = data.d, index.size
+    G = triples.gains[index].T  # (n, P)
+    side = triples.s1[index].T.astype(np.float64) - triples.s3[index].T.astype(np.float64)
+    C = G * side  # + on S1, - on S3: C * (Y w) >= 0 is eq. 24
+
+    W = cp.Variable((d, P), name="W")
+    Wp = cp.Variable((d, P), name="Wp")
+    beta_param = cp.Parameter(nonneg=True, value=check_positive(beta, "beta"), name="beta")
+    YW, YWp = Y @ W, Y @ Wp
+    outputs = cp.sum(cp.multiply(G, YWp - YW), axis=1)
+    fit = loss.expression(data.readout.expression(outputs), data.target)
+    norms = cp.sum(cp.norm(W, 2, axis=0)) + cp.sum(cp.norm(Wp, 2, axis=0))
+    active = C != 0
+    cone_w = _masked_nonneg(cp.multiply(C, YW), active)
+    cone_wp = _masked_nonneg(cp.multiply(C, YWp), active)
+    problem = cp.Problem(cp.Minimize(fit + beta_param * norms), cone_w + cone_wp)
+    return STProgram(
+        problem=problem,
+        W=W,
+        Wp=Wp,
+        T=None,
+        Tp=None,
+        beta=beta_param,
+        data=data,
+        triples=triples,
+        index=index,
+        loss=loss,
+        form="paper",
+        constraints={"cone_w": cone_w, "cone_wp": cone_wp},
+        build_seconds=time.perf_counter() - start,
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Float64 evaluation and reconstruction
+# --------------------------------------------------------------------------- #
+
+
+def st_outputs(
+    W: np.ndarray,
+    Wp: np.ndarray,
+    T: np.ndarray,
+    Tp: np.ndarray,
+    s1: np.ndarray,
+    s3: np.ndarray,
+    Y: np.ndarray,
+) -> np.ndarray:
+    """``sum_j F_j(w_j, t_j) - F_j(w'_j, t'_j)`` (n,) for blocks (d, P), (P,), masks (P, n)."""
+    M1, M3 = s1.T.astype(np.float64), s3.T.astype(np.float64)
+    return np.sum((M1 + M3) * (Y @ (W - Wp)), axis=1) + (M1 - M3) @ (T - Tp)
+
+
+def st_convex_objective(
+    W: np.ndarray,
+    Wp: np.ndarray,
+    T: np.ndarray,
+    Tp: np.ndarray,
+    s1: np.ndarray,
+    s3: np.ndarray,
+    data: PatchProblem,
+    beta: float,
+    loss: str | Loss = "squared",
+) -> float:
+    """The 6a objective in float64 (constraints not checked)."""
+    loss = get_loss(loss)
+    out = st_outputs(W, Wp, T, Tp, s1, s3, data.Y)
+    norms = np.linalg.norm(W, axis=0).sum() + np.linalg.norm(Wp, axis=0).sum()
+    return float(loss.value(data.readout.apply(out), data.target) + beta * norms)
+
+
+def paper_convex_objective(
+    W: np.ndarray,
+    Wp: np.ndarray,
+    gains: np.ndarray,
+    data: PatchProblem,
+    beta: float,
+    loss: str | Loss = "squared",
+) -> float:
+    """The 6c objective (our scaling) in float64; ``gains`` (P, n)."""
+    loss = get_loss(loss)
+    out = np.sum(gains.T * (data.Y @ (Wp - W)), axis=1)
+    norms = np.linalg.norm(W, axis=0).sum() + np.linalg.norm(Wp, axis=0).sum()
+    return float(loss.value(data.readout.apply(out), data.target) + beta * norms)
+
+
+def st_cell_violation(
+    W: np.ndarray, T: np.ndarray, s1: np.ndarray, s3: np.ndarray, Y: np.ndarray
+) -> float:
+    """Largest violation of the 6a cell constraints of blocks ``W`` (d, P), ``T`` (P,)."""
+    H = Y @ W  # (n, P)
+    M1, M3 = s1.T, s3.T
+    upper = np.where(M1, np.inf, (2.0 * M3 - 1.0) * (H - T[None, :]))
+    lower = np.where(M3, np.inf, (2.0 * M1 - 1.0) * (-H - T[None, :]))
+    worst = min(upper.min(initial=np.inf), lower.min(initial=np.inf), T.min(initial=np.inf))
+    return float(max(0.0, -worst))
+
+
+def paper_cone_violation(
+    W: np.ndarray, gains: np.ndarray, s1: np.ndarray, s3: np.ndarray, Y: np.ndarray
+) -> float:
+    """Largest violation of eq. 24's cone constraints of blocks ``W`` (d, P)."""
+    C = gains.T * (s1.T.astype(np.float64) - s3.T.astype(np.float64))
+    return float(max(0.0, -np.min(C * (Y @ W))))
+
+
+def _active_blocks(norms: np.ndarray, scale: float, rtol: float) -> np.ndarray:
+    return norms > rtol * scale if scale > 0 else np.zeros_like(norms, dtype=bool)
+
+
+def _block_scale(nw: np.ndarray, nwp: np.ndarray, floor: float) -> float:
+    return float(max(nw.max(initial=0.0), nwp.max(initial=0.0), floor))
+
+
+def reconstruct_st(
+    W: np.ndarray,
+    Wp: np.ndarray,
+    T: np.ndarray,
+    Tp: np.ndarray,
+    *,
+    rtol: float = DEFAULT_RTOL,
+    floor: float = 0.0,
+) -> tuple[STNetwork, np.ndarray]:
+    """Neurons ``(u, t, v)`` of a 6a solution.
+
+    Each block with ``||w|| > rtol * max(largest block norm, floor)`` gives
+    ``u = w / sqrt||w||``, ``t / sqrt||w||``, ``v = +sqrt||w||`` (``-`` for ``w'``),
+    so ``tau(Y u) v = F_j(w, t)`` and ``1/2 (||u||^2 + v^2) = ||w||``.
+
+    Parameters
+    ----------
+    W, Wp : ndarray of shape (d, P)
+    T, Tp : ndarray of shape (P,)
+        Slightly negative solver values are clipped to 0.
+    rtol, floor : float
+        See :func:`cvxcnn.reconstruct.reconstruct_relu`.
+
+    Returns
+    -------
+    (STNetwork, ndarray of shape (m,))
+        The network (positive neurons first) and the block index of each neuron.
+    """
+    nw, nwp = np.linalg.norm(W, axis=0), np.linalg.norm(Wp, axis=0)
+    scale = _block_scale(nw, nwp, floor)
+    kw, kp = _active_blocks(nw, scale, rtol), _active_blocks(nwp, scale, rtol)
+    sw, sp = np.sqrt(nw[kw]), np.sqrt(nwp[kp])
+    U = np.vstack([(W[:, kw] / sw).T, (Wp[:, kp] / sp).T]).reshape(-1, W.shape[0])
+    t = np.concatenate([np.maximum(T[kw], 0.0) / sw, np.maximum(Tp[kp], 0.0) / sp])
+    v = np.concatenate([sw, -sp])
+    blocks = np.concatenate([np.flatnonzero(kw), np.flatnonzero(kp)])
+    return STNetwork(U, t, v), blocks
+
+
+def reconstruct_paper(
+    W: np.ndarray,
+    Wp: np.ndarray,
+    gains: np.ndarray,
+    threshold: float,
+    *,
+    rtol: float = DEFAULT_RTOL,
+    floor: float = 0.0,
+) -> tuple[GatedNetwork, STNetwork]:
+    """Networks of a 6c solution (Xiong et al. eq. 47).
+
+    ``u = w / sqrt||w||`` with ``v = -sqrt||w||`` for ``w`` and ``+sqrt||w'||``
+    for ``w'`` (eq. 47 prints ``+`` for both; the sign that reproduces
+    eq. 22's ``w' - w`` is used).
+
+    Returns
+    -------
+    (GatedNetwork, STNetwork)
+        The gated network (fixed gains; its objective equals the program's)
+        and the soft-threshold network with the same ``(u, v)`` and every
+        threshold ``lambda`` that Xiong et al. take as the trained ST network.
+        ``tau`` is odd, so the sign convention of the cones does not change it.
+    """
+    lam = check_positive(threshold, "threshold")
+    nw, nwp = np.linalg.norm(W, axis=0), np.linalg.norm(Wp, axis=0)
+    scale = _block_scale(nw, nwp, floor)
+    kw, kp = _active_blocks(nw, scale, rtol), _active_blocks(nwp, scale, rtol)
+    sw, sp = np.sqrt(nw[kw]), np.sqrt(nwp[kp])
+    U = np.vstack([(Wp[:, kp] / sp).T, (W[:, kw] / sw).T]).reshape(-1, W.shape[0])
+    v = np.concatenate([sp, -sw])
+    G = np.vstack([gains[kp], gains[kw]]).reshape(-1, gains.shape[1])
+    return GatedNetwork(U, v, G), STNetwork(U, np.full(U.shape[0], lam), v)
+
+
+# --------------------------------------------------------------------------- #
+# Results
+# --------------------------------------------------------------------------- #
+
+
+@dataclass
+class STFitResult(ConvexFitResult):
+    """Outcome of an ST program: :class:`cvxcnn.fit.ConvexFitResult` plus ST fields.
+
+    For ``form="exact"`` (6a): ``objective`` is the convex optimum,
+    ``network`` the reconstructed learnable-threshold :class:`STNetwork` and
+    ``primal_objective`` its value (shared evaluator); ``exact_arrangement`` is
+    True when the triples are every cell (then ``objective`` is the global
+    optimum of the learnable-threshold problem).
+
+    For ``form="paper"`` (6c): ``objective`` is the paper program's value (our
+    scaling), ``gated_network`` its reconstruction (``gated_objective`` equals
+    ``objective``), ``network`` the ST network with threshold ``lambda`` built
+    from the same ``(u, v)`` and ``primal_objective`` ITS value (the "paper
+    network"). ``exact_arrangement`` is always False: the paper program is not
+    exact for the ST network whatever the triples.
+
+    Additional attributes
+    ---------------------
+    form : {"exact", "paper"}
+    threshold : float or None
+        ``lambda`` of the paper form; None for 6a (learnable thresholds).
+    triples_exact : bool
+        Whether the triple set is every cell.
+    T, Tp : ndarray of shape (P,) or None
+        Block thresholds (6a).
+    gated_network : GatedNetwork or None
+    gated_objective : float
+    """
+
+    form: str = "exact"
+    threshold: float | None = None
+    triples_exact: bool = False
+    T: np.ndarray | None = field(default=None, repr=False)
+    Tp: np.ndarray | None = field(default=None, repr=False)
+    gated_network: GatedNetwork | None = field(default=None, repr=False)
+    gated_objective: float = float("nan")
+
+    @property
+    def Wp(self) -> np.ndarray | None:
+        """The ``w'`` blocks (stored in ``Z``)."""
+        return self.Z
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        out.update(
+            {
+                "activation": "st",
+                "st_form": self.form,
+                "threshold": self.threshold,
+                "triples_exact": self.triples_exact,
+            }
+        )
+        if self.form == "paper":
+            out["gated_objective"] = (
+                None if math.isnan(self.gated_objective) else self.gated_objective
+            )
+        return out
+
+
+def result_from_st_program(
+    program: STProgram,
+    info: SolveInfo,
+    *,
+    threshold: float | None = None,
+    rtol: float = DEFAULT_RTOL,
+) -> STFitResult:
+    """Assemble an :class:`STFitResult` from a solved program (``threshold`` for the paper form)."""
+    beta = float(program.beta.value)
+    nan = float("nan")
+    paper = program.form == "paper"
+    if paper and threshold is None:
+        raise ValueError("threshold (lambda > 0) is required for a paper-form result")
+    common = dict(
+        status=info.status,
+        success=info.success,
+        message=info.message,
+        beta=beta,
+        loss=program.loss.name,
+        n=program.data.n,
+        d=program.data.d,
+        n_patterns=program.triples.n_triples,
+        exact_arrangement=bool(program.triples.exact and not paper),
+        solve=info,
+        build_seconds=program.build_seconds,
+        form=program.form,
+        threshold=None if threshold is None else float(threshold),
+        triples_exact=program.triples.exact,
+    )
+    if program.W.value is None:
+        return STFitResult(
+            objective=nan,
+            primal_objective=nan,
+            active_patterns=0,
+            neurons=0,
+            sign_violation=nan,
+            **common,
+        )
+    W, Wp = np.asarray(program.W.value), np.asarray(program.Wp.value)
+    floor = natural_scale(program.data)
+    nw, nwp = np.linalg.norm(W, axis=0), np.linalg.norm(Wp, axis=0)
+    scale = _block_scale(nw, nwp, floor)
+    active = int((_active_blocks(nw, scale, rtol) | _active_blocks(nwp, scale, rtol)).sum())
+    s1, s3 = program.s1, program.s3
+    if paper:
+        gains = program.gains
+        gated, network = reconstruct_paper(W, Wp, gains, threshold, rtol=rtol, floor=floor)
+        return STFitResult(
+            objective=paper_convex_objective(W, Wp, gains, program.data, beta, program.loss),
+            primal_objective=primal_objective(network, program.data, beta, program.loss),
+            active_patterns=active,
+            neurons=network.n_neurons,
+            sign_violation=max(
+                paper_cone_violation(W, gains, s1, s3, program.data.Y),
+                paper_cone_violation(Wp, gains, s1, s3, program.data.Y),
+            ),
+            network=network,
+            W=W,
+            Z=Wp,
+            gated_network=gated,
+            gated_objective=primal_objective(gated, program.data, beta, program.loss),
+            **common,
+        )
+    T, Tp = np.asarray(program.T.value), np.asarray(program.Tp.value)
+    network, _ = reconstruct_st(W, Wp, T, Tp, rtol=rtol, floor=floor)
+    return STFitResult(
+        objective=st_convex_objective(W, Wp, T, Tp, s1, s3, program.data, beta, program.loss),
+        primal_objective=primal_objective(network, program.data, beta, program.loss),
+        active_patterns=active,
+        neurons=network.n_neurons,
+        sign_violation=max(
+            st_cell_violation(W, T, s1, s3, program.data.Y),
+            st_cell_violation(Wp, Tp, s1, s3, program.data.Y),
+        ),
+        network=network,
+        W=W,
+        Z=Wp,
+        T=T,
+        Tp=Tp,
+        **common,
+    )
+
+
+def fit_st(
+    data: PatchProblem,
+    triples: TripleSet,
+    *,
+    form: str = "exact",
+    threshold: float | None = None,
+    beta: float = 1e-3,
+    loss: str | Loss = "squared",
+    solver: str = DEFAULT_SOLVER,
+    solver_options: dict | None = None,
+    canon_backend: str | None = None,
+    rtol: float = DEFAULT_RTOL,
+) -> STFitResult:
+    """Solve an ST program and reconstruct its network(s).
+
+    Parameters
+    ----------
+    data : PatchProblem
+        Patches ``Y`` (n, d), readout, target.
+    triples : TripleSet
+        Exact (every cell) or sampled.
+    form : {"exact", "paper"}
+        ``"exact"``: program 6a (learnable, unpenalized thresholds).
+        ``"paper"``: Xiong et al.'s eq. 22 with the triples' fixed gains.
+    threshold : float, optional
+        ``lambda > 0``; required for ``form="paper"`` (the reconstructed ST
+        network's threshold). Ignored by 6a, whose thresholds are learned; use
+        :func:`cvxcnn.soft_threshold.bracket.fixed_threshold_bracket` for a
+        fixed ``lambda``.
+    beta : float
+    loss : str or Loss
+    solver, solver_options, canon_backend
+        As for :func:`cvxcnn.solve.solve_cvxpy`.
+    rtol : float
+        Relative threshold for nonzero blocks.
+
+    Returns
+    -------
+    STFitResult
+        A failed solve is reported (``success=False``), not raised.
+    """
+    if form not in ST_FORMS:
+        raise ValueError(f"form must be one of {ST_FORMS}; got {form!r}")
+    check_positive(beta, "beta")
+    if form == "paper":
+        if threshold is None:
+            raise ValueError(
+                "form='paper' needs threshold=lambda > 0 (Xiong et al.'s fixed lambda)"
+            )
+        threshold = check_positive(threshold, "threshold")
+        program = build_paper_program(data, triples, beta=beta, loss=loss)
+    else:
+        program = build_st_program(data, triples, beta=beta, loss=loss)
+    info = solve_cvxpy(
+        program.problem, solver, solver_options=solver_options, canon_backend=canon_backend
+    )
+    return result_from_st_program(
+        program, info, threshold=threshold if form == "paper" else None, rtol=rtol
+    )
