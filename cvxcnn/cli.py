@@ -1,7 +1,9 @@
 """The ``cvxcnn`` command line.
 
-Subcommands: ``solve`` (one convex solve, JSON result) and ``demo`` (the
-small digits run the README leads with). Bad input exits with status 2 and a
+Subcommands: ``solve`` (one convex solve, JSON result; ``--certify``,
+``--method colgen``, ``--activation st``), ``certify`` (bounds and gap of a
+given network), ``train`` (the PyTorch baseline, :mod:`cvxcnn.cli_train`) and
+``demo`` (the small digits run the README leads with). Bad input exits with status 2 and a
 one-line message; a solver that does not reach ``optimal`` exits with 1
 after writing its JSON, so scripts cannot mistake it for a success.
 """
@@ -127,9 +129,69 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(solve)
     _add_model_args(solve)
     _add_solver_args(solve)
+    g = solve.add_argument_group("certificates and activations")
+    g.add_argument(
+        "--certify",
+        choices=("exact", "sampled"),
+        default=None,
+        help="also bound the global optimum from below: 'exact' searches every cell "
+        "(certified), 'sampled' only --certify-patterns sampled cells (an estimate)",
+    )
+    g.add_argument(
+        "--certify-patterns",
+        type=int,
+        default=5000,
+        help="sampled cells for --certify sampled (default 5000)",
+    )
+    g.add_argument(
+        "--method",
+        choices=("direct", "colgen"),
+        default="direct",
+        help="'colgen': certified solve by column generation over every cell",
+    )
+    g.add_argument(
+        "--initial-patterns", type=int, default=10, help="colgen starting patterns (default 10)"
+    )
+    g.add_argument("--activation", choices=("relu", "st"), default="relu")
+    g.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="soft-threshold lambda (fixed); omit for learnable thresholds",
+    )
+    g.add_argument("--st-form", choices=("exact", "paper"), default="exact")
+    g.add_argument("--st-restarts", type=int, default=0, help="fixed-lambda L-BFGS restarts")
     solve.add_argument("--out", type=Path, default=None, help="JSON result file")
     solve.add_argument("--save-weights", type=Path, default=None, help="write network .npz")
     solve.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    cert = sub.add_parser(
+        "certify", help="upper bound, lower bound and gap of a given network (.npz weights)"
+    )
+    cert.add_argument("--weights", type=Path, required=True, help="network .npz (U, v)")
+    _add_data_args(cert)
+    g = cert.add_argument_group("model (defaults: the metadata stored in the weights file)")
+    g.add_argument("--kernel", type=int, default=None)
+    g.add_argument("--stride", type=int, default=None)
+    g.add_argument("--padding", type=_padding_arg, default=None)
+    g.add_argument("--bias", action="store_true", default=None)
+    g.add_argument("--residual", action="store_true", default=None)
+    g.add_argument("--beta", type=float, default=None)
+    g.add_argument(
+        "--loss", default="squared", choices=("squared", "absolute", "huber", "logistic")
+    )
+    g.add_argument("--huber-delta", type=float, default=1.0)
+    g = cert.add_argument_group("oracle")
+    g.add_argument("--certify", choices=("exact", "sampled"), default="exact")
+    g.add_argument("--patterns", type=int, default=5000, help="sampled cells (default 5000)")
+    g.add_argument("--data-directed", type=float, default=0.0)
+    g.add_argument("--max-cells", type=int, default=200_000)
+    cert.add_argument("--out", type=Path, default=None, help="JSON certificate file")
+    cert.add_argument("--quiet", action="store_true")
+
+    from cvxcnn.cli_train import add_train_parser
+
+    add_train_parser(sub)
 
     demo = sub.add_parser("demo", help="small digits denoising run with a side-by-side table")
     demo.add_argument("--out", type=Path, default=Path("cvxcnn-demo"), help="output folder")
@@ -170,7 +232,34 @@ def write_json(path: Path, payload: dict) -> None:
     path.write_text(json.dumps(_json_ready(payload), indent=2) + "\n")
 
 
+def _oracle_cells(Y: np.ndarray, mode: str, n_samples: int, max_cells: int, seed: int, extra=None):
+    """Every cell (``exact``) or a seeded sample (``sampled``) for the certificate oracle."""
+    from cvxcnn.arrangements import enumerate_relu_patterns, sample_relu_patterns
+
+    if mode == "exact":
+        return enumerate_relu_patterns(Y, max_cells=max_cells)
+    cells = sample_relu_patterns(Y, n_samples, data_directed=0.1, random_state=seed)
+    return cells.union(extra) if extra is not None else cells
+
+
+def _print_certificate(cert) -> None:
+    label = (
+        "CERTIFIED lower bound (every cell searched)"
+        if cert.certified
+        else "ESTIMATED lower bound (sampled cells only: not a certificate)"
+    )
+    print(
+        f"{label}: {cert.lower_bound:.10g}; upper bound {cert.upper_bound:.10g}; "
+        f"gap {cert.gap:.3g} (relative {cert.relative_gap:.3g}); oracle {cert.oracle} over "
+        f"{cert.oracle_cells} cells"
+    )
+
+
 def run_solve(args: argparse.Namespace) -> int:
+    if args.activation == "st":
+        return _run_st_solve(args)
+    if args.method == "colgen":
+        return _run_colgen(args)
     from cvxcnn.data import load_dataset
     from cvxcnn.estimator import ConvexReLUCNN
     from cvxcnn.losses import get_loss
@@ -221,6 +310,21 @@ def run_solve(args: argparse.Namespace) -> int:
             "total_seconds": time.perf_counter() - start,
         }
     )
+    if result.network is not None and args.certify is not None:
+        from cvxcnn.certify import certify_relu
+
+        cells = _oracle_cells(
+            model.problem_.Y,
+            args.certify,
+            args.certify_patterns,
+            args.max_cells,
+            args.seed,
+            extra=model.patterns_ if hasattr(model.patterns_, "union") else None,
+        )
+        cert = certify_relu(result.network, model.problem_, cells, beta=args.beta, loss=loss)
+        payload.update(cert.to_dict())
+        if not args.quiet:
+            _print_certificate(cert)
     if result.network is not None:
         prediction = model.predict(data.noisy)
         if prediction.size == data.clean.size:  # output grid == input grid
@@ -244,6 +348,181 @@ def run_solve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finish_payload(args: argparse.Namespace, payload: dict) -> int:
+    if args.out is not None:
+        write_json(args.out, payload)
+    if payload.get("status") != "optimal":
+        print(f"cvxcnn: warning: {payload.get('message', payload.get('status'))}", file=sys.stderr)
+        return EXIT_NOT_OPTIMAL
+    return 0
+
+
+def _run_st_solve(args: argparse.Namespace) -> int:
+    from cvxcnn.cli_st import run_st_solve
+
+    if args.method == "colgen" or args.certify is not None:
+        raise ValueError(
+            "--method colgen and --certify are implemented for --activation relu; for soft "
+            "thresholds use cvxcnn.soft_threshold.certify.certify_st from Python"
+        )
+    payload = run_st_solve(args)
+    if not args.quiet:
+        line = f"{payload['status']}: soft-threshold ({payload['st_form']}) objective "
+        line += f"{payload['objective']:.6g}, network {payload['primal_objective']:.6g}"
+        if payload.get("bracket_lower") is not None:
+            line += (
+                f"; fixed-lambda bracket [{payload['bracket_lower']:.6g}, "
+                f"{payload['bracket_upper']:.6g}]"
+            )
+        print(line)
+    return _finish_payload(args, payload)
+
+
+def _run_colgen(args: argparse.Namespace) -> int:
+    from cvxcnn.arrangements import enumerate_relu_patterns
+    from cvxcnn.colgen import solve_colgen
+    from cvxcnn.data import load_dataset
+    from cvxcnn.losses import get_loss
+    from cvxcnn.networks import save_network
+    from cvxcnn.problem import make_problem
+
+    if args.certify == "sampled":
+        raise ValueError(
+            "--method colgen certifies over every cell; use --certify exact or omit it"
+        )
+    data = load_dataset(
+        args.data,
+        n_images=args.images,
+        noise=args.noise,
+        noise_type=args.noise_type,
+        random_state=args.seed,
+        size=args.size,
+    )
+    problem = make_problem(
+        data.noisy,
+        data.clean,
+        kernel_size=args.kernel,
+        spatial_dims=data.spatial_dims,
+        stride=args.stride,
+        padding=args.padding,
+        bias=args.bias,
+        residual=args.residual,
+    )
+    loss = get_loss(args.loss, delta=args.huber_delta) if args.loss == "huber" else args.loss
+    start = time.perf_counter()
+    cells = enumerate_relu_patterns(problem.Y, max_cells=args.max_cells)
+    enumeration_seconds = time.perf_counter() - start
+    options = _parse_solver_options(args.solver_option) or None
+    result = solve_colgen(
+        problem,
+        cells,
+        beta=args.beta,
+        loss=loss,
+        initial=args.initial_patterns,
+        solver=args.solver,
+        solver_options=options,
+        random_state=args.seed,
+        progress=not args.quiet,
+    )
+    payload = result.to_dict()
+    payload.update(
+        {
+            "data": args.data,
+            "images": data.n_images,
+            "kernel": args.kernel,
+            "seed": args.seed,
+            "enumeration_seconds": enumeration_seconds,
+            "total_seconds": time.perf_counter() - start,
+        }
+    )
+    if args.save_weights is not None:
+        save_network(args.save_weights, result.fit.network, beta=args.beta, kernel=args.kernel)
+    if not args.quiet:
+        print(
+            f"column generation: {len(result.iterations)} rounds, {result.patterns_used} of "
+            f"{result.total_cells} cells entered the program"
+        )
+        _print_certificate(result.certificate)
+    return _finish_payload(args, payload)
+
+
+def _weights_metadata(path: Path) -> dict:
+    if not path.exists():
+        raise FileNotFoundError(f"weights file {path} does not exist")
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files if k not in ("U", "v")}
+
+
+def run_certify(args: argparse.Namespace) -> int:
+    from cvxcnn.certify import certify_relu
+    from cvxcnn.data import load_dataset
+    from cvxcnn.losses import get_loss
+    from cvxcnn.networks import load_network
+    from cvxcnn.problem import make_problem
+
+    network = load_network(args.weights)
+    meta = _weights_metadata(args.weights)
+
+    def pick(value, key, default):
+        if value is not None:
+            return value
+        if key in meta:
+            item = meta[key]
+            return item.item() if item.ndim == 0 else tuple(int(x) for x in item.reshape(-1))
+        return default
+
+    kernel = pick(args.kernel, "kernel_size", None)
+    kernel = pick(kernel, "kernel", 3)
+    padding = pick(args.padding, "padding", "same")
+    if isinstance(padding, tuple):  # stored as (before, after) pairs
+        if any(a != b for a, b in zip(padding[::2], padding[1::2], strict=True)):
+            padding = "same"
+        else:
+            padding = padding[::2]
+    beta = pick(args.beta, "beta", None)
+    if beta is None:
+        raise ValueError("--beta is required: the weights file does not record it")
+    data = load_dataset(
+        args.data,
+        n_images=args.images,
+        noise=args.noise,
+        noise_type=args.noise_type,
+        random_state=args.seed,
+        size=args.size,
+    )
+    problem = make_problem(
+        data.noisy,
+        data.clean,
+        kernel_size=kernel,
+        spatial_dims=data.spatial_dims,
+        stride=pick(args.stride, "stride", 1),
+        padding=padding,
+        bias=bool(pick(args.bias, "bias", False)),
+        residual=bool(pick(args.residual, "residual", False)),
+    )
+    loss = get_loss(args.loss, delta=args.huber_delta) if args.loss == "huber" else args.loss
+    start = time.perf_counter()
+    cells = _oracle_cells(problem.Y, args.certify, args.patterns, args.max_cells, args.seed)
+    cert = certify_relu(network, problem, cells, beta=float(beta), loss=loss)
+    payload = cert.to_dict()
+    payload.update(
+        {
+            "weights": str(args.weights),
+            "neurons": network.n_neurons,
+            "data": args.data,
+            "images": data.n_images,
+            "n": problem.n,
+            "d": problem.d,
+            "cells_seconds": time.perf_counter() - start - cert.oracle_seconds,
+        }
+    )
+    if args.out is not None:
+        write_json(args.out, payload)
+    if not args.quiet:
+        _print_certificate(cert)
+    return 0
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from cvxcnn.demo import run_demo as demo
 
@@ -256,9 +535,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"solve": run_solve, "demo": run_demo}
+    handlers = {"solve": run_solve, "demo": run_demo, "certify": run_certify}
     try:
-        return handlers[args.command](args)
+        return handlers.get(args.command, getattr(args, "handler", None))(args)
     except (ValueError, TypeError, FileNotFoundError, ArrangementTooLargeError) as exc:
         print(f"cvxcnn: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -87,6 +87,13 @@ class ColgenResult:
         return out
 
 
+#: Relative block norm below which a pattern is dropped when re-solving on the active set.
+REFINE_RTOL = 1e-4
+#: Tolerances of the final polishing solve; its result is used only when the
+#: solver reports ``optimal`` and the certified gap is smaller.
+POLISH_CLARABEL = {"tol_gap_abs": 1e-11, "tol_gap_rel": 1e-11, "tol_feas": 1e-11}
+
+
 def _pack(masks: np.ndarray) -> np.ndarray:
     packed = np.packbits(masks, axis=1)
     return packed.view(np.dtype((np.void, packed.shape[1]))).reshape(-1)
@@ -165,28 +172,29 @@ def solve_colgen(
     fit = None
     floor = natural_scale(problem)
 
-    def solve(mask: np.ndarray) -> ConvexFitResult:
+    def solve(mask: np.ndarray, options: dict | None = solver_options) -> ConvexFitResult:
         return fit_relu(
             problem,
             cells.masks[mask],
             beta=beta,
             loss=loss,
             solver=solver,
-            solver_options=solver_options,
+            solver_options=options,
         )
 
     for _ in range(max_iterations):
         t0 = time.perf_counter()
-        fit = solve(in_program)
+        fit, fit_mask = solve(in_program), in_program.copy()
         if fit.network is None:
             break
         # refine on the active patterns: a more accurate residual for the oracle
         active = np.zeros_like(in_program)
-        active[np.flatnonzero(in_program)[active_pattern_mask(fit.W, fit.Z, floor=floor)]] = True
+        keep = active_pattern_mask(fit.W, fit.Z, rtol=REFINE_RTOL, floor=floor)
+        active[np.flatnonzero(in_program)[keep]] = True
         if 0 < active.sum() < in_program.sum():
             refined = solve(active)
             if refined.network is not None and refined.primal_objective <= fit.primal_objective:
-                fit = refined
+                fit, fit_mask = refined, active
         _, g = dual_direction(fit.network, problem, loss)
         oracle = relu_oracle(problem.Y, g, cells.masks)
         violated = np.flatnonzero((oracle.cell_lower > beta * (1 + tol)) & ~in_program)
@@ -213,6 +221,16 @@ def solve_colgen(
     if fit is None or fit.network is None:
         raise RuntimeError("column generation failed: the restricted program was not solved")
     certificate = certify_relu(fit.network, problem, cells, beta=beta, loss=loss)
+    if converged and solver.upper() == "CLARABEL" and fit.W is not None:
+        # last polish: fewer blocks, tightest tolerances; kept only if its gap is smaller
+        keep = active_pattern_mask(fit.W, fit.Z, rtol=1e-3, floor=floor)
+        mask = np.zeros_like(in_program)
+        mask[np.flatnonzero(fit_mask)[keep]] = True
+        polished = solve(mask, {**(solver_options or {}), **POLISH_CLARABEL})
+        if polished.success:
+            cert = certify_relu(polished.network, problem, cells, beta=beta, loss=loss)
+            if cert.gap < certificate.gap:
+                fit, certificate = polished, cert
     return ColgenResult(
         fit=fit,
         certificate=certificate,

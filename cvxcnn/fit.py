@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cvxcnn._validation import check_positive
+from cvxcnn.kkt import kkt_residuals
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import ReluNetwork, primal_objective
 from cvxcnn.problem import PatchProblem
@@ -50,6 +51,8 @@ class ConvexFitResult:
         Largest violation of the sign constraints at the solution.
     solve : SolveInfo
         Solver, iterations, compile/solve seconds, the solver's gap/residuals.
+    kkt : dict
+        KKT residuals of eq. 4 from the solver's duals (:mod:`cvxcnn.kkt`).
     network : ReluNetwork or None
     W, Z : ndarray of shape (d, P) or None
     """
@@ -70,6 +73,7 @@ class ConvexFitResult:
     sign_violation: float
     solve: SolveInfo
     build_seconds: float = 0.0
+    kkt: dict = field(default_factory=dict)
     network: ReluNetwork | None = field(default=None, repr=False)
     W: np.ndarray | None = field(default=None, repr=False)
     Z: np.ndarray | None = field(default=None, repr=False)
@@ -98,6 +102,7 @@ class ConvexFitResult:
             "solve_seconds": self.solve.solve_seconds,
             "solver_objective": self.solve.solver_objective,
             "solver_stats": self.solve.solver_stats,
+            "kkt": self.kkt,
         }
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
 
@@ -132,6 +137,10 @@ def result_from_program(
         )
     W, Z = np.asarray(program.W.value), np.asarray(program.Z.value)
     floor = natural_scale(program.data)
+    try:
+        kkt = kkt_residuals(program, rtol=rtol).to_dict()
+    except ValueError as exc:  # no duals from this solver
+        kkt = {"error": str(exc)}
     network = reconstruct_relu(W, Z, rtol=rtol, floor=floor)
     return ConvexFitResult(
         objective=convex_objective(W, Z, program.masks, program.data, beta, program.loss),
@@ -139,6 +148,7 @@ def result_from_program(
         active_patterns=int(active_pattern_mask(W, Z, rtol=rtol, floor=floor).sum()),
         neurons=network.n_neurons,
         sign_violation=sign_violation(W, Z, program.masks, program.data.Y),
+        kkt=kkt,
         network=network,
         W=W,
         Z=Z,
