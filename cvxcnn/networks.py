@@ -133,7 +133,10 @@ def load_network(path: str | Path) -> ReluNetwork:
             )
         activation = str(f["activation"]) if "activation" in f.files else "relu"
         if activation != "relu":
-            raise ValueError(f"weights file {path} holds a {activation!r} network, not 'relu'")
+            raise ValueError(
+                f"weights file {path} holds a {activation!r} network, not 'relu'; read "
+                "soft-threshold networks with cvxcnn.soft_threshold.network.load_st_network"
+            )
         U = check_finite_array(f["U"], f"{path}: U", ndim=2)
         v = check_finite_array(f["v"], f"{path}: v", ndim=(1, 2)).reshape(-1)
     return ReluNetwork(U, v)

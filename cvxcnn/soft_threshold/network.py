@@ -223,16 +223,18 @@ def load_st_network(path: str | Path) -> STNetwork:
     if not path.exists():
         raise FileNotFoundError(f"weights file {path} does not exist")
     with np.load(path, allow_pickle=False) as f:
-        missing = [k for k in ("U", "v", "thresholds") if k not in f.files]
+        # the PyTorch trainer writes thresholds as ``t`` with activation "st"
+        key = next((k for k in ("thresholds", "t") if k in f.files), "thresholds")
+        missing = [k for k in ("U", "v", key) if k not in f.files]
         if missing:
             raise ValueError(
                 f"weights file {path} lacks array(s) {missing}; it holds {sorted(f.files)}. "
-                "Expected U (m, d), v (m,) and thresholds (m,)"
+                "Expected U (m, d), v (m,) and thresholds (m,) (or t (m,))"
             )
         activation = str(f["activation"]) if "activation" in f.files else "soft_threshold"
-        if activation != "soft_threshold":
+        if activation not in ("soft_threshold", "st"):
             raise ValueError(f"weights file {path} holds a {activation!r} network, not ST")
         U = check_finite_array(f["U"], f"{path}: U", ndim=2)
         v = check_finite_array(f["v"], f"{path}: v", ndim=(1, 2)).reshape(-1)
-        t = check_finite_array(f["thresholds"], f"{path}: thresholds", ndim=(0, 1))
+        t = check_finite_array(f[key], f"{path}: {key}", ndim=(0, 1))
     return STNetwork(U, t, v)
