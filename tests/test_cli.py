@@ -104,3 +104,20 @@ def test_demo_runs_at_tiny_size(tmp_path, capsys):
     summary = json.loads((tmp_path / "demo.json").read_text())
     assert summary["convex"]["status"] == "optimal"
     assert "test PSNR" in capsys.readouterr().out
+
+
+def test_solve_soft_threshold_paper_form_reports_the_bracket(tmp_path):
+    out = tmp_path / "st.json"
+    argv = ["solve", "--activation", "st", "--threshold", "0.1", "--st-form", "paper"]
+    argv += ["--data", "synthetic1d", "--images", "1", "--size", "8", "--kernel", "2"]
+    argv += ["--beta", "0.01", "--patterns", "exact", "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    res = json.loads(out.read_text())
+    assert res["activation"] == "st" and res["st_form"] == "paper"
+    assert res["bracket_lower"] <= res["bracket_upper"]
+    assert res["exact_arrangement"] is False  # the paper program is never called exact
+
+
+def test_st_with_colgen_is_refused(capsys):
+    assert main(["solve", "--activation", "st", "--method", "colgen"]) == 2
+    assert "relu" in capsys.readouterr().err
