@@ -56,7 +56,7 @@ class ColgenResult:
         No cell outside the program violated the dual constraint.
     iterations : list of ColgenIteration
     patterns_used : int
-        Patterns in the final program.
+        Distinct cells that entered the program in some round.
     total_cells : int
         Cells of the arrangement.
     seconds : float
@@ -113,6 +113,7 @@ def solve_colgen(
     solver_options: dict | None = None,
     random_state: int | np.random.Generator | None = 0,
     progress: bool = False,
+    drop_inactive: bool = True,
 ) -> ColgenResult:
     """Solve eq. 4 to the global optimum without putting every cell in the program.
 
@@ -137,6 +138,11 @@ def solve_colgen(
     random_state : int, Generator or None
     progress : bool
         Print one line per round.
+    drop_inactive : bool
+        Start each round from the previous active set plus the new cells
+        (at most ``n + 1`` patterns are active at an optimum), instead of
+        accumulating every cell ever added. Convergence is judged by the
+        oracle over every cell either way.
 
     Returns
     -------
@@ -182,8 +188,10 @@ def solve_colgen(
             solver_options=options,
         )
 
+    ever = in_program.copy()  # every cell that entered the program at some round
     for _ in range(max_iterations):
         t0 = time.perf_counter()
+        ever |= in_program
         fit, fit_mask = solve(in_program), in_program.copy()
         if fit.network is None:
             break
@@ -217,6 +225,11 @@ def solve_colgen(
         if len(order) == 0:
             converged = True
             break
+        if drop_inactive:
+            # keep the program small: the current active set plus the new cells
+            in_program = np.zeros_like(in_program)
+            keep = active_pattern_mask(fit.W, fit.Z, rtol=REFINE_RTOL, floor=floor)
+            in_program[np.flatnonzero(fit_mask)[keep]] = True
         in_program[order] = True
     if fit is None or fit.network is None:
         raise RuntimeError("column generation failed: the restricted program was not solved")
@@ -236,7 +249,7 @@ def solve_colgen(
         certificate=certificate,
         converged=converged,
         iterations=history,
-        patterns_used=int(in_program.sum()),
+        patterns_used=int(ever.sum()),
         total_cells=len(cells),
         seconds=time.perf_counter() - start,
     )

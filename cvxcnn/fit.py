@@ -197,3 +197,51 @@ def fit_relu(
     )
     exact = bool(getattr(patterns, "exact", False))
     return result_from_program(program, info, exact=exact, rtol=rtol)
+
+
+def fit_relu_path(
+    data: PatchProblem,
+    patterns: object,
+    betas: list[float] | np.ndarray,
+    *,
+    loss: str | Loss = "squared",
+    solver: str = DEFAULT_SOLVER,
+    solver_options: dict | None = None,
+    canon_backend: str | None = None,
+    rtol: float = DEFAULT_RTOL,
+) -> list[ConvexFitResult]:
+    """Solve eq. 4 for several ``beta`` values, building and compiling the program once.
+
+    ``beta`` is a ``cvxpy.Parameter`` and the program is DPP, so after the
+    first solve CVXPY re-uses its canonicalization: later ``compile_seconds``
+    are the cheap parameter substitution only. Interior-point solvers gain
+    nothing from a warm start (DESIGN.md section 10), so each beta is a cold
+    solve.
+
+    Parameters
+    ----------
+    data : PatchProblem
+    patterns : PatternSet or ndarray of shape (P, n), bool
+    betas : sequence of float
+        Each > 0; solved in the given order.
+    loss, solver, solver_options, canon_backend, rtol
+        As in :func:`fit_relu`.
+
+    Returns
+    -------
+    list of ConvexFitResult
+        One per beta, in order.
+    """
+    betas = [check_positive(b, "betas[i]") for b in np.atleast_1d(betas)]
+    if not betas:
+        raise ValueError("betas is empty; pass at least one value")
+    program = build_relu_program(data, patterns, beta=betas[0], loss=get_loss(loss))
+    exact = bool(getattr(patterns, "exact", False))
+    results = []
+    for beta in betas:
+        program.beta.value = beta
+        info = solve_cvxpy(
+            program.problem, solver, solver_options=solver_options, canon_backend=canon_backend
+        )
+        results.append(result_from_program(program, info, exact=exact, rtol=rtol))
+    return results

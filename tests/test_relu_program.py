@@ -172,3 +172,18 @@ def test_errors_name_the_argument(tiny_1d_problem):
         fit_relu(tiny_1d_problem, np.ones((3, 4), bool), beta=BETA)
     with pytest.raises(ValueError, match="installed CVXPY solvers"):
         resolve_solver("gurobi-not-here")
+
+
+def test_beta_path_matches_fresh_solves(tiny_1d_problem):
+    from cvxcnn.fit import fit_relu_path
+
+    patterns = enumerate_relu_patterns(tiny_1d_problem.Y)
+    betas = [1.0, 0.1, 0.01]
+    path = fit_relu_path(tiny_1d_problem, patterns, betas)
+    assert [r.beta for r in path] == betas
+    for beta, res in zip(betas, path, strict=True):
+        fresh = fit_relu(tiny_1d_problem, patterns, beta=beta)
+        assert res.objective == pytest.approx(fresh.objective, rel=1e-6)
+        assert res.primal_objective == pytest.approx(res.objective, rel=1e-6)
+    with pytest.raises(ValueError, match="betas"):
+        fit_relu_path(tiny_1d_problem, patterns, [0.1, -1.0])
