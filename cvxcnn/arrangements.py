@@ -922,3 +922,26 @@ def enumerate_relu_patterns(
     """
     patterns, _ = _enumerate(Y, max_cells, method, bool(progress))
     return patterns
+
+
+def hyperplane_classes(Y: object) -> np.ndarray:
+    """Which hyperplane each row of ``Y`` lies on.
+
+    Rows that are positive or negative multiples of each other define the
+    same hyperplane ``y^T u = 0``; zero rows define none.
+
+    Parameters
+    ----------
+    Y : ndarray of shape (n, d)
+
+    Returns
+    -------
+    ndarray of shape (n,), int
+        Class index in ``0 .. K-1`` for every nonzero row, ``-1`` for zero rows.
+    """
+    Y = _check_patch_matrix(Y)
+    nonzero = _nonzero_rows(Y)
+    classes = np.full(Y.shape[0], -1, dtype=np.int64)
+    if nonzero.any():
+        classes[nonzero] = _reduce(Y[nonzero]).rep
+    return classes

@@ -24,6 +24,7 @@ import numpy as np
 from cvxcnn._validation import check_positive, check_positive_int
 from cvxcnn.arrangements import PatternSet, sample_relu_patterns
 from cvxcnn.certify import TIGHT_CLARABEL, Certificate, certify_relu, dual_direction
+from cvxcnn.facets import facet_row_mask
 from cvxcnn.fit import ConvexFitResult, fit_relu
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.oracle import relu_oracle
@@ -114,6 +115,7 @@ def solve_colgen(
     random_state: int | np.random.Generator | None = 0,
     progress: bool = False,
     drop_inactive: bool = True,
+    facet_reduction: bool = True,
 ) -> ColgenResult:
     """Solve eq. 4 to the global optimum without putting every cell in the program.
 
@@ -143,6 +145,9 @@ def solve_colgen(
         (at most ``n + 1`` patterns are active at an optimum), instead of
         accumulating every cell ever added. Convergence is judged by the
         oracle over every cell either way.
+    facet_reduction : bool
+        Keep only each cell's facet rows in the program
+        (:func:`cvxcnn.facets.facet_row_mask`, exact from adjacency).
 
     Returns
     -------
@@ -179,13 +184,15 @@ def solve_colgen(
     floor = natural_scale(problem)
 
     def solve(mask: np.ndarray, options: dict | None = solver_options) -> ConvexFitResult:
+        masks = cells.masks[mask]
         return fit_relu(
             problem,
-            cells.masks[mask],
+            masks,
             beta=beta,
             loss=loss,
             solver=solver,
             solver_options=options,
+            row_mask=facet_row_mask(masks, cells, problem.Y) if facet_reduction else None,
         )
 
     ever = in_program.copy()  # every cell that entered the program at some round

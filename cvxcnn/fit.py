@@ -73,6 +73,7 @@ class ConvexFitResult:
     sign_violation: float
     solve: SolveInfo
     build_seconds: float = 0.0
+    constraint_rows: int = 0
     kkt: dict = field(default_factory=dict)
     network: ReluNetwork | None = field(default=None, repr=False)
     W: np.ndarray | None = field(default=None, repr=False)
@@ -96,6 +97,8 @@ class ConvexFitResult:
             "neurons": self.neurons,
             "exact_arrangement": self.exact_arrangement,
             "sign_violation": self.sign_violation,
+            "constraint_rows": self.constraint_rows,
+            "constraint_rows_full": 2 * self.n * self.n_patterns,
             "iterations": self.solve.iterations,
             "build_seconds": self.build_seconds,
             "compile_seconds": self.solve.compile_seconds,
@@ -125,6 +128,8 @@ def result_from_program(
         exact_arrangement=exact,
         solve=info,
         build_seconds=program.build_seconds,
+        constraint_rows=2
+        * (program.masks.size if program.row_mask is None else int(program.row_mask.sum())),
     )
     if program.W.value is None:
         return ConvexFitResult(
@@ -166,6 +171,7 @@ def fit_relu(
     solver_options: dict | None = None,
     canon_backend: str | None = None,
     rtol: float = DEFAULT_RTOL,
+    row_mask: np.ndarray | None = None,
 ) -> ConvexFitResult:
     """Solve the ReLU convex program and reconstruct the network.
 
@@ -184,6 +190,10 @@ def fit_relu(
     canon_backend : str, optional
     rtol : float
         Relative threshold for nonzero blocks in the reconstruction.
+    row_mask : ndarray of shape (n, P), bool, optional
+        Keep only these sign constraints (facet reduction,
+        :func:`cvxcnn.facets.facet_row_mask`); ``sign_violation`` is still
+        checked on every row.
 
     Returns
     -------
@@ -191,7 +201,7 @@ def fit_relu(
         Check ``success``/``status``: a failed solve is reported, not raised.
     """
     check_positive(beta, "beta")
-    program = build_relu_program(data, patterns, beta=beta, loss=get_loss(loss))
+    program = build_relu_program(data, patterns, beta=beta, loss=get_loss(loss), row_mask=row_mask)
     info = solve_cvxpy(
         program.problem, solver, solver_options=solver_options, canon_backend=canon_backend
     )

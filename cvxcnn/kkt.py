@@ -122,8 +122,15 @@ def _solution_arrays(program: ReluProgram) -> tuple[np.ndarray, ...]:
     W = np.asarray(program.W.value, dtype=np.float64)
     Z = np.asarray(program.Z.value, dtype=np.float64)
     shape = (program.data.n, program.n_patterns)
-    mu = np.asarray(sign_w.dual_value, dtype=np.float64).reshape(shape)
-    nu = np.asarray(sign_z.dual_value, dtype=np.float64).reshape(shape)
+    if program.row_mask is None:
+        mu = np.asarray(sign_w.dual_value, dtype=np.float64).reshape(shape)
+        nu = np.asarray(sign_z.dual_value, dtype=np.float64).reshape(shape)
+    else:  # facet-reduced program: dropped (redundant) rows carry zero multipliers
+        rows, cols = np.nonzero(program.row_mask)
+        mu, nu = np.zeros(shape), np.zeros(shape)
+        if len(rows):
+            mu[rows, cols] = np.asarray(sign_w.dual_value, dtype=np.float64).reshape(-1)
+            nu[rows, cols] = np.asarray(sign_z.dual_value, dtype=np.float64).reshape(-1)
     return W, Z, mu, nu
 
 

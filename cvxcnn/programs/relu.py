@@ -39,7 +39,10 @@ class ReluProgram:
         ``masks[i] = diag(D_i)``.
     loss : Loss
     constraints : dict of str to cvxpy.Constraint
-        ``"sign_w"`` and ``"sign_z"``, each of shape (n, P), for dual values.
+        ``"sign_w"`` and ``"sign_z"``, each of shape (n, P) (or the kept
+        entries only when a ``row_mask`` was given), for dual values.
+    row_mask : ndarray of shape (n, P), bool, or None
+        Which sign constraints the program holds (None: all).
     build_seconds : float
         Time spent creating the CVXPY expressions (not the compile).
     """
@@ -53,6 +56,7 @@ class ReluProgram:
     loss: Loss
     constraints: dict = field(default_factory=dict)
     build_seconds: float = 0.0
+    row_mask: np.ndarray | None = None
 
     @property
     def n_patterns(self) -> int:
@@ -81,6 +85,7 @@ def build_relu_program(
     *,
     beta: float = 1e-3,
     loss: str | Loss = "squared",
+    row_mask: np.ndarray | None = None,
 ) -> ReluProgram:
     """Build the eq. 4 program for a problem and a set of sign patterns.
 
@@ -95,6 +100,10 @@ def build_relu_program(
         Weight decay (> 0); stored in a ``cvxpy.Parameter``.
     loss : str or Loss
         ``squared`` (default), ``absolute``, ``huber``, ``logistic``.
+    row_mask : ndarray of shape (n, P), bool, optional
+        Sign constraints to keep (e.g. :func:`cvxcnn.facets.facet_row_mask`);
+        the others must be redundant for the cell, or the program changes.
+        Default: every row.
 
     Returns
     -------
@@ -117,8 +126,18 @@ def build_relu_program(
     outputs = cp.sum(cp.multiply(M, YW - YZ), axis=1)  # (n,) = sum_i D_i Y (w_i - z_i)
     fit = loss.expression(data.readout.expression(outputs), data.target)
     group_norms = cp.sum(cp.norm(W, 2, axis=0)) + cp.sum(cp.norm(Z, 2, axis=0))
-    sign_w = cp.multiply(signs, YW) >= 0
-    sign_z = cp.multiply(signs, YZ) >= 0
+    if row_mask is None:
+        sign_w = cp.multiply(signs, YW) >= 0
+        sign_z = cp.multiply(signs, YZ) >= 0
+    else:
+        row_mask = np.asarray(row_mask, dtype=bool)
+        if row_mask.shape != M.shape:
+            raise ValueError(f"row_mask must have shape (n, P) = {M.shape}; got {row_mask.shape}")
+        rows, cols = np.nonzero(row_mask)
+        if len(rows) == 0:  # every cone is the whole space: constrain nothing
+            rows, cols = np.array([0]), np.array([0])
+        sign_w = cp.multiply(signs[rows, cols], YW[rows, cols]) >= 0
+        sign_z = cp.multiply(signs[rows, cols], YZ[rows, cols]) >= 0
     problem = cp.Problem(cp.Minimize(fit + beta_param * group_norms), [sign_w, sign_z])
     return ReluProgram(
         problem=problem,
@@ -130,6 +149,7 @@ def build_relu_program(
         loss=loss,
         constraints={"sign_w": sign_w, "sign_z": sign_z},
         build_seconds=time.perf_counter() - start,
+        row_mask=row_mask,
     )
 
 
