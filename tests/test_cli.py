@@ -121,3 +121,17 @@ def test_solve_soft_threshold_paper_form_reports_the_bracket(tmp_path):
 def test_st_with_colgen_is_refused(capsys):
     assert main(["solve", "--activation", "st", "--method", "colgen"]) == 2
     assert "relu" in capsys.readouterr().err
+
+
+def test_certify_auto_falls_back_to_an_estimate_on_digits(tmp_path, capsys):
+    from cvxcnn.networks import ReluNetwork, save_network
+
+    weights, out = tmp_path / "net.npz", tmp_path / "c.json"
+    rng = np.random.default_rng(0)
+    save_network(weights, ReluNetwork(rng.standard_normal((4, 9)), rng.standard_normal(4)))
+    argv = ["certify", "--weights", str(weights), "--data", "digits", "--images", "1"]
+    assert main([*argv, "--beta", "0.1", "--patterns", "100", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["certificate"] == "estimated" and res["oracle"].startswith("sampled")
+    assert "ESTIMATE" in capsys.readouterr().out
+    assert main([*argv, "--beta", "0.1", "--certify", "exact"]) == 2  # refused, bound named
