@@ -108,7 +108,7 @@ def solve_colgen(
     loss: str | Loss = "squared",
     initial: int | np.ndarray = 10,
     tol: float = 1e-6,
-    add_per_iteration: int = 10,
+    add_per_iteration: int = 50,
     max_iterations: int = 100,
     solver: str = "CLARABEL",
     solver_options: dict | None = None,
@@ -212,7 +212,7 @@ def solve_colgen(
                 fit, fit_mask = refined, active
         _, g = dual_direction(fit.network, problem, loss)
         oracle = relu_oracle(problem.Y, g, cells.masks)
-        violated = np.flatnonzero((oracle.cell_lower > beta * (1 + tol)) & ~in_program)
+        violated = np.flatnonzero((oracle.cell_lower > beta * (1 + tol)) & ~fit_mask)
         order = violated[np.argsort(-oracle.cell_lower[violated])][:add_per_iteration]
         history.append(
             ColgenIteration(
