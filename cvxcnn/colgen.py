@@ -199,7 +199,8 @@ def solve_colgen(
     for _ in range(max_iterations):
         t0 = time.perf_counter()
         ever |= in_program
-        fit, fit_mask = solve(in_program), in_program.copy()
+        full = fit = solve(in_program)
+        fit_mask = in_program.copy()
         if fit.network is None:
             break
         # refine on the active patterns: a more accurate residual for the oracle
@@ -213,6 +214,12 @@ def solve_colgen(
         _, g = dual_direction(fit.network, problem, loss)
         oracle = relu_oracle(problem.Y, g, cells.masks)
         violated = np.flatnonzero((oracle.cell_lower > beta * (1 + tol)) & ~fit_mask)
+        if fit is not full and len(violated) and in_program[violated].all():
+            # the refinement dropped cells the full program holds: judge the full solution
+            fit, fit_mask = full, in_program.copy()
+            _, g = dual_direction(fit.network, problem, loss)
+            oracle = relu_oracle(problem.Y, g, cells.masks)
+            violated = np.flatnonzero((oracle.cell_lower > beta * (1 + tol)) & ~fit_mask)
         order = violated[np.argsort(-oracle.cell_lower[violated])][:add_per_iteration]
         history.append(
             ColgenIteration(
