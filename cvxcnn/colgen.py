@@ -23,7 +23,13 @@ import numpy as np
 
 from cvxcnn._validation import check_positive, check_positive_int
 from cvxcnn.arrangements import PatternSet, sample_relu_patterns
-from cvxcnn.certify import TIGHT_CLARABEL, Certificate, certify_relu, dual_direction
+from cvxcnn.certify import (
+    TIGHT_CLARABEL,
+    Certificate,
+    best_dual_scale,
+    certify_relu,
+    dual_direction,
+)
 from cvxcnn.facets import facet_row_mask
 from cvxcnn.fit import ConvexFitResult, fit_relu
 from cvxcnn.losses import Loss, get_loss
@@ -54,7 +60,8 @@ class ColgenResult:
     certificate : Certificate
         Over every cell: ``certificate == "certified"``.
     converged : bool
-        No cell outside the program violated the dual constraint.
+        No cell outside the program violated the dual constraint, or the
+        certified relative gap reached ``gap_tol``.
     iterations : list of ColgenIteration
     patterns_used : int
         Distinct cells that entered the program in some round.
@@ -114,6 +121,7 @@ def solve_colgen(
     solver_options: dict | None = None,
     random_state: int | np.random.Generator | None = 0,
     progress: bool = False,
+    gap_tol: float = 1e-7,
     drop_inactive: bool = True,
     facet_reduction: bool = True,
 ) -> ColgenResult:
@@ -140,6 +148,10 @@ def solve_colgen(
     random_state : int, Generator or None
     progress : bool
         Print one line per round.
+    gap_tol : float
+        Also stop once a round's network has a certified relative gap <= this.
+        The loop also stops when the objective stalls for 4 rounds (then
+        ``converged`` is False and the best certificate seen is reported).
     drop_inactive : bool
         Start each round from the previous active set plus the new cells
         (at most ``n + 1`` patterns are active at an optimum), instead of
@@ -196,6 +208,7 @@ def solve_colgen(
         )
 
     ever = in_program.copy()  # every cell that entered the program at some round
+    best: tuple[ConvexFitResult, float, np.ndarray] | None = None
     for _ in range(max_iterations):
         t0 = time.perf_counter()
         ever |= in_program
@@ -221,6 +234,13 @@ def solve_colgen(
             oracle = relu_oracle(problem.Y, g, cells.masks)
             violated = np.flatnonzero((oracle.cell_lower > beta * (1 + tol)) & ~fit_mask)
         order = violated[np.argsort(-oracle.cell_lower[violated])][:add_per_iteration]
+        # the certificate this round's network already earns (rigorous: oracle upper end)
+        r, _ = dual_direction(fit.network, problem, loss)
+        s_max = beta / oracle.upper if oracle.upper > 0 else np.inf
+        lower = best_dual_scale(loss, r, problem.target, s_max)[1]
+        gap = (fit.primal_objective - lower) / abs(fit.primal_objective)
+        if best is None or gap < best[1]:
+            best = (fit, gap, fit_mask.copy())
         history.append(
             ColgenIteration(
                 patterns=fit.n_patterns,
@@ -236,19 +256,25 @@ def solve_colgen(
                 f"colgen round {len(history)}: {it.patterns} patterns, objective "
                 f"{it.objective:.10g}, M/beta {it.oracle_upper / beta:.8f}, added {it.added}"
             )
-        if len(order) == 0:
+        if len(order) == 0 or best[1] <= gap_tol:
             converged = True
             break
+        objectives = [it.objective for it in history[-4:]]
+        if len(objectives) == 4 and max(objectives) - min(objectives) <= 1e-11 * abs(
+            objectives[-1]
+        ):
+            break  # stalled: solver accuracy, not missing cells, limits the oracle now
         if drop_inactive:
             # keep the program small: the current active set plus the new cells
             in_program = np.zeros_like(in_program)
             keep = active_pattern_mask(fit.W, fit.Z, rtol=REFINE_RTOL, floor=floor)
             in_program[np.flatnonzero(fit_mask)[keep]] = True
         in_program[order] = True
-    if fit is None or fit.network is None:
+    if best is None:
         raise RuntimeError("column generation failed: the restricted program was not solved")
+    fit, _, fit_mask = best
     certificate = certify_relu(fit.network, problem, cells, beta=beta, loss=loss)
-    if converged and solver.upper() == "CLARABEL" and fit.W is not None:
+    if certificate.relative_gap > gap_tol and solver.upper() == "CLARABEL":
         # last polish: fewer blocks, tightest tolerances; kept only if its gap is smaller
         keep = active_pattern_mask(fit.W, fit.Z, rtol=1e-3, floor=floor)
         mask = np.zeros_like(in_program)
