@@ -195,9 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     cert.add_argument("--out", type=Path, default=None, help="JSON certificate file")
     cert.add_argument("--quiet", action="store_true")
 
+    from cvxcnn.bench.cli_bench import add_bench_parser
     from cvxcnn.cli_train import add_train_parser
 
     add_train_parser(sub)
+    add_bench_parser(sub)
 
     demo = sub.add_parser("demo", help="small digits denoising run with a side-by-side table")
     demo.add_argument("--out", type=Path, default=Path("cvxcnn-demo"), help="output folder")

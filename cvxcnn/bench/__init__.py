@@ -1,0 +1,57 @@
+"""Benchmarks of the convex programs against the PyTorch primal baseline.
+
+One module per benchmark, each with ``run(out_dir, size="default", seed=0,
+progress=True) -> dict`` that writes ``<name>.json``, ``<name>.csv``,
+``<name>.md`` and ``<name>_*.png`` into ``out_dir``:
+
+- :mod:`cvxcnn.bench.scaling`: solve time, iterations and memory vs P, n, d;
+  PyTorch time to the (certified) optimum;
+- :mod:`cvxcnn.bench.gap`: digits denoising at three noise levels, ReLU and
+  soft threshold, objectives, estimated lower bounds, gaps, PSNR;
+- :mod:`cvxcnn.bench.ablation`: objective and certified/estimated gaps vs
+  the number of sampled patterns;
+- :mod:`cvxcnn.bench.robustness`: Gaussian vs exponential noise, spread of
+  primal training over inits and optimizers vs the certified convex optimum;
+- :mod:`cvxcnn.bench.mri`: undersampled k-space of the Shepp-Logan phantom,
+  residual denoisers.
+
+Command line: ``cvxcnn bench NAME --out DIR [--size tiny|default|paper] [--seed S]``
+(:mod:`cvxcnn.bench.cli_bench`); ``benchmarks/run_all.py`` runs them all.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from cvxcnn.bench._common import SIZES
+
+#: Benchmark names, in the order ``run_all`` runs them.
+BENCHMARKS: tuple[str, ...] = ("scaling", "gap", "ablation", "robustness", "mri")
+
+__all__ = ["BENCHMARKS", "SIZES", "run_benchmark"]
+
+
+def run_benchmark(
+    name: str, out_dir: str | Path, size: str = "default", seed: int = 0, progress: bool = True
+) -> dict:
+    """Run one benchmark by name.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`BENCHMARKS`.
+    out_dir : path
+    size : {"tiny", "default", "paper"}
+    seed : int
+    progress : bool
+
+    Returns
+    -------
+    dict
+        The benchmark's JSON payload.
+    """
+    if name not in BENCHMARKS:
+        raise ValueError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
+    module = importlib.import_module(f"cvxcnn.bench.{name}")
+    return module.run(out_dir, size=size, seed=seed, progress=progress)

@@ -1,0 +1,708 @@
+"""Scaling benchmark: convex solve time, iterations and memory vs P, n and d.
+
+Three sweeps of the ReLU program (Sahiner et al. eq. 4), each solve in a
+fresh ``spawn`` process so that its peak RSS is its own:
+
+- ``P``: number of sign patterns (distinct Gaussian samples) on a fixed
+  digits problem (2-D, kernel 3, d = 9);
+- ``n``: number of patches, 1-D synthetic signals of growing length
+  (kernel 3, d = 3) at a fixed number of patterns;
+- ``d``: patch dimension, kernel 2, 3, 4 on the digits problem (d = 4, 9, 16).
+
+Solvers: Clarabel (cvxcnn's default options: the multithreaded faer
+factorization), Clarabel with QDLDL, SCS (CVXPY defaults), plus every other
+installed CVXPY solver that accepts the program (the others are skipped with
+the solver's own reason). Fitted log-log slopes (``numpy.polyfit`` on log values) of
+compile time, solve time, iterations and memory against the swept size.
+
+Then the PyTorch primal trainer (Adam; L-BFGS too at default/paper size) on
+the same problems: time to come within ``rtol = 1e-3`` of the **certified**
+optimum where column generation can certify it (the small 1-D problems), else
+of the best convex optimum found, which is labelled an **upper bound**.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cvxcnn.bench._common import (
+    Stopwatch,
+    Table,
+    check_size,
+    child_seed,
+    current_rss_mb,
+    finite_or_none,
+    loglog_slope,
+    peak_rss_mb,
+    progress_bar,
+    pyplot,
+    relative_excess,
+    reset_peak_rss,
+    run_isolated,
+    save_figure,
+    set_log_xticks,
+    torch_available,
+    write_outputs,
+)
+
+NAME = "scaling"
+
+#: Solver variants always timed: label -> (CVXPY solver, options). ``CLARABEL`` runs with
+#: cvxcnn's defaults (multithreaded faer factorization), ``CLARABEL-qdldl`` with QDLDL.
+#: Other installed solvers are tried once on a tiny program and timed if they accept it.
+MAIN_SOLVERS: dict[str, tuple[str, dict]] = {
+    "CLARABEL": ("CLARABEL", {}),
+    "CLARABEL-qdldl": ("CLARABEL", {"direct_solve_method": "qdldl"}),
+    "SCS": ("SCS", {}),
+}
+
+
+@dataclass(frozen=True)
+class ScalingConfig:
+    """Sizes of the scaling benchmark.
+
+    Attributes
+    ----------
+    p_values : tuple of int
+        Patterns of the ``P`` sweep (digits, ``digit_images`` images, kernel 3).
+    n_lengths : tuple of int
+        Signal lengths of the ``n`` sweep (one 1-D signal: ``n`` = length).
+    n_patterns : int
+        Patterns of the ``n`` sweep.
+    d_kernels : tuple of int
+        Kernels of the ``d`` sweep (digits): ``d = k * k``.
+    d_patterns : int
+        Patterns of the ``d`` sweep.
+    digit_images : int
+        Digits in the ``P`` and ``d`` problems (64 patches each).
+    beta : float
+    noise : float
+        Gaussian noise level of all data.
+    certify_max_n : int
+        Certify the optimum by column generation for 1-D problems up to this ``n``.
+    trainers : tuple of (optimizer, lr, epochs)
+        PyTorch runs per problem (empty: none).
+    timeout : float
+        Seconds per solve before the child process is stopped.
+    solvers : tuple of str
+        Labels of :data:`MAIN_SOLVERS` to time.
+    """
+
+    p_values: tuple[int, ...]
+    n_lengths: tuple[int, ...]
+    n_patterns: int
+    d_kernels: tuple[int, ...]
+    d_patterns: int
+    digit_images: int = 2
+    beta: float = 0.1
+    noise: float = 0.5
+    certify_max_n: int = 64
+    trainers: tuple[tuple[str, float, int], ...] = (("adam", 1e-2, 4000),)
+    timeout: float = 300.0
+    solvers: tuple[str, ...] = tuple(MAIN_SOLVERS)
+
+
+CONFIGS: dict[str, ScalingConfig] = {
+    "tiny": ScalingConfig(
+        p_values=(4, 8),
+        n_lengths=(8, 16),
+        n_patterns=4,
+        d_kernels=(2, 3),
+        d_patterns=4,
+        digit_images=1,
+        certify_max_n=8,
+        trainers=(("adam", 1e-2, 30),),
+        timeout=120.0,
+        solvers=("CLARABEL", "SCS"),
+    ),
+    "default": ScalingConfig(
+        p_values=(16, 32, 64, 128, 256, 512),
+        n_lengths=(32, 64, 128, 256, 512, 1024),
+        n_patterns=64,
+        d_kernels=(2, 3, 4, 5),
+        d_patterns=64,
+        certify_max_n=128,
+        trainers=(("adam", 1e-2, 4000), ("lbfgs", 1.0, 200)),
+    ),
+    "paper": ScalingConfig(
+        p_values=(16, 32, 64, 128, 256, 512, 1024, 2048),
+        n_lengths=(32, 64, 128, 256, 512, 1024, 2048, 4096),
+        n_patterns=128,
+        d_kernels=(2, 3, 4, 5, 6),
+        d_patterns=128,
+        digit_images=4,
+        certify_max_n=128,
+        trainers=(("adam", 1e-2, 20000), ("lbfgs", 1.0, 1000)),
+        timeout=3600.0,
+    ),
+}
+
+
+# --------------------------------------------------------------------------- #
+# Problems (rebuilt identically in the child process and for the trainer)
+# --------------------------------------------------------------------------- #
+def _data(kind: str, size: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from cvxcnn.data import load_digits, synthetic_1d
+
+    if kind == "digits":
+        data = load_digits(size, noise=noise, random_state=seed)
+    else:
+        data = synthetic_1d(1, length=size, noise=noise, random_state=seed)
+    return data.noisy, data.clean
+
+
+def _solve_task(
+    *,
+    kind: str,
+    size: int,
+    kernel: int,
+    n_patterns: int,
+    solver: str,
+    solver_options: dict,
+    beta: float,
+    noise: float,
+    seed: int,
+) -> dict:
+    """One convex solve; runs in the child process. Memory is measured around the solve."""
+    from cvxcnn.bench._models import problem_for, sample_exactly
+    from cvxcnn.fit import fit_relu
+
+    noisy, clean = _data(kind, size, noise, seed)
+    problem = problem_for(noisy, clean, kernel)
+    patterns = sample_exactly(problem.Y, n_patterns, child_seed(seed, 1))
+    rss_before = current_rss_mb()
+    reset_ok = reset_peak_rss()
+    start = time.perf_counter()
+    fit = fit_relu(problem, patterns, beta=beta, solver=solver, solver_options=solver_options)
+    wall = time.perf_counter() - start
+    peak = peak_rss_mb()
+    return {
+        "status": fit.status,
+        "objective": finite_or_none(fit.objective),
+        "primal_objective": finite_or_none(fit.primal_objective),
+        "n": problem.n,
+        "d": problem.d,
+        "patterns": len(patterns),
+        "neurons": fit.neurons,
+        "iterations": fit.solve.iterations,
+        "build_seconds": fit.build_seconds,
+        "compile_seconds": fit.solve.compile_seconds,
+        "solve_seconds": fit.solve.solve_seconds,
+        "fit_seconds": wall,
+        "rss_before_mb": rss_before,
+        "solve_peak_rss_mb": peak if reset_ok else None,
+        "solve_rss_increase_mb": (peak - rss_before) if reset_ok and rss_before else None,
+    }
+
+
+def _other_solvers() -> tuple[list[str], list[dict]]:
+    """Installed CVXPY solvers besides the main ones that solve a tiny instance of the program."""
+    import cvxpy as cp
+
+    from cvxcnn.fit import fit_relu
+    from cvxcnn.problem import problem_from_matrix
+
+    rng = np.random.default_rng(0)
+    Y = rng.standard_normal((6, 2))
+    problem = problem_from_matrix(Y, rng.standard_normal(6))
+    masks = Y @ rng.standard_normal((2, 3)) >= 0
+    usable, notes = [], []
+    main = {solver for solver, _ in MAIN_SOLVERS.values()}
+    for name in sorted(set(cp.installed_solvers()) - main):
+        try:
+            fit = fit_relu(problem, masks.T.copy(), beta=0.1, solver=name)
+            ok = fit.status in ("optimal", "optimal_inaccurate")
+            reason = "" if ok else f"status {fit.status}: {fit.message}"
+        except Exception as exc:  # noqa: BLE001 - reported, never fatal
+            ok, reason = False, f"{type(exc).__name__}: {exc}"
+        if ok:
+            usable.append(name)
+        else:
+            notes.append({"solver": name, "note": "skipped: " + reason.splitlines()[0][:200]})
+    return usable, notes
+
+
+# --------------------------------------------------------------------------- #
+# Primal trainer vs the convex optimum
+# --------------------------------------------------------------------------- #
+def _certify(kind: str, size: int, kernel: int, cfg: ScalingConfig, seed: int) -> dict:
+    from cvxcnn.arrangements import enumerate_relu_patterns
+    from cvxcnn.bench._models import problem_for
+    from cvxcnn.colgen import solve_colgen
+
+    noisy, clean = _data(kind, size, cfg.noise, seed)
+    problem = problem_for(noisy, clean, kernel)
+    with Stopwatch() as sw:
+        cells = enumerate_relu_patterns(problem.Y)
+        cg = solve_colgen(
+            problem, cells, beta=cfg.beta, add_per_iteration=40, random_state=child_seed(seed, 2)
+        )
+    cert = cg.certificate
+    return {
+        "target": cert.upper_bound,
+        "target_kind": "certified" if cert.certified and cg.converged else "upper bound",
+        "certified_lower": cert.lower_bound,
+        "certified_rel_gap": cert.relative_gap,
+        "cells": len(cells),
+        "colgen_patterns": cg.patterns_used,
+        "colgen_seconds": sw.seconds,
+        "convex_neurons": cg.fit.neurons,
+    }
+
+
+def _trainer_rows(
+    runs: list[dict], cfg: ScalingConfig, seed: int, bar: object
+) -> tuple[list[dict], list[dict]]:
+    from cvxcnn.bench._models import train
+
+    problems: list[tuple[str, str, int, int]] = []
+    for length in cfg.n_lengths:
+        problems.append(("n", "synthetic1d", length, 3))
+    for k in cfg.d_kernels:
+        problems.append(("d", "digits", cfg.digit_images, k))
+    targets, rows = [], []
+    for sweep, kind, size, kernel in problems:
+        best = [
+            r
+            for r in runs
+            if r["kind"] == kind
+            and r["size"] == size
+            and r["kernel"] == kernel
+            and r.get("status") == "optimal"
+        ]
+        upper = min((r["objective"] for r in best), default=None)
+        neurons = max((r.get("neurons") or 0 for r in best), default=0)
+        info: dict = {"sweep": sweep, "kind": kind, "size": size, "kernel": kernel}
+        if kind == "synthetic1d" and size <= cfg.certify_max_n:
+            info.update(_certify(kind, size, kernel, cfg, seed))
+            neurons = info["convex_neurons"]
+        else:
+            info.update(target=upper, target_kind="upper bound", convex_neurons=neurons)
+        noisy, clean = _data(kind, size, cfg.noise, seed)
+        info["n"] = int(clean.size)
+        targets.append(info)
+        width = int(min(512, max(32, 2 * (neurons or 16))))
+        for j, (opt, lr, epochs) in enumerate(cfg.trainers):
+            row, _ = train(
+                noisy,
+                clean,
+                kernel_size=kernel,
+                beta=cfg.beta,
+                neurons=width,
+                optimizer=opt,
+                lr=lr,
+                epochs=epochs,
+                seed=child_seed(seed, 3, j),
+                target=info["target"],
+                rtol=1e-3,
+                stop_at_target=True,
+            )
+            rows.append(
+                {
+                    **{k: info[k] for k in ("sweep", "kind", "size", "kernel", "n")},
+                    **row,
+                    "target": info["target"],
+                    "target_kind": info["target_kind"],
+                }
+            )
+            bar.update(1)
+    return targets, rows
+
+
+# --------------------------------------------------------------------------- #
+# Tables and plots
+# --------------------------------------------------------------------------- #
+_SWEEP_X = {"P": "patterns", "n": "n", "d": "d"}
+
+
+def _slopes(runs: list[dict], solvers: list[str]) -> list[dict]:
+    out = []
+    for sweep, xkey in _SWEEP_X.items():
+        for solver in solvers:
+            rows = [r for r in runs if r["sweep"] == sweep and r["solver"] == solver]
+            rows = [r for r in rows if r.get("status") in ("optimal", "optimal_inaccurate")]
+            xs = [r.get(xkey) for r in rows]
+            entry = {"sweep": sweep, "x": xkey, "solver": solver, "points": len(rows)}
+            for metric in (
+                "compile_seconds",
+                "solve_seconds",
+                "iterations",
+                "solve_peak_rss_mb",
+                "solve_rss_increase_mb",
+            ):
+                entry[metric] = loglog_slope(xs, [r.get(metric) for r in rows])
+            out.append(entry)
+    return out
+
+
+def _plot(runs: list[dict], solvers: list[str], slopes: list[dict], out_dir: Path) -> list[str]:
+    plt = pyplot()
+    colors = {s: f"C{i}" for i, s in enumerate(solvers)}
+    slope_of = {(s["sweep"], s["solver"]): s for s in slopes}
+    figures = []
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.1))
+    for ax, (sweep, xkey) in zip(axes, _SWEEP_X.items(), strict=True):
+        for solver in solvers:
+            rows = sorted(
+                (
+                    r
+                    for r in runs
+                    if r["sweep"] == sweep
+                    and r["solver"] == solver
+                    and r.get("solve_seconds") is not None
+                ),
+                key=lambda r: r[xkey],
+            )
+            if not rows:
+                continue
+            x = [r[xkey] for r in rows]
+            sl = slope_of[(sweep, solver)]
+            ax.loglog(
+                x,
+                [r["solve_seconds"] for r in rows],
+                "o-",
+                color=colors[solver],
+                label=f"{solver} solve ({_slope_txt(sl['solve_seconds'])})",
+            )
+            ax.loglog(
+                x,
+                [r["compile_seconds"] for r in rows],
+                "s--",
+                color=colors[solver],
+                alpha=0.6,
+                label=f"{solver} compile ({_slope_txt(sl['compile_seconds'])})",
+            )
+        ax.set_xlabel(xkey)
+        ax.set_ylabel("seconds")
+        ax.set_title(f"time vs {xkey}")
+        set_log_xticks(ax, [r[xkey] for r in runs if r["sweep"] == sweep and r.get(xkey)])
+        ax.legend()
+    figures.append(save_figure(fig, out_dir, f"{NAME}_time.png"))
+
+    fig, axes = plt.subplots(2, 3, figsize=(10, 5.4))
+    for col, (sweep, xkey) in enumerate(_SWEEP_X.items()):
+        for solver in solvers:
+            rows = sorted(
+                (
+                    r
+                    for r in runs
+                    if r["sweep"] == sweep
+                    and r["solver"] == solver
+                    and r.get("iterations") is not None
+                ),
+                key=lambda r: r[xkey],
+            )
+            if not rows:
+                continue
+            x = [r[xkey] for r in rows]
+            sl = slope_of[(sweep, solver)]
+            axes[0, col].loglog(
+                x,
+                [r["iterations"] for r in rows],
+                "o-",
+                color=colors[solver],
+                label=f"{solver} ({_slope_txt(sl['iterations'])})",
+            )
+            mem = [r.get("solve_rss_increase_mb") for r in rows]
+            axes[1, col].loglog(
+                x,
+                [np.nan if m is None else m for m in mem],
+                "o-",
+                color=colors[solver],
+                label=f"{solver} ({_slope_txt(sl['solve_rss_increase_mb'])})",
+            )
+        axes[0, col].set_title(f"iterations vs {xkey}")
+        axes[1, col].set_title(f"peak RSS increase during solve vs {xkey}")
+        axes[1, col].set_ylabel("MiB above RSS before build")
+        axes[1, col].set_xlabel(xkey)
+        for ax in axes[:, col]:
+            set_log_xticks(ax, [r[xkey] for r in runs if r["sweep"] == sweep and r.get(xkey)])
+            ax.legend()
+    figures.append(save_figure(fig, out_dir, f"{NAME}_iterations_memory.png"))
+    return figures
+
+
+def _plot_trainer(rows: list[dict], targets: list[dict], out_dir: Path) -> str | None:
+    if not rows:
+        return None
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    kinds = {"certified": "cert.", "upper bound": "upper bd."}
+    labels = [
+        f"{'1-D' if t['kind'] == 'synthetic1d' else 'dig'} n={t['n']} k={t['kernel']} "
+        f"({kinds.get(t['target_kind'], t['target_kind'])})"
+        for t in targets
+    ]
+    opts = sorted({r["optimizer"] for r in rows})
+    width = 0.8 / max(len(opts), 1)
+    for j, opt in enumerate(opts):
+        exc, secs = [], []
+        for t in targets:
+            match = [
+                r
+                for r in rows
+                if r["optimizer"] == opt
+                and r["kind"] == t["kind"]
+                and r["size"] == t["size"]
+                and r["kernel"] == t["kernel"]
+            ]
+            e = match[0].get("relative_excess") if match else None
+            exc.append(np.nan if e is None else e)
+            s = match[0].get("seconds_to_target") if match else None
+            secs.append(np.nan if s is None else s)
+        xs = np.arange(len(targets)) + j * width
+        axes[0].bar(xs, exc, width, label=opt)
+        axes[1].bar(xs, secs, width, label=opt)
+    colgen = [t.get("colgen_seconds") or np.nan for t in targets]
+    axes[1].plot(
+        np.arange(len(targets)) + 0.4 - width / 2,
+        colgen,
+        "k*",
+        ms=7,
+        label="column generation (certified solve)",
+    )
+    axes[0].axhline(1e-3, color="k", lw=0.8, ls="--", label="rtol 1e-3")
+    axes[0].axhline(0.0, color="grey", lw=0.6)
+    axes[0].set_yscale("symlog", linthresh=1e-4)
+    axes[0].set_ylabel("final (P - target) / |target|")
+    axes[0].set_title("relative excess when training stopped")
+    axes[1].set_yscale("log")
+    axes[1].set_ylabel("seconds")
+    axes[1].set_title("training seconds to within 1e-3 (missing: not reached)")
+    for ax in axes:
+        ax.set_xticks(
+            np.arange(len(targets)) + 0.4 - width / 2,
+            labels,
+            fontsize=6,
+            rotation=35,
+            ha="right",
+        )
+        ax.legend()
+    return save_figure(fig, out_dir, f"{NAME}_trainer.png")
+
+
+def _slope_txt(value: float | None) -> str:
+    return "slope -" if value is None else f"slope {value:.2f}"
+
+
+# --------------------------------------------------------------------------- #
+# Entry point
+# --------------------------------------------------------------------------- #
+def run(
+    out_dir: str | Path,
+    size: str = "default",
+    seed: int = 0,
+    progress: bool = True,
+    *,
+    isolate: bool = True,
+) -> dict:
+    """Run the scaling benchmark and write its JSON, CSV, Markdown and PNGs.
+
+    Parameters
+    ----------
+    out_dir : path
+        Output folder (created).
+    size : {"tiny", "default", "paper"}
+    seed : int
+        Seeds the data, the patterns and the trainer.
+    progress : bool
+        Show a tqdm progress bar.
+    isolate : bool
+        Solve each program in a fresh ``spawn`` process (per-run peak memory).
+
+    Returns
+    -------
+    dict
+        The JSON payload (``runs``, ``slopes``, ``trainer``, ``tables``, ...).
+    """
+    cfg = CONFIGS[check_size(size)]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    extra_solvers, solver_notes = _other_solvers()
+    variants = {k: MAIN_SOLVERS[k] for k in cfg.solvers}
+    variants.update({name: (name, {}) for name in extra_solvers})
+    solvers = list(variants)
+    tasks: list[dict] = []
+    for p in cfg.p_values:
+        tasks.append(dict(sweep="P", kind="digits", size=cfg.digit_images, kernel=3, n_patterns=p))
+    for length in cfg.n_lengths:
+        tasks.append(
+            dict(sweep="n", kind="synthetic1d", size=length, kernel=3, n_patterns=cfg.n_patterns)
+        )
+    for k in cfg.d_kernels:
+        tasks.append(
+            dict(
+                sweep="d", kind="digits", size=cfg.digit_images, kernel=k, n_patterns=cfg.d_patterns
+            )
+        )
+    use_torch = torch_available() and bool(cfg.trainers)
+    n_train = (len(cfg.n_lengths) + len(cfg.d_kernels)) * len(cfg.trainers) if use_torch else 0
+    runs: list[dict] = []
+    with progress_bar(len(tasks) * len(solvers) + n_train, NAME, progress) as bar:
+        for task in tasks:
+            for solver in solvers:
+                bar.set_postfix_str(f"{task['sweep']} {solver} {task['kernel']}/{task['size']}")
+                kwargs = dict(
+                    task,
+                    solver=variants[solver][0],
+                    solver_options=variants[solver][1],
+                    beta=cfg.beta,
+                    noise=cfg.noise,
+                    seed=seed,
+                )
+                kwargs.pop("sweep")
+                res = run_isolated(_solve_task, kwargs, timeout=cfg.timeout, isolate=isolate)
+                res.pop("traceback", None)
+                runs.append({**task, "solver": solver, **res})
+                bar.update(1)
+        targets, trainer_rows = ([], [])
+        if use_torch:
+            targets, trainer_rows = _trainer_rows(runs, cfg, seed, bar)
+    slopes = _slopes(runs, solvers)
+    figures = _plot(runs, solvers, slopes, out)
+    trainer_fig = _plot_trainer(trainer_rows, targets, out)
+    if trainer_fig:
+        figures.append(trainer_fig)
+    tables = _tables(runs, slopes, targets, trainer_rows, solver_notes)
+    notes = [
+        "Each solve runs in a fresh spawn process; 'peak RSS' is that process's high-water "
+        "mark from just before the program is built to the end of the solve (reset via "
+        "/proc/self/clear_refs), 'increase' subtracts the RSS at that point (imports, data).",
+        "Trainer targets marked 'certified' come from column generation with an exact oracle "
+        "over every cell; 'upper bound' targets are sampled-pattern convex optima.",
+    ]
+    if not use_torch:
+        notes.append("torch is not installed: no trainer runs")
+    payload = write_outputs(
+        out,
+        NAME,
+        config={"size": size, "seed": seed, "solvers": variants, **asdict(cfg)},
+        runs=runs,
+        tables=tables,
+        extra={
+            "slopes": slopes,
+            "trainer": trainer_rows,
+            "targets": targets,
+            "skipped_solvers": solver_notes,
+            "notes": notes,
+        },
+        seconds=time.perf_counter() - start,
+        figures=figures,
+    )
+    return payload
+
+
+def _tables(
+    runs: list[dict],
+    slopes: list[dict],
+    targets: list[dict],
+    trainer_rows: list[dict],
+    solver_notes: list[dict],
+) -> list[Table]:
+    tables = []
+    by_solver = {}
+    for r in runs:
+        if r["solver"] == "CLARABEL" and r.get("objective") is not None:
+            by_solver[(r["sweep"], r["kind"], r["size"], r["kernel"], r["n_patterns"])] = r[
+                "objective"
+            ]
+    rows = []
+    for r in runs:
+        key = (r["sweep"], r["kind"], r["size"], r["kernel"], r["n_patterns"])
+        rows.append(
+            {
+                **r,
+                "status": r.get("status") or r.get("error"),
+                "rel_to_clarabel": relative_excess(r.get("objective"), by_solver.get(key)),
+            }
+        )
+    tables.append(
+        Table(
+            "Convex solves (every run)",
+            [
+                ("sweep", "sweep"),
+                ("solver", "solver"),
+                ("n", "n"),
+                ("d", "d"),
+                ("patterns", "P"),
+                ("status", "status"),
+                ("objective", "objective (upper bound)"),
+                ("rel_to_clarabel", "rel. diff. vs Clarabel"),
+                ("iterations", "iters"),
+                ("compile_seconds", "compile s"),
+                ("solve_seconds", "solve s"),
+                ("solve_peak_rss_mb", "peak RSS MiB"),
+                ("solve_rss_increase_mb", "RSS increase MiB"),
+            ],
+            rows,
+            note="Objectives use sampled patterns: upper bounds on the global optimum.",
+        )
+    )
+    tables.append(
+        Table(
+            "Fitted log-log slopes (numpy.polyfit of log metric on log size)",
+            [
+                ("sweep", "sweep"),
+                ("x", "x"),
+                ("solver", "solver"),
+                ("points", "points"),
+                ("compile_seconds", "compile"),
+                ("solve_seconds", "solve"),
+                ("iterations", "iterations"),
+                ("solve_peak_rss_mb", "peak RSS"),
+                ("solve_rss_increase_mb", "RSS increase"),
+            ],
+            slopes,
+        )
+    )
+    if trainer_rows:
+        tgt = {(t["kind"], t["size"], t["kernel"]): t for t in targets}
+        rows = []
+        for r in trainer_rows:
+            t = tgt[(r["kind"], r["size"], r["kernel"])]
+            rows.append(
+                {
+                    **r,
+                    "colgen_seconds": t.get("colgen_seconds"),
+                    "certified_rel_gap": t.get("certified_rel_gap"),
+                }
+            )
+        tables.append(
+            Table(
+                "PyTorch trainer: time to within 1e-3 relative of the convex optimum",
+                [
+                    ("sweep", "sweep"),
+                    ("n", "n"),
+                    ("kernel", "kernel"),
+                    ("target_kind", "target"),
+                    ("target", "target value"),
+                    ("certified_rel_gap", "cert. rel. gap"),
+                    ("colgen_seconds", "colgen s"),
+                    ("optimizer", "optimizer"),
+                    ("neurons", "width"),
+                    ("reached_target", "reached"),
+                    ("seconds_to_target", "s to target"),
+                    ("epochs_run", "epochs run"),
+                    ("train_seconds", "train s"),
+                    ("relative_excess", "final rel. excess"),
+                ],
+                rows,
+                note="'certified': global optimum certified by column generation over every cell. "
+                "'upper bound': best sampled-pattern convex optimum, NOT the global optimum; a "
+                "trained network may go below it (negative excess).",
+            )
+        )
+    if solver_notes:
+        tables.append(
+            Table(
+                "Other installed CVXPY solvers",
+                [("solver", "solver"), ("note", "note")],
+                solver_notes,
+            )
+        )
+    return tables
