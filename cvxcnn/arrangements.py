@@ -345,7 +345,7 @@ def patterns_from_generators(Y: object, U: object, *, method: str = "given") -> 
     )
 
 
-def _data_directed_generators(Y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+def data_directed_generators(Y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """``k`` generators: a random nonzero row, or a difference of two, plus a jitter.
 
     The jitter is Gaussian with norm about ``_JITTER * max(|u|, median row norm)``
@@ -403,7 +403,7 @@ def sample_relu_patterns(
     U = np.empty((n_samples, d))
     U[:n_gaussian] = rng.standard_normal((n_gaussian, d))
     if n_directed:
-        U[n_gaussian:] = _data_directed_generators(Y, n_directed, rng)
+        U[n_gaussian:] = data_directed_generators(Y, n_directed, rng)
     if n_directed == 0:
         method = "gaussian"
     elif n_gaussian == 0:

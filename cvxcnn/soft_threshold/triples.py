@@ -43,6 +43,7 @@ from cvxcnn._validation import (
 )
 from cvxcnn.arrangements import (
     ArrangementTooLargeError,
+    data_directed_generators,
     enumerate_relu_patterns,
     relu_count_bound,
 )
@@ -358,21 +359,6 @@ def triples_from_generators(
     )
 
 
-def _data_directed_directions(Y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """``k`` directions: a random nonzero row, or the difference of two, plus a small jitter."""
-    n, d = Y.shape
-    nonzero = np.flatnonzero(np.any(Y != 0, axis=1))
-    pool = nonzero if nonzero.size else np.arange(n)
-    first = Y[rng.choice(pool, size=k)]
-    second = Y[rng.choice(pool, size=k)]
-    use_difference = rng.random(k) < 0.5
-    U = first - np.where(use_difference[:, None], second, 0.0)
-    norms = np.linalg.norm(Y[nonzero], axis=1)
-    ref = float(np.median(norms)) if norms.size else 1.0
-    scale = _JITTER * np.maximum(np.linalg.norm(U, axis=1), ref) / math.sqrt(d)
-    return U + scale[:, None] * rng.standard_normal((k, d))
-
-
 def _uniform_dead_zone_thresholds(
     Y: np.ndarray, U: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
@@ -439,7 +425,7 @@ def sample_st_triples(
     U = np.empty((n_samples, d))
     U[:n_gaussian] = rng.standard_normal((n_gaussian, d))
     if n_directed:
-        U[n_gaussian:] = _data_directed_directions(Y, n_directed, rng)
+        U[n_gaussian:] = data_directed_generators(Y, n_directed, rng)
     t = _uniform_dead_zone_thresholds(Y, U, rng)
     method = "uniform-dead-zone" if n_directed == 0 else "data-directed"
     if n_directed and n_gaussian:
