@@ -19,12 +19,12 @@ import numpy as np
 DEFAULT_SOLVER = "CLARABEL"
 OPTIMAL = "optimal"
 
-#: Options applied unless the caller sets them. Clarabel's multithreaded faer
-#: factorization solved the P = 500 digits program in 37 s instead of 56 s
-#: with the default QDLDL, at the same optimum (2 cores). It is not used for
-#: programs with exponential cones (logistic loss), where it stopped at
-#: AlmostSolved with tolerances 1e-9 that QDLDL met.
-DEFAULT_OPTIONS: dict[str, dict] = {"CLARABEL": {"direct_solve_method": "faer"}}
+#: Options applied unless the caller sets them (none at present). Clarabel's
+#: faer factorization (``{"direct_solve_method": "faer"}``) was measured: 37 s
+#: vs 56 s (QDLDL) on digits n=256, P=500, but 100 s vs 15 s on n=512, P=150
+#: and 4-5x slower at n=1024-2048, and it stalled at AlmostSolved on
+#: exponential cones; so Clarabel's own default (QDLDL) is kept.
+DEFAULT_OPTIONS: dict[str, dict] = {}
 
 
 def _default_options(name: str, data: dict) -> dict:
