@@ -235,6 +235,29 @@ def _json_ready(obj: object) -> object:
     return obj
 
 
+def load_data_from_args(args: argparse.Namespace):
+    """The data set the ``--data/--images/--noise/--noise-type/--size/--seed`` flags select."""
+    from cvxcnn.data import load_dataset
+
+    return load_dataset(
+        args.data,
+        n_images=args.images,
+        noise=args.noise,
+        noise_type=args.noise_type,
+        random_state=args.seed,
+        size=args.size,
+    )
+
+
+def loss_from_args(args: argparse.Namespace):
+    """The loss named by ``--loss`` (with ``--huber-delta`` for Huber)."""
+    from cvxcnn.losses import get_loss
+
+    if args.loss == "huber":
+        return get_loss("huber", delta=args.huber_delta)
+    return get_loss(args.loss)
+
+
 def write_json(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(_json_ready(payload), indent=2) + "\n")
@@ -283,21 +306,12 @@ def run_solve(args: argparse.Namespace) -> int:
         return _run_st_solve(args)
     if args.method == "colgen":
         return _run_colgen(args)
-    from cvxcnn.data import load_dataset
     from cvxcnn.estimator import ConvexReLUCNN
-    from cvxcnn.losses import get_loss
     from cvxcnn.metrics import psnr
     from cvxcnn.networks import save_network
 
-    data = load_dataset(
-        args.data,
-        n_images=args.images,
-        noise=args.noise,
-        noise_type=args.noise_type,
-        random_state=args.seed,
-        size=args.size,
-    )
-    loss = get_loss(args.loss, delta=args.huber_delta) if args.loss == "huber" else args.loss
+    data = load_data_from_args(args)
+    loss = loss_from_args(args)
     model = ConvexReLUCNN(
         args.kernel,
         beta=args.beta,
@@ -404,8 +418,6 @@ def _run_st_solve(args: argparse.Namespace) -> int:
 def _run_colgen(args: argparse.Namespace) -> int:
     from cvxcnn.arrangements import enumerate_relu_patterns
     from cvxcnn.colgen import solve_colgen
-    from cvxcnn.data import load_dataset
-    from cvxcnn.losses import get_loss
     from cvxcnn.networks import save_network
     from cvxcnn.problem import make_problem
 
@@ -413,14 +425,7 @@ def _run_colgen(args: argparse.Namespace) -> int:
         raise ValueError(
             "--method colgen certifies over every cell; use --certify exact or omit it"
         )
-    data = load_dataset(
-        args.data,
-        n_images=args.images,
-        noise=args.noise,
-        noise_type=args.noise_type,
-        random_state=args.seed,
-        size=args.size,
-    )
+    data = load_data_from_args(args)
     problem = make_problem(
         data.noisy,
         data.clean,
@@ -431,7 +436,7 @@ def _run_colgen(args: argparse.Namespace) -> int:
         bias=args.bias,
         residual=args.residual,
     )
-    loss = get_loss(args.loss, delta=args.huber_delta) if args.loss == "huber" else args.loss
+    loss = loss_from_args(args)
     start = time.perf_counter()
     cells = enumerate_relu_patterns(problem.Y, max_cells=args.max_cells)
     enumeration_seconds = time.perf_counter() - start
@@ -478,8 +483,6 @@ def _weights_metadata(path: Path) -> dict:
 
 def run_certify(args: argparse.Namespace) -> int:
     from cvxcnn.certify import certify_relu
-    from cvxcnn.data import load_dataset
-    from cvxcnn.losses import get_loss
     from cvxcnn.networks import load_network
     from cvxcnn.problem import make_problem
 
@@ -505,14 +508,7 @@ def run_certify(args: argparse.Namespace) -> int:
     beta = pick(args.beta, "beta", None)
     if beta is None:
         raise ValueError("--beta is required: the weights file does not record it")
-    data = load_dataset(
-        args.data,
-        n_images=args.images,
-        noise=args.noise,
-        noise_type=args.noise_type,
-        random_state=args.seed,
-        size=args.size,
-    )
+    data = load_data_from_args(args)
     problem = make_problem(
         data.noisy,
         data.clean,
@@ -523,7 +519,7 @@ def run_certify(args: argparse.Namespace) -> int:
         bias=bool(pick(args.bias, "bias", False)),
         residual=bool(pick(args.residual, "residual", False)),
     )
-    loss = get_loss(args.loss, delta=args.huber_delta) if args.loss == "huber" else args.loss
+    loss = loss_from_args(args)
     start = time.perf_counter()
     cells = _oracle_cells(problem.Y, args.certify, args.patterns, args.max_cells, args.seed)
     cert = certify_relu(network, problem, cells, beta=float(beta), loss=loss)

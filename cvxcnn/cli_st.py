@@ -110,9 +110,7 @@ def run_st_solve(args: argparse.Namespace) -> dict:
     cvxcnn.arrangements.ArrangementTooLargeError
         ``--patterns exact`` beyond ``--max-cells``.
     """
-    from cvxcnn.cli import _parse_solver_options
-    from cvxcnn.data import load_dataset
-    from cvxcnn.losses import get_loss
+    from cvxcnn.cli import _parse_solver_options, load_data_from_args, loss_from_args
     from cvxcnn.metrics import psnr
     from cvxcnn.networks import predict
     from cvxcnn.problem import make_problem, predictions_to_images
@@ -122,18 +120,8 @@ def run_st_solve(args: argparse.Namespace) -> dict:
 
     threshold, form = _check_st_args(args)
     start = time.perf_counter()
-    data = load_dataset(
-        args.data,
-        n_images=args.images,
-        noise=args.noise,
-        noise_type=args.noise_type,
-        random_state=args.seed,
-        size=args.size,
-    )
-    if args.loss == "huber":
-        loss = get_loss("huber", delta=getattr(args, "huber_delta", 1.0))
-    else:
-        loss = get_loss(args.loss)
+    data = load_data_from_args(args)
+    loss = loss_from_args(args)
     problem = make_problem(
         data.noisy,
         data.clean,

@@ -56,28 +56,9 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
             "re-evaluated in float64 by the shared evaluator. Needs torch."
         ),
     )
-    g = p.add_argument_group("data")
-    g.add_argument(
-        "--data",
-        default="digits",
-        help="digits, phantom, camera, synthetic1d, or PATH.npz with arrays 'noisy' and 'clean' "
-        "(default: digits)",
-    )
-    g.add_argument(
-        "--images",
-        type=int,
-        default=None,
-        help="number of images (default: 4 digits, 1 phantom/camera/signal, all of a .npz)",
-    )
-    g.add_argument("--noise", type=float, default=0.25, help="noise level (default 0.25)")
-    g.add_argument(
-        "--noise-type", default="gaussian", choices=("gaussian", "exponential"), help="noise model"
-    )
-    g.add_argument("--size", type=int, default=None, help="image size / signal length")
-    g.add_argument(
-        "--seed", type=int, default=0, help="seed of the data, the init and the batches (default 0)"
-    )
+    from cvxcnn.cli import _add_data_args  # cli imports this module lazily: no cycle
 
+    _add_data_args(p)
     g = p.add_argument_group("model")
     g.add_argument("--kernel", type=int, default=3, help="kernel size (default 3)")
     g.add_argument("--stride", type=int, default=1, help="stride (default 1)")
@@ -162,23 +143,14 @@ def run_train(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"cvxcnn: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from cvxcnn.cli import write_json
-    from cvxcnn.data import load_dataset
-    from cvxcnn.losses import get_loss
+    from cvxcnn.cli import load_data_from_args, loss_from_args, write_json
     from cvxcnn.metrics import psnr
     from cvxcnn.networks import predict
     from cvxcnn.problem import predictions_to_images
 
     _check_args(args)
-    data = load_dataset(
-        args.data,
-        n_images=args.images,
-        noise=args.noise,
-        noise_type=args.noise_type,
-        random_state=args.seed,
-        size=args.size,
-    )
-    loss = get_loss(args.loss, delta=args.huber_delta) if args.loss == "huber" else args.loss
+    data = load_data_from_args(args)
+    loss = loss_from_args(args)
     try:
         result = train_primal(
             data.noisy,
