@@ -8,14 +8,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cvxcnn._validation import check_positive
+from cvxcnn.facets import HULL_MAX_RANK, FacetReduction, reduce_sign_rows
 from cvxcnn.kkt import kkt_residuals
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import ReluNetwork, primal_objective
 from cvxcnn.problem import PatchProblem
 from cvxcnn.programs.relu import (
     ReluProgram,
+    _check_masks,
     build_relu_program,
     convex_objective,
+    pattern_masks,
     sign_violation,
 )
 from cvxcnn.reconstruct import (
@@ -24,7 +27,7 @@ from cvxcnn.reconstruct import (
     natural_scale,
     reconstruct_relu,
 )
-from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, solve_cvxpy
+from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, resolve_solver, solve_cvxpy
 
 
 @dataclass
@@ -53,6 +56,12 @@ class ConvexFitResult:
         Solver, iterations, compile/solve seconds, the solver's gap/residuals.
     kkt : dict
         KKT residuals of eq. 4 from the solver's duals (:mod:`cvxcnn.kkt`).
+    constraint_rows : int
+        Sign-constraint rows in the solved program (``2 n P`` without facet
+        reduction; ``to_dict`` also reports that full count).
+    facets : dict
+        Facet reduction: method, rows kept, seconds, and ``rounds`` (re-solves
+        that added rows the full check found violated; 0 when none).
     network : ReluNetwork or None
     W, Z : ndarray of shape (d, P) or None
     """
@@ -75,6 +84,7 @@ class ConvexFitResult:
     build_seconds: float = 0.0
     constraint_rows: int = 0
     kkt: dict = field(default_factory=dict)
+    facets: dict = field(default_factory=dict)
     network: ReluNetwork | None = field(default=None, repr=False)
     W: np.ndarray | None = field(default=None, repr=False)
     Z: np.ndarray | None = field(default=None, repr=False)
@@ -106,6 +116,7 @@ class ConvexFitResult:
             "solver_objective": self.solve.solver_objective,
             "solver_stats": self.solve.solver_stats,
             "kkt": self.kkt,
+            "facets": self.facets,
         }
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
 
@@ -161,6 +172,69 @@ def result_from_program(
     )
 
 
+MAX_FACET_ROUNDS = 5
+"""Re-solves allowed after adding violated dropped rows (then the result is returned as is)."""
+
+FACET_CHECK_TOL = 1e-7
+"""Relative violation (``-(2D-1) y_j . w / (|y_j| max_i |w_i|)``) of a dropped
+row beyond which the reduced program is re-solved with that row added."""
+
+
+def violated_dropped_rows(
+    W: np.ndarray, Z: np.ndarray, masks: np.ndarray, Y: np.ndarray, row_mask: np.ndarray
+) -> np.ndarray:
+    """Dropped sign rows that the solution violates, shape (n, P), bool.
+
+    The check covers EVERY row of the full constraint set, so a facet the
+    reduction missed (e.g. merged away by Qhull's precision handling) is
+    caught instead of silently enlarging a cone. Violations are relative to
+    the row norm and the largest block norm, and must also exceed ten times
+    the worst violation of the kept rows (solver tolerance).
+    """
+    signs = 2.0 * np.asarray(masks, dtype=bool).T - 1.0  # (n, P)
+    norms = np.linalg.norm(Y, axis=1)[:, None]
+    scale = max(
+        np.linalg.norm(W, axis=0).max(initial=0.0), np.linalg.norm(Z, axis=0).max(initial=0.0)
+    )
+    if scale == 0:
+        return np.zeros_like(row_mask)
+    worst = np.maximum(-(signs * (Y @ W)), -(signs * (Y @ Z))) / (np.maximum(norms, 1e-300) * scale)
+    kept_worst = float(worst[row_mask].max(initial=0.0))
+    return (~row_mask) & (worst > max(FACET_CHECK_TOL, 10.0 * kept_worst))
+
+
+def resolve_facets(data: PatchProblem, patterns: object, facets: object) -> FacetReduction | None:
+    """Resolve the ``facets`` argument of :func:`fit_relu` to a reduction (or None).
+
+    Parameters
+    ----------
+    data : PatchProblem
+    patterns : PatternSet or ndarray of shape (P, n), bool
+    facets : {"auto", "off", "adjacency", "hull", "lp"}, FacetReduction or None
+
+    Returns
+    -------
+    FacetReduction or None
+        None when reduction is off (or ``auto`` finds it not worth it).
+    """
+    if facets is None or facets == "off":
+        return None
+    if isinstance(facets, FacetReduction):
+        n_patterns = len(np.asarray(getattr(patterns, "masks", patterns)))
+        if facets.keep.shape != (data.n, n_patterns):
+            raise ValueError(
+                f"facets.keep must have shape (n, P) = ({data.n}, {n_patterns}); "
+                f"got {facets.keep.shape}: compute it for these patterns"
+            )
+        return facets
+    if facets == "auto":
+        exact = bool(getattr(patterns, "exact", False))
+        rank = int(np.linalg.matrix_rank(data.Y))
+        if not exact and rank > HULL_MAX_RANK:
+            return None  # the LP test costs more than it saves here; ask for "lp" explicitly
+    return reduce_sign_rows(patterns, data.Y, method=str(facets))
+
+
 def fit_relu(
     data: PatchProblem,
     patterns: object,
@@ -172,6 +246,8 @@ def fit_relu(
     canon_backend: str | None = None,
     rtol: float = DEFAULT_RTOL,
     row_mask: np.ndarray | None = None,
+    facets: str | FacetReduction | None = "auto",
+    backend: str = "cvxpy",
 ) -> ConvexFitResult:
     """Solve the ReLU convex program and reconstruct the network.
 
@@ -191,9 +267,23 @@ def fit_relu(
     rtol : float
         Relative threshold for nonzero blocks in the reconstruction.
     row_mask : ndarray of shape (n, P), bool, optional
-        Keep only these sign constraints (facet reduction,
-        :func:`cvxcnn.facets.facet_row_mask`); ``sign_violation`` is still
-        checked on every row.
+        Keep only these sign constraints (they must make the others
+        redundant); overrides ``facets``.
+    facets : {"auto", "off", "adjacency", "hull", "lp"} or FacetReduction
+        Facet reduction of the sign rows (:mod:`cvxcnn.facets`). ``auto``
+        (default): from adjacency for exact pattern sets, by Qhull for
+        sampled ones when ``rank(Y) <= 10``, off otherwise. ``off``/None
+        keeps every row. A precomputed :class:`~cvxcnn.facets.FacetReduction`
+        is used as is (compute it once for many solves).
+        Whatever the reduction, every FULL sign row is checked at the
+        solution; violated dropped rows are added and the program re-solved
+        (``facets["rounds"]`` in the result), so the optimum is that of the
+        full program.
+    backend : {"cvxpy", "direct"}
+        ``cvxpy`` (default, the reference): build with CVXPY, any solver and
+        loss. ``direct``: Clarabel's standard form assembled with
+        scipy.sparse (:mod:`cvxcnn.programs.relu_direct`; Clarabel only;
+        squared, absolute and Huber losses), which skips CVXPY's compile.
 
     Returns
     -------
@@ -201,12 +291,49 @@ def fit_relu(
         Check ``success``/``status``: a failed solve is reported, not raised.
     """
     check_positive(beta, "beta")
-    program = build_relu_program(data, patterns, beta=beta, loss=get_loss(loss), row_mask=row_mask)
-    info = solve_cvxpy(
-        program.problem, solver, solver_options=solver_options, canon_backend=canon_backend
-    )
+    loss = get_loss(loss)
+    if backend not in ("cvxpy", "direct"):
+        raise ValueError(f"backend must be 'cvxpy' or 'direct'; got {backend!r}")
+    if backend == "direct" and resolve_solver(solver) != "CLARABEL":
+        raise ValueError(f"backend='direct' builds Clarabel's standard form; got solver={solver!r}")
+    masks = _check_masks(pattern_masks(patterns), data.n)
+    reduction = None
+    if row_mask is None:
+        reduction = resolve_facets(data, patterns, facets)
+        row_mask = None if reduction is None else reduction.keep.copy()
     exact = bool(getattr(patterns, "exact", False))
-    return result_from_program(program, info, exact=exact, rtol=rtol)
+    rounds = 0
+    while True:
+        if backend == "direct":
+            from cvxcnn.programs.relu_direct import fit_relu_direct
+
+            result = fit_relu_direct(
+                data,
+                patterns,
+                beta=beta,
+                loss=loss,
+                solver_options=solver_options,
+                rtol=rtol,
+                row_mask=row_mask,
+            )
+        else:
+            program = build_relu_program(data, patterns, beta=beta, loss=loss, row_mask=row_mask)
+            info = solve_cvxpy(
+                program.problem, solver, solver_options=solver_options, canon_backend=canon_backend
+            )
+            result = result_from_program(program, info, exact=exact, rtol=rtol)
+        if row_mask is None or result.W is None or rounds >= MAX_FACET_ROUNDS:
+            break
+        missing = violated_dropped_rows(result.W, result.Z, masks, data.Y, row_mask)
+        if not missing.any():
+            break
+        row_mask = np.asarray(row_mask, dtype=bool) | missing
+        rounds += 1
+    if reduction is not None:
+        result.facets = {**reduction.to_dict(), "rounds": rounds}
+    elif row_mask is not None:
+        result.facets = {"method": "given", "rounds": rounds}
+    return result
 
 
 def fit_relu_path(

@@ -145,6 +145,7 @@ def relu_oracle(
     method: str = "nnls",
     solver: str = "CLARABEL",
     solver_options: dict | None = None,
+    threshold: float | None = None,
 ) -> OracleResult:
     """Bracket ``max over the cells in masks, ||u|| <= 1, of |g^T (Y u)_+|``.
 
@@ -160,6 +161,15 @@ def relu_oracle(
         Exact per-cell solver for cells the closed forms do not settle.
     solver, solver_options
         For ``method="socp"``.
+    threshold : float, optional
+        Decide every cell against this value, within the GIVEN cells only:
+        each cell whose bound exceeds ``threshold`` is solved exactly (so
+        ``cell_lower > threshold`` lists every violator), and ``lower`` only
+        counts points inside their own cell. By default the search stops at
+        the maximum and ``lower`` may come from a point of a cell outside
+        ``masks`` (valid for the whole arrangement, which is what a
+        certificate over a sampled set estimates); cells pruned that way keep
+        ``cell_lower = 0``.
 
     Returns
     -------
@@ -177,12 +187,15 @@ def relu_oracle(
     # per (cell, sign) bracket: ||c_i|| bounds every pair and is exact where attained
     pair_upper = np.repeat(c_norm[:, None], 2, axis=1)
     pair_lower = np.where(attained, pair_upper, 0.0)
+    if threshold is not None:  # a point outside its cell says nothing about the given cells
+        value_at = np.where(attained, value_at, 0.0)
     best = value_at.max(axis=1)
     lower, best_cell = float(best.max()), int(best.argmax())
     side = 1.0 if value_at[best_cell, 0] >= value_at[best_cell, 1] else -1.0
     direction = side * _unit((masks[best_cell] * g) @ Y)
     # pairs whose closed-form bound is not attained and might beat `lower`
-    todo = np.argwhere(~attained & (pair_upper > lower))
+    cut = lower if threshold is None else float(threshold)
+    todo = np.argwhere(~attained & (pair_upper > cut))
     if len(todo):
         signs = np.where(todo[:, 1] == 0, 1.0, -1.0)
         if method == "nnls":
@@ -197,6 +210,10 @@ def relu_oracle(
         rows, cols = todo[:, 0], todo[:, 1]
         pair_upper[rows, cols] = np.minimum(pair_upper[rows, cols], ups)
         vals = objective_at(Y, g, points)
+        if threshold is not None:
+            # a point that rounding put outside its cell is valued in ANOTHER cell
+            # (fine for the whole arrangement, not here): cap at this cell's upper end
+            vals = np.minimum(vals, ups)
         pair_lower[rows, cols] = vals
         j = int(vals.argmax())
         if vals[j] > lower:

@@ -19,19 +19,18 @@ import numpy as np
 DEFAULT_SOLVER = "CLARABEL"
 OPTIMAL = "optimal"
 
-#: Options applied unless the caller sets them (none at present). Clarabel's
-#: faer factorization (``{"direct_solve_method": "faer"}``) was measured: 37 s
-#: vs 56 s (QDLDL) on digits n=256, P=500, but 100 s vs 15 s on n=512, P=150
-#: and 4-5x slower at n=1024-2048, and it stalled at AlmostSolved on
-#: exponential cones; so Clarabel's own default (QDLDL) is kept.
-DEFAULT_OPTIONS: dict[str, dict] = {}
+#: Options applied unless the caller sets them. Clarabel 0.11's own default
+#: ``direct_solve_method="auto"`` picks its faer factorization for some
+#: programs, and faer was measured 1.5-7x slower than QDLDL per iteration on
+#: these programs (digits n=256, P=300 facet-reduced: 0.52 vs 0.105 s per
+#: iteration; n=512, P=150: 100 s vs 15 s; it also stalled at AlmostSolved on
+#: exponential cones), so QDLDL is pinned.
+DEFAULT_OPTIONS: dict[str, dict] = {"CLARABEL": {"direct_solve_method": "qdldl"}}
 
 
 def _default_options(name: str, data: dict) -> dict:
-    dims = data.get("dims")
-    if dims is not None and getattr(dims, "exp", 0):
-        return {}
-    return DEFAULT_OPTIONS.get(name, {})
+    """Defaults for solver ``name`` (``data``: the compiled problem, for size rules)."""
+    return dict(DEFAULT_OPTIONS.get(name, {}))
 
 
 class SolverError(RuntimeError):

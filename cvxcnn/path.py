@@ -1,0 +1,272 @@
+"""Regularization paths warm-started by active set (DESIGN.md section 10).
+
+Interior-point solvers cannot warm-start from a point, so re-solving the
+full program for every ``beta`` costs a full solve each time
+(:func:`cvxcnn.fit.fit_relu_path`). An optimum of eq. 4 uses at most
+``n + 1`` of the ``P`` patterns, and the previous ``beta``'s active set is a
+good guess for the next one. :func:`solve_path` therefore solves each
+``beta`` over a small working set only: the previous active patterns, plus
+the patterns whose dual constraint the exact oracle finds violated at the
+working set's optimum (column generation over the GIVEN pattern set). A
+``beta`` is done when no pattern of the set violates
+``max_{u in K_i, ||u|| <= 1} |g^T D_i Y u| <= beta (1 + tol)``: then the
+working set's optimum is the optimum over all ``P`` patterns, and the same
+oracle gives a rigorous lower bound on that program (reported as
+``set_gap``). Over a sampled set that is optimality over the set, not the
+global certificate (:func:`cvxcnn.certify.certify_relu` says which).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from cvxcnn._validation import check_positive, check_positive_int
+from cvxcnn.certify import best_dual_scale, dual_direction
+from cvxcnn.facets import FacetReduction
+from cvxcnn.fit import ConvexFitResult, fit_relu, resolve_facets
+from cvxcnn.losses import Loss, get_loss
+from cvxcnn.oracle import relu_oracle
+from cvxcnn.problem import PatchProblem
+from cvxcnn.programs.relu import _check_masks, pattern_masks
+from cvxcnn.reconstruct import DEFAULT_RTOL, active_pattern_mask, natural_scale
+from cvxcnn.solve import DEFAULT_SOLVER
+
+
+@dataclass
+class PathPoint:
+    """One ``beta`` of a path.
+
+    Attributes
+    ----------
+    fit : ConvexFitResult
+        The last working-set solve (its network is the answer for this beta).
+    beta : float
+    rounds : int
+        Working-set solves for this beta.
+    working_set : int
+        Patterns in the last working-set program.
+    max_ratio : float
+        ``max_i M_i / beta`` over EVERY pattern of the set at the answer
+        (``<= 1 + tol`` when ``converged``).
+    lower_bound, set_gap : float
+        Rigorous lower bound on the optimum over the whole pattern set, and
+        ``(objective - lower_bound) / |objective|``.
+    converged : bool
+    seconds : float
+    """
+
+    fit: ConvexFitResult
+    beta: float
+    rounds: int
+    working_set: int
+    max_ratio: float
+    lower_bound: float
+    set_gap: float
+    converged: bool
+    seconds: float
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary."""
+        return {
+            "beta": self.beta,
+            "objective": self.fit.objective,
+            "primal_objective": self.fit.primal_objective,
+            "status": self.fit.status,
+            "rounds": self.rounds,
+            "working_set": self.working_set,
+            "active_patterns": self.fit.active_patterns,
+            "max_ratio": self.max_ratio,
+            "lower_bound": self.lower_bound,
+            "set_gap": self.set_gap,
+            "converged": self.converged,
+            "seconds": self.seconds,
+        }
+
+
+@dataclass
+class PathResult:
+    """Outcome of :func:`solve_path`.
+
+    Attributes
+    ----------
+    points : list of PathPoint
+        One per beta, in the order given.
+    n_patterns : int
+        Size of the pattern set.
+    exact_arrangement : bool
+        Whether the set is every cell (then each optimum is global).
+    facets : dict
+        The facet reduction computed once for the whole set (empty if off).
+    seconds : float
+        Wall time, reduction included.
+    """
+
+    points: list[PathPoint]
+    n_patterns: int
+    exact_arrangement: bool
+    facets: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def betas(self) -> np.ndarray:
+        return np.array([p.beta for p in self.points])
+
+    @property
+    def objectives(self) -> np.ndarray:
+        return np.array([p.fit.objective for p in self.points])
+
+    @property
+    def fits(self) -> list[ConvexFitResult]:
+        return [p.fit for p in self.points]
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary."""
+        return {
+            "n_patterns": self.n_patterns,
+            "exact_arrangement": self.exact_arrangement,
+            "facets": self.facets,
+            "seconds": self.seconds,
+            "points": [p.to_dict() for p in self.points],
+        }
+
+
+def _initial_working_set(
+    data: PatchProblem, masks: np.ndarray, loss: Loss, size: int
+) -> np.ndarray:
+    """The ``size`` patterns most violated at the zero network (colgen's usual start)."""
+    r = -loss.gradient(np.zeros_like(data.target, dtype=np.float64), data.target)
+    oracle = relu_oracle(data.Y, data.readout.adjoint(r), masks)
+    chosen = np.zeros(len(masks), dtype=bool)
+    chosen[np.argsort(-oracle.cell_lower)[:size]] = True
+    return chosen
+
+
+def solve_path(
+    data: PatchProblem,
+    patterns: object,
+    betas: list[float] | np.ndarray,
+    *,
+    loss: str | Loss = "squared",
+    tol: float = 1e-4,
+    initial: int = 50,
+    add_per_round: int = 100,
+    max_rounds: int = 50,
+    facets: str | FacetReduction | None = "auto",
+    solver: str = DEFAULT_SOLVER,
+    solver_options: dict | None = None,
+    rtol: float = DEFAULT_RTOL,
+    progress: bool = False,
+) -> PathResult:
+    """Solve eq. 4 over a pattern set for several ``beta``, by active set.
+
+    Parameters
+    ----------
+    data : PatchProblem
+        Patches ``Y`` (n, d), readout and target.
+    patterns : PatternSet or ndarray of shape (P, n), bool
+        The pattern set; every ``beta`` is solved to optimality over ALL of it.
+    betas : sequence of float
+        Each > 0, solved in the given order (decreasing is cheapest: the
+        active set grows as ``beta`` falls).
+    loss : str or Loss
+    tol : float
+        A pattern outside the working set enters when its oracle value
+        exceeds ``beta (1 + tol)``. Interior-point duals are accurate to
+        about 1e-4 at default tolerances; ``set_gap`` reports the rigorous
+        consequence whatever ``tol`` is.
+    initial : int
+        Working-set size at the first beta (most violated at the zero network).
+    add_per_round : int
+        Most violated patterns added per round.
+    max_rounds : int
+        Working-set solves per beta before giving up (``converged=False``).
+    facets : {"auto", "off", "adjacency", "hull", "lp"} or FacetReduction
+        Computed ONCE for the whole set; each working set uses its columns.
+    solver, solver_options, rtol
+        As in :func:`cvxcnn.fit.fit_relu`.
+    progress : bool
+        A tqdm bar over betas.
+
+    Returns
+    -------
+    PathResult
+    """
+    start = time.perf_counter()
+    betas = [check_positive(b, "betas[i]") for b in np.atleast_1d(np.asarray(betas, float))]
+    if not betas:
+        raise ValueError("betas is empty; pass at least one value")
+    tol = check_positive(tol, "tol", allow_zero=True)
+    initial = check_positive_int(initial, "initial")
+    add_per_round = check_positive_int(add_per_round, "add_per_round")
+    max_rounds = check_positive_int(max_rounds, "max_rounds")
+    loss = get_loss(loss)
+    masks = _check_masks(pattern_masks(patterns), data.n)
+    exact = bool(getattr(patterns, "exact", False))
+    reduction = resolve_facets(data, patterns, facets)
+    floor = natural_scale(data)
+    working = _initial_working_set(data, masks, loss, min(initial, len(masks)))
+    points: list[PathPoint] = []
+    for beta in tqdm(betas, disable=not progress, unit="beta", desc="path"):
+        t0 = time.perf_counter()
+        rounds, converged = 0, False
+        while True:
+            index = np.flatnonzero(working)
+            fit = fit_relu(
+                data,
+                masks[index],
+                beta=beta,
+                loss=loss,
+                solver=solver,
+                solver_options=solver_options,
+                rtol=rtol,
+                facets="off" if reduction is None else reduction.subset(index),
+            )
+            rounds += 1
+            if fit.network is None:
+                break
+            r, g = dual_direction(fit.network, data, loss)
+            oracle = relu_oracle(data.Y, g, masks, threshold=beta * (1 + tol))
+            violated = np.flatnonzero((oracle.cell_lower > beta * (1 + tol)) & ~working)
+            if len(violated) == 0:
+                converged = True
+                break
+            if rounds >= max_rounds:
+                break
+            working[violated[np.argsort(-oracle.cell_lower[violated])][:add_per_round]] = True
+        if fit.network is None:
+            max_ratio = lower = set_gap = float("nan")
+        else:
+            s_max = beta / oracle.upper if oracle.upper > 0 else np.inf
+            lower = best_dual_scale(loss, r, data.target, s_max)[1]
+            set_gap = (fit.primal_objective - lower) / abs(fit.primal_objective)
+            max_ratio = oracle.lower / beta
+        fit.exact_arrangement = exact and converged
+        points.append(
+            PathPoint(
+                fit=fit,
+                beta=beta,
+                rounds=rounds,
+                working_set=len(index),
+                max_ratio=max_ratio,
+                lower_bound=lower,
+                set_gap=set_gap,
+                converged=converged,
+                seconds=time.perf_counter() - t0,
+            )
+        )
+        if fit.W is not None:  # next beta starts from this optimum's active patterns
+            working = np.zeros(len(masks), dtype=bool)
+            working[index[active_pattern_mask(fit.W, fit.Z, rtol=rtol, floor=floor)]] = True
+            if not working.any():
+                working[index] = True
+    return PathResult(
+        points=points,
+        n_patterns=len(masks),
+        exact_arrangement=exact,
+        facets={} if reduction is None else reduction.to_dict(),
+        seconds=time.perf_counter() - start,
+    )
