@@ -115,6 +115,19 @@ def _add_solver_args(p: argparse.ArgumentParser) -> None:
         help="solver option, repeatable (e.g. --solver-option tol_gap_rel=1e-10)",
     )
     g.add_argument("--canon-backend", default=None, choices=("CPP", "SCIPY", "COO"))
+    g.add_argument(
+        "--facets",
+        choices=("auto", "off", "adjacency", "hull", "lp"),
+        default="auto",
+        help="keep only each cone's facet rows (default auto: adjacency for exact sets, "
+        "Qhull for sampled ones when d <= 10); 'off' keeps every sign row",
+    )
+    g.add_argument(
+        "--backend",
+        choices=("cvxpy", "direct"),
+        default="cvxpy",
+        help="'direct': build Clarabel's standard form with scipy.sparse, skipping CVXPY",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -196,9 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     cert.add_argument("--quiet", action="store_true")
 
     from cvxcnn.bench.cli_bench import add_bench_parser
+    from cvxcnn.cli_path import add_path_parser
     from cvxcnn.cli_train import add_train_parser
 
     add_train_parser(sub)
+    add_path_parser(sub)
     add_bench_parser(sub)
 
     demo = sub.add_parser("demo", help="small digits denoising run with a side-by-side table")
@@ -326,6 +341,8 @@ def run_solve(args: argparse.Namespace) -> int:
         solver_options=_parse_solver_options(args.solver_option),
         max_cells=args.max_cells,
         random_state=args.seed,
+        facets=args.facets,
+        backend=args.backend,
     )
     start = time.perf_counter()
     try:
@@ -379,6 +396,13 @@ def run_solve(args: argparse.Namespace) -> int:
             f"{result.active_patterns}/{result.n_patterns} patterns; compile "
             f"{result.solve.compile_seconds:.2f} s, solve {result.solve.solve_seconds:.2f} s"
         )
+        if result.facets:
+            f = result.facets
+            print(
+                f"sign rows {result.constraint_rows} of {2 * result.n * result.n_patterns} "
+                f"(facets: {f.get('method')}, {f.get('seconds', 0.0):.2f} s, "
+                f"{f.get('rounds', 0)} re-solve(s) for violated dropped rows)"
+            )
     if not result.success:
         print(f"cvxcnn: warning: {result.message}", file=sys.stderr)
         return EXIT_NOT_OPTIMAL

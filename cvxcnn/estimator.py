@@ -50,6 +50,11 @@ class ConvexReLUCNN:
         Refuse exact enumeration when the count bound exceeds this.
     random_state : int, Generator or None
         Seeds the pattern sampling.
+    facets : {"auto", "off", "adjacency", "hull", "lp"}
+        Facet reduction of the sign rows (see :func:`cvxcnn.fit.fit_relu`);
+        the optimum is that of the full program either way.
+    backend : {"cvxpy", "direct"}
+        Build with CVXPY (default) or Clarabel's standard form directly.
 
     Attributes
     ----------
@@ -78,6 +83,8 @@ class ConvexReLUCNN:
         solver_options: dict | None = None,
         max_cells: int = 200_000,
         random_state: int | np.random.Generator | None = 0,
+        facets: str = "auto",
+        backend: str = "cvxpy",
     ) -> None:
         self.kernel_size = kernel_size
         self.beta = beta
@@ -93,6 +100,8 @@ class ConvexReLUCNN:
         self.solver_options = solver_options
         self.max_cells = max_cells
         self.random_state = random_state
+        self.facets = facets
+        self.backend = backend
 
     def _make_problem(self, X: np.ndarray, y: np.ndarray, spatial_dims: int | None):
         return make_problem(
@@ -148,6 +157,8 @@ class ConvexReLUCNN:
             loss=self.loss,
             solver=self.solver,
             solver_options=self.solver_options,
+            facets=self.facets,
+            backend=self.backend,
         )
         if self.result_.network is None:
             raise RuntimeError(f"the convex solve failed: {self.result_.message}")

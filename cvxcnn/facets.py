@@ -245,28 +245,70 @@ def _lp_facets(A: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 def _signed_classes(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Merge rows on the same hyperplane; return (rows, class, orientation, representative).
+    """Merge rows on the same hyperplane; return (rows, class, orientation, basis).
 
-    ``rows`` (K, r) are unit representative rows in the row space of ``Y``;
-    ``klass`` (n,) the class of each row (-1: zero row); ``orient`` (n,) is
-    +1 where the row points like its representative and -1 otherwise;
-    ``first`` (K,) the index of the first row of each class.
+    ``rows`` (K, r) are unit representative rows (the first row of each
+    class) in coordinates of the row space of ``Y``, whose orthonormal basis
+    is ``basis`` (d, r); ``klass`` (n,) is the class of each row (-1: zero
+    row); ``orient`` (n,) is +1 where the row points like its representative
+    and -1 otherwise.
     """
-    n = Y.shape[0]
+    n, d = Y.shape
     nonzero = np.flatnonzero(np.linalg.norm(Y, axis=1) > 0)
     klass = np.full(n, -1, dtype=np.int64)
     orient = np.ones(n)
     if len(nonzero) == 0:
-        return np.zeros((0, 0)), klass, orient, np.zeros(0, dtype=np.int64)
-    red = _reduce(Y[nonzero])
+        return np.zeros((0, 0)), klass, orient, np.zeros((d, 0))
+    red = _reduce(Y[nonzero])  # representatives are the smallest index of each class
     klass[nonzero] = red.rep
     orient[nonzero] = np.where(red.flip, -1.0, 1.0)
-    first = np.full(red.rows.shape[0], n, dtype=np.int64)
-    np.minimum.at(first, red.rep, nonzero)
-    # orient relative to the first row of the class, so that row carries sign +1
-    orient[nonzero] *= orient[first[red.rep]]
-    rows = red.rows * (np.where(red.flip[np.searchsorted(nonzero, first)], -1.0, 1.0))[:, None]
-    return rows, klass, orient, first
+    return red.rows, klass, orient, red.basis
+
+
+def _analytic_centers(
+    class_sign: np.ndarray, rows: np.ndarray, start: np.ndarray, iterations: int = 12
+) -> tuple[np.ndarray, np.ndarray]:
+    """Well-centred interior points of many cones at once, by batched Newton steps.
+
+    Maximizes ``sum_j log(a_j . u) - (m / 2) |u|^2`` (concave; its maximizer is
+    the analytic centre of the cone's cross-section, scaled) from strictly
+    feasible starts, keeping every slack positive by a fraction-to-boundary
+    line search. Vectorized over cones: this replaces one LP per cone
+    wherever a feasible start (a sampled pattern's generator) is known.
+
+    Parameters
+    ----------
+    class_sign : ndarray of shape (P, K), in {-1, 0, 1}
+        The sign of each distinct row in each cone (0: absent).
+    rows : ndarray of shape (K, r)
+    start : ndarray of shape (P, r)
+    iterations : int
+
+    Returns
+    -------
+    centers : ndarray of shape (P, r)
+    ok : ndarray of shape (P,), bool
+        The start was strictly feasible (then so is the centre).
+    """
+    present = class_sign != 0
+    m = present.sum(axis=1).astype(np.float64)  # (P,)
+    u = start / np.maximum(np.linalg.norm(start, axis=1, keepdims=True), 1e-300)
+    slack = class_sign * (u @ rows.T)  # (P, K)
+    ok = np.all(np.where(present, slack > 0, True), axis=1) & (m > 0)
+    eye = np.eye(rows.shape[1])
+    for _ in range(iterations):
+        slack = np.where(present & ok[:, None], class_sign * (u @ rows.T), 1.0)
+        inv = np.where(present, 1.0 / slack, 0.0)  # (P, K)
+        weights = class_sign * inv  # a_j / s_j = sign * row / s_j
+        grad = weights @ rows - m[:, None] * u
+        scaled = (inv**2)[:, :, None] * rows[None, :, :]  # (P, K, r)
+        hess = np.einsum("pkr,ks->prs", scaled, rows) + m[:, None, None] * eye
+        step = np.linalg.solve(hess, grad[:, :, None])[:, :, 0]  # ascent direction
+        change = class_sign * (step @ rows.T)  # (P, K)
+        shrink = np.where(present & (change < 0), -slack / np.where(change < 0, change, -1), np.inf)
+        t = np.minimum(1.0, 0.9 * shrink.min(axis=1))
+        u = np.where(ok[:, None], u + t[:, None] * step, u)
+    return u, ok
 
 
 def cone_facet_mask(
@@ -274,26 +316,21 @@ def cone_facet_mask(
     Y: np.ndarray,
     *,
     method: str = "hull",
+    interior: np.ndarray | None = None,
     progress: bool = False,
 ) -> FacetReduction:
     """Facet rows of each pattern's cone for ANY pattern set (sampled or given).
 
-    Rows on the same hyperplane are merged first (for a cone they are the
-    same inequality, or pin it to a hyperplane), the problem is projected on
-    the row space of ``Y``, and each cone ``{w : (2 D_i - I) Y w >= 0}`` is
-    reduced to its facets: with Qhull (``method="hull"``; vertices of the
-    hull of its rows' central cross-section) or with HiGHS LPs
-    (``method="lp"``). Cones without interior keep every row.
-
-    The loop over cones is a preprocessing step (one Qhull call or a few
-    LPs each, no per-pattern work in the solve); Qhull and HiGHS have no
-    batched interface, hence the loop.
+    The cone of pattern ``i`` is ``{w : (2 D_i - I) Y w >= 0}``; see
+    :func:`signed_cone_facets` for the method.
 
     Parameters
     ----------
     masks : ndarray of shape (P, n), bool
     Y : ndarray of shape (n, d)
     method : {"hull", "lp"}
+    interior : ndarray of shape (P, d), optional
+        Points inside the cones (the generators of a sampled PatternSet).
     progress : bool
         Show a tqdm bar over cones.
 
@@ -302,39 +339,121 @@ def cone_facet_mask(
     FacetReduction
         ``keep`` of shape (n, P); one row per facet hyperplane is kept.
     """
+    masks = np.asarray(masks, dtype=bool)
+    Y = np.asarray(Y, dtype=np.float64)
+    if masks.ndim != 2 or masks.shape[1] != Y.shape[0]:
+        raise ValueError(f"masks must have shape (P, n={Y.shape[0]}); got {masks.shape}")
+    return signed_cone_facets(
+        np.where(masks, 1, -1).astype(np.int8),
+        Y,
+        method=method,
+        interior=interior,
+        progress=progress,
+    )
+
+
+def _first_present(present: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Per row of ``present`` (P, m) and segment (``bounds``): first True position (or -1)."""
+    m = present.shape[1]
+    score = present * (m - np.arange(m))[None, :]
+    best = np.maximum.reduceat(score, bounds, axis=1)
+    return np.where(best > 0, m - best, -1)
+
+
+def signed_cone_facets(
+    signs: np.ndarray,
+    Y: np.ndarray,
+    *,
+    method: str = "hull",
+    interior: np.ndarray | None = None,
+    progress: bool = False,
+) -> FacetReduction:
+    """Facet rows of the cones ``{w : s_ij y_j . w >= 0 for s_ij != 0}``.
+
+    Rows on the same hyperplane are merged first (for a cone they are the
+    same inequality, or pin it to a hyperplane), the problem is projected on
+    the row space of ``Y``, and each cone is reduced to its facets: with
+    Qhull (``method="hull"``; vertices of the hull of its rows' central
+    cross-section) or with HiGHS LPs (``method="lp"``). Cones without
+    interior keep every row they have. ReLU patterns have every
+    ``s_ij = +-1``; soft-threshold triples use rows of ``[Y, -1; Y, 1; 0, 1]``
+    with zeros for the rows a triple does not constrain.
+
+    The loop over cones is a preprocessing step (one Qhull call or a few
+    LPs each, no per-pattern work in the solve); Qhull and HiGHS have no
+    batched interface, hence the loop.
+
+    Parameters
+    ----------
+    signs : ndarray of shape (P, n), int in {-1, 0, 1}
+    Y : ndarray of shape (n, d)
+    method : {"hull", "lp"}
+    interior : ndarray of shape (P, d), optional
+        A point inside each cone (e.g. the generators of sampled patterns):
+        centred for all cones at once by :func:`_analytic_centers` instead
+        of one max-slack LP per cone. Cones whose point is not strictly
+        inside fall back to the LP.
+    progress : bool
+        Show a tqdm bar over cones.
+
+    Returns
+    -------
+    FacetReduction
+        ``keep`` of shape (n, P); one row per facet hyperplane is kept
+        (never a row with ``s_ij = 0``).
+    """
     if method not in ("hull", "lp"):
         raise ValueError(f"method must be 'hull' or 'lp'; got {method!r}")
     start = time.perf_counter()
-    masks = np.asarray(masks, dtype=bool)
+    signs = np.asarray(signs)
     Y = np.asarray(Y, dtype=np.float64)
     n = Y.shape[0]
-    if masks.ndim != 2 or masks.shape[1] != n:
-        raise ValueError(f"masks must have shape (P, n={n}); got {masks.shape}")
-    P = masks.shape[0]
+    if signs.ndim != 2 or signs.shape[1] != n:
+        raise ValueError(f"signs must have shape (P, n={n}); got {signs.shape}")
+    if not np.isin(signs, (-1, 0, 1)).all():
+        raise ValueError("signs must hold only -1, 0 and 1")
+    P = signs.shape[0]
     keep = np.zeros((n, P), dtype=bool)
-    rows, klass, orient, first = _signed_classes(Y)
-    K = rows.shape[0]
+    rows, klass, orient, basis = _signed_classes(Y)
     used = "hull" if method == "hull" else "lp"
     full_cones = 0
-    if K == 0:
+    if rows.shape[0] == 0:
         return FacetReduction(keep, used, time.perf_counter() - start, 0)
-    nz = klass >= 0
+    nz = np.flatnonzero(klass >= 0)
+    order = nz[np.argsort(klass[nz], kind="stable")]  # nonzero rows grouped by class
+    bounds = np.flatnonzero(np.r_[True, np.diff(klass[order]) > 0])
     # effective sign of every row of every cone, relative to its class representative
-    eff = (2.0 * masks[:, nz] - 1.0) * orient[nz]  # (P, n_nonzero)
-    order = np.argsort(klass[nz], kind="stable")
-    bounds = np.flatnonzero(np.r_[True, np.diff(klass[nz][order]) > 0])
-    lo = np.minimum.reduceat(eff[:, order], bounds, axis=1)  # (P, K)
-    hi = np.maximum.reduceat(eff[:, order], bounds, axis=1)
-    consistent = np.all(lo == hi, axis=1)
+    eff = signs[:, order] * orient[order]  # (P, n_nonzero)
+    pos = np.maximum.reduceat(eff > 0, bounds, axis=1)  # (P, K)
+    neg = np.maximum.reduceat(eff < 0, bounds, axis=1)
+    class_sign = pos.astype(np.float64) - neg
+    consistent = ~np.any(pos & neg, axis=1)
+    pick = _first_present(eff != 0, bounds)  # (P, K) position in `order`, -1: absent
+    centers, centered = np.zeros((P, rows.shape[1])), np.zeros(P, dtype=bool)
+    if interior is not None:
+        interior = np.asarray(interior, dtype=np.float64)
+        if interior.shape != (P, Y.shape[1]):
+            raise ValueError(
+                f"interior must have shape (P, d) = {(P, Y.shape[1])}; got {interior.shape}"
+            )
+        centers, centered = _analytic_centers(class_sign, rows, interior @ basis)
+        centered &= consistent
     for i in tqdm(range(P), disable=not progress, unit="cone", desc="facets"):
+        present_rows = signs[i] != 0
+        present_rows[klass < 0] = False
         if not consistent[i]:
-            keep[:, i] = nz  # rows of opposite sign on one hyperplane: no interior
+            keep[:, i] = present_rows  # opposite signs on one hyperplane: no interior
             full_cones += 1
             continue
-        A = lo[i][:, None] * rows  # (K, r) the cone's distinct unit rows
-        slack, u = _max_slack_center(A)
+        classes = np.flatnonzero(class_sign[i])
+        A = class_sign[i, classes][:, None] * rows[classes]  # the cone's distinct unit rows
+        if centered[i]:
+            u = centers[i]
+            slack = float((A @ u).min() / np.linalg.norm(u))
+        else:
+            slack, u = _max_slack_center(A)
         if slack <= _CENTER_TOL:
-            keep[:, i] = nz
+            keep[:, i] = present_rows
             full_cones += 1
             continue
         facets = _hull_vertices(A, u) if method == "hull" else None
@@ -342,7 +461,7 @@ def cone_facet_mask(
             facets = _lp_facets(A, u)
             if method == "hull":
                 used = "mixed"
-        keep[first[facets], i] = True
+        keep[order[pick[i, classes[facets]]], i] = True
     return FacetReduction(keep, used, time.perf_counter() - start, full_cones)
 
 
@@ -391,4 +510,5 @@ def reduce_sign_rows(
     if method == "auto":
         rank = int(np.linalg.matrix_rank(np.asarray(Y, dtype=np.float64)))
         method = "hull" if rank <= HULL_MAX_RANK else "lp"
-    return cone_facet_mask(masks, Y, method=method, progress=progress)
+    generators = getattr(patterns, "generators", None)
+    return cone_facet_mask(masks, Y, method=method, interior=generators, progress=progress)

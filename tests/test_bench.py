@@ -98,6 +98,7 @@ def test_scaling_solve_in_spawned_process() -> None:
         n_patterns=3,
         solver="CLARABEL",
         solver_options={},
+        facets="auto",
         beta=0.1,
         noise=0.5,
         seed=0,
@@ -105,6 +106,8 @@ def test_scaling_solve_in_spawned_process() -> None:
     out = run_isolated(_solve_task, kwargs, timeout=120)
     assert out["error"] is None
     assert out["status"] == "optimal" and out["patterns"] == 3
+    assert 0 < out["constraint_rows"] <= out["constraint_rows_full"] == 2 * out["n"] * 3
+    assert out["facet_method"] == "hull"
     assert out["process_peak_rss_mb"] > 0 and out["process_seconds"] > 0
 
 

@@ -135,3 +135,32 @@ def test_certify_auto_falls_back_to_an_estimate_on_digits(tmp_path, capsys):
     assert res["certificate"] == "estimated" and res["oracle"].startswith("sampled")
     assert "ESTIMATE" in capsys.readouterr().out
     assert main([*argv, "--beta", "0.1", "--certify", "exact"]) == 2  # refused, bound named
+
+
+def test_solve_facets_off_and_on_agree(tmp_path, capsys):
+    base = ["solve", "--data", "digits", "--images", "1", "--patterns", "30", "--beta", "0.05"]
+    results = {}
+    for mode in ("off", "auto"):
+        out = tmp_path / f"{mode}.json"
+        assert main([*base, "--facets", mode, "--out", str(out)]) == 0
+        results[mode] = json.loads(out.read_text())
+    assert "sign rows" in capsys.readouterr().out
+    off, auto = results["off"], results["auto"]
+    assert auto["objective"] == pytest.approx(off["objective"], rel=1e-6)
+    assert auto["constraint_rows"] < off["constraint_rows"] == off["constraint_rows_full"]
+    assert auto["facets"]["method"] == "hull" and off["facets"] == {}
+
+
+def test_path_writes_json_and_plot(tmp_path, capsys):
+    out, plot = tmp_path / "path.json", tmp_path / "path.png"
+    argv = ["path", "--data", "digits", "--images", "1", "--patterns", "40"]
+    argv += ["--betas", "0.5", "0.05", "--out", str(out), "--plot", str(plot)]
+    assert main(argv) == 0
+    result = json.loads(out.read_text())
+    assert [p["beta"] for p in result["points"]] == [0.5, 0.05]
+    assert all(p["converged"] for p in result["points"])
+    assert plot.stat().st_size > 1000
+    assert "beta 0.05" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # argparse: every beta must be > 0
+        main(["path", "--data", "digits", "--images", "1", "--betas", "0"])
+    assert "must be a finite number > 0" in capsys.readouterr().err

@@ -49,7 +49,7 @@ def test_facets_match_an_lp_redundancy_check(seed):
 
 
 def test_reduced_program_has_the_same_optimum_and_network(rng):
-    clean = rng.random((1, 30))
+    clean = rng.random((1, 20))
     noisy = clean + 0.25 * rng.standard_normal(clean.shape)
     problem = make_problem(noisy, clean, kernel_size=3, bias=True)
     cells = enumerate_relu_patterns(problem.Y)

@@ -62,9 +62,9 @@ class MRIConfig:
     neurons, epochs, lr : int, int, float
         PyTorch Adam run.
     solver_options : tuple of (key, value)
-        Clarabel options. QDLDL: on the shared 2-core machine Clarabel's
-        multithreaded faer factorization (cvxcnn's default) was 4-5x slower
-        on these programs (see the scaling benchmark).
+        Clarabel options. QDLDL (also cvxcnn's default since Clarabel's own
+        ``auto`` choice may pick the multithreaded faer factorization, 4-5x
+        slower on these programs on the shared 2-core machine).
     """
 
     image_size: int = 64

@@ -9,8 +9,11 @@ fresh ``spawn`` process so that its peak RSS is its own:
   (kernel 3, d = 3) at a fixed number of patterns;
 - ``d``: patch dimension, kernel 2, 3, 4 on the digits problem (d = 4, 9, 16).
 
-Solvers: Clarabel (cvxcnn's default options: the multithreaded faer
-factorization), Clarabel with QDLDL, SCS (CVXPY defaults), plus every other
+Solvers: Clarabel with cvxcnn's defaults (QDLDL factorization, facet
+reduction of the sign rows where ``fit_relu(facets="auto")`` applies it),
+Clarabel on the full program (every sign row), Clarabel with its own
+``auto`` factorization choice on the full program (cvxcnn's default before
+the performance work), SCS (CVXPY defaults, facet reduction), plus every other
 installed CVXPY solver that accepts the program (the others are skipped with
 the solver's own reason). Fitted log-log slopes (``numpy.polyfit`` on log values) of
 compile time, solve time, iterations and memory against the swept size.
@@ -51,13 +54,17 @@ from cvxcnn.bench._common import (
 
 NAME = "scaling"
 
-#: Solver variants always timed: label -> (CVXPY solver, options). ``CLARABEL`` runs with
-#: cvxcnn's defaults (multithreaded faer factorization), ``CLARABEL-qdldl`` with QDLDL.
-#: Other installed solvers are tried once on a tiny program and timed if they accept it.
-MAIN_SOLVERS: dict[str, tuple[str, dict]] = {
-    "CLARABEL": ("CLARABEL", {}),
-    "CLARABEL-qdldl": ("CLARABEL", {"direct_solve_method": "qdldl"}),
-    "SCS": ("SCS", {}),
+#: Solver variants always timed: label -> (CVXPY solver, options, ``facets`` of
+#: ``fit_relu``). ``CLARABEL``: cvxcnn's defaults (QDLDL, facet reduction);
+#: ``CLARABEL-full``: every sign row; ``CLARABEL-auto``: Clarabel's own factorization
+#: choice (``auto``, which may pick faer) on every row, the defaults before the
+#: performance work. Other installed solvers are tried once on a tiny program and
+#: timed (with facet reduction) if they accept it.
+MAIN_SOLVERS: dict[str, tuple[str, dict, str]] = {
+    "CLARABEL": ("CLARABEL", {}, "auto"),
+    "CLARABEL-full": ("CLARABEL", {}, "off"),
+    "CLARABEL-auto": ("CLARABEL", {"direct_solve_method": "auto"}, "off"),
+    "SCS": ("SCS", {}, "auto"),
 }
 
 
@@ -117,7 +124,7 @@ CONFIGS: dict[str, ScalingConfig] = {
         certify_max_n=8,
         trainers=(("adam", 1e-2, 30),),
         timeout=120.0,
-        solvers=("CLARABEL", "SCS"),
+        solvers=("CLARABEL", "CLARABEL-full", "SCS"),
     ),
     "default": ScalingConfig(
         p_values=(16, 32, 64, 128, 256, 512),
@@ -163,6 +170,7 @@ def _solve_task(
     n_patterns: int,
     solver: str,
     solver_options: dict,
+    facets: str,
     beta: float,
     noise: float,
     seed: int,
@@ -177,7 +185,9 @@ def _solve_task(
     rss_before = current_rss_mb()
     reset_ok = reset_peak_rss()
     start = time.perf_counter()
-    fit = fit_relu(problem, patterns, beta=beta, solver=solver, solver_options=solver_options)
+    fit = fit_relu(
+        problem, patterns, beta=beta, solver=solver, solver_options=solver_options, facets=facets
+    )
     wall = time.perf_counter() - start
     peak = peak_rss_mb()
     return {
@@ -193,6 +203,11 @@ def _solve_task(
         "compile_seconds": fit.solve.compile_seconds,
         "solve_seconds": fit.solve.solve_seconds,
         "fit_seconds": wall,
+        "constraint_rows": fit.constraint_rows,
+        "constraint_rows_full": 2 * problem.n * len(patterns),
+        "facet_method": fit.facets.get("method", "off"),
+        "facet_seconds": fit.facets.get("seconds", 0.0),
+        "facet_rounds": fit.facets.get("rounds", 0),
         "rss_before_mb": rss_before,
         "solve_peak_rss_mb": peak if reset_ok else None,
         "solve_rss_increase_mb": (peak - rss_before) if reset_ok and rss_before else None,
@@ -211,7 +226,7 @@ def _other_solvers() -> tuple[list[str], list[dict]]:
     problem = problem_from_matrix(Y, rng.standard_normal(6))
     masks = Y @ rng.standard_normal((2, 3)) >= 0
     usable, notes = [], []
-    main = {solver for solver, _ in MAIN_SOLVERS.values()}
+    main = {solver for solver, _, _ in MAIN_SOLVERS.values()}
     for name in sorted(set(cp.installed_solvers()) - main):
         try:
             fit = fit_relu(problem, masks.T.copy(), beta=0.1, solver=name)
@@ -525,7 +540,7 @@ def run(
     start = time.perf_counter()
     extra_solvers, solver_notes = _other_solvers()
     variants = {k: MAIN_SOLVERS[k] for k in cfg.solvers}
-    variants.update({name: (name, {}) for name in extra_solvers})
+    variants.update({name: (name, {}, "auto") for name in extra_solvers})
     solvers = list(variants)
     tasks: list[dict] = []
     for p in cfg.p_values:
@@ -551,6 +566,7 @@ def run(
                     task,
                     solver=variants[solver][0],
                     solver_options=variants[solver][1],
+                    facets=variants[solver][2],
                     beta=cfg.beta,
                     noise=cfg.noise,
                     seed=seed,
@@ -634,8 +650,12 @@ def _tables(
                 ("objective", "objective (upper bound)"),
                 ("rel_to_clarabel", "rel. diff. vs Clarabel"),
                 ("iterations", "iters"),
+                ("constraint_rows", "sign rows"),
+                ("constraint_rows_full", "rows (full)"),
+                ("facet_seconds", "facets s"),
                 ("compile_seconds", "compile s"),
                 ("solve_seconds", "solve s"),
+                ("fit_seconds", "end-to-end s"),
                 ("solve_peak_rss_mb", "peak RSS MiB"),
                 ("solve_rss_increase_mb", "RSS increase MiB"),
             ],
