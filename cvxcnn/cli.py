@@ -123,6 +123,12 @@ def _add_solver_args(p: argparse.ArgumentParser) -> None:
         "Qhull for sampled ones when d <= 10); 'off' keeps every sign row",
     )
     g.add_argument(
+        "--jobs",
+        type=int,
+        default=-1,
+        help="processes for the facet reduction (default -1: every CPU)",
+    )
+    g.add_argument(
         "--backend",
         choices=("cvxpy", "direct"),
         default="cvxpy",
@@ -343,6 +349,7 @@ def run_solve(args: argparse.Namespace) -> int:
         random_state=args.seed,
         facets=args.facets,
         backend=args.backend,
+        n_jobs=args.jobs,
     )
     start = time.perf_counter()
     try:

@@ -116,6 +116,7 @@ def run_path(args: argparse.Namespace) -> int:
         solver=args.solver,
         solver_options=_parse_solver_options(args.solver_option),
         progress=not args.quiet,
+        n_jobs=args.jobs,
     )
     payload = result.to_dict()
     payload.update(

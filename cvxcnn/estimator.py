@@ -55,6 +55,8 @@ class ConvexReLUCNN:
         the optimum is that of the full program either way.
     backend : {"cvxpy", "direct"}
         Build with CVXPY (default) or Clarabel's standard form directly.
+    n_jobs : int or None
+        Processes for the facet reduction (None: 1; -1: every CPU).
 
     Attributes
     ----------
@@ -85,6 +87,7 @@ class ConvexReLUCNN:
         random_state: int | np.random.Generator | None = 0,
         facets: str = "auto",
         backend: str = "cvxpy",
+        n_jobs: int | None = None,
     ) -> None:
         self.kernel_size = kernel_size
         self.beta = beta
@@ -102,6 +105,7 @@ class ConvexReLUCNN:
         self.random_state = random_state
         self.facets = facets
         self.backend = backend
+        self.n_jobs = n_jobs
 
     def _make_problem(self, X: np.ndarray, y: np.ndarray, spatial_dims: int | None):
         return make_problem(
@@ -159,6 +163,7 @@ class ConvexReLUCNN:
             solver_options=self.solver_options,
             facets=self.facets,
             backend=self.backend,
+            n_jobs=self.n_jobs,
         )
         if self.result_.network is None:
             raise RuntimeError(f"the convex solve failed: {self.result_.message}")

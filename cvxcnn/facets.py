@@ -24,7 +24,11 @@ row afterwards (:func:`cvxcnn.fit.fit_relu`).
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -318,6 +322,7 @@ def cone_facet_mask(
     method: str = "hull",
     interior: np.ndarray | None = None,
     progress: bool = False,
+    n_jobs: int | None = None,
 ) -> FacetReduction:
     """Facet rows of each pattern's cone for ANY pattern set (sampled or given).
 
@@ -333,6 +338,8 @@ def cone_facet_mask(
         Points inside the cones (the generators of a sampled PatternSet).
     progress : bool
         Show a tqdm bar over cones.
+    n_jobs : int or None
+        Processes for the per-cone loop (None: 1; -1: every CPU).
 
     Returns
     -------
@@ -349,6 +356,7 @@ def cone_facet_mask(
         method=method,
         interior=interior,
         progress=progress,
+        n_jobs=n_jobs,
     )
 
 
@@ -367,6 +375,7 @@ def signed_cone_facets(
     method: str = "hull",
     interior: np.ndarray | None = None,
     progress: bool = False,
+    n_jobs: int | None = None,
 ) -> FacetReduction:
     """Facet rows of the cones ``{w : s_ij y_j . w >= 0 for s_ij != 0}``.
 
@@ -395,6 +404,8 @@ def signed_cone_facets(
         inside fall back to the LP.
     progress : bool
         Show a tqdm bar over cones.
+    n_jobs : int or None
+        Processes for the per-cone loop (None: 1; -1: every CPU).
 
     Returns
     -------
@@ -438,12 +449,60 @@ def signed_cone_facets(
             )
         centers, centered = _analytic_centers(class_sign, rows, interior @ basis)
         centered &= consistent
-    for i in tqdm(range(P), disable=not progress, unit="cone", desc="facets"):
-        present_rows = signs[i] != 0
-        present_rows[klass < 0] = False
+    chunks = np.array_split(np.arange(P), max(1, min(P, 8 * _resolve_jobs(n_jobs))))
+    args = [(class_sign[c], consistent[c], centers[c], centered[c], rows, method) for c in chunks]
+    with tqdm(total=P, disable=not progress, unit="cone", desc="facets") as bar:
+        for c, results in zip(chunks, _map_chunks(args, n_jobs), strict=True):
+            for i, (status, facet_classes) in zip(c, results, strict=True):
+                if status == "full":  # no interior (or opposite signs on a hyperplane)
+                    present_rows = signs[i] != 0
+                    present_rows[klass < 0] = False
+                    keep[:, i] = present_rows
+                    full_cones += 1
+                    continue
+                if status == "lp" and method == "hull":
+                    used = "mixed"
+                keep[order[pick[i, facet_classes]], i] = True
+            bar.update(len(c))
+    return FacetReduction(keep, used, time.perf_counter() - start, full_cones)
+
+
+def _resolve_jobs(n_jobs: int | None) -> int:
+    """scikit-learn's convention: None -> 1, -1 -> every CPU, k -> k."""
+    if n_jobs is None:
+        return 1
+    n_jobs = int(n_jobs)
+    if n_jobs == 0:
+        raise ValueError("n_jobs must be a positive int, -1 (every CPU) or None (1); got 0")
+    return max(1, (os.cpu_count() or 1) + 1 + n_jobs) if n_jobs < 0 else n_jobs
+
+
+def _map_chunks(args: list[tuple], n_jobs: int | None) -> Iterator[list[tuple[str, np.ndarray]]]:
+    """``_facets_of_chunk`` over ``args`` in order, in ``n_jobs`` processes (fork if available)."""
+    jobs = _resolve_jobs(n_jobs)
+    if jobs == 1 or len(args) == 1:
+        yield from (_facets_of_chunk(*a) for a in args)
+        return
+    methods = mp.get_all_start_methods()
+    context = mp.get_context("fork" if "fork" in methods else "spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        yield from pool.map(_facets_of_chunk, *zip(*args, strict=True))
+
+
+def _facets_of_chunk(
+    class_sign: np.ndarray,
+    consistent: np.ndarray,
+    centers: np.ndarray,
+    centered: np.ndarray,
+    rows: np.ndarray,
+    method: str,
+) -> list[tuple[str, np.ndarray]]:
+    """Facet classes of a chunk of cones: ``("hull"|"lp", classes)`` or ``("full", [])``."""
+    out: list[tuple[str, np.ndarray]] = []
+    none = np.zeros(0, dtype=np.int64)
+    for i in range(class_sign.shape[0]):
         if not consistent[i]:
-            keep[:, i] = present_rows  # opposite signs on one hyperplane: no interior
-            full_cones += 1
+            out.append(("full", none))
             continue
         classes = np.flatnonzero(class_sign[i])
         A = class_sign[i, classes][:, None] * rows[classes]  # the cone's distinct unit rows
@@ -452,17 +511,18 @@ def signed_cone_facets(
             slack = float((A @ u).min() / np.linalg.norm(u))
         else:
             slack, u = _max_slack_center(A)
+            if slack > _CENTER_TOL:  # the LP's vertex solution, centred: Qhull needs both
+                u = _analytic_centers(class_sign[i : i + 1], rows, u[None, :])[0][0]
+                slack = float((A @ u).min() / np.linalg.norm(u))
         if slack <= _CENTER_TOL:
-            keep[:, i] = present_rows
-            full_cones += 1
+            out.append(("full", none))
             continue
         facets = _hull_vertices(A, u) if method == "hull" else None
+        status = "hull"
         if facets is None:
-            facets = _lp_facets(A, u)
-            if method == "hull":
-                used = "mixed"
-        keep[order[pick[i, classes[facets]]], i] = True
-    return FacetReduction(keep, used, time.perf_counter() - start, full_cones)
+            facets, status = _lp_facets(A, u), "lp"
+        out.append((status, classes[facets]))
+    return out
 
 
 def reduce_sign_rows(
@@ -472,6 +532,7 @@ def reduce_sign_rows(
     method: str = "auto",
     cells: PatternSet | None = None,
     progress: bool = False,
+    n_jobs: int | None = None,
 ) -> FacetReduction:
     """Facet reduction for a program's patterns, choosing the method.
 
@@ -487,6 +548,8 @@ def reduce_sign_rows(
     cells : PatternSet, optional
         The exact arrangement the patterns come from (enables adjacency).
     progress : bool
+    n_jobs : int or None
+        Processes for the hull/LP loop over cones (None: 1; -1: every CPU).
 
     Returns
     -------
@@ -511,4 +574,6 @@ def reduce_sign_rows(
         rank = int(np.linalg.matrix_rank(np.asarray(Y, dtype=np.float64)))
         method = "hull" if rank <= HULL_MAX_RANK else "lp"
     generators = getattr(patterns, "generators", None)
-    return cone_facet_mask(masks, Y, method=method, interior=generators, progress=progress)
+    return cone_facet_mask(
+        masks, Y, method=method, interior=generators, progress=progress, n_jobs=n_jobs
+    )

@@ -203,7 +203,9 @@ def violated_dropped_rows(
     return (~row_mask) & (worst > max(FACET_CHECK_TOL, 10.0 * kept_worst))
 
 
-def resolve_facets(data: PatchProblem, patterns: object, facets: object) -> FacetReduction | None:
+def resolve_facets(
+    data: PatchProblem, patterns: object, facets: object, n_jobs: int | None = None
+) -> FacetReduction | None:
     """Resolve the ``facets`` argument of :func:`fit_relu` to a reduction (or None).
 
     Parameters
@@ -211,6 +213,8 @@ def resolve_facets(data: PatchProblem, patterns: object, facets: object) -> Face
     data : PatchProblem
     patterns : PatternSet or ndarray of shape (P, n), bool
     facets : {"auto", "off", "adjacency", "hull", "lp"}, FacetReduction or None
+    n_jobs : int or None
+        Processes for the per-cone loop (None: 1; -1: every CPU).
 
     Returns
     -------
@@ -232,7 +236,7 @@ def resolve_facets(data: PatchProblem, patterns: object, facets: object) -> Face
         rank = int(np.linalg.matrix_rank(data.Y))
         if not exact and rank > HULL_MAX_RANK:
             return None  # the LP test costs more than it saves here; ask for "lp" explicitly
-    return reduce_sign_rows(patterns, data.Y, method=str(facets))
+    return reduce_sign_rows(patterns, data.Y, method=str(facets), n_jobs=n_jobs)
 
 
 def fit_relu(
@@ -248,6 +252,7 @@ def fit_relu(
     row_mask: np.ndarray | None = None,
     facets: str | FacetReduction | None = "auto",
     backend: str = "cvxpy",
+    n_jobs: int | None = None,
 ) -> ConvexFitResult:
     """Solve the ReLU convex program and reconstruct the network.
 
@@ -284,6 +289,9 @@ def fit_relu(
         loss. ``direct``: Clarabel's standard form assembled with
         scipy.sparse (:mod:`cvxcnn.programs.relu_direct`; Clarabel only;
         squared, absolute and Huber losses), which skips CVXPY's compile.
+    n_jobs : int or None
+        Processes for the facet reduction's loop over cones (None: 1, -1:
+        every CPU); the solve itself is unaffected.
 
     Returns
     -------
@@ -299,7 +307,7 @@ def fit_relu(
     masks = _check_masks(pattern_masks(patterns), data.n)
     reduction = None
     if row_mask is None:
-        reduction = resolve_facets(data, patterns, facets)
+        reduction = resolve_facets(data, patterns, facets, n_jobs=n_jobs)
         row_mask = None if reduction is None else reduction.keep.copy()
     exact = bool(getattr(patterns, "exact", False))
     rounds = 0

@@ -160,6 +160,7 @@ def solve_path(
     solver_options: dict | None = None,
     rtol: float = DEFAULT_RTOL,
     progress: bool = False,
+    n_jobs: int | None = None,
 ) -> PathResult:
     """Solve eq. 4 over a pattern set for several ``beta``, by active set.
 
@@ -190,6 +191,8 @@ def solve_path(
         As in :func:`cvxcnn.fit.fit_relu`.
     progress : bool
         A tqdm bar over betas.
+    n_jobs : int or None
+        Processes for the facet reduction (None: 1; -1: every CPU).
 
     Returns
     -------
@@ -206,7 +209,7 @@ def solve_path(
     loss = get_loss(loss)
     masks = _check_masks(pattern_masks(patterns), data.n)
     exact = bool(getattr(patterns, "exact", False))
-    reduction = resolve_facets(data, patterns, facets)
+    reduction = resolve_facets(data, patterns, facets, n_jobs=n_jobs)
     floor = natural_scale(data)
     working = _initial_working_set(data, masks, loss, min(initial, len(masks)))
     points: list[PathPoint] = []

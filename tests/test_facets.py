@@ -162,3 +162,15 @@ def test_reduction_errors_name_the_fix(small_2d_problem):
     with pytest.raises(ValueError, match="compute it for these patterns"):
         other = cone_facet_mask(cells.masks[:3], small_2d_problem.Y)
         fit_relu(small_2d_problem, cells, beta=1e-2, facets=other)
+
+
+def test_parallel_reduction_equals_serial(small_2d_problem):
+    cells = sample_relu_patterns(small_2d_problem.Y, 24, random_state=3)
+    serial = reduce_sign_rows(cells, small_2d_problem.Y)
+    parallel = reduce_sign_rows(cells, small_2d_problem.Y, n_jobs=2)
+    assert np.array_equal(serial.keep, parallel.keep)
+    # generators centred in batch vs one LP per cone: the same facets
+    no_generators = reduce_sign_rows(cells.masks, small_2d_problem.Y)
+    assert np.array_equal(serial.keep, no_generators.keep)
+    with pytest.raises(ValueError, match="n_jobs"):
+        reduce_sign_rows(cells, small_2d_problem.Y, n_jobs=0)
