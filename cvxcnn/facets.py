@@ -480,6 +480,8 @@ def _resolve_jobs(n_jobs: int | None) -> int:
 def _map_chunks(args: list[tuple], n_jobs: int | None) -> Iterator[list[tuple[str, np.ndarray]]]:
     """``_facets_of_chunk`` over ``args`` in order, in ``n_jobs`` processes (fork if available)."""
     jobs = _resolve_jobs(n_jobs)
+    if mp.current_process().daemon:  # daemonic processes may not start workers
+        jobs = 1
     if jobs == 1 or len(args) == 1:
         yield from (_facets_of_chunk(*a) for a in args)
         return

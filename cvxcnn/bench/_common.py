@@ -222,7 +222,9 @@ def run_isolated(
         return out
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child_main, args=(child, func, kwargs), daemon=True)
+    # not a daemon: the child may start its own workers (facet reduction with n_jobs);
+    # it is terminated below on timeout either way
+    proc = ctx.Process(target=_child_main, args=(child, func, kwargs), daemon=False)
     proc.start()
     child.close()
     out: dict | None = None

@@ -4,7 +4,8 @@ See ``docs/soft_threshold.md`` and DESIGN.md section 6. Main entry points:
 
 - :func:`enumerate_st_triples` / :func:`sample_st_triples` -> :class:`TripleSet`;
 - :func:`fit_st` (``form="exact"``: program 6a with learnable thresholds,
-  exact with every triple; ``form="paper"``: Xiong et al.'s eq. 22);
+  exact with every triple, facet-reduced by default
+  (:func:`st_facet_reduction`); ``form="paper"``: Xiong et al.'s eq. 22);
 - :func:`fixed_threshold_bracket` -> :class:`Bracket` for a fixed ``lambda``;
 - :func:`certify_st`: dual lower bound from any ST network;
 - :class:`STNetwork` (usable by :func:`cvxcnn.networks.primal_objective`),
@@ -13,6 +14,7 @@ See ``docs/soft_threshold.md`` and DESIGN.md section 6. Main entry points:
 
 from cvxcnn.soft_threshold.bracket import Bracket, fixed_threshold_bracket
 from cvxcnn.soft_threshold.certify import certify_st, st_oracle
+from cvxcnn.soft_threshold.facets import st_facet_reduction, st_row_signs
 from cvxcnn.soft_threshold.network import (
     GatedNetwork,
     STNetwork,
@@ -60,8 +62,10 @@ __all__ = [
     "save_st_network",
     "soft_threshold",
     "st_count_bound",
+    "st_facet_reduction",
     "st_oracle",
     "st_random_restarts",
+    "st_row_signs",
     "st_value_and_grad",
     "triple_gains",
     "triples_from_generators",

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cvxcnn._validation import check_positive
+from cvxcnn.facets import FacetReduction
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import primal_objective
 from cvxcnn.problem import PatchProblem
@@ -159,6 +160,7 @@ def fixed_threshold_bracket(
     canon_backend: str | None = None,
     random_state: int | np.random.Generator | None = 0,
     max_iter: int = 2000,
+    facets: str | FacetReduction | None = "auto",
 ) -> Bracket:
     """Bracket the optimum of the fixed-threshold ST network (DESIGN 6b).
 
@@ -189,6 +191,8 @@ def fixed_threshold_bracket(
         Seeds the restarts.
     max_iter : int
         L-BFGS-B iterations (polish and restarts).
+    facets : {"auto", "off", "hull", "lp"} or FacetReduction
+        Facet reduction of the 6a solve (see :func:`fit_st`; unused when ``fit`` is given).
 
     Returns
     -------
@@ -207,6 +211,7 @@ def fixed_threshold_bracket(
             solver=solver,
             solver_options=solver_options,
             canon_backend=canon_backend,
+            facets=facets,
         )
     elif fit.form != "exact":
         raise ValueError(f"fit must be a 6a ('exact' form) result; got form {fit.form!r}")

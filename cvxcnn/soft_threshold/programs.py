@@ -26,7 +26,13 @@ Both are built vectorized like the ReLU program: matrix variables ``W`` (d, P),
 masks (n, P), ``cp.multiply``, ``cp.norm(axis=0)``; no per-triple Python
 loop. Redundant sign rows are left out (on S3 rows ``Y w >= -t`` follows from
 ``Y w >= t``, on S1 rows ``Y w <= t`` from ``Y w <= -t``), so each block has
-``n + |S2_j|`` rows instead of ``2n``.
+``n + |S2_j| + 1`` rows (with ``t >= 0``) instead of ``2n + 1``.
+
+Facet reduction of 6a (:mod:`cvxcnn.soft_threshold.facets`): each block's
+rows are ``+-1`` times rows of ``[Y, -1; Y, 1; 0, 1]`` acting on ``(w, t)``,
+so only the facets of that cone are needed. :func:`fit_st` keeps only those
+(``facets="auto"``), checks EVERY full row at the solution and re-solves with
+any violated dropped row added, so its optimum is that of the full program.
 """
 
 from __future__ import annotations
@@ -39,13 +45,20 @@ import cvxpy as cp
 import numpy as np
 
 from cvxcnn._validation import check_positive
-from cvxcnn.fit import ConvexFitResult
+from cvxcnn.facets import FacetReduction
+from cvxcnn.fit import MAX_FACET_ROUNDS, ConvexFitResult
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import primal_objective
 from cvxcnn.problem import PatchProblem
 from cvxcnn.reconstruct import DEFAULT_RTOL, natural_scale
+from cvxcnn.soft_threshold.facets import (
+    resolve_st_facets,
+    st_facets_summary,
+    st_row_signs,
+    st_violated_dropped_rows,
+)
 from cvxcnn.soft_threshold.network import GatedNetwork, STNetwork
-from cvxcnn.soft_threshold.triples import TripleSet
+from cvxcnn.soft_threshold.triples import TripleSet, augmented_matrix
 from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, solve_cvxpy
 
 ST_FORMS = ("exact", "paper")
@@ -79,6 +92,12 @@ class STProgram:
     form : {"exact", "paper"}
     constraints : dict of str to cvxpy.Constraint
     build_seconds : float
+    row_mask : ndarray of shape (2n + 1, P), bool, or None
+        6a only: rows of ``augmented_matrix(Y)`` kept for each block (see
+        :func:`~cvxcnn.soft_threshold.facets.st_row_signs`); None when every
+        row is kept.
+    reduction : FacetReduction or None
+        The facet reduction the mask came from (None: off or a given mask).
     """
 
     problem: cp.Problem
@@ -94,6 +113,8 @@ class STProgram:
     form: str
     constraints: dict = field(default_factory=dict)
     build_seconds: float = 0.0
+    row_mask: np.ndarray | None = field(default=None, repr=False)
+    reduction: FacetReduction | None = field(default=None, repr=False)
 
     @property
     def s1(self) -> np.ndarray:
@@ -112,6 +133,26 @@ class STProgram:
     @property
     def n_blocks(self) -> int:
         return int(self.index.size)
+
+    @property
+    def signs(self) -> np.ndarray:
+        """(P, 2n + 1) int8 sign vectors of the blocks' full 6a rows (:func:`st_row_signs`)."""
+        return st_row_signs(self.triples)[self.index]
+
+    @property
+    def constraint_rows_full(self) -> int:
+        """Sign and ``t >= 0`` rows (6a) or cone rows (6c) of both blocks, without reduction."""
+        if self.form == "paper":
+            C = self.gains * (self.s1.astype(np.float64) - self.s3)
+            return 2 * int(np.count_nonzero(C))
+        return 2 * int(np.count_nonzero(self.signs))
+
+    @property
+    def constraint_rows(self) -> int:
+        """Rows of :attr:`constraint_rows_full` actually in the program."""
+        if self.row_mask is None:
+            return self.constraint_rows_full
+        return 2 * int(self.row_mask.sum())
 
 
 def _check_triples(triples: object, n: int) -> TripleSet:
@@ -143,13 +184,32 @@ def _masked_nonneg(expr: cp.Expression, mask: np.ndarray) -> list[cp.Constraint]
 
 
 def _cell_constraints(
-    YW: cp.Expression, T: cp.Variable, M1: np.ndarray, M3: np.ndarray
-) -> list[cp.Constraint]:
-    """Sign rows of 6a: ``s3 (Y w - t) >= 0`` off S1, ``s1 (-Y w - t) >= 0`` off S3."""
+    YW: cp.Expression, T: cp.Variable, M1: np.ndarray, M3: np.ndarray, keep: np.ndarray
+) -> tuple[list[cp.Constraint], list[cp.Constraint]]:
+    """Rows of 6a: ``s3 (Y w - t) >= 0`` off S1, ``s1 (-Y w - t) >= 0`` off S3, ``t >= 0``.
+
+    ``keep`` (2n + 1, P) selects the rows (layout of :func:`st_row_signs`);
+    returns (sign rows, ``t >= 0`` rows).
+    """
+    n = M1.shape[0]
     Trow = cp.reshape(T, (1, T.shape[0]), order="C")
     upper = cp.multiply(2.0 * M3 - 1.0, YW - Trow)
     lower = cp.multiply(2.0 * M1 - 1.0, -YW - Trow)
-    return _masked_nonneg(upper, M1 == 0) + _masked_nonneg(lower, M3 == 0)
+    cells = _masked_nonneg(upper, (M1 == 0) & keep[:n]) + _masked_nonneg(
+        lower, (M3 == 0) & keep[n : 2 * n]
+    )
+    return cells, _masked_nonneg(T, keep[2 * n])
+
+
+def _check_row_mask(row_mask: object, triples: TripleSet) -> np.ndarray:
+    mask = np.asarray(row_mask)
+    shape = (2 * triples.n_rows + 1, triples.n_triples)
+    if mask.dtype != np.bool_ or mask.shape != shape:
+        raise ValueError(
+            f"row_mask must be a bool array of shape (2n + 1, n_triples) = {shape} (rows of "
+            f"augmented_matrix(Y) per triple); got {mask.dtype} {mask.shape}"
+        )
+    return mask
 
 
 def build_st_program(
@@ -158,6 +218,8 @@ def build_st_program(
     *,
     beta: float = 1e-3,
     loss: str | Loss = "squared",
+    facets: str | FacetReduction | None = "off",
+    row_mask: np.ndarray | None = None,
 ) -> STProgram:
     """Build the 6a program (learnable thresholds) for a problem and a triple set.
 
@@ -171,6 +233,16 @@ def build_st_program(
     beta : float
         Weight decay (> 0), a ``cvxpy.Parameter``.
     loss : str or Loss
+    facets : {"off", "auto", "hull", "lp"}, FacetReduction or None
+        Facet reduction of each block's rows
+        (:func:`~cvxcnn.soft_threshold.facets.resolve_st_facets`). Default
+        ``off``: a bare program has no check of the dropped rows;
+        :func:`fit_st` (default ``auto``) checks every full row after the
+        solve and adds back any that a reduction missed.
+    row_mask : ndarray of shape (2n + 1, n_triples), bool, optional
+        Keep only these rows of ``augmented_matrix(Y)`` for each triple
+        (layout of :func:`~cvxcnn.soft_threshold.facets.st_row_signs`, rows
+        with sign 0 ignored); they must imply the others. Overrides ``facets``.
 
     Returns
     -------
@@ -181,6 +253,14 @@ def build_st_program(
     loss.validate_target(data.target)
     triples = _check_triples(triples, data.n)
     index = _live_index(triples)
+    reduction = None
+    if row_mask is None:
+        reduction = resolve_st_facets(data.Y, triples, facets)
+        row_mask = None if reduction is None else reduction.keep
+    if row_mask is not None:
+        keep = _check_row_mask(row_mask, triples)[:, index] & (st_row_signs(triples)[index].T != 0)
+    else:
+        keep = np.ones((2 * data.n + 1, index.size), dtype=bool)
     Y = data.Y
     d, P = data.d, index.size
     M1 = triples.s1[index].T.astype(np.float64)  # (n, P)
@@ -197,9 +277,9 @@ def build_st_program(
     outputs = cp.sum(cp.multiply(M1 + M3, YW - YWp), axis=1) + (M1 - M3) @ (T - Tp)
     fit = loss.expression(data.readout.expression(outputs), data.target)
     norms = cp.sum(cp.norm(W, 2, axis=0)) + cp.sum(cp.norm(Wp, 2, axis=0))
-    cell_w = _cell_constraints(YW, T, M1, M3)
-    cell_wp = _cell_constraints(YWp, Tp, M1, M3)
-    nonneg = [T >= 0, Tp >= 0]
+    cell_w, nonneg_w = _cell_constraints(YW, T, M1, M3, keep)
+    cell_wp, nonneg_wp = _cell_constraints(YWp, Tp, M1, M3, keep)
+    nonneg = nonneg_w + nonneg_wp
     problem = cp.Problem(cp.Minimize(fit + beta_param * norms), cell_w + cell_wp + nonneg)
     return STProgram(
         problem=problem,
@@ -215,6 +295,8 @@ def build_st_program(
         form="exact",
         constraints={"cell_w": cell_w, "cell_wp": cell_wp, "nonneg": nonneg},
         build_seconds=time.perf_counter() - start,
+        row_mask=None if row_mask is None else keep,
+        reduction=reduction,
     )
 
 
@@ -474,6 +556,12 @@ class STFitResult(ConvexFitResult):
         Block thresholds (6a).
     gated_network : GatedNetwork or None
     gated_objective : float
+    constraint_rows_full : int
+        Constraint rows of both blocks without facet reduction (6a: sign and
+        ``t >= 0`` rows, ``2 sum_j (n + |S2_j| + 1)`` over live triples; 6c:
+        the nonzero cone rows); ``constraint_rows`` counts those in the solved
+        program and ``facets`` describes the reduction (with ``rounds``: re-solves
+        that added dropped rows the full check found violated).
     """
 
     form: str = "exact"
@@ -483,6 +571,7 @@ class STFitResult(ConvexFitResult):
     Tp: np.ndarray | None = field(default=None, repr=False)
     gated_network: GatedNetwork | None = field(default=None, repr=False)
     gated_objective: float = float("nan")
+    constraint_rows_full: int = 0
 
     @property
     def Wp(self) -> np.ndarray | None:
@@ -497,6 +586,7 @@ class STFitResult(ConvexFitResult):
                 "st_form": self.form,
                 "threshold": self.threshold,
                 "triples_exact": self.triples_exact,
+                "constraint_rows_full": self.constraint_rows_full,
             }
         )
         if self.form == "paper":
@@ -534,6 +624,8 @@ def result_from_st_program(
         form=program.form,
         threshold=None if threshold is None else float(threshold),
         triples_exact=program.triples.exact,
+        constraint_rows=program.constraint_rows,
+        constraint_rows_full=program.constraint_rows_full,
     )
     if program.W.value is None:
         return STFitResult(
@@ -601,6 +693,8 @@ def fit_st(
     solver_options: dict | None = None,
     canon_backend: str | None = None,
     rtol: float = DEFAULT_RTOL,
+    facets: str | FacetReduction | None = "auto",
+    row_mask: np.ndarray | None = None,
 ) -> STFitResult:
     """Solve an ST program and reconstruct its network(s).
 
@@ -624,6 +718,22 @@ def fit_st(
         As for :func:`cvxcnn.solve.solve_cvxpy`.
     rtol : float
         Relative threshold for nonzero blocks.
+    facets : {"auto", "off", "hull", "lp"} or FacetReduction
+        Facet reduction of the 6a rows (:mod:`cvxcnn.soft_threshold.facets`).
+        ``auto`` (default): Qhull when ``rank([Y, 1]) <=``
+        :data:`cvxcnn.facets.HULL_MAX_RANK`, off otherwise. ``off``/None
+        keeps every row. A precomputed reduction
+        (:func:`~cvxcnn.soft_threshold.facets.st_facet_reduction`, ``keep``
+        of shape (2n + 1, n_triples)) is used as is. Whatever the reduction,
+        EVERY full row of both blocks is checked at the solution; violated
+        dropped rows are added and the program re-solved (at most
+        :data:`cvxcnn.fit.MAX_FACET_ROUNDS` times; ``facets["rounds"]`` in the
+        result, with ``rows_added``; ``violated_left`` counts dropped rows
+        still violated when the rounds ran out, normally 0), so the optimum
+        is that of the full program. The paper form keeps every row
+        (``auto`` is ignored there; anything else is refused).
+    row_mask : ndarray of shape (2n + 1, n_triples), bool, optional
+        Rows to keep (see :func:`build_st_program`); overrides ``facets``.
 
     Returns
     -------
@@ -633,18 +743,50 @@ def fit_st(
     if form not in ST_FORMS:
         raise ValueError(f"form must be one of {ST_FORMS}; got {form!r}")
     check_positive(beta, "beta")
+    solve_kw = dict(solver_options=solver_options, canon_backend=canon_backend)
     if form == "paper":
         if threshold is None:
             raise ValueError(
                 "form='paper' needs threshold=lambda > 0 (Xiong et al.'s fixed lambda)"
             )
+        if row_mask is not None or not (facets is None or facets in ("auto", "off")):
+            raise ValueError(
+                "facet reduction (facets=/row_mask=) applies to form='exact' (program 6a) only"
+            )
         threshold = check_positive(threshold, "threshold")
         program = build_paper_program(data, triples, beta=beta, loss=loss)
+        info = solve_cvxpy(program.problem, solver, **solve_kw)
+        return result_from_st_program(program, info, threshold=threshold, rtol=rtol)
+
+    triples = _check_triples(triples, data.n)
+    reduction = None
+    if row_mask is None:
+        reduction = resolve_st_facets(data.Y, triples, facets)
+        row_mask = None if reduction is None else reduction.keep.copy()
     else:
-        program = build_st_program(data, triples, beta=beta, loss=loss)
-    info = solve_cvxpy(
-        program.problem, solver, solver_options=solver_options, canon_backend=canon_backend
-    )
-    return result_from_st_program(
-        program, info, threshold=threshold if form == "paper" else None, rtol=rtol
-    )
+        row_mask = _check_row_mask(row_mask, triples).copy()
+    rounds, added, left = 0, 0, 0
+    Yt = augmented_matrix(data.Y)
+    while True:
+        program = build_st_program(data, triples, beta=beta, loss=loss, row_mask=row_mask)
+        info = solve_cvxpy(program.problem, solver, **solve_kw)
+        result = result_from_st_program(program, info, rtol=rtol)
+        if row_mask is None or result.W is None:
+            break
+        missing = st_violated_dropped_rows(
+            result.W, result.Wp, result.T, result.Tp, program.signs, Yt, program.row_mask
+        )
+        if not missing.any():
+            break
+        if rounds >= MAX_FACET_ROUNDS:
+            left = int(missing.sum())  # returned as is; sign_violation shows by how much
+            break
+        row_mask[:, program.index] |= missing
+        added += int(missing.sum())
+        rounds += 1
+    if row_mask is not None:
+        summary = {"method": "given"}
+        if reduction is not None:
+            summary = st_facets_summary(reduction, st_row_signs(triples))
+        result.facets = {**summary, "rounds": rounds, "rows_added": added, "violated_left": left}
+    return result
