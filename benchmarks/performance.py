@@ -9,15 +9,16 @@ Single solves at ``beta = 1e-3`` (the variants):
 - ``before``: every sign row, Clarabel's own ``auto`` factorization choice
   (cvxcnn's defaults before this work);
 - ``full``: every sign row, QDLDL (today's factorization, no reduction);
-- ``facets``: facet-reduced rows (Qhull), QDLDL (today's default);
-- ``facets-direct``: the same program assembled without CVXPY.
+- ``facets``: facet-reduced rows (Qhull, one process), QDLDL (today's default);
+- ``facets-2proc``: the same with the reduction in every CPU's process;
+- ``facets-direct``: that program assembled without CVXPY.
 
 Beta paths over 10 betas from 1 down to 1e-3:
 
 - ``path-dpp``: :func:`cvxcnn.fit.fit_relu_path` (DPP parameter, every
   pattern and row at every beta: the "before");
 - ``path-active``: :func:`cvxcnn.path.solve_path` (active set + oracle,
-  facet-reduced working sets).
+  facet-reduced working sets, reduction in every CPU's process).
 
 Usage::
 
@@ -43,7 +44,8 @@ VARIANTS = {
     "before": dict(facets="off", solver_options={"direct_solve_method": "auto"}),
     "full": dict(facets="off"),
     "facets": dict(facets="auto"),
-    "facets-direct": dict(facets="auto", backend="direct"),
+    "facets-2proc": dict(facets="auto", n_jobs=-1),
+    "facets-direct": dict(facets="auto", backend="direct", n_jobs=-1),
 }
 
 
@@ -92,7 +94,7 @@ def path_task(n_patterns: int, variant: str) -> dict:
         objectives = [f.objective for f in fits]
         extra = {"iterations": sum(f.solve.iterations for f in fits)}
     else:
-        result = solve_path(problem, patterns, BETAS)
+        result = solve_path(problem, patterns, BETAS, n_jobs=-1)
         objectives = list(result.objectives)
         extra = {
             "rounds": sum(p.rounds for p in result.points),

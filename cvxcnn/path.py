@@ -5,7 +5,8 @@ full program for every ``beta`` costs a full solve each time
 (:func:`cvxcnn.fit.fit_relu_path`). An optimum of eq. 4 uses at most
 ``n + 1`` of the ``P`` patterns, and the previous ``beta``'s active set is a
 good guess for the next one. :func:`solve_path` therefore solves each
-``beta`` over a small working set only: the previous active patterns, plus
+``beta`` over a small working set only: the previous active patterns and
+those the previous optimum's dual direction flags at the new ``beta``, plus
 the patterns whose dual constraint the exact oracle finds violated at the
 working set's optimum (column generation over the GIVEN pattern set). A
 ``beta`` is done when no pattern of the set violates
@@ -213,9 +214,15 @@ def solve_path(
     floor = natural_scale(data)
     working = _initial_working_set(data, masks, loss, min(initial, len(masks)))
     points: list[PathPoint] = []
+    previous_g: np.ndarray | None = None
     for beta in tqdm(betas, disable=not progress, unit="beta", desc="path"):
         t0 = time.perf_counter()
         rounds, converged = 0, False
+        if previous_g is not None:
+            # the previous optimum's dual direction predicts who violates at this beta
+            guess = relu_oracle(data.Y, previous_g, masks, threshold=beta * (1 + tol))
+            ahead = np.flatnonzero((guess.cell_lower > beta * (1 + tol)) & ~working)
+            working[ahead[np.argsort(-guess.cell_lower[ahead])][:add_per_round]] = True
         while True:
             index = np.flatnonzero(working)
             fit = fit_relu(
@@ -262,6 +269,7 @@ def solve_path(
             )
         )
         if fit.W is not None:  # next beta starts from this optimum's active patterns
+            previous_g = g
             working = np.zeros(len(masks), dtype=bool)
             working[index[active_pattern_mask(fit.W, fit.Z, rtol=rtol, floor=floor)]] = True
             if not working.any():
