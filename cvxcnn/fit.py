@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cvxcnn._validation import check_positive
-from cvxcnn.facets import HULL_MAX_RANK, FacetReduction, reduce_sign_rows
+from cvxcnn.facets import AUTO_MIN_ROWS_PER_DIM, HULL_MAX_RANK, FacetReduction, reduce_sign_rows
 from cvxcnn.kkt import kkt_residuals
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import ReluNetwork, primal_objective
@@ -236,6 +236,8 @@ def resolve_facets(
         rank = int(np.linalg.matrix_rank(data.Y))
         if not exact and rank > HULL_MAX_RANK:
             return None  # the LP test costs more than it saves here; ask for "lp" explicitly
+        if not exact and data.n < AUTO_MIN_ROWS_PER_DIM * data.d:
+            return None  # few rows per cone: Qhull costs more than it saves; ask for "hull"
     return reduce_sign_rows(patterns, data.Y, method=str(facets), n_jobs=n_jobs)
 
 
@@ -277,7 +279,8 @@ def fit_relu(
     facets : {"auto", "off", "adjacency", "hull", "lp"} or FacetReduction
         Facet reduction of the sign rows (:mod:`cvxcnn.facets`). ``auto``
         (default): from adjacency for exact pattern sets, by Qhull for
-        sampled ones when ``rank(Y) <= 10``, off otherwise. ``off``/None
+        sampled ones when ``rank(Y) <= 10`` and ``n >= 20 d`` (below that
+        the reduction costs more than it saves), off otherwise. ``off``/None
         keeps every row. A precomputed :class:`~cvxcnn.facets.FacetReduction`
         is used as is (compute it once for many solves).
         Whatever the reduction, every FULL sign row is checked at the

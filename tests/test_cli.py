@@ -140,12 +140,12 @@ def test_certify_auto_falls_back_to_an_estimate_on_digits(tmp_path, capsys):
 def test_solve_facets_off_and_on_agree(tmp_path, capsys):
     base = ["solve", "--data", "digits", "--images", "1", "--patterns", "30", "--beta", "0.05"]
     results = {}
-    for mode in ("off", "auto"):
+    for mode in ("off", "hull"):
         out = tmp_path / f"{mode}.json"
         assert main([*base, "--facets", mode, "--out", str(out)]) == 0
         results[mode] = json.loads(out.read_text())
     assert "sign rows" in capsys.readouterr().out
-    off, auto = results["off"], results["auto"]
+    off, auto = results["off"], results["hull"]
     assert auto["objective"] == pytest.approx(off["objective"], rel=1e-6)
     assert auto["constraint_rows"] < off["constraint_rows"] == off["constraint_rows_full"]
     assert auto["facets"]["method"] == "hull" and off["facets"] == {}

@@ -27,7 +27,7 @@ def digits_like_problem():
 
 def test_path_matches_fresh_full_solves(digits_like_problem):
     cells = sample_relu_patterns(digits_like_problem.Y, 150, random_state=0)
-    path = solve_path(digits_like_problem, cells, BETAS, initial=20, tol=1e-5)
+    path = solve_path(digits_like_problem, cells, BETAS, initial=20, tol=1e-5, facets="hull")
     assert [p.beta for p in path.points] == BETAS
     for point in path.points:
         fresh = fit_relu(digits_like_problem, cells, beta=point.beta, facets="off")

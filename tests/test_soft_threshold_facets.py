@@ -119,7 +119,9 @@ def test_sign_vectors_encode_the_rows_the_program_builds(problem_1d, exact_tripl
 
 def test_exact_triples_reduced_program_has_the_same_optimum(problem_1d, exact_triples):
     full = fit_st(problem_1d, exact_triples, beta=BETA, solver_options=TIGHT_CLARABEL, facets="off")
-    reduced = fit_st(problem_1d, exact_triples, beta=BETA, solver_options=TIGHT_CLARABEL)
+    reduced = fit_st(
+        problem_1d, exact_triples, beta=BETA, solver_options=TIGHT_CLARABEL, facets="hull"
+    )
     _same_fit(reduced, full)
     assert full.facets == {} and full.constraint_rows == full.constraint_rows_full
     assert reduced.facets["method"] == "hull" and reduced.facets["rounds"] == 0
@@ -143,7 +145,7 @@ def test_sampled_triples_reduced_program_has_the_same_optimum(problem_2d, sample
         problem_2d, sampled_triples, beta=1e-2, solver_options=TIGHT_CLARABEL, facets="off"
     )
     reduced = fit_st(
-        problem_2d, sampled_triples, beta=1e-2, solver_options=TIGHT_CLARABEL, facets="auto"
+        problem_2d, sampled_triples, beta=1e-2, solver_options=TIGHT_CLARABEL, facets="hull"
     )
     _same_fit(reduced, full)
     assert reduced.facets["method"] == "hull" and reduced.facets["rounds"] == 0

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cvxcnn.facets import HULL_MAX_RANK, FacetReduction, signed_cone_facets
+from cvxcnn.facets import AUTO_MIN_ROWS_PER_DIM, HULL_MAX_RANK, FacetReduction, signed_cone_facets
 from cvxcnn.fit import FACET_CHECK_TOL
 from cvxcnn.soft_threshold.triples import TripleSet, augmented_matrix
 
@@ -160,7 +160,9 @@ def resolve_st_facets(Y: np.ndarray, triples: TripleSet, facets: object) -> Face
     triples : TripleSet
     facets : {"auto", "off", "hull", "lp"}, FacetReduction or None
         ``auto``: Qhull when ``rank(augmented_matrix(Y)) <=``
-        :data:`cvxcnn.facets.HULL_MAX_RANK`, else no reduction (the LP test
+        :data:`cvxcnn.facets.HULL_MAX_RANK` and ``2n + 1 >= 40 (d + 1)``
+        (below that size the reduction cost more than it saved: digits,
+        n = 128 lost, n = 256 won), else no reduction (the LP test
         costs more than it saves there; ask for ``"lp"`` explicitly).
         ``off``/None: no reduction. ``hull``/``lp``: forced. A
         :class:`~cvxcnn.facets.FacetReduction` with ``keep`` of shape
@@ -187,9 +189,11 @@ def resolve_st_facets(Y: np.ndarray, triples: TripleSet, facets: object) -> Face
             "(adjacency does not apply: the 6a cones are not the cells of one arrangement)"
         )
     if facets == "auto":
-        rank = int(np.linalg.matrix_rank(augmented_matrix(np.asarray(Y, dtype=np.float64))))
-        if rank > HULL_MAX_RANK:
+        Yt = augmented_matrix(np.asarray(Y, dtype=np.float64))
+        if int(np.linalg.matrix_rank(Yt)) > HULL_MAX_RANK:
             return None
+        if Yt.shape[0] < 2 * AUTO_MIN_ROWS_PER_DIM * Yt.shape[1]:
+            return None  # measured: n = 128 lost end to end, n = 256 won (d = 9)
         facets = "hull"
     return st_facet_reduction(triples, Y, method=facets)
 
