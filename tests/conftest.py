@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from cvxcnn.problem import make_problem
+
+# Property tests draw the same examples on every run (CI included), so a
+# failure is reproducible; HYPOTHESIS_PROFILE=explore draws fresh ones.
+settings.register_profile("reproducible", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "reproducible"))
 
 
 @pytest.fixture
