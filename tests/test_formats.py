@@ -20,7 +20,9 @@ def test_trainer_style_st_file_is_read_by_the_st_loader(tmp_path, rng):
 
 def test_st_file_is_refused_by_the_relu_loader_with_a_pointer(tmp_path, rng):
     path = tmp_path / "st.npz"
-    save_st_network(path, STNetwork(rng.standard_normal((2, 3)), np.zeros(2), np.ones(2)))
+    save_st_network(
+        path, STNetwork(U=rng.standard_normal((2, 3)), thresholds=np.zeros(2), v=np.ones(2))
+    )
     with pytest.raises(ValueError, match="load_st_network"):
         load_network(path)
 

@@ -32,6 +32,7 @@ from cvxcnn.primal import (  # noqa: E402
     train_primal,
 )
 from cvxcnn.problem import make_problem  # noqa: E402
+from cvxcnn.soft_threshold.network import load_st_network  # noqa: E402
 
 TIGHT = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 
@@ -181,7 +182,7 @@ def test_autograd_matches_finite_differences_of_evaluator(shape, kw, activation,
 
     def objective(arrays):
         if activation == "st":
-            network = SoftThresholdNetwork(arrays["U"], arrays["v"], arrays["t"])
+            network = SoftThresholdNetwork(U=arrays["U"], thresholds=arrays["t"], v=arrays["v"])
         else:
             network = ReluNetwork(arrays["U"], arrays["v"])
         return primal_objective(network, problem, beta, loss_obj)
@@ -436,14 +437,17 @@ def test_save_and_load_both_activations(tmp_path):
         path = tmp_path / f"{activation}.npz"
         result.save(path)
         net = load_weights(path)
-        assert type(net) is type(result.network) and net.activation == activation
+        written = {"relu": "relu", "st": "soft_threshold"}[activation]
+        assert type(net) is type(result.network) and net.activation == written
         np.testing.assert_array_equal(net.U, result.network.U)
         assert primal_objective(net, result.problem, 1e-3) == pytest.approx(
             result.final_objective, rel=1e-14
         )
         with np.load(path) as f:
-            assert str(f["activation"]) == activation
-            assert ("t" in f.files) == (activation == "st")
+            assert str(f["activation"]) == written
+            assert ("thresholds" in f.files) == (activation == "st")
+        if activation == "st":  # the convex side's loader reads trainer files too
+            np.testing.assert_array_equal(load_st_network(path).thresholds, net.thresholds)
         if activation == "relu":
             np.testing.assert_array_equal(load_network(path).v, result.network.v)
         else:

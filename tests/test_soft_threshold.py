@@ -225,7 +225,7 @@ def test_triple_set_validation():
 def test_st_network_output_penalty_rescaling_and_file(tmp_path, problem):
     rng = np.random.default_rng(0)
     U, t, v = rng.standard_normal((4, 2)), rng.random(4), rng.standard_normal(4)
-    net = STNetwork(U, t, v)
+    net = STNetwork(U=U, thresholds=t, v=v)
     expected = sum(soft_threshold(problem.Y @ U[j], t[j]) * v[j] for j in range(4))
     assert np.allclose(net.output(problem.Y), expected)
     assert net.penalty() == pytest.approx(0.5 * (np.sum(U**2) + np.sum(v**2)))
@@ -235,7 +235,7 @@ def test_st_network_output_penalty_rescaling_and_file(tmp_path, problem):
     assert np.allclose(fixed.output(problem.Y), net.output(problem.Y))
     assert np.allclose(net.balanced().output(problem.Y), net.output(problem.Y))
     assert primal_objective(net.balanced(), problem, BETA) <= value + 1e-12
-    lin = STNetwork(U, np.r_[0.0, t[1:]], v)
+    lin = STNetwork(U=U, thresholds=np.r_[0.0, t[1:]], v=v)
     dropped, zero = lin.with_threshold(0.7)
     kept, _ = lin.with_threshold(0.7, zero_threshold="keep")
     assert zero == 1 and dropped.n_neurons == 3 and kept.n_neurons == 4
@@ -244,7 +244,7 @@ def test_st_network_output_penalty_rescaling_and_file(tmp_path, problem):
     back = load_st_network(path)
     assert np.array_equal(back.U, U) and np.array_equal(back.thresholds, t)
     with pytest.raises(ValueError, match="thresholds"):
-        STNetwork(U, -t, v)
+        STNetwork(U=U, thresholds=-t, v=v)
 
 
 def test_value_and_gradient_match_finite_differences(problem):
@@ -255,7 +255,7 @@ def test_value_and_gradient_match_finite_differences(problem):
     value, grad = st_value_and_grad(x, problem, 0.1, loss, m)
     fd = approx_fprime(x, lambda p: st_value_and_grad(p, problem, 0.1, loss, m)[0], 1e-7)
     assert np.allclose(grad, fd, atol=1e-5)
-    net = STNetwork(x[: m * d].reshape(m, d), x[m * d : m * d + m], x[m * d + m :])
+    net = STNetwork(U=x[: m * d].reshape(m, d), thresholds=x[m * d : m * d + m], v=x[m * d + m :])
     assert value == pytest.approx(primal_objective(net, problem, 0.1))
     y = np.r_[rng.standard_normal(m * d), rng.standard_normal(m)]
     _, grad = st_value_and_grad(y, problem, 0.1, loss, m, 0.2)
@@ -400,7 +400,7 @@ def test_certificate_at_the_optimum_and_elsewhere(problem, triples, exact_fit):
     assert cert.certified and cert.oracle == "exact/st-socp"
     assert cert.lower_bound <= exact_fit.objective * (1 + 1e-9)
     assert cert.relative_gap < 1e-3
-    other = STNetwork(np.array([[1.0, -1.0]]), np.array([0.1]), np.array([0.5]))
+    other = STNetwork(U=np.array([[1.0, -1.0]]), thresholds=np.array([0.1]), v=np.array([0.5]))
     weak = certify_st(other, problem, triples, beta=BETA)
     assert weak.lower_bound <= exact_fit.objective + 1e-9
     assert weak.oracle_lower <= weak.oracle_upper * (1 + 1e-9)

@@ -319,7 +319,7 @@ class TwoLayerCNN(nn.Module):
         if self.activation == "relu":
             return ReluNetwork(U, v)
         t = self.threshold.detach().clamp(min=0.0).to("cpu", torch.float64).numpy().copy()
-        return SoftThresholdNetwork(U, v, t)
+        return SoftThresholdNetwork(U=U, thresholds=t, v=v)
 
 
 def primal_loss(

@@ -32,6 +32,7 @@ from cvxcnn.patches import as_batch, infer_spatial_dims
 from cvxcnn.primal.models import INITS, TwoLayerCNN, primal_loss
 from cvxcnn.primal.weights import SoftThresholdNetwork
 from cvxcnn.problem import PatchProblem, make_problem
+from cvxcnn.soft_threshold.network import save_st_network
 
 OPTIMIZERS = ("adam", "sgd", "sgdm", "adagrad", "rmsprop", "asgd", "lbfgs")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -249,7 +250,7 @@ class TrainResult:
     def save(self, path: str | Path) -> None:
         """Write the weights in the ``.npz`` format of :func:`cvxcnn.networks.save_network`.
 
-        ``U``, ``v``, ``activation`` (and ``t`` for ``"st"``) plus metadata:
+        ``U``, ``v``, ``activation`` (and ``thresholds`` for soft thresholds) plus metadata:
         ``beta``, ``kernel_size``, ``stride``, ``padding`` (pairs), ``bias``,
         ``residual``, ``readout``, ``in_channels``, ``final_objective``.
         """
@@ -267,8 +268,9 @@ class TrainResult:
             "final_objective": self.final_objective,
         }
         if isinstance(self.network, SoftThresholdNetwork):
-            meta["t"] = self.network.t
-        save_network(path, self.network, **meta)
+            save_st_network(path, self.network, **meta)
+        else:
+            save_network(path, self.network, **meta)
 
 
 def _padding_setting(padding: str | int | tuple[int, ...]) -> str | int | list[int]:

@@ -251,7 +251,7 @@ def fixed_threshold_bracket(
     for i, net in enumerate(given):
         nets[f"given[{i}]"] = net
     if not nets:  # failed solve and nothing handed in: the zero network is always feasible
-        nets["zero"] = STNetwork(np.zeros((0, data.d)), np.zeros(0), np.zeros(0))
+        nets["zero"] = STNetwork(U=np.zeros((0, data.d)), thresholds=np.zeros(0), v=np.zeros(0))
     candidates = {name: primal_objective(net, data, beta, loss) for name, net in nets.items()}
     source = min(candidates, key=candidates.get)
     upper = candidates[source]

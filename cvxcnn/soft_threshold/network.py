@@ -39,9 +39,12 @@ def _check_weights(U: object, v: object) -> tuple[np.ndarray, np.ndarray]:
     return U, v
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class STNetwork:
     """``f(Y) = tau_t(Y U^T) @ v``, thresholds per neuron.
+
+    Keyword-only (``STNetwork(U=..., thresholds=..., v=...)``): ``thresholds``
+    and ``v`` have the same shape, so a positional swap could not be caught.
 
     Attributes
     ----------
@@ -81,6 +84,11 @@ class STNetwork:
     @property
     def d(self) -> int:
         return self.U.shape[1]
+
+    @property
+    def t(self) -> np.ndarray:
+        """``thresholds`` under the PyTorch trainer's short name, shape (m,)."""
+        return self.thresholds
 
     def hidden(self, Y: np.ndarray) -> np.ndarray:
         """Hidden activations ``tau_t(Y U^T)``, shape (n, m)."""
@@ -140,7 +148,9 @@ class STNetwork:
         e[scalable] = lam / self.thresholds[scalable]
         keep = scalable if zero_threshold == "drop" else np.ones_like(scalable)
         network = STNetwork(
-            self.U[keep] * e[keep, None], np.full(int(keep.sum()), lam), self.v[keep] / e[keep]
+            U=self.U[keep] * e[keep, None],
+            thresholds=np.full(int(keep.sum()), lam),
+            v=self.v[keep] / e[keep],
         )
         return network, int((~scalable).sum())
 
@@ -153,7 +163,7 @@ class STNetwork:
         ok = (nu > 0) & (self.v != 0)
         e = np.ones_like(nu)
         e[ok] = np.sqrt(np.abs(self.v[ok]) / nu[ok])
-        return STNetwork(self.U * e[:, None], self.thresholds * e, self.v / e)
+        return STNetwork(U=self.U * e[:, None], thresholds=self.thresholds * e, v=self.v / e)
 
 
 @dataclass(frozen=True)
@@ -223,7 +233,7 @@ def load_st_network(path: str | Path) -> STNetwork:
     if not path.exists():
         raise FileNotFoundError(f"weights file {path} does not exist")
     with np.load(path, allow_pickle=False) as f:
-        # the PyTorch trainer writes thresholds as ``t`` with activation "st"
+        # weights files written before the two ST classes were merged name them ``t``
         key = next((k for k in ("thresholds", "t") if k in f.files), "thresholds")
         missing = [k for k in ("U", "v", key) if k not in f.files]
         if missing:
@@ -237,4 +247,4 @@ def load_st_network(path: str | Path) -> STNetwork:
         U = check_finite_array(f["U"], f"{path}: U", ndim=2)
         v = check_finite_array(f["v"], f"{path}: v", ndim=(1, 2)).reshape(-1)
         t = check_finite_array(f[key], f"{path}: {key}", ndim=(0, 1))
-    return STNetwork(U, t, v)
+    return STNetwork(U=U, thresholds=t, v=v)

@@ -486,7 +486,7 @@ def reconstruct_st(
     t = np.concatenate([np.maximum(T[kw], 0.0) / sw, np.maximum(Tp[kp], 0.0) / sp])
     v = np.concatenate([sw, -sp])
     blocks = np.concatenate([np.flatnonzero(kw), np.flatnonzero(kp)])
-    return STNetwork(U, t, v), blocks
+    return STNetwork(U=U, thresholds=t, v=v), blocks
 
 
 def reconstruct_paper(
@@ -520,7 +520,7 @@ def reconstruct_paper(
     U = np.vstack([(Wp[:, kp] / sp).T, (W[:, kw] / sw).T]).reshape(-1, W.shape[0])
     v = np.concatenate([sp, -sw])
     G = np.vstack([gains[kp], gains[kw]]).reshape(-1, gains.shape[1])
-    return GatedNetwork(U, v, G), STNetwork(U, np.full(U.shape[0], lam), v)
+    return GatedNetwork(U, v, G), STNetwork(U=U, thresholds=np.full(U.shape[0], lam), v=v)
 
 
 # --------------------------------------------------------------------------- #

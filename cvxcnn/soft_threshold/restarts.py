@@ -128,7 +128,9 @@ def polish_st_network(
     loss = get_loss(loss)
     if threshold is not None:
         threshold = check_positive(threshold, "threshold")
-        network = STNetwork(network.U, np.full(network.n_neurons, threshold), network.v)
+        network = STNetwork(
+            U=network.U, thresholds=np.full(network.n_neurons, threshold), v=network.v
+        )
     m, d = network.n_neurons, network.d
     if m == 0:
         return network
@@ -142,7 +144,7 @@ def polish_st_network(
         options={"maxiter": max_iter, "maxfun": 2 * max_iter, **_LBFGS},
     )
     U, t, v = _unpack(res.x, m, d, threshold)
-    polished = STNetwork(U, np.maximum(t, 0.0), v)
+    polished = STNetwork(U=U, thresholds=np.maximum(t, 0.0), v=v)
     before = primal_objective(network, data, beta, loss)
     after = primal_objective(polished, data, beta, loss)
     return polished if after <= before else network
@@ -206,7 +208,7 @@ def st_random_restarts(
             t0 = np.full(m, threshold)
         res = minimize(
             st_value_and_grad,
-            _pack(STNetwork(U0, t0, v0), threshold),
+            _pack(STNetwork(U=U0, thresholds=t0, v=v0), threshold),
             args=(data, beta, loss, m, threshold),
             jac=True,
             method="L-BFGS-B",
@@ -214,7 +216,7 @@ def st_random_restarts(
             options={"maxiter": max_iter, "maxfun": 2 * max_iter, **_LBFGS},
         )
         U, t, v = _unpack(res.x, m, d, threshold)
-        network = STNetwork(U, np.maximum(t, 0.0), v)
+        network = STNetwork(U=U, thresholds=np.maximum(t, 0.0), v=v)
         objectives[k] = primal_objective(network, data, beta, loss)
         if objectives[k] < best:
             best, best_network = objectives[k], network
