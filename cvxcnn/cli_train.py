@@ -24,17 +24,6 @@ EXIT_DIVERGED = 1
 OPTIMIZER_CHOICES = ("adam", "sgd", "sgdm", "adagrad", "rmsprop", "asgd", "lbfgs")
 
 
-def _padding_arg(text: str) -> str | int:
-    if text in ("same", "valid"):
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--padding must be 'same', 'valid' or an integer; got {text!r}"
-        ) from None
-
-
 def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``train`` subcommand to ``subparsers`` and return its parser.
 
@@ -56,7 +45,7 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
             "re-evaluated in float64 by the shared evaluator. Needs torch."
         ),
     )
-    from cvxcnn.cli import _add_data_args  # cli imports this module lazily: no cycle
+    from cvxcnn.cli import _add_data_args, _padding_arg  # cli imports this module lazily
 
     _add_data_args(p)
     g = p.add_argument_group("model")

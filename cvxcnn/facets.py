@@ -106,6 +106,10 @@ HULL_MAX_RANK = 10
 #: for 3.1 s of solve saved); n = 256 won at every P (P = 300: 2.6 s for 8 s, P = 1000:
 #: 8.4 s for 60 s). Ask for ``"hull"`` to reduce below this size.
 AUTO_MIN_ROWS_PER_DIM = 20
+
+#: Relative violation of a dropped row (see :func:`violated_dropped_rows`) beyond
+#: which a reduced program is re-solved with that row added.
+FACET_CHECK_TOL = 1e-7
 _CENTER_TOL = 1e-9  # a cone is full-dimensional iff its max-slack LP optimum exceeds this
 _LP_TOL = 1e-9  # a row is redundant iff its LP minimum is >= -_LP_TOL
 _HIGHS_OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
@@ -532,6 +536,68 @@ def _facets_of_chunk(
             facets, status = _lp_facets(A, u), "lp"
         out.append((status, classes[facets]))
     return out
+
+
+def hull_pays_off(A: np.ndarray, rows_per_dim: int = AUTO_MIN_ROWS_PER_DIM) -> bool:
+    """Whether ``facets="auto"`` reduces cones cut out by rows of ``A`` (m, k) with Qhull.
+
+    Only when ``rank(A) <= HULL_MAX_RANK`` (above it the hull's facet count
+    explodes, and the LP test costs more than it saves: ask for ``"lp"``) and
+    ``m >= rows_per_dim * k`` (with fewer rows per cone Qhull costs more than
+    the solve time it saves: ask for ``"hull"``); see
+    :data:`AUTO_MIN_ROWS_PER_DIM` for the measurements.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    if A.shape[0] < rows_per_dim * A.shape[1]:
+        return False
+    return int(np.linalg.matrix_rank(A)) <= HULL_MAX_RANK
+
+
+def violated_dropped_rows(
+    signs: np.ndarray,
+    A: np.ndarray,
+    X: np.ndarray,
+    Xp: np.ndarray,
+    row_mask: np.ndarray,
+) -> np.ndarray:
+    """Rows a reduced program dropped that its solution violates, shape (m, P), bool.
+
+    The cone of block ``j`` is ``{x : s_jk A_k . x >= 0 for s_jk != 0}``;
+    ``X`` and ``Xp`` hold two blocks per cone (ReLU: ``W`` and ``Z``; soft
+    threshold: ``(w, t)`` and ``(w', t')``). EVERY present row is checked, so
+    a facet the reduction missed (e.g. merged away by Qhull's precision
+    handling) is caught instead of silently enlarging a cone. The violation
+    of row ``k`` of block ``j`` is ``-s_jk A_k . x_j / (||A_k|| max_j ||x_j||)``
+    (the larger over the two blocks); a dropped row is reported when it
+    exceeds ``max(FACET_CHECK_TOL, 10 * worst violation of the kept rows)``
+    (the solver's own tolerance).
+
+    Parameters
+    ----------
+    signs : ndarray of shape (m, P), in {-1, 0, 1}
+        0 where the cone has no such row.
+    A : ndarray of shape (m, k)
+    X, Xp : ndarray of shape (k, P)
+    row_mask : ndarray of shape (m, P), bool
+        Rows in the solved program.
+
+    Returns
+    -------
+    ndarray of shape (m, P), bool
+    """
+    S = np.asarray(signs, dtype=np.float64)
+    present = S != 0
+    row_mask = np.asarray(row_mask, dtype=bool) & present
+    scale = max(
+        np.linalg.norm(X, axis=0).max(initial=0.0), np.linalg.norm(Xp, axis=0).max(initial=0.0)
+    )
+    if scale == 0:
+        return np.zeros_like(present)
+    norms = np.maximum(np.linalg.norm(A, axis=1), 1e-300)[:, None]
+    worst = np.maximum(-(S * (A @ X)), -(S * (A @ Xp))) / (norms * scale)
+    worst = np.where(present, worst, -np.inf)
+    kept_worst = float(worst[row_mask].max(initial=0.0))
+    return present & ~row_mask & (worst > max(FACET_CHECK_TOL, 10.0 * kept_worst))
 
 
 def reduce_sign_rows(

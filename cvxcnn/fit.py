@@ -8,7 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cvxcnn._validation import check_positive
-from cvxcnn.facets import AUTO_MIN_ROWS_PER_DIM, HULL_MAX_RANK, FacetReduction, reduce_sign_rows
+from cvxcnn.facets import (
+    FacetReduction,
+    hull_pays_off,
+    reduce_sign_rows,
+)
+from cvxcnn.facets import violated_dropped_rows as signed_dropped_violations
 from cvxcnn.kkt import kkt_residuals
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import ReluNetwork, primal_objective
@@ -121,28 +126,43 @@ class ConvexFitResult:
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
 
 
-def result_from_program(
-    program: ReluProgram, info: SolveInfo, *, exact: bool, rtol: float = DEFAULT_RTOL
+def assemble_fit_result(
+    *,
+    info: SolveInfo,
+    data: PatchProblem,
+    masks: np.ndarray,
+    beta: float,
+    loss: Loss,
+    exact: bool,
+    build_seconds: float,
+    constraint_rows: int,
+    W: np.ndarray | None,
+    Z: np.ndarray | None,
+    kkt: dict,
+    rtol: float = DEFAULT_RTOL,
 ) -> ConvexFitResult:
-    """Assemble a :class:`ConvexFitResult` from a solved program."""
-    beta = float(program.beta.value)
-    nan = float("nan")
+    """A :class:`ConvexFitResult` from a solution ``W, Z`` (d, P) or None (no solution).
+
+    Shared by the CVXPY path (:func:`result_from_program`) and the direct
+    Clarabel path: the objective, the reconstruction and its float64
+    evaluation, and the sign check on every row are computed here once.
+    """
     common = dict(
         status=info.status,
         success=info.success,
         message=info.message,
         beta=beta,
-        loss=program.loss.name,
-        n=program.data.n,
-        d=program.data.d,
-        n_patterns=program.n_patterns,
+        loss=loss.name,
+        n=data.n,
+        d=data.d,
+        n_patterns=int(masks.shape[0]),
         exact_arrangement=exact,
         solve=info,
-        build_seconds=program.build_seconds,
-        constraint_rows=2
-        * (program.masks.size if program.row_mask is None else int(program.row_mask.sum())),
+        build_seconds=build_seconds,
+        constraint_rows=constraint_rows,
     )
-    if program.W.value is None:
+    if W is None or Z is None:
+        nan = float("nan")
         return ConvexFitResult(
             objective=nan,
             primal_objective=nan,
@@ -151,19 +171,14 @@ def result_from_program(
             sign_violation=nan,
             **common,
         )
-    W, Z = np.asarray(program.W.value), np.asarray(program.Z.value)
-    floor = natural_scale(program.data)
-    try:
-        kkt = kkt_residuals(program, rtol=rtol).to_dict()
-    except ValueError as exc:  # no duals from this solver
-        kkt = {"error": str(exc)}
+    floor = natural_scale(data)
     network = reconstruct_relu(W, Z, rtol=rtol, floor=floor)
     return ConvexFitResult(
-        objective=convex_objective(W, Z, program.masks, program.data, beta, program.loss),
-        primal_objective=primal_objective(network, program.data, beta, program.loss),
+        objective=convex_objective(W, Z, masks, data, beta, loss),
+        primal_objective=primal_objective(network, data, beta, loss),
         active_patterns=int(active_pattern_mask(W, Z, rtol=rtol, floor=floor).sum()),
         neurons=network.n_neurons,
-        sign_violation=sign_violation(W, Z, program.masks, program.data.Y),
+        sign_violation=sign_violation(W, Z, masks, data.Y),
         kkt=kkt,
         network=network,
         W=W,
@@ -172,12 +187,37 @@ def result_from_program(
     )
 
 
+def result_from_program(
+    program: ReluProgram, info: SolveInfo, *, exact: bool, rtol: float = DEFAULT_RTOL
+) -> ConvexFitResult:
+    """Assemble a :class:`ConvexFitResult` from a solved program."""
+    W = Z = None
+    kkt: dict = {}
+    if program.W.value is not None:
+        W, Z = np.asarray(program.W.value), np.asarray(program.Z.value)
+        try:
+            kkt = kkt_residuals(program, rtol=rtol).to_dict()
+        except ValueError as exc:  # no duals from this solver
+            kkt = {"error": str(exc)}
+    rows = program.masks.size if program.row_mask is None else int(program.row_mask.sum())
+    return assemble_fit_result(
+        info=info,
+        data=program.data,
+        masks=program.masks,
+        beta=float(program.beta.value),
+        loss=program.loss,
+        exact=exact,
+        build_seconds=program.build_seconds,
+        constraint_rows=2 * rows,
+        W=W,
+        Z=Z,
+        kkt=kkt,
+        rtol=rtol,
+    )
+
+
 MAX_FACET_ROUNDS = 5
 """Re-solves allowed after adding violated dropped rows (then the result is returned as is)."""
-
-FACET_CHECK_TOL = 1e-7
-"""Relative violation (``-(2D-1) y_j . w / (|y_j| max_i |w_i|)``) of a dropped
-row beyond which the reduced program is re-solved with that row added."""
 
 
 def violated_dropped_rows(
@@ -185,22 +225,11 @@ def violated_dropped_rows(
 ) -> np.ndarray:
     """Dropped sign rows that the solution violates, shape (n, P), bool.
 
-    The check covers EVERY row of the full constraint set, so a facet the
-    reduction missed (e.g. merged away by Qhull's precision handling) is
-    caught instead of silently enlarging a cone. Violations are relative to
-    the row norm and the largest block norm, and must also exceed ten times
-    the worst violation of the kept rows (solver tolerance).
+    :func:`cvxcnn.facets.violated_dropped_rows` for the ReLU cones
+    ``(2 D_i - I) Y w >= 0`` of the blocks ``W`` and ``Z`` (d, P).
     """
     signs = 2.0 * np.asarray(masks, dtype=bool).T - 1.0  # (n, P)
-    norms = np.linalg.norm(Y, axis=1)[:, None]
-    scale = max(
-        np.linalg.norm(W, axis=0).max(initial=0.0), np.linalg.norm(Z, axis=0).max(initial=0.0)
-    )
-    if scale == 0:
-        return np.zeros_like(row_mask)
-    worst = np.maximum(-(signs * (Y @ W)), -(signs * (Y @ Z))) / (np.maximum(norms, 1e-300) * scale)
-    kept_worst = float(worst[row_mask].max(initial=0.0))
-    return (~row_mask) & (worst > max(FACET_CHECK_TOL, 10.0 * kept_worst))
+    return signed_dropped_violations(signs, Y, W, Z, row_mask)
 
 
 def resolve_facets(
@@ -231,13 +260,8 @@ def resolve_facets(
                 f"got {facets.keep.shape}: compute it for these patterns"
             )
         return facets
-    if facets == "auto":
-        exact = bool(getattr(patterns, "exact", False))
-        rank = int(np.linalg.matrix_rank(data.Y))
-        if not exact and rank > HULL_MAX_RANK:
-            return None  # the LP test costs more than it saves here; ask for "lp" explicitly
-        if not exact and data.n < AUTO_MIN_ROWS_PER_DIM * data.d:
-            return None  # few rows per cone: Qhull costs more than it saves; ask for "hull"
+    if facets == "auto" and not getattr(patterns, "exact", False) and not hull_pays_off(data.Y):
+        return None  # adjacency is free for exact sets; Qhull must pay for itself
     return reduce_sign_rows(patterns, data.Y, method=str(facets), n_jobs=n_jobs)
 
 

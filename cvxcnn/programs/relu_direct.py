@@ -56,15 +56,9 @@ import scipy.sparse as sp
 from cvxcnn._validation import check_positive
 from cvxcnn.kkt import kkt_residuals
 from cvxcnn.losses import AbsoluteLoss, HuberLoss, Loss, SquaredLoss, get_loss
-from cvxcnn.networks import primal_objective
 from cvxcnn.problem import PatchProblem
-from cvxcnn.programs.relu import _check_masks, convex_objective, pattern_masks, sign_violation
-from cvxcnn.reconstruct import (
-    DEFAULT_RTOL,
-    active_pattern_mask,
-    natural_scale,
-    reconstruct_relu,
-)
+from cvxcnn.programs.relu import _check_masks, pattern_masks
+from cvxcnn.reconstruct import DEFAULT_RTOL
 from cvxcnn.solve import DEFAULT_OPTIONS, SolveInfo, _solver_stats
 
 if TYPE_CHECKING:  # cvxcnn.fit is imported lazily (it may import this module one day)
@@ -533,52 +527,31 @@ def fit_relu_direct(
         For an unsupported loss (e.g. logistic), ``beta <= 0``, or masks /
         ``row_mask`` of the wrong shape.
     """
-    from cvxcnn.fit import ConvexFitResult
+    from cvxcnn.fit import assemble_fit_result
 
     conic = build_relu_conic(data, patterns, beta=beta, loss=loss, row_mask=row_mask)
     info, solution = solve_conic(conic, solver_options)
-    nan = float("nan")
-    common = dict(
-        status=info.status,
-        success=info.success,
-        message=info.message,
+    W = Z = None
+    kkt: dict = {}
+    if info.status in _SOLUTION_PRESENT and solution.x is not None and len(solution.x) > 0:
+        W, Z = conic.unpack(solution.x)
+        try:
+            mu, nu = conic.sign_duals(solution.z)
+            view = _kkt_view(conic, data, info.status, W, Z, mu, nu)
+            kkt = kkt_residuals(view, rtol=rtol).to_dict()
+        except (ValueError, AttributeError, TypeError) as exc:
+            kkt = {"error": str(exc)}
+    return assemble_fit_result(
+        info=info,
+        data=data,
+        masks=conic.masks,
         beta=conic.beta,
-        loss=conic.loss.name,
-        n=data.n,
-        d=data.d,
-        n_patterns=conic.n_patterns,
-        exact_arrangement=bool(getattr(patterns, "exact", False)),
-        solve=info,
+        loss=conic.loss,
+        exact=bool(getattr(patterns, "exact", False)),
         build_seconds=conic.build_seconds,
         constraint_rows=conic.sign_rows,
-    )
-    if info.status not in _SOLUTION_PRESENT or solution.x is None or len(solution.x) == 0:
-        return ConvexFitResult(
-            objective=nan,
-            primal_objective=nan,
-            active_patterns=0,
-            neurons=0,
-            sign_violation=nan,
-            **common,
-        )
-    W, Z = conic.unpack(solution.x)
-    floor = natural_scale(data)
-    try:
-        mu, nu = conic.sign_duals(solution.z)
-        view = _kkt_view(conic, data, info.status, W, Z, mu, nu)
-        kkt = kkt_residuals(view, rtol=rtol).to_dict()
-    except (ValueError, AttributeError, TypeError) as exc:
-        kkt = {"error": str(exc)}
-    network = reconstruct_relu(W, Z, rtol=rtol, floor=floor)
-    return ConvexFitResult(
-        objective=convex_objective(W, Z, conic.masks, data, conic.beta, conic.loss),
-        primal_objective=primal_objective(network, data, conic.beta, conic.loss),
-        active_patterns=int(active_pattern_mask(W, Z, rtol=rtol, floor=floor).sum()),
-        neurons=network.n_neurons,
-        sign_violation=sign_violation(W, Z, conic.masks, data.Y),
-        kkt=kkt,
-        network=network,
         W=W,
         Z=Z,
-        **common,
+        kkt=kkt,
+        rtol=rtol,
     )

@@ -22,8 +22,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from cvxcnn.facets import AUTO_MIN_ROWS_PER_DIM, HULL_MAX_RANK, FacetReduction, signed_cone_facets
-from cvxcnn.fit import FACET_CHECK_TOL
+from cvxcnn.facets import (
+    AUTO_MIN_ROWS_PER_DIM,
+    FacetReduction,
+    hull_pays_off,
+    signed_cone_facets,
+    violated_dropped_rows,
+)
 from cvxcnn.soft_threshold.triples import TripleSet, augmented_matrix
 
 __all__ = [
@@ -189,11 +194,10 @@ def resolve_st_facets(Y: np.ndarray, triples: TripleSet, facets: object) -> Face
             "(adjacency does not apply: the 6a cones are not the cells of one arrangement)"
         )
     if facets == "auto":
+        # rows come in pairs per patch: twice the ReLU rule (n = 128 lost, n = 256 won, d = 9)
         Yt = augmented_matrix(np.asarray(Y, dtype=np.float64))
-        if int(np.linalg.matrix_rank(Yt)) > HULL_MAX_RANK:
+        if not hull_pays_off(Yt, 2 * AUTO_MIN_ROWS_PER_DIM):
             return None
-        if Yt.shape[0] < 2 * AUTO_MIN_ROWS_PER_DIM * Yt.shape[1]:
-            return None  # measured: n = 128 lost end to end, n = 256 won (d = 9)
         facets = "hull"
     return st_facet_reduction(triples, Y, method=facets)
 
@@ -209,12 +213,8 @@ def st_violated_dropped_rows(
 ) -> np.ndarray:
     """Dropped 6a rows that a solution violates, shape (2n + 1, P), bool.
 
-    Every full row of every block (``w`` and ``w'``) is checked. The
-    violation of row ``k`` of block ``j`` is
-    ``-s_jk Yt_k . (w_j, t_j) / (||Yt_k|| * max_j ||(w_j, t_j)||)`` (the
-    largest over ``w`` and ``w'``); a dropped row is reported when it exceeds
-    ``max(FACET_CHECK_TOL, 10 * worst violation of the kept rows)`` (the
-    solver's own tolerance), as in :func:`cvxcnn.fit.violated_dropped_rows`.
+    :func:`cvxcnn.facets.violated_dropped_rows` for the blocks ``(w_j, t_j)``
+    and ``(w'_j, t'_j)``: every full row of both is checked.
 
     Parameters
     ----------
@@ -231,18 +231,6 @@ def st_violated_dropped_rows(
     -------
     ndarray of shape (2n + 1, P), bool
     """
-    S = np.asarray(signs, dtype=np.float64).T  # (2n + 1, P)
-    present = S != 0
-    row_mask = np.asarray(row_mask, dtype=bool) & present
     X = np.vstack([W, np.asarray(T)[None, :]])
     Xp = np.vstack([Wp, np.asarray(Tp)[None, :]])
-    scale = max(
-        np.linalg.norm(X, axis=0).max(initial=0.0), np.linalg.norm(Xp, axis=0).max(initial=0.0)
-    )
-    if scale == 0:
-        return np.zeros_like(present)
-    norms = np.maximum(np.linalg.norm(Yt, axis=1), 1e-300)[:, None]
-    worst = np.maximum(-(S * (Yt @ X)), -(S * (Yt @ Xp))) / (norms * scale)
-    worst = np.where(present, worst, -np.inf)
-    kept_worst = float(worst[row_mask].max(initial=0.0))
-    return present & ~row_mask & (worst > max(FACET_CHECK_TOL, 10.0 * kept_worst))
+    return violated_dropped_rows(np.asarray(signs).T, Yt, X, Xp, row_mask)
