@@ -8,7 +8,7 @@ and Clarabel's default settings:
 
 - ``cvxpy``: :func:`cvxcnn.programs.relu.build_relu_program` (expressions),
   :func:`cvxcnn.solve.solve_cvxpy` (canonicalization, then Clarabel),
-  :func:`cvxcnn.fit.result_from_program` (reconstruction, KKT);
+  :func:`cvxcnn.programs.relu_result.result_from_program` (reconstruction, KKT);
 - ``direct``: :func:`cvxcnn.programs.relu_direct.fit_relu_direct`
   (scipy.sparse assembly, Clarabel, reconstruction, KKT).
 
@@ -37,10 +37,11 @@ import numpy as np
 
 from cvxcnn.arrangements import sample_relu_patterns
 from cvxcnn.data import load_digits
-from cvxcnn.fit import ConvexFitResult, result_from_program
 from cvxcnn.problem import PatchProblem, make_problem
 from cvxcnn.programs.relu import build_relu_program
 from cvxcnn.programs.relu_direct import build_relu_conic, fit_relu_direct
+from cvxcnn.programs.relu_result import result_from_program
+from cvxcnn.results import ConvexFitResult
 from cvxcnn.solve import solve_cvxpy
 
 PATHS = ("cvxpy", "direct")

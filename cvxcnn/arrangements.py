@@ -30,6 +30,7 @@ small jitter), deduplicated.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import math
@@ -71,6 +72,29 @@ class ArrangementTooLargeError(ValueError):
     """Raised when exact enumeration would exceed the caller's ``max_cells``."""
 
 
+def matrix_digest(Y: np.ndarray) -> str:
+    """SHA-256 of a patch matrix (shape and float64 bytes), kept by exact cell sets.
+
+    A set enumerated from ``Y`` stores this digest and its cell count; a
+    certificate is "certified" only when the digest of ITS problem's ``Y``
+    matches, no cell is missing, and every cell is reproduced by its
+    generator on that ``Y`` (see :meth:`Activation.verify_exact`).
+
+    Parameters
+    ----------
+    Y : ndarray of shape (n, d)
+
+    Returns
+    -------
+    str
+        Hex digest.
+    """
+    Y = np.ascontiguousarray(Y, dtype=np.float64)
+    h = hashlib.sha256(str(Y.shape).encode())
+    h.update(Y.tobytes())
+    return h.hexdigest()
+
+
 # --------------------------------------------------------------------------- #
 # PatternSet
 # --------------------------------------------------------------------------- #
@@ -95,6 +119,11 @@ class PatternSet:
         ``"lp-incremental"`` or ``"given"``.
     count_bound : int
         ``relu_count_bound(n, rank(Y))``.
+    digest, exact_count : str, int
+        Set by exact enumeration: :func:`matrix_digest` of the ``Y`` it was
+        enumerated from and the number of cells found. A certificate trusts
+        ``exact`` only when these match its own problem
+        (:meth:`cvxcnn.activations.Relu.verify_exact`); empty/0 otherwise.
 
     The arrays are stored as read-only views.
     """
@@ -104,6 +133,8 @@ class PatternSet:
     exact: bool
     method: str
     count_bound: int
+    digest: str = ""
+    exact_count: int = 0
 
     def __post_init__(self) -> None:
         masks = np.asarray(self.masks)
@@ -156,6 +187,8 @@ class PatternSet:
             exact=self.exact and covers_all,
             method=self.method,
             count_bound=self.count_bound,
+            digest=self.digest if covers_all else "",
+            exact_count=self.exact_count if covers_all else 0,
         )
 
     def union(self, other: PatternSet) -> PatternSet:
@@ -187,6 +220,8 @@ class PatternSet:
             exact=self.exact or other.exact,
             method=method,
             count_bound=max(self.count_bound, other.count_bound),
+            digest=self.digest if self.exact else other.digest,
+            exact_count=self.exact_count if self.exact else other.exact_count,
         )
 
 
@@ -844,7 +879,7 @@ def _enumerate(
         masks = np.ones((1, n), dtype=bool)
         stats = {"checked": 1, "repaired": 0, "dropped": 0}
         name = "vertex" if method == "vertex" else "lp-incremental"
-        return PatternSet(masks, gens, True, name, 1), stats
+        return PatternSet(masks, gens, True, name, 1, matrix_digest(Y), 1), stats
     red = _reduce(Y[nonzero])
     _check_size(n, red, max_cells)
     if method == "vertex":
@@ -858,7 +893,8 @@ def _enumerate(
     masks, gens, stats = _verify_and_repair(Y, masks, gens)
     gens = _unit_rows(gens)
     bound = relu_count_bound(n, red.rank)
-    return PatternSet(masks, gens, True, name, bound), stats
+    digest = matrix_digest(Y)
+    return PatternSet(masks, gens, True, name, bound, digest, masks.shape[0]), stats
 
 
 def _check_size(n: int, red: _Reduction, max_cells: int) -> None:

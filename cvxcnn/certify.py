@@ -14,51 +14,71 @@ so the bound stays valid whatever the oracle's accuracy, and maximize ``h``
 over ``s``. Upper bound ``P(U, v)`` (the shared evaluator), gap = upper -
 lower.
 
+Written once for every activation (:mod:`cvxcnn.activations`): the
+activation supplies only the oracle over its cells (ReLU sign patterns, or
+soft-threshold triples with ``M(r) = max |g^T tau_t(Y u)|`` over ``t >= 0``).
+
 The lower bound is a **certificate** only when the oracle ran over every
-cell of the arrangement (an exact pattern set). Over sampled cells ``M(r)``
-may be underestimated, so the "bound" is an **estimate**; the result says
-which in ``certificate`` ("certified" / "estimated").
+cell of the arrangement: an exact cell set that was verified against THIS
+problem's patch matrix (:meth:`cvxcnn.activations.Activation.verify_exact`).
+Over sampled cells ``M(r)`` may be underestimated, so the "bound" is an
+**estimate**; the result says which in ``certificate`` ("certified" /
+"estimated"), and "failed" when the numbers cannot make a bound (a network
+whose objective overflows, a lower bound above the upper one).
+:class:`Certificate` refuses to be built as "certified" with non-finite
+bounds or ``lower > upper`` beyond :data:`CERTIFICATE_RTOL`.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize_scalar
 
 from cvxcnn._validation import check_positive
+from cvxcnn.activations import Activation, activation_of
 from cvxcnn.losses import Loss, get_loss
-from cvxcnn.networks import ReluNetwork, predict, primal_objective
-from cvxcnn.oracle import OracleResult, relu_oracle
+from cvxcnn.networks import predict, primal_objective
 from cvxcnn.problem import PatchProblem
+from cvxcnn.results import Result
 
 CERTIFIED = "certified"
 ESTIMATED = "estimated"
+FAILED = "failed"
+
+#: Relative float64 slack allowed for ``lower > upper`` in a certified result
+#: (both are float64 evaluations of the same objective scale; anything above
+#: this is a bug or a wrong cell set, never rounding).
+CERTIFICATE_RTOL = 1e-9
 
 #: Clarabel tolerances used when a solve feeds a certificate (DESIGN.md section 5:
 #: at the defaults the certified gap at the optimum was 1e-7..5e-4).
 TIGHT_CLARABEL = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 
 
+class CertificateError(ValueError):
+    """A certificate was built from numbers that cannot certify anything."""
+
+
 @dataclass
-class Certificate:
+class Certificate(Result):
     """Upper bound, lower bound and gap of a network's objective.
 
     Attributes
     ----------
     upper_bound : float
-        ``P(U, v)`` of the network (float64 evaluator).
+        ``P`` of the network (float64 evaluator).
     lower_bound : float
         Dual bound on the global optimum: valid when ``certificate ==
         "certified"``; an estimate otherwise.
     gap, relative_gap : float
         ``upper - lower`` and ``gap / |upper|``.
-    certificate : {"certified", "estimated"}
+    certificate : {"certified", "estimated", "failed"}
     oracle : str
-        Which oracle ran, e.g. ``"exact/nnls"`` or ``"sampled/nnls"``.
+        Which oracle ran, e.g. ``"exact/nnls"`` or ``"sampled/st-socp"``.
     oracle_cells : int
         Cells the oracle searched.
     oracle_upper, oracle_lower : float
@@ -68,6 +88,15 @@ class Certificate:
     beta : float
     loss : str
     oracle_seconds : float
+    activation : str
+    message : str
+        Why the result is estimated or failed ("" when certified).
+
+    Raises
+    ------
+    CertificateError
+        When built as "certified" with a non-finite bound or
+        ``lower > upper + CERTIFICATE_RTOL * max(1, |upper|)``.
     """
 
     upper_bound: float
@@ -83,13 +112,32 @@ class Certificate:
     beta: float
     loss: str
     oracle_seconds: float
+    activation: str = "relu"
+    message: str = ""
+
+    def __post_init__(self) -> None:
+        if self.certificate not in (CERTIFIED, ESTIMATED, FAILED):
+            raise CertificateError(f"unknown certificate kind {self.certificate!r}")
+        if self.certificate == CERTIFIED:
+            problem = certificate_problem(self.upper_bound, self.lower_bound)
+            if problem:
+                raise CertificateError(f"refusing to certify: {problem}")
 
     @property
     def certified(self) -> bool:
         return self.certificate == CERTIFIED
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+
+def certificate_problem(upper: float, lower: float) -> str:
+    """Why ``(upper, lower)`` cannot be a certified bracket ("" when it can)."""
+    if not (math.isfinite(upper) and math.isfinite(lower)):
+        return f"bounds are not finite (upper {upper}, lower {lower})"
+    if lower > upper + CERTIFICATE_RTOL * max(1.0, abs(upper)):
+        return (
+            f"lower bound {lower!r} exceeds upper bound {upper!r} beyond the float64 "
+            f"tolerance {CERTIFICATE_RTOL:g} (relative)"
+        )
+    return ""
 
 
 def _domain_limit(loss: Loss, r: np.ndarray, target: np.ndarray) -> float:
@@ -136,66 +184,143 @@ def best_dual_scale(
     return max(candidates, key=lambda c: c[1])
 
 
+def dual_bound(
+    loss: Loss, r: np.ndarray, target: np.ndarray, beta: float, oracle_upper: float
+) -> tuple[float, float]:
+    """The lower bound ``max_{0 <= s <= beta / M} -L*(-s r)`` from an upper end ``M`` of the oracle.
+
+    The ONE place where an oracle value becomes a lower bound (used by
+    :func:`certify`, column generation and paths).
+
+    Parameters
+    ----------
+    loss : Loss
+    r : ndarray of shape (n_out,)
+        Residual direction.
+    target : ndarray of shape (n_out,)
+    beta : float
+    oracle_upper : float
+        An UPPER bound on ``M(r)`` over the cells of interest.
+
+    Returns
+    -------
+    (s, lower) : tuple of float
+    """
+    s_max = beta / oracle_upper if oracle_upper > 0 else math.inf
+    return best_dual_scale(loss, r, target, s_max)
+
+
 def dual_direction(
-    network: ReluNetwork, problem: PatchProblem, loss: Loss
+    network: object, problem: PatchProblem, loss: Loss
 ) -> tuple[np.ndarray, np.ndarray]:
     """``r = -grad L(R f(Y))`` (n_out,) and ``g = R^T r`` (n,)."""
     r = -loss.gradient(predict(network, problem), problem.target)
     return r, problem.readout.adjoint(r)
 
 
-def certify_relu(
-    network: ReluNetwork,
+def certify(
+    network: object,
     problem: PatchProblem,
-    patterns: object,
+    cells: object,
     *,
     beta: float,
     loss: str | Loss = "squared",
-    oracle_method: str = "nnls",
+    oracle_options: dict | None = None,
 ) -> Certificate:
-    """Certificate (or estimate) of how far a network is from the global optimum.
+    """Certificate (or estimate) of how far any network is from the global optimum.
 
     Parameters
     ----------
-    network : ReluNetwork
-        Any two-layer ReLU network for ``problem`` (reconstructed, trained, loaded).
+    network : ReluNetwork or STNetwork
+        Any two-layer network for ``problem`` (reconstructed, trained, loaded).
     problem : PatchProblem
         Patches ``Y`` (n, d), readout ``R``, target ``x``.
-    patterns : PatternSet or ndarray of shape (P, n), bool
-        Cells the oracle searches. ``certificate == "certified"`` only when
-        this is a ``PatternSet`` with ``exact=True`` (every cell).
+    cells : PatternSet, TripleSet or ndarray of shape (P, n), bool
+        Cells the oracle searches, of the network's activation.
+        ``certificate == "certified"`` only when they are an exact set
+        verified against ``problem.Y``.
     beta : float
     loss : str or Loss
-    oracle_method : {"nnls", "socp"}
+    oracle_options : dict, optional
+        Passed to the activation's oracle (ReLU: ``method="nnls"|"socp"``;
+        soft thresholds: ``solver``, ``solver_options``).
 
     Returns
     -------
     Certificate
+        ``certificate="failed"`` (with ``message``) when the network's
+        objective or the bound is not finite.
     """
     beta = check_positive(beta, "beta")
     loss = get_loss(loss)
-    masks = np.asarray(getattr(patterns, "masks", patterns), dtype=bool)
-    exact = bool(getattr(patterns, "exact", False))
+    activation = _matching_activation(network, cells)
+    cells = activation.check_cells(cells, problem.n)
     upper = primal_objective(network, problem, beta, loss)
     r, g = dual_direction(network, problem, loss)
     start = time.perf_counter()
-    oracle: OracleResult = relu_oracle(problem.Y, g, masks, method=oracle_method)
+    oracle = activation.oracle(problem.Y, g, cells, **(oracle_options or {}))
     seconds = time.perf_counter() - start
-    s_max = beta / oracle.upper if oracle.upper > 0 else math.inf
-    s, lower = best_dual_scale(loss, r, problem.target, s_max)
+    s, lower = dual_bound(loss, r, problem.target, beta, oracle.upper)
+    kind, message = _verdict(activation, cells, problem, upper, lower)
     gap = upper - lower
+    exact = getattr(cells, "exact", False)
     return Certificate(
         upper_bound=upper,
         lower_bound=lower,
         gap=gap,
         relative_gap=gap / abs(upper) if upper != 0 else math.inf,
-        certificate=CERTIFIED if exact else ESTIMATED,
-        oracle=f"{'exact' if exact else 'sampled'}/{oracle_method}",
-        oracle_cells=int(masks.shape[0]),
+        certificate=kind,
+        oracle=f"{'exact' if exact else 'sampled'}/{oracle.method}",
+        oracle_cells=len(cells),
         oracle_upper=oracle.upper,
         oracle_lower=oracle.lower,
         dual_scale=s,
         beta=beta,
         loss=loss.name,
         oracle_seconds=seconds,
+        activation=activation.name,
+        message=message,
     )
+
+
+def _matching_activation(network: object, cells: object) -> Activation:
+    activation = activation_of(network)
+    if activation is not activation_of(cells):
+        raise TypeError(
+            f"a {activation.name} network needs {activation.name} cells "
+            f"({activation.cell_type.__name__}); got {type(cells).__name__}"
+        )
+    return activation
+
+
+def _verdict(
+    activation: Activation, cells: object, problem: PatchProblem, upper: float, lower: float
+) -> tuple[str, str]:
+    """("certified" | "estimated" | "failed", why) for a computed bracket."""
+    problem_text = certificate_problem(upper, lower)
+    if not (math.isfinite(upper) and math.isfinite(lower)):
+        return FAILED, f"no bound: {problem_text} (weights too large for float64?)"
+    if not getattr(cells, "exact", False):
+        return ESTIMATED, "sampled cells: M(r) may be underestimated, the bound is an estimate"
+    if not activation.verify_exact(cells, problem.Y):
+        return ESTIMATED, (
+            "the cells claim to be exact but were not verified against this problem's patch "
+            "matrix (enumerated from another Y, or cells missing): the bound is an estimate"
+        )
+    if problem_text:
+        return FAILED, problem_text
+    return CERTIFIED, ""
+
+
+def certify_relu(network: object, problem: PatchProblem, patterns: object, **kwargs) -> Certificate:
+    """:func:`certify` for a ReLU network (kept name; ``oracle_method`` -> ``oracle_options``)."""
+    method = kwargs.pop("oracle_method", None)
+    if method is not None:
+        kwargs["oracle_options"] = {"method": method}
+    return certify(network, problem, patterns, **kwargs)
+
+
+def certify_st(network: object, problem: PatchProblem, triples: object, **kwargs) -> Certificate:
+    """:func:`certify` for a soft-threshold network (kept name; oracle solver options)."""
+    options = {k: kwargs.pop(k) for k in ("solver", "solver_options") if k in kwargs}
+    return certify(network, problem, triples, oracle_options=options or None, **kwargs)

@@ -431,7 +431,7 @@ def _run_st_solve(args: argparse.Namespace) -> int:
     if args.method == "colgen" or args.certify is not None:
         raise ValueError(
             "--method colgen and --certify are implemented for --activation relu; for soft "
-            "thresholds use cvxcnn.soft_threshold.certify.certify_st from Python"
+            "thresholds use cvxcnn.certify.certify from Python"
         )
     payload = run_st_solve(args)
     if not args.quiet:

@@ -110,13 +110,13 @@ def run_st_solve(args: argparse.Namespace) -> dict:
     cvxcnn.arrangements.ArrangementTooLargeError
         ``--patterns exact`` beyond ``--max-cells``.
     """
+    from cvxcnn.bracket import fixed_threshold_bracket
     from cvxcnn.cli import _parse_solver_options, load_data_from_args, loss_from_args
+    from cvxcnn.fit import fit_st
     from cvxcnn.metrics import psnr
     from cvxcnn.networks import predict
     from cvxcnn.problem import make_problem, predictions_to_images
-    from cvxcnn.soft_threshold.bracket import fixed_threshold_bracket
     from cvxcnn.soft_threshold.network import save_st_network
-    from cvxcnn.soft_threshold.programs import fit_st
 
     threshold, form = _check_st_args(args)
     start = time.perf_counter()

@@ -1,273 +1,44 @@
-"""Solve the ReLU convex program end to end: build, solve, reconstruct, evaluate."""
+"""The convex fit, written once for every activation: facets, solve, full-row check.
+
+:func:`fit` takes any cell set (ReLU sign patterns or soft-threshold
+triples); the activation (:mod:`cvxcnn.activations`) builds and solves its
+program and reconstructs the network. What is common lives here once:
+validation, the facet reduction of the cone rows, and the safety net after
+every reduced solve: EVERY full row is checked at the solution, violated
+dropped rows are added and the program re-solved, until none is violated
+(after :data:`MAX_FACET_ROUNDS` rounds the full program is solved instead),
+so the optimum is always that of the full program.
+"""
 
 from __future__ import annotations
-
-import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from cvxcnn._validation import check_positive
-from cvxcnn.facets import (
-    FacetReduction,
-    hull_pays_off,
-    reduce_sign_rows,
-)
-from cvxcnn.facets import violated_dropped_rows as signed_dropped_violations
-from cvxcnn.kkt import kkt_residuals
+from cvxcnn.activations import Activation, activation_of
+from cvxcnn.facets import FacetReduction
 from cvxcnn.losses import Loss, get_loss
-from cvxcnn.networks import ReluNetwork, primal_objective
 from cvxcnn.problem import PatchProblem
-from cvxcnn.programs.relu import (
-    ReluProgram,
-    _check_masks,
-    build_relu_program,
-    convex_objective,
-    pattern_masks,
-    sign_violation,
+from cvxcnn.programs.relu import build_relu_program
+from cvxcnn.programs.relu_result import result_from_program
+from cvxcnn.reconstruct import DEFAULT_RTOL
+from cvxcnn.results import ConvexFitResult
+from cvxcnn.soft_threshold.programs import (
+    ST_FORMS,
+    STFitResult,
+    build_paper_program,
+    result_from_st_program,
 )
-from cvxcnn.reconstruct import (
-    DEFAULT_RTOL,
-    active_pattern_mask,
-    natural_scale,
-    reconstruct_relu,
-)
-from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, resolve_solver, solve_cvxpy
+from cvxcnn.soft_threshold.triples import TripleSet
+from cvxcnn.solve import DEFAULT_SOLVER, solve_cvxpy
+
+#: Re-solves with added rows before the full program is solved instead.
+MAX_FACET_ROUNDS = 25
 
 
-@dataclass
-class ConvexFitResult:
-    """Outcome of solving the ReLU convex program (SciPy ``OptimizeResult`` style).
-
-    Attributes
-    ----------
-    status, success, message : str, bool, str
-        From the solver; ``success`` is True only for ``optimal``.
-    objective : float
-        Convex objective at the solution, re-evaluated in float64.
-    primal_objective : float
-        ``P(U, v)`` of the reconstructed network (shared float64 evaluator).
-    beta : float
-    loss : str
-    n, d : int
-        Rows and columns of the patch matrix.
-    n_patterns, active_patterns, neurons : int
-    exact_arrangement : bool
-        True when the patterns are every cell, so ``objective`` is the global
-        optimum of the non-convex problem; otherwise it is an upper bound.
-    sign_violation : float
-        Largest violation of the sign constraints at the solution.
-    solve : SolveInfo
-        Solver, iterations, compile/solve seconds, the solver's gap/residuals.
-    kkt : dict
-        KKT residuals of eq. 4 from the solver's duals (:mod:`cvxcnn.kkt`).
-    constraint_rows : int
-        Sign-constraint rows in the solved program (``2 n P`` without facet
-        reduction; ``to_dict`` also reports that full count).
-    facets : dict
-        Facet reduction: method, rows kept, seconds, and ``rounds`` (re-solves
-        that added rows the full check found violated; 0 when none).
-    network : ReluNetwork or None
-    W, Z : ndarray of shape (d, P) or None
-    """
-
-    status: str
-    success: bool
-    message: str
-    objective: float
-    primal_objective: float
-    beta: float
-    loss: str
-    n: int
-    d: int
-    n_patterns: int
-    active_patterns: int
-    neurons: int
-    exact_arrangement: bool
-    sign_violation: float
-    solve: SolveInfo
-    build_seconds: float = 0.0
-    constraint_rows: int = 0
-    kkt: dict = field(default_factory=dict)
-    facets: dict = field(default_factory=dict)
-    network: ReluNetwork | None = field(default=None, repr=False)
-    W: np.ndarray | None = field(default=None, repr=False)
-    Z: np.ndarray | None = field(default=None, repr=False)
-
-    def to_dict(self) -> dict:
-        """JSON-ready summary (no arrays)."""
-        out = {
-            "status": self.status,
-            "success": self.success,
-            "message": self.message,
-            "solver": self.solve.solver,
-            "objective": self.objective,
-            "primal_objective": self.primal_objective,
-            "beta": self.beta,
-            "loss": self.loss,
-            "n": self.n,
-            "d": self.d,
-            "patterns": self.n_patterns,
-            "active_patterns": self.active_patterns,
-            "neurons": self.neurons,
-            "exact_arrangement": self.exact_arrangement,
-            "sign_violation": self.sign_violation,
-            "constraint_rows": self.constraint_rows,
-            "constraint_rows_full": 2 * self.n * self.n_patterns,
-            "iterations": self.solve.iterations,
-            "build_seconds": self.build_seconds,
-            "compile_seconds": self.solve.compile_seconds,
-            "solve_seconds": self.solve.solve_seconds,
-            "solver_objective": self.solve.solver_objective,
-            "solver_stats": self.solve.solver_stats,
-            "kkt": self.kkt,
-            "facets": self.facets,
-        }
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
-
-
-def assemble_fit_result(
-    *,
-    info: SolveInfo,
-    data: PatchProblem,
-    masks: np.ndarray,
-    beta: float,
-    loss: Loss,
-    exact: bool,
-    build_seconds: float,
-    constraint_rows: int,
-    W: np.ndarray | None,
-    Z: np.ndarray | None,
-    kkt: dict,
-    rtol: float = DEFAULT_RTOL,
-) -> ConvexFitResult:
-    """A :class:`ConvexFitResult` from a solution ``W, Z`` (d, P) or None (no solution).
-
-    Shared by the CVXPY path (:func:`result_from_program`) and the direct
-    Clarabel path: the objective, the reconstruction and its float64
-    evaluation, and the sign check on every row are computed here once.
-    """
-    common = dict(
-        status=info.status,
-        success=info.success,
-        message=info.message,
-        beta=beta,
-        loss=loss.name,
-        n=data.n,
-        d=data.d,
-        n_patterns=int(masks.shape[0]),
-        exact_arrangement=exact,
-        solve=info,
-        build_seconds=build_seconds,
-        constraint_rows=constraint_rows,
-    )
-    if W is None or Z is None:
-        nan = float("nan")
-        return ConvexFitResult(
-            objective=nan,
-            primal_objective=nan,
-            active_patterns=0,
-            neurons=0,
-            sign_violation=nan,
-            **common,
-        )
-    floor = natural_scale(data)
-    network = reconstruct_relu(W, Z, rtol=rtol, floor=floor)
-    return ConvexFitResult(
-        objective=convex_objective(W, Z, masks, data, beta, loss),
-        primal_objective=primal_objective(network, data, beta, loss),
-        active_patterns=int(active_pattern_mask(W, Z, rtol=rtol, floor=floor).sum()),
-        neurons=network.n_neurons,
-        sign_violation=sign_violation(W, Z, masks, data.Y),
-        kkt=kkt,
-        network=network,
-        W=W,
-        Z=Z,
-        **common,
-    )
-
-
-def result_from_program(
-    program: ReluProgram, info: SolveInfo, *, exact: bool, rtol: float = DEFAULT_RTOL
-) -> ConvexFitResult:
-    """Assemble a :class:`ConvexFitResult` from a solved program."""
-    W = Z = None
-    kkt: dict = {}
-    if program.W.value is not None:
-        W, Z = np.asarray(program.W.value), np.asarray(program.Z.value)
-        try:
-            kkt = kkt_residuals(program, rtol=rtol).to_dict()
-        except ValueError as exc:  # no duals from this solver
-            kkt = {"error": str(exc)}
-    rows = program.masks.size if program.row_mask is None else int(program.row_mask.sum())
-    return assemble_fit_result(
-        info=info,
-        data=program.data,
-        masks=program.masks,
-        beta=float(program.beta.value),
-        loss=program.loss,
-        exact=exact,
-        build_seconds=program.build_seconds,
-        constraint_rows=2 * rows,
-        W=W,
-        Z=Z,
-        kkt=kkt,
-        rtol=rtol,
-    )
-
-
-MAX_FACET_ROUNDS = 5
-"""Re-solves allowed after adding violated dropped rows (then the result is returned as is)."""
-
-
-def violated_dropped_rows(
-    W: np.ndarray, Z: np.ndarray, masks: np.ndarray, Y: np.ndarray, row_mask: np.ndarray
-) -> np.ndarray:
-    """Dropped sign rows that the solution violates, shape (n, P), bool.
-
-    :func:`cvxcnn.facets.violated_dropped_rows` for the ReLU cones
-    ``(2 D_i - I) Y w >= 0`` of the blocks ``W`` and ``Z`` (d, P).
-    """
-    signs = 2.0 * np.asarray(masks, dtype=bool).T - 1.0  # (n, P)
-    return signed_dropped_violations(signs, Y, W, Z, row_mask)
-
-
-def resolve_facets(
-    data: PatchProblem, patterns: object, facets: object, n_jobs: int | None = None
-) -> FacetReduction | None:
-    """Resolve the ``facets`` argument of :func:`fit_relu` to a reduction (or None).
-
-    Parameters
-    ----------
-    data : PatchProblem
-    patterns : PatternSet or ndarray of shape (P, n), bool
-    facets : {"auto", "off", "adjacency", "hull", "lp"}, FacetReduction or None
-    n_jobs : int or None
-        Processes for the per-cone loop (None: 1; -1: every CPU).
-
-    Returns
-    -------
-    FacetReduction or None
-        None when reduction is off (or ``auto`` finds it not worth it).
-    """
-    if facets is None or facets == "off":
-        return None
-    if isinstance(facets, FacetReduction):
-        n_patterns = len(np.asarray(getattr(patterns, "masks", patterns)))
-        if facets.keep.shape != (data.n, n_patterns):
-            raise ValueError(
-                f"facets.keep must have shape (n, P) = ({data.n}, {n_patterns}); "
-                f"got {facets.keep.shape}: compute it for these patterns"
-            )
-        return facets
-    if facets == "auto" and not getattr(patterns, "exact", False) and not hull_pays_off(data.Y):
-        return None  # adjacency is free for exact sets; Qhull must pay for itself
-    return reduce_sign_rows(patterns, data.Y, method=str(facets), n_jobs=n_jobs)
-
-
-def fit_relu(
-    data: PatchProblem,
-    patterns: object,
+def fit(
+    problem: PatchProblem,
+    cells: object,
     *,
     beta: float = 1e-3,
     loss: str | Loss = "squared",
@@ -280,14 +51,15 @@ def fit_relu(
     backend: str = "cvxpy",
     n_jobs: int | None = None,
 ) -> ConvexFitResult:
-    """Solve the ReLU convex program and reconstruct the network.
+    """Solve the exact convex program over ``cells`` and reconstruct the network.
 
     Parameters
     ----------
-    data : PatchProblem
+    problem : PatchProblem
         Patches ``Y`` (n, d), readout and target.
-    patterns : PatternSet or ndarray of shape (P, n), bool
-        A ``PatternSet`` with ``exact=True`` makes the result the global optimum.
+    cells : PatternSet, TripleSet or ndarray of shape (P, n), bool
+        ReLU sign patterns or soft-threshold triples; an exact set (every
+        cell) makes the optimum the global optimum of the network.
     beta : float
         Weight decay (> 0).
     loss : str or Loss
@@ -295,84 +67,169 @@ def fit_relu(
         Any installed CVXPY solver (default Clarabel).
     solver_options : dict, optional
     canon_backend : str, optional
+        CVXPY canonicalization backend.
     rtol : float
         Relative threshold for nonzero blocks in the reconstruction.
-    row_mask : ndarray of shape (n, P), bool, optional
-        Keep only these sign constraints (they must make the others
-        redundant); overrides ``facets``.
+    row_mask : ndarray, optional
+        Keep only these cone rows (ReLU: (n, P); soft threshold:
+        (2n + 1, P)); overrides ``facets``. Dropped rows are still checked.
     facets : {"auto", "off", "adjacency", "hull", "lp"} or FacetReduction
-        Facet reduction of the sign rows (:mod:`cvxcnn.facets`). ``auto``
-        (default): from adjacency for exact pattern sets, by Qhull for
-        sampled ones when ``rank(Y) <= 10`` and ``n >= 20 d`` (below that
-        the reduction costs more than it saves), off otherwise. ``off``/None
-        keeps every row. A precomputed :class:`~cvxcnn.facets.FacetReduction`
-        is used as is (compute it once for many solves).
-        Whatever the reduction, every FULL sign row is checked at the
-        solution; violated dropped rows are added and the program re-solved
-        (``facets["rounds"]`` in the result), so the optimum is that of the
-        full program.
+        Facet reduction of the cone rows. ``auto`` (default): adjacency for
+        exact ReLU sets; Qhull for sampled sets only where it pays
+        (:func:`cvxcnn.facets.hull_pays_off`); off otherwise.
     backend : {"cvxpy", "direct"}
-        ``cvxpy`` (default, the reference): build with CVXPY, any solver and
-        loss. ``direct``: Clarabel's standard form assembled with
-        scipy.sparse (:mod:`cvxcnn.programs.relu_direct`; Clarabel only;
-        squared, absolute and Huber losses), which skips CVXPY's compile.
+        ``direct`` builds Clarabel's standard form (ReLU only).
     n_jobs : int or None
-        Processes for the facet reduction's loop over cones (None: 1, -1:
-        every CPU); the solve itself is unaffected.
+        Processes for the facet reduction (None: 1; -1: every CPU).
 
     Returns
     -------
     ConvexFitResult
-        Check ``success``/``status``: a failed solve is reported, not raised.
+        (``STFitResult`` for soft thresholds.) Check ``success``: a failed
+        solve is reported, not raised. ``facets`` holds the reduction with
+        ``rounds``/``rows_added`` of the full-row check (``fallback:
+        "full"`` when it gave up on the reduction).
     """
     check_positive(beta, "beta")
     loss = get_loss(loss)
-    if backend not in ("cvxpy", "direct"):
-        raise ValueError(f"backend must be 'cvxpy' or 'direct'; got {backend!r}")
-    if backend == "direct" and resolve_solver(solver) != "CLARABEL":
-        raise ValueError(f"backend='direct' builds Clarabel's standard form; got solver={solver!r}")
-    masks = _check_masks(pattern_masks(patterns), data.n)
+    activation = activation_of(cells)
+    cells = activation.check_cells(cells, problem.n)
     reduction = None
     if row_mask is None:
-        reduction = resolve_facets(data, patterns, facets, n_jobs=n_jobs)
+        reduction = activation.facet_reduction(problem, cells, facets, n_jobs)
         row_mask = None if reduction is None else reduction.keep.copy()
-    exact = bool(getattr(patterns, "exact", False))
-    rounds = 0
-    while True:
-        if backend == "direct":
-            from cvxcnn.programs.relu_direct import fit_relu_direct
+    else:
+        row_mask = activation.check_row_mask(row_mask, problem, cells)
 
-            result = fit_relu_direct(
-                data,
-                patterns,
-                beta=beta,
-                loss=loss,
-                solver_options=solver_options,
-                rtol=rtol,
-                row_mask=row_mask,
-            )
-        else:
-            program = build_relu_program(data, patterns, beta=beta, loss=loss, row_mask=row_mask)
-            info = solve_cvxpy(
-                program.problem, solver, solver_options=solver_options, canon_backend=canon_backend
-            )
-            result = result_from_program(program, info, exact=exact, rtol=rtol)
-        if row_mask is None or result.W is None or rounds >= MAX_FACET_ROUNDS:
-            break
-        missing = violated_dropped_rows(result.W, result.Z, masks, data.Y, row_mask)
-        if not missing.any():
-            break
-        row_mask = np.asarray(row_mask, dtype=bool) | missing
-        rounds += 1
-    if reduction is not None:
-        result.facets = {**reduction.to_dict(), "rounds": rounds}
-    elif row_mask is not None:
-        result.facets = {"method": "given", "rounds": rounds}
+    def solve(rows: np.ndarray | None) -> ConvexFitResult:
+        return activation.solve(
+            problem,
+            cells,
+            beta=beta,
+            loss=loss,
+            row_mask=rows,
+            solver=solver,
+            solver_options=solver_options,
+            canon_backend=canon_backend,
+            backend=backend,
+            rtol=rtol,
+        )
+
+    result = solve(row_mask)
+    if row_mask is not None:
+        result = _full_row_check(activation, problem, cells, row_mask, result, solve)
+        summary = {"method": "given"}
+        if reduction is not None:
+            summary = activation.facets_summary(reduction, cells)
+        result.facets = {**summary, **result.facets}
     return result
 
 
+def _full_row_check(
+    activation: Activation,
+    problem: PatchProblem,
+    cells: object,
+    row_mask: np.ndarray,
+    result: ConvexFitResult,
+    solve,
+) -> ConvexFitResult:
+    """Re-solve with violated dropped rows until none is; the full program after too many rounds."""
+    rounds = added = 0
+    while result.W is not None:
+        missing = activation.violated_rows(result, problem, cells, row_mask)
+        if not missing.any():
+            break
+        if rounds >= MAX_FACET_ROUNDS:
+            result = solve(None)  # every row: nothing left to check
+            result.facets = {"rounds": rounds, "rows_added": added, "fallback": "full"}
+            return result
+        row_mask = row_mask | missing
+        added += int(missing.sum())
+        rounds += 1
+        result = solve(row_mask)
+    result.facets = {"rounds": rounds, "rows_added": added}
+    return result
+
+
+def fit_relu(problem: PatchProblem, patterns: object, **options: object) -> ConvexFitResult:
+    """:func:`fit` for ReLU sign patterns (a ``PatternSet`` or a (P, n) bool mask array)."""
+    if isinstance(patterns, TripleSet):
+        raise TypeError("fit_relu takes ReLU patterns; for a TripleSet use fit or fit_st")
+    return fit(problem, patterns, **options)
+
+
+def fit_st(
+    problem: PatchProblem,
+    triples: TripleSet,
+    *,
+    form: str = "exact",
+    threshold: float | None = None,
+    **options: object,
+) -> STFitResult:
+    """Soft-threshold fit: program 6a (``form="exact"``) or Xiong et al.'s eq. 22 (``"paper"``).
+
+    Parameters
+    ----------
+    problem : PatchProblem
+    triples : TripleSet
+    form : {"exact", "paper"}
+        ``"exact"``: :func:`fit` over the triples (learnable thresholds, the
+        pipeline's program). ``"paper"``: the fixed-gain program, kept for
+        comparison (not a reformulation of the network; no facet reduction).
+    threshold : float, optional
+        ``lambda > 0``, required for ``form="paper"`` (the threshold of the
+        reconstructed ST network); 6a learns its thresholds.
+    **options
+        As for :func:`fit` (``beta``, ``loss``, ``solver``, ``solver_options``,
+        ``canon_backend``, ``rtol``, ``facets``, ``row_mask``, ``n_jobs``).
+
+    Returns
+    -------
+    STFitResult
+    """
+    if form not in ST_FORMS:
+        raise ValueError(f"form must be one of {ST_FORMS}; got {form!r}")
+    if not isinstance(triples, TripleSet):
+        raise TypeError(
+            f"triples must be a TripleSet (sample_st_triples / enumerate_st_triples); "
+            f"got {type(triples).__name__}"
+        )
+    if form == "exact":
+        return fit(problem, triples, **options)
+    return _fit_paper(problem, triples, threshold, **options)
+
+
+def _fit_paper(
+    problem: PatchProblem,
+    triples: TripleSet,
+    threshold: float | None,
+    *,
+    beta: float = 1e-3,
+    loss: str | Loss = "squared",
+    solver: str = DEFAULT_SOLVER,
+    solver_options: dict | None = None,
+    canon_backend: str | None = None,
+    rtol: float = DEFAULT_RTOL,
+    facets: object = "auto",
+    row_mask: np.ndarray | None = None,
+) -> STFitResult:
+    if threshold is None:
+        raise ValueError("form='paper' needs threshold=lambda > 0 (Xiong et al.'s fixed lambda)")
+    if row_mask is not None or not (facets is None or facets in ("auto", "off")):
+        raise ValueError(
+            "facet reduction (facets=/row_mask=) applies to form='exact' (program 6a) only"
+        )
+    threshold = check_positive(threshold, "threshold")
+    check_positive(beta, "beta")
+    program = build_paper_program(problem, triples, beta=beta, loss=loss)
+    info = solve_cvxpy(
+        program.problem, solver, solver_options=solver_options, canon_backend=canon_backend
+    )
+    return result_from_st_program(program, info, threshold=threshold, rtol=rtol)
+
+
 def fit_relu_path(
-    data: PatchProblem,
+    problem: PatchProblem,
     patterns: object,
     betas: list[float] | np.ndarray,
     *,
@@ -407,7 +264,7 @@ def fit_relu_path(
     betas = [check_positive(b, "betas[i]") for b in np.atleast_1d(betas)]
     if not betas:
         raise ValueError("betas is empty; pass at least one value")
-    program = build_relu_program(data, patterns, beta=betas[0], loss=get_loss(loss))
+    program = build_relu_program(problem, patterns, beta=betas[0], loss=get_loss(loss))
     exact = bool(getattr(patterns, "exact", False))
     results = []
     for beta in betas:

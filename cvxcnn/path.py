@@ -1,4 +1,4 @@
-"""Regularization paths warm-started by active set (DESIGN.md section 10).
+"""Regularization paths warm-started by active set (DESIGN.md section 10), any activation.
 
 Interior-point solvers cannot warm-start from a point, so re-solving the
 full program for every ``beta`` costs a full solve each time
@@ -26,19 +26,20 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cvxcnn._validation import check_positive, check_positive_int
-from cvxcnn.certify import best_dual_scale, dual_direction
+from cvxcnn.activations import activation_of
+from cvxcnn.certify import dual_bound, dual_direction
+from cvxcnn.colgen import most_violated_at_zero
 from cvxcnn.facets import FacetReduction
-from cvxcnn.fit import ConvexFitResult, fit_relu, resolve_facets
+from cvxcnn.fit import fit
 from cvxcnn.losses import Loss, get_loss
-from cvxcnn.oracle import relu_oracle
 from cvxcnn.problem import PatchProblem
-from cvxcnn.programs.relu import _check_masks, pattern_masks
-from cvxcnn.reconstruct import DEFAULT_RTOL, active_pattern_mask, natural_scale
+from cvxcnn.reconstruct import DEFAULT_RTOL, natural_scale
+from cvxcnn.results import ConvexFitResult, Result
 from cvxcnn.solve import DEFAULT_SOLVER
 
 
 @dataclass
-class PathPoint:
+class PathPoint(Result):
     """One ``beta`` of a path.
 
     Attributes
@@ -70,26 +71,19 @@ class PathPoint:
     converged: bool
     seconds: float
 
-    def to_dict(self) -> dict:
-        """JSON-ready summary."""
+    _skip = ("fit",)
+
+    def _extra(self) -> dict:
         return {
-            "beta": self.beta,
             "objective": self.fit.objective,
             "primal_objective": self.fit.primal_objective,
             "status": self.fit.status,
-            "rounds": self.rounds,
-            "working_set": self.working_set,
             "active_patterns": self.fit.active_patterns,
-            "max_ratio": self.max_ratio,
-            "lower_bound": self.lower_bound,
-            "set_gap": self.set_gap,
-            "converged": self.converged,
-            "seconds": self.seconds,
         }
 
 
 @dataclass
-class PathResult:
+class PathResult(Result):
     """Outcome of :func:`solve_path`.
 
     Attributes
@@ -124,31 +118,10 @@ class PathResult:
     def fits(self) -> list[ConvexFitResult]:
         return [p.fit for p in self.points]
 
-    def to_dict(self) -> dict:
-        """JSON-ready summary."""
-        return {
-            "n_patterns": self.n_patterns,
-            "exact_arrangement": self.exact_arrangement,
-            "facets": self.facets,
-            "seconds": self.seconds,
-            "points": [p.to_dict() for p in self.points],
-        }
-
-
-def _initial_working_set(
-    data: PatchProblem, masks: np.ndarray, loss: Loss, size: int
-) -> np.ndarray:
-    """The ``size`` patterns most violated at the zero network (colgen's usual start)."""
-    r = -loss.gradient(np.zeros_like(data.target, dtype=np.float64), data.target)
-    oracle = relu_oracle(data.Y, data.readout.adjoint(r), masks)
-    chosen = np.zeros(len(masks), dtype=bool)
-    chosen[np.argsort(-oracle.cell_lower)[:size]] = True
-    return chosen
-
 
 def solve_path(
-    data: PatchProblem,
-    patterns: object,
+    problem: PatchProblem,
+    cells: object,
     betas: list[float] | np.ndarray,
     *,
     loss: str | Loss = "squared",
@@ -163,33 +136,34 @@ def solve_path(
     progress: bool = False,
     n_jobs: int | None = None,
 ) -> PathResult:
-    """Solve eq. 4 over a pattern set for several ``beta``, by active set.
+    """Solve the convex program over a cell set for several ``beta``, by active set.
 
     Parameters
     ----------
-    data : PatchProblem
+    problem : PatchProblem
         Patches ``Y`` (n, d), readout and target.
-    patterns : PatternSet or ndarray of shape (P, n), bool
-        The pattern set; every ``beta`` is solved to optimality over ALL of it.
+    cells : PatternSet, TripleSet or ndarray of shape (P, n), bool
+        The cell set (ReLU patterns or soft-threshold triples); every
+        ``beta`` is solved to optimality over ALL of it.
     betas : sequence of float
         Each > 0, solved in the given order (decreasing is cheapest: the
         active set grows as ``beta`` falls).
     loss : str or Loss
     tol : float
-        A pattern outside the working set enters when its oracle value
+        A cell outside the working set enters when its oracle value
         exceeds ``beta (1 + tol)``. Interior-point duals are accurate to
         about 1e-4 at default tolerances; ``set_gap`` reports the rigorous
         consequence whatever ``tol`` is.
     initial : int
         Working-set size at the first beta (most violated at the zero network).
     add_per_round : int
-        Most violated patterns added per round.
+        Most violated cells added per round.
     max_rounds : int
         Working-set solves per beta before giving up (``converged=False``).
     facets : {"auto", "off", "adjacency", "hull", "lp"} or FacetReduction
         Computed ONCE for the whole set; each working set uses its columns.
     solver, solver_options, rtol
-        As in :func:`cvxcnn.fit.fit_relu`.
+        As in :func:`cvxcnn.fit.fit`.
     progress : bool
         A tqdm bar over betas.
     n_jobs : int or None
@@ -208,26 +182,30 @@ def solve_path(
     add_per_round = check_positive_int(add_per_round, "add_per_round")
     max_rounds = check_positive_int(max_rounds, "max_rounds")
     loss = get_loss(loss)
-    masks = _check_masks(pattern_masks(patterns), data.n)
-    exact = bool(getattr(patterns, "exact", False))
-    reduction = resolve_facets(data, patterns, facets, n_jobs=n_jobs)
-    floor = natural_scale(data)
-    working = _initial_working_set(data, masks, loss, min(initial, len(masks)))
+    activation = activation_of(cells)
+    cells = activation.check_cells(cells, problem.n)
+    exact = bool(getattr(cells, "exact", False))
+    reduction = activation.facet_reduction(problem, cells, facets, n_jobs)
+    floor = natural_scale(problem)
+    n_cells = len(cells)
+    working = np.zeros(n_cells, dtype=bool)
+    working[most_violated_at_zero(activation, problem, cells, loss, min(initial, n_cells))] = True
     points: list[PathPoint] = []
     previous_g: np.ndarray | None = None
     for beta in tqdm(betas, disable=not progress, unit="beta", desc="path"):
         t0 = time.perf_counter()
-        rounds, converged = 0, False
+        threshold = beta * (1 + tol)
         if previous_g is not None:
             # the previous optimum's dual direction predicts who violates at this beta
-            guess = relu_oracle(data.Y, previous_g, masks, threshold=beta * (1 + tol))
-            ahead = np.flatnonzero((guess.cell_lower > beta * (1 + tol)) & ~working)
+            guess = activation.oracle(problem.Y, previous_g, cells, threshold=threshold)
+            ahead = np.flatnonzero((guess.cell_lower > threshold) & ~working)
             working[ahead[np.argsort(-guess.cell_lower[ahead])][:add_per_round]] = True
+        rounds, converged = 0, False
         while True:
             index = np.flatnonzero(working)
-            fit = fit_relu(
-                data,
-                masks[index],
+            fit_ = fit(
+                problem,
+                activation.subset(cells, index),
                 beta=beta,
                 loss=loss,
                 solver=solver,
@@ -236,47 +214,48 @@ def solve_path(
                 facets="off" if reduction is None else reduction.subset(index),
             )
             rounds += 1
-            if fit.network is None:
+            if fit_.network is None:
                 break
-            r, g = dual_direction(fit.network, data, loss)
-            oracle = relu_oracle(data.Y, g, masks, threshold=beta * (1 + tol))
-            violated = np.flatnonzero((oracle.cell_lower > beta * (1 + tol)) & ~working)
+            r, g = dual_direction(fit_.network, problem, loss)
+            oracle = activation.oracle(problem.Y, g, cells, threshold=threshold)
+            violated = np.flatnonzero((oracle.cell_lower > threshold) & ~working)
             if len(violated) == 0:
                 converged = True
                 break
             if rounds >= max_rounds:
                 break
             working[violated[np.argsort(-oracle.cell_lower[violated])][:add_per_round]] = True
-        if fit.network is None:
+        if fit_.network is None:
             max_ratio = lower = set_gap = float("nan")
         else:
-            s_max = beta / oracle.upper if oracle.upper > 0 else np.inf
-            lower = best_dual_scale(loss, r, data.target, s_max)[1]
-            set_gap = (fit.primal_objective - lower) / abs(fit.primal_objective)
+            lower = dual_bound(loss, r, problem.target, beta, oracle.upper)[1]
+            set_gap = (fit_.primal_objective - lower) / abs(fit_.primal_objective)
             max_ratio = oracle.lower / beta
-        fit.exact_arrangement = exact and converged
+        fit_.exact_arrangement = exact and converged
         points.append(
             PathPoint(
-                fit=fit,
+                fit=fit_,
                 beta=beta,
                 rounds=rounds,
                 working_set=len(index),
                 max_ratio=max_ratio,
                 lower_bound=lower,
                 set_gap=set_gap,
-                converged=converged,
+                converged=converged and fit_.success,
                 seconds=time.perf_counter() - t0,
             )
         )
-        if fit.W is not None:  # next beta starts from this optimum's active patterns
+        if fit_.W is not None:  # next beta starts from this optimum's active cells
             previous_g = g
-            working = np.zeros(len(masks), dtype=bool)
-            working[index[active_pattern_mask(fit.W, fit.Z, rtol=rtol, floor=floor)]] = True
+            sub = activation.subset(cells, index)
+            keep = activation.active_cells(fit_, sub, rtol=rtol, floor=floor)
+            working = np.zeros(n_cells, dtype=bool)
+            working[index[keep]] = True
             if not working.any():
                 working[index] = True
     return PathResult(
         points=points,
-        n_patterns=len(masks),
+        n_patterns=n_cells,
         exact_arrangement=exact,
         facets={} if reduction is None else reduction.to_dict(),
         seconds=time.perf_counter() - start,

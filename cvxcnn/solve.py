@@ -55,7 +55,7 @@ def resolve_solver(name: str) -> str:
     return key
 
 
-def _solver_stats(solver: str, raw: object) -> dict:
+def solver_stats_of(solver: str, raw: object) -> dict:
     """The solver's own gap and residuals, where it reports them."""
     if solver == "CLARABEL" and hasattr(raw, "obj_val"):
         primal, dual = float(raw.obj_val), float(raw.obj_val_dual)
@@ -168,7 +168,7 @@ def solve_cvxpy(
         status = "solver_error"
         error = str(exc)
     solved = time.perf_counter()
-    stats = _solver_stats(name, raw) if raw is not None else {}
+    stats = solver_stats_of(name, raw) if raw is not None else {}
     value = problem.value if status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) else np.nan
     iterations = None
     if problem.solver_stats is not None and status != "solver_error":

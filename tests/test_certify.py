@@ -115,7 +115,7 @@ def test_colgen_equals_exact_program_and_certifies(seed):
 
 def test_colgen_refuses_sampled_cells():
     problem = _signal_problem(0)
-    with pytest.raises(ValueError, match="exact pattern set"):
+    with pytest.raises(ValueError, match="exact cell set"):
         solve_colgen(problem, sample_relu_patterns(problem.Y, 5), beta=BETA)
 
 

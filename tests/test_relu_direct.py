@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from cvxcnn.arrangements import enumerate_relu_patterns, sample_relu_patterns
 from cvxcnn.certify import TIGHT_CLARABEL
 from cvxcnn.facets import facet_row_mask
-from cvxcnn.fit import result_from_program
 from cvxcnn.losses import HuberLoss, get_loss
 from cvxcnn.problem import make_problem, problem_from_matrix
 from cvxcnn.programs.relu import build_relu_program, convex_objective
 from cvxcnn.programs.relu_direct import build_relu_conic, fit_relu_direct
+from cvxcnn.programs.relu_result import result_from_program
 from cvxcnn.solve import solve_cvxpy
 
 BETA = 0.05

@@ -206,7 +206,9 @@ def _relu_part(cfg: GapConfig, noise: float, i: int, seed: int, train, test) -> 
 def _st_part(cfg: GapConfig, noise: float, i: int, seed: int, train, test) -> dict:
     from cvxcnn.bench._models import as_st_network, problem_for
     from cvxcnn.bench._models import train as train_primal
-    from cvxcnn.soft_threshold import fit_st, fixed_threshold_bracket, sample_st_triples
+    from cvxcnn.bracket import fixed_threshold_bracket
+    from cvxcnn.fit import fit_st
+    from cvxcnn.soft_threshold import sample_st_triples
 
     lam = cfg.threshold
     problem = problem_for(train.noisy, train.clean, cfg.kernel)

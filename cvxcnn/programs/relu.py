@@ -63,7 +63,8 @@ class ReluProgram:
         return self.masks.shape[0]
 
 
-def _check_masks(masks: np.ndarray, n: int) -> np.ndarray:
+def check_masks(masks: np.ndarray, n: int) -> np.ndarray:
+    """``masks`` as a non-empty (P, n) bool array, or a ValueError naming the fix."""
     masks = np.asarray(masks)
     if masks.ndim != 2 or masks.shape[1] != n:
         raise ValueError(
@@ -112,7 +113,7 @@ def build_relu_program(
     start = time.perf_counter()
     loss = get_loss(loss)
     loss.validate_target(data.target)
-    masks = _check_masks(pattern_masks(patterns), data.n)
+    masks = check_masks(pattern_masks(patterns), data.n)
     Y = data.Y
     d, P = data.d, masks.shape[0]
     M = masks.T.astype(np.float64)  # (n, P)

@@ -47,7 +47,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
 
 import clarabel
 import numpy as np
@@ -57,12 +56,11 @@ from cvxcnn._validation import check_positive
 from cvxcnn.kkt import kkt_residuals
 from cvxcnn.losses import AbsoluteLoss, HuberLoss, Loss, SquaredLoss, get_loss
 from cvxcnn.problem import PatchProblem
-from cvxcnn.programs.relu import _check_masks, pattern_masks
+from cvxcnn.programs.relu import check_masks, pattern_masks
+from cvxcnn.programs.relu_result import assemble_fit_result
 from cvxcnn.reconstruct import DEFAULT_RTOL
-from cvxcnn.solve import DEFAULT_OPTIONS, SolveInfo, _solver_stats
-
-if TYPE_CHECKING:  # cvxcnn.fit is imported lazily (it may import this module one day)
-    from cvxcnn.fit import ConvexFitResult
+from cvxcnn.results import ConvexFitResult
+from cvxcnn.solve import DEFAULT_OPTIONS, SolveInfo, solver_stats_of
 
 #: Losses the direct path can write as a (quadratic) cone program.
 DIRECT_LOSSES: tuple[str, ...] = ("squared", "absolute", "huber")
@@ -237,7 +235,7 @@ def build_relu_conic(
     beta = check_positive(beta, "beta")
     loss, kind = _direct_loss(loss)
     loss.validate_target(data.target)
-    masks = _check_masks(pattern_masks(masks), data.n)
+    masks = check_masks(pattern_masks(masks), data.n)
     Y = np.asarray(data.Y, dtype=np.float64)
     n, d = Y.shape
     P = masks.shape[0]
@@ -434,7 +432,7 @@ def solve_conic(conic: ReluConic, solver_options: dict | None = None) -> tuple[S
     else:
         message = f"CLARABEL failed with status {status!r} (Clarabel status {raw_status})"
     value = float(solution.obj_val) if status in ("optimal", "optimal_inaccurate") else np.nan
-    stats = _solver_stats("CLARABEL", solution)
+    stats = solver_stats_of("CLARABEL", solution)
     stats["interface"] = "direct"
     stats["clarabel_solve_time"] = float(solution.solve_time)
     info = SolveInfo(
@@ -527,8 +525,6 @@ def fit_relu_direct(
         For an unsupported loss (e.g. logistic), ``beta <= 0``, or masks /
         ``row_mask`` of the wrong shape.
     """
-    from cvxcnn.fit import assemble_fit_result
-
     conic = build_relu_conic(data, patterns, beta=beta, loss=loss, row_mask=row_mask)
     info, solution = solve_conic(conic, solver_options)
     W = Z = None
@@ -543,7 +539,7 @@ def fit_relu_direct(
             kkt = {"error": str(exc)}
     return assemble_fit_result(
         info=info,
-        data=data,
+        problem=data,
         masks=conic.masks,
         beta=conic.beta,
         loss=conic.loss,

@@ -51,7 +51,7 @@ import numpy as np
 from cvxcnn._validation import check_positive
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.problem import PatchProblem
-from cvxcnn.programs.relu import _check_masks, pattern_masks
+from cvxcnn.programs.relu import check_masks, pattern_masks
 from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, solve_cvxpy
 
 
@@ -180,7 +180,7 @@ def dual_constraint_violation(
     (n, P) are projected onto ``>= 0`` first, so a returned 0 means ``lam`` is
     exactly dual feasible (in float64) for these patterns.
     """
-    M = _check_masks(pattern_masks(masks), data.n).T.astype(np.float64)  # (n, P)
+    M = check_masks(pattern_masks(masks), data.n).T.astype(np.float64)  # (n, P)
     S = 2.0 * M - 1.0
     Y = data.Y
     g = data.readout.adjoint(np.asarray(lam, dtype=np.float64))
@@ -216,7 +216,7 @@ def build_relu_dual_program(
     start = time.perf_counter()
     loss = get_loss(loss)
     loss.validate_target(data.target)
-    masks = _check_masks(pattern_masks(patterns), data.n)
+    masks = check_masks(pattern_masks(patterns), data.n)
     Y = data.Y
     n, P = data.n, masks.shape[0]
     M = masks.T.astype(np.float64)  # (n, P)

@@ -3,17 +3,19 @@
 See ``docs/soft_threshold.md`` and DESIGN.md section 6. Main entry points:
 
 - :func:`enumerate_st_triples` / :func:`sample_st_triples` -> :class:`TripleSet`;
-- :func:`fit_st` (``form="exact"``: program 6a with learnable thresholds,
-  exact with every triple, facet-reduced by default
-  (:func:`st_facet_reduction`); ``form="paper"``: Xiong et al.'s eq. 22);
-- :func:`fixed_threshold_bracket` -> :class:`Bracket` for a fixed ``lambda``;
-- :func:`certify_st`: dual lower bound from any ST network;
+- :func:`build_st_program` (program 6a, learnable thresholds) and
+  :func:`build_paper_program` (Xiong et al.'s eq. 22), :func:`st_oracle`,
+  :func:`st_facet_reduction`: the activation's pieces behind
+  :class:`cvxcnn.activations.SoftThreshold`;
 - :class:`STNetwork` (usable by :func:`cvxcnn.networks.primal_objective`),
   :func:`st_random_restarts` (L-BFGS-B reference check).
+
+The pipeline itself is written once for every activation:
+:func:`cvxcnn.fit.fit` / :func:`cvxcnn.fit.fit_st`, :func:`cvxcnn.certify.certify`,
+:func:`cvxcnn.colgen.solve_colgen`, :func:`cvxcnn.path.solve_path`, and the
+fixed-threshold bracket :func:`cvxcnn.bracket.fixed_threshold_bracket`.
 """
 
-from cvxcnn.soft_threshold.bracket import Bracket, fixed_threshold_bracket
-from cvxcnn.soft_threshold.certify import certify_st, st_oracle
 from cvxcnn.soft_threshold.facets import st_facet_reduction, st_row_signs
 from cvxcnn.soft_threshold.network import (
     GatedNetwork,
@@ -21,12 +23,12 @@ from cvxcnn.soft_threshold.network import (
     load_st_network,
     save_st_network,
 )
+from cvxcnn.soft_threshold.oracle import st_oracle
 from cvxcnn.soft_threshold.programs import (
     STFitResult,
     STProgram,
     build_paper_program,
     build_st_program,
-    fit_st,
 )
 from cvxcnn.soft_threshold.restarts import (
     polish_st_network,
@@ -44,7 +46,6 @@ from cvxcnn.soft_threshold.triples import (
 )
 
 __all__ = [
-    "Bracket",
     "GatedNetwork",
     "STFitResult",
     "STNetwork",
@@ -52,10 +53,7 @@ __all__ = [
     "TripleSet",
     "build_paper_program",
     "build_st_program",
-    "certify_st",
     "enumerate_st_triples",
-    "fit_st",
-    "fixed_threshold_bracket",
     "load_st_network",
     "polish_st_network",
     "sample_st_triples",

@@ -80,6 +80,7 @@ def st_facet_reduction(
     *,
     method: str = "hull",
     progress: bool = False,
+    n_jobs: int | None = None,
 ) -> FacetReduction:
     """Facet rows of every triple's 6a cone (one :func:`signed_cone_facets` call).
 
@@ -92,6 +93,8 @@ def st_facet_reduction(
         Qhull (vertices of the central cross-section) or HiGHS LPs.
     progress : bool
         Show a tqdm bar over cones.
+    n_jobs : int or None
+        Processes for the loop over cones (None: 1; -1: every CPU).
 
     Returns
     -------
@@ -124,7 +127,12 @@ def st_facet_reduction(
     # batch instead of one LP per cone (cones where it is not fall back to the LP)
     interior = np.column_stack([triples.generators, triples.thresholds])
     return signed_cone_facets(
-        signs, augmented_matrix(Y), method=method, interior=interior, progress=progress
+        signs,
+        augmented_matrix(Y),
+        method=method,
+        interior=interior,
+        progress=progress,
+        n_jobs=n_jobs,
     )
 
 
@@ -156,7 +164,9 @@ def st_facets_summary(reduction: FacetReduction, signs: np.ndarray) -> dict:
     }
 
 
-def resolve_st_facets(Y: np.ndarray, triples: TripleSet, facets: object) -> FacetReduction | None:
+def resolve_st_facets(
+    Y: np.ndarray, triples: TripleSet, facets: object, n_jobs: int | None = None
+) -> FacetReduction | None:
     """Resolve the ``facets`` argument of :func:`~cvxcnn.soft_threshold.programs.fit_st`.
 
     Parameters
@@ -199,7 +209,7 @@ def resolve_st_facets(Y: np.ndarray, triples: TripleSet, facets: object) -> Face
         if not hull_pays_off(Yt, 2 * AUTO_MIN_ROWS_PER_DIM):
             return None
         facets = "hull"
-    return st_facet_reduction(triples, Y, method=facets)
+    return st_facet_reduction(triples, Y, method=facets, n_jobs=n_jobs)
 
 
 def st_violated_dropped_rows(

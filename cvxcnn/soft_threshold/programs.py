@@ -37,7 +37,6 @@ any violated dropped row added, so its optimum is that of the full program.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -46,20 +45,15 @@ import numpy as np
 
 from cvxcnn._validation import check_positive
 from cvxcnn.facets import FacetReduction
-from cvxcnn.fit import MAX_FACET_ROUNDS, ConvexFitResult
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import primal_objective
 from cvxcnn.problem import PatchProblem
 from cvxcnn.reconstruct import DEFAULT_RTOL, natural_scale
-from cvxcnn.soft_threshold.facets import (
-    resolve_st_facets,
-    st_facets_summary,
-    st_row_signs,
-    st_violated_dropped_rows,
-)
+from cvxcnn.results import ConvexFitResult
+from cvxcnn.soft_threshold.facets import resolve_st_facets, st_row_signs
 from cvxcnn.soft_threshold.network import GatedNetwork, STNetwork
-from cvxcnn.soft_threshold.triples import TripleSet, augmented_matrix
-from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, solve_cvxpy
+from cvxcnn.soft_threshold.triples import TripleSet
+from cvxcnn.solve import SolveInfo
 
 ST_FORMS = ("exact", "paper")
 
@@ -155,7 +149,8 @@ class STProgram:
         return 2 * int(self.row_mask.sum())
 
 
-def _check_triples(triples: object, n: int) -> TripleSet:
+def check_triples(triples: object, n: int) -> TripleSet:
+    """``triples`` as a non-empty TripleSet for ``n`` rows, or an error naming the fix."""
     if not isinstance(triples, TripleSet):
         raise TypeError(
             f"triples must be a TripleSet (sample_st_triples / enumerate_st_triples); "
@@ -170,7 +165,8 @@ def _check_triples(triples: object, n: int) -> TripleSet:
     return triples
 
 
-def _live_index(triples: TripleSet) -> np.ndarray:
+def live_index(triples: TripleSet) -> np.ndarray:
+    """Indices of the triples that get a block (live ones; triple 0 if none is live)."""
     index = np.flatnonzero(triples.live)
     if index.size == 0:
         # only the all-dead triple: keep one block so the program is well formed
@@ -201,7 +197,8 @@ def _cell_constraints(
     return cells, _masked_nonneg(T, keep[2 * n])
 
 
-def _check_row_mask(row_mask: object, triples: TripleSet) -> np.ndarray:
+def check_row_mask(row_mask: object, triples: TripleSet) -> np.ndarray:
+    """``row_mask`` as a (2n + 1, n_triples) bool array, or a ValueError naming the shape."""
     mask = np.asarray(row_mask)
     shape = (2 * triples.n_rows + 1, triples.n_triples)
     if mask.dtype != np.bool_ or mask.shape != shape:
@@ -251,14 +248,14 @@ def build_st_program(
     start = time.perf_counter()
     loss = get_loss(loss)
     loss.validate_target(data.target)
-    triples = _check_triples(triples, data.n)
-    index = _live_index(triples)
+    triples = check_triples(triples, data.n)
+    index = live_index(triples)
     reduction = None
     if row_mask is None:
         reduction = resolve_st_facets(data.Y, triples, facets)
         row_mask = None if reduction is None else reduction.keep
     if row_mask is not None:
-        keep = _check_row_mask(row_mask, triples)[:, index] & (st_row_signs(triples)[index].T != 0)
+        keep = check_row_mask(row_mask, triples)[:, index] & (st_row_signs(triples)[index].T != 0)
     else:
         keep = np.ones((2 * data.n + 1, index.size), dtype=bool)
     Y = data.Y
@@ -334,8 +331,8 @@ def build_paper_program(
     start = time.perf_counter()
     loss = get_loss(loss)
     loss.validate_target(data.target)
-    triples = _check_triples(triples, data.n)
-    index = _live_index(triples)
+    triples = check_triples(triples, data.n)
+    index = live_index(triples)
     Y = data.Y
     d, P = data.d, index.size
     G = triples.gains[index].T  # (n, P)
@@ -571,28 +568,18 @@ class STFitResult(ConvexFitResult):
     Tp: np.ndarray | None = field(default=None, repr=False)
     gated_network: GatedNetwork | None = field(default=None, repr=False)
     gated_objective: float = float("nan")
-    constraint_rows_full: int = 0
 
     @property
     def Wp(self) -> np.ndarray | None:
         """The ``w'`` blocks (stored in ``Z``)."""
         return self.Z
 
-    def to_dict(self) -> dict:
-        out = super().to_dict()
-        out.update(
-            {
-                "activation": "st",
-                "st_form": self.form,
-                "threshold": self.threshold,
-                "triples_exact": self.triples_exact,
-                "constraint_rows_full": self.constraint_rows_full,
-            }
-        )
+    _skip = (*ConvexFitResult._skip, "T", "Tp", "gated_network", "form", "gated_objective")
+
+    def _extra(self) -> dict:
+        out = {**super()._extra(), "st_form": self.form}
         if self.form == "paper":
-            out["gated_objective"] = (
-                None if math.isnan(self.gated_objective) else self.gated_objective
-            )
+            out["gated_objective"] = self.gated_objective
         return out
 
 
@@ -626,6 +613,7 @@ def result_from_st_program(
         triples_exact=program.triples.exact,
         constraint_rows=program.constraint_rows,
         constraint_rows_full=program.constraint_rows_full,
+        activation="soft_threshold",
     )
     if program.W.value is None:
         return STFitResult(
@@ -679,114 +667,3 @@ def result_from_st_program(
         Tp=Tp,
         **common,
     )
-
-
-def fit_st(
-    data: PatchProblem,
-    triples: TripleSet,
-    *,
-    form: str = "exact",
-    threshold: float | None = None,
-    beta: float = 1e-3,
-    loss: str | Loss = "squared",
-    solver: str = DEFAULT_SOLVER,
-    solver_options: dict | None = None,
-    canon_backend: str | None = None,
-    rtol: float = DEFAULT_RTOL,
-    facets: str | FacetReduction | None = "auto",
-    row_mask: np.ndarray | None = None,
-) -> STFitResult:
-    """Solve an ST program and reconstruct its network(s).
-
-    Parameters
-    ----------
-    data : PatchProblem
-        Patches ``Y`` (n, d), readout, target.
-    triples : TripleSet
-        Exact (every cell) or sampled.
-    form : {"exact", "paper"}
-        ``"exact"``: program 6a (learnable, unpenalized thresholds).
-        ``"paper"``: Xiong et al.'s eq. 22 with the triples' fixed gains.
-    threshold : float, optional
-        ``lambda > 0``; required for ``form="paper"`` (the reconstructed ST
-        network's threshold). Ignored by 6a, whose thresholds are learned; use
-        :func:`cvxcnn.soft_threshold.bracket.fixed_threshold_bracket` for a
-        fixed ``lambda``.
-    beta : float
-    loss : str or Loss
-    solver, solver_options, canon_backend
-        As for :func:`cvxcnn.solve.solve_cvxpy`.
-    rtol : float
-        Relative threshold for nonzero blocks.
-    facets : {"auto", "off", "hull", "lp"} or FacetReduction
-        Facet reduction of the 6a rows (:mod:`cvxcnn.soft_threshold.facets`).
-        ``auto`` (default): Qhull when ``rank([Y, 1]) <=``
-        :data:`cvxcnn.facets.HULL_MAX_RANK`, off otherwise. ``off``/None
-        keeps every row. A precomputed reduction
-        (:func:`~cvxcnn.soft_threshold.facets.st_facet_reduction`, ``keep``
-        of shape (2n + 1, n_triples)) is used as is. Whatever the reduction,
-        EVERY full row of both blocks is checked at the solution; violated
-        dropped rows are added and the program re-solved (at most
-        :data:`cvxcnn.fit.MAX_FACET_ROUNDS` times; ``facets["rounds"]`` in the
-        result, with ``rows_added``; ``violated_left`` counts dropped rows
-        still violated when the rounds ran out, normally 0), so the optimum
-        is that of the full program. The paper form keeps every row
-        (``auto`` is ignored there; anything else is refused).
-    row_mask : ndarray of shape (2n + 1, n_triples), bool, optional
-        Rows to keep (see :func:`build_st_program`); overrides ``facets``.
-
-    Returns
-    -------
-    STFitResult
-        A failed solve is reported (``success=False``), not raised.
-    """
-    if form not in ST_FORMS:
-        raise ValueError(f"form must be one of {ST_FORMS}; got {form!r}")
-    check_positive(beta, "beta")
-    solve_kw = dict(solver_options=solver_options, canon_backend=canon_backend)
-    if form == "paper":
-        if threshold is None:
-            raise ValueError(
-                "form='paper' needs threshold=lambda > 0 (Xiong et al.'s fixed lambda)"
-            )
-        if row_mask is not None or not (facets is None or facets in ("auto", "off")):
-            raise ValueError(
-                "facet reduction (facets=/row_mask=) applies to form='exact' (program 6a) only"
-            )
-        threshold = check_positive(threshold, "threshold")
-        program = build_paper_program(data, triples, beta=beta, loss=loss)
-        info = solve_cvxpy(program.problem, solver, **solve_kw)
-        return result_from_st_program(program, info, threshold=threshold, rtol=rtol)
-
-    triples = _check_triples(triples, data.n)
-    reduction = None
-    if row_mask is None:
-        reduction = resolve_st_facets(data.Y, triples, facets)
-        row_mask = None if reduction is None else reduction.keep.copy()
-    else:
-        row_mask = _check_row_mask(row_mask, triples).copy()
-    rounds, added, left = 0, 0, 0
-    Yt = augmented_matrix(data.Y)
-    while True:
-        program = build_st_program(data, triples, beta=beta, loss=loss, row_mask=row_mask)
-        info = solve_cvxpy(program.problem, solver, **solve_kw)
-        result = result_from_st_program(program, info, rtol=rtol)
-        if row_mask is None or result.W is None:
-            break
-        missing = st_violated_dropped_rows(
-            result.W, result.Wp, result.T, result.Tp, program.signs, Yt, program.row_mask
-        )
-        if not missing.any():
-            break
-        if rounds >= MAX_FACET_ROUNDS:
-            left = int(missing.sum())  # returned as is; sign_violation shows by how much
-            break
-        row_mask[:, program.index] |= missing
-        added += int(missing.sum())
-        rounds += 1
-    if row_mask is not None:
-        summary = {"method": "given"}
-        if reduction is not None:
-            summary = st_facets_summary(reduction, st_row_signs(triples))
-        result.facets = {**summary, "rounds": rounds, "rows_added": added, "violated_left": left}
-    return result

@@ -45,6 +45,7 @@ from cvxcnn.arrangements import (
     ArrangementTooLargeError,
     data_directed_generators,
     enumerate_relu_patterns,
+    matrix_digest,
     relu_count_bound,
 )
 
@@ -155,6 +156,11 @@ class TripleSet:
         ``"lp-incremental"`` or ``"given"``.
     count_bound : int
         :func:`st_count_bound` of the distinct nonzero rows of ``Y``.
+    digest, exact_count : str, int
+        Set by exact enumeration: :func:`cvxcnn.arrangements.matrix_digest`
+        of ``Y`` and the number of triples found; a certificate trusts
+        ``exact`` only when they match its own problem
+        (:meth:`cvxcnn.activations.SoftThreshold.verify_exact`).
 
     The arrays are stored as read-only views.
     """
@@ -167,6 +173,8 @@ class TripleSet:
     exact: bool
     method: str
     count_bound: int
+    digest: str = ""
+    exact_count: int = 0
 
     def __post_init__(self) -> None:
         s1, s3 = np.asarray(self.s1), np.asarray(self.s3)
@@ -242,6 +250,8 @@ class TripleSet:
             exact=self.exact and covers_all,
             method=self.method,
             count_bound=self.count_bound,
+            digest=self.digest if covers_all else "",
+            exact_count=self.exact_count if covers_all else 0,
         )
 
     def at_threshold(self, threshold: float) -> TripleSet:
@@ -516,4 +526,6 @@ def enumerate_st_triples(
         exact=True,
         method=cells.method,
         count_bound=bound,
+        digest=matrix_digest(Y),
+        exact_count=int(s1.shape[0]),
     )

@@ -20,11 +20,14 @@ shared float64 evaluator:
 - ``"restarts"``: best of ``n_restarts`` random restarts at fixed lambda;
 - ``"given[i]"``: networks handed in (thresholds must all equal ``lambda``).
 
-``lower`` is CERTIFIED only when the triples are every cell and the solver
-reported ``optimal``; with sampled triples the 6a value is an upper bound on
-the learnable-threshold optimum and so bounds nothing about the fixed-lambda
+``lower`` is the dual bound of :func:`cvxcnn.certify.certify` at the 6a
+network (not the solver's objective, which can sit above the true optimum
+by the solver's tolerance); it is CERTIFIED only when the triples are every
+cell, verified against this problem, and the solver reported ``optimal``;
+with sampled triples the 6a value is an upper bound on the
+learnable-threshold optimum and so bounds nothing about the fixed-lambda
 optimum: ``lower_kind`` then says ``"estimate"``. Optionally (``certify=True``)
-the dual certificate of :func:`cvxcnn.soft_threshold.certify.certify_st`
+the dual certificate of :func:`cvxcnn.certify.certify`
 evaluated at the best fixed-lambda network adds a second, solver-independent
 lower bound (``dual_lower``), certified under the same condition.
 """
@@ -38,13 +41,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cvxcnn._validation import check_positive
+from cvxcnn.certify import CertificateError, certificate_problem
+from cvxcnn.certify import certify as dual_certificate
 from cvxcnn.facets import FacetReduction
+from cvxcnn.fit import fit_st
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import primal_objective
 from cvxcnn.problem import PatchProblem
-from cvxcnn.soft_threshold.certify import certify_st
+from cvxcnn.results import Result
 from cvxcnn.soft_threshold.network import STNetwork
-from cvxcnn.soft_threshold.programs import STFitResult, fit_st
+from cvxcnn.soft_threshold.programs import STFitResult
 from cvxcnn.soft_threshold.restarts import polish_st_network, st_random_restarts
 from cvxcnn.soft_threshold.triples import TripleSet
 from cvxcnn.solve import DEFAULT_SOLVER
@@ -54,7 +60,7 @@ ESTIMATE = "estimate"
 
 
 @dataclass
-class Bracket:
+class Bracket(Result):
     """Lower and upper bound on the fixed-threshold optimum.
 
     Attributes
@@ -62,9 +68,12 @@ class Bracket:
     threshold : float
         ``lambda``.
     lower : float
-        Optimum of program 6a (learnable thresholds), float64 re-evaluation.
+        Rigorous dual lower bound on the learnable-threshold optimum (program
+        6a), from :func:`cvxcnn.certify.certify` at the 6a network: within
+        the certificate's gap of the 6a optimum, never above it.
     lower_kind : {"certified", "estimate"}
-        ``"certified"`` only with exact triples and an optimal solve.
+        ``"certified"`` only with an exact triple set verified against this
+        problem and an optimal solve.
     upper : float
         Best fixed-lambda network value (shared evaluator).
     upper_source : str
@@ -108,24 +117,13 @@ class Bracket:
     def certified(self) -> bool:
         return self.lower_kind == CERTIFIED
 
-    def to_dict(self) -> dict:
-        """JSON-ready summary (no arrays)."""
-        out = {
-            "threshold": self.threshold,
-            "lower": self.lower,
-            "lower_kind": self.lower_kind,
-            "upper": self.upper,
-            "upper_source": self.upper_source,
-            "gap": self.gap,
-            "relative_gap": self.relative_gap,
-            "candidates": dict(self.candidates),
-            "zero_threshold_neurons": self.zero_threshold_neurons,
-            "dual_lower": self.dual_lower,
-            "dual_kind": self.dual_kind,
-            "beta": self.beta,
-            "loss": self.loss,
-        }
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in out.items()}
+    _skip = ("network", "fit")
+
+    def __post_init__(self) -> None:
+        if self.lower_kind == CERTIFIED:
+            problem = certificate_problem(self.upper, self.lower)
+            if problem:
+                raise CertificateError(f"refusing to certify the bracket: {problem}")
 
 
 def _check_given(networks: Sequence[STNetwork], threshold: float) -> list[STNetwork]:
@@ -222,8 +220,13 @@ def fixed_threshold_bracket(
             f"fit was solved with {fit.n_patterns} triples (exact={fit.triples_exact}), but "
             f"triples has {triples.n_triples} (exact={triples.exact}): pass the same set"
         )
-    lower = fit.objective
-    certified = bool(fit.success and triples.exact and fit.triples_exact)
+    # the lower end is the rigorous dual bound at the 6a network, not the solver's objective
+    lower, certified = float("nan"), False
+    if fit.network is not None:
+        learnable = dual_certificate(
+            fit.network, data, triples, beta=beta, loss=loss, oracle_options={"solver": solver}
+        )
+        lower, certified = learnable.lower_bound, bool(fit.success and learnable.certified)
     nets: dict[str, STNetwork] = {}
     zero = 0
     if fit.network is not None:
@@ -258,7 +261,9 @@ def fixed_threshold_bracket(
     gap = upper - lower
     dual_lower = dual_kind = None
     if certify:
-        cert = certify_st(nets[source], data, triples, beta=beta, loss=loss, solver=solver)
+        cert = dual_certificate(
+            nets[source], data, triples, beta=beta, loss=loss, oracle_options={"solver": solver}
+        )
         dual_lower, dual_kind = cert.lower_bound, cert.certificate
     return Bracket(
         threshold=lam,

@@ -1,4 +1,4 @@
-"""Dual certificate for soft-threshold networks with learnable thresholds.
+"""The certificate oracle of soft-threshold networks with learnable thresholds.
 
 The weak-duality argument of :mod:`cvxcnn.certify` carries over unchanged
 once the ReLU oracle is replaced by
@@ -37,19 +37,12 @@ A certificate is "certified" only when the triples are every cell
 
 from __future__ import annotations
 
-import math
 import time
 
 import cvxpy as cp
 import numpy as np
 
-from cvxcnn._validation import check_positive
-from cvxcnn.certify import CERTIFIED, ESTIMATED, Certificate, best_dual_scale, dual_direction
-from cvxcnn.losses import Loss, get_loss
-from cvxcnn.networks import primal_objective
 from cvxcnn.oracle import OracleResult
-from cvxcnn.problem import PatchProblem
-from cvxcnn.soft_threshold.network import STNetwork
 from cvxcnn.soft_threshold.triples import TripleSet, soft_threshold
 
 _CHUNK_ELEMENTS = 1 << 22
@@ -177,63 +170,4 @@ def st_oracle(
         n_solved=int(live.size) * 2,
         method="st-socp",
         seconds=time.perf_counter() - start,
-    )
-
-
-def certify_st(
-    network: STNetwork,
-    problem: PatchProblem,
-    triples: TripleSet,
-    *,
-    beta: float,
-    loss: str | Loss = "squared",
-    solver: str = "CLARABEL",
-    solver_options: dict | None = None,
-) -> Certificate:
-    """Lower bound on the learnable-threshold optimum from any ST network.
-
-    Parameters
-    ----------
-    network : STNetwork
-        Any ST network for ``problem`` (reconstructed, trained, fixed-threshold).
-    problem : PatchProblem
-    triples : TripleSet
-        ``certificate == "certified"`` only when ``triples.exact``.
-    beta : float
-    loss : str or Loss
-    solver, solver_options
-        For the oracle's SOCPs.
-
-    Returns
-    -------
-    cvxcnn.certify.Certificate
-        ``upper_bound`` is the network's ``P`` (shared evaluator); ``lower_bound``
-        bounds the learnable-threshold optimum and therefore every
-        fixed-threshold optimum too.
-    """
-    beta = check_positive(beta, "beta")
-    loss = get_loss(loss)
-    if not isinstance(triples, TripleSet):
-        raise TypeError(f"triples must be a TripleSet; got {type(triples).__name__}")
-    upper = primal_objective(network, problem, beta, loss)
-    r, g = dual_direction(network, problem, loss)
-    oracle = st_oracle(problem.Y, g, triples, solver=solver, solver_options=solver_options)
-    s_max = beta / oracle.upper if oracle.upper > 0 else math.inf
-    s, lower = best_dual_scale(loss, r, problem.target, s_max)
-    gap = upper - lower
-    exact = bool(triples.exact)
-    return Certificate(
-        upper_bound=upper,
-        lower_bound=lower,
-        gap=gap,
-        relative_gap=gap / abs(upper) if upper != 0 else math.inf,
-        certificate=CERTIFIED if exact else ESTIMATED,
-        oracle=f"{'exact' if exact else 'sampled'}/st-socp",
-        oracle_cells=triples.n_triples,
-        oracle_upper=oracle.upper,
-        oracle_lower=oracle.lower,
-        dual_scale=s,
-        beta=beta,
-        loss=loss.name,
-        oracle_seconds=oracle.seconds,
     )

@@ -1,0 +1,146 @@
+"""What an activation supplies to the one pipeline (DESIGN.md section 11).
+
+data -> problem (Y, R, x) -> cells -> program -> solve -> network -> certificate.
+
+Everything in that pipeline is written once, for any activation
+(:func:`cvxcnn.fit.fit`, :func:`cvxcnn.certify.certify`,
+:func:`cvxcnn.colgen.solve_colgen`, :func:`cvxcnn.path.solve_path`); what
+differs between ReLU and soft thresholds is this small interface, in the
+spirit of skglm's datafit/penalty objects handed to one solver and CVXPY's
+reductions that know how to map a solution back:
+
+- the cell type and how to get cells: :meth:`sample`, :meth:`enumerate`,
+  :meth:`check_cells`, :meth:`subset`, :meth:`keys`, :meth:`verify_exact`;
+- the convex program over cells, solved once with a given set of cone rows
+  and reconstructed into a network: :meth:`solve`;
+- its cone rows for facet reduction and the full-row check:
+  :meth:`facet_reduction`, :meth:`check_row_mask`, :meth:`violated_rows`,
+  :meth:`facets_summary`, :meth:`colgen_row_mask`;
+- which cells a solution uses: :meth:`active_cells`;
+- the per-cell oracle ``max_{u in K_j, ||u|| <= 1} |g^T act(Y u)|``:
+  :meth:`oracle`;
+- the network class it reconstructs: :attr:`network_type`.
+
+A third activation (a leaky or gated ReLU, say) is one module implementing
+these methods; see ``docs/architecture.md``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from cvxcnn.facets import FacetReduction
+from cvxcnn.losses import Loss
+from cvxcnn.oracle import OracleResult
+from cvxcnn.problem import PatchProblem
+from cvxcnn.results import ConvexFitResult
+
+
+class Activation(ABC):
+    """The activation-specific half of the pipeline (see the module docstring)."""
+
+    #: Name used in results, files and the command line.
+    name: str = ""
+    #: Network class the reconstruction returns (and :func:`certify` accepts).
+    network_type: type = object
+    #: Cell-set class (``PatternSet`` / ``TripleSet``).
+    cell_type: type = object
+
+    # ----------------------------------------------------------------- cells
+    @abstractmethod
+    def sample(self, Y: np.ndarray, count: int, *, random_state: object = 0, **options) -> object:
+        """Sampled cells of ``Y`` (n, d): an upper-bound program, estimated certificates."""
+
+    @abstractmethod
+    def enumerate(self, Y: np.ndarray, *, max_cells: int, progress: bool = False) -> object:
+        """Every cell of ``Y``'s arrangement (``exact=True``, with its digest)."""
+
+    @abstractmethod
+    def check_cells(self, cells: object, n: int) -> object:
+        """``cells`` validated for a patch matrix with ``n`` rows (type, shape, non-empty)."""
+
+    @abstractmethod
+    def subset(self, cells: object, index: np.ndarray) -> object:
+        """The cells at ``index`` (exact only when every cell is kept, in order)."""
+
+    @abstractmethod
+    def keys(self, cells: object) -> list[bytes]:
+        """One hashable key per cell, equal for equal cells."""
+
+    @abstractmethod
+    def verify_exact(self, cells: object, Y: np.ndarray) -> bool:
+        """True when ``cells`` claims every cell of ``Y``'s arrangement and its digest matches."""
+
+    # --------------------------------------------------------------- program
+    @abstractmethod
+    def solve(
+        self,
+        problem: PatchProblem,
+        cells: object,
+        *,
+        beta: float,
+        loss: Loss,
+        row_mask: np.ndarray | None,
+        solver: str,
+        solver_options: dict | None,
+        canon_backend: str | None,
+        backend: str,
+        rtol: float,
+    ) -> ConvexFitResult:
+        """Build, solve and reconstruct the program over ``cells`` with the rows in ``row_mask``."""
+
+    @abstractmethod
+    def facet_reduction(
+        self, problem: PatchProblem, cells: object, facets: object, n_jobs: int | None
+    ) -> FacetReduction | None:
+        """Resolve a ``facets`` argument ("auto", "off", a method, a reduction) for ``cells``."""
+
+    @abstractmethod
+    def check_row_mask(self, row_mask: np.ndarray, problem: PatchProblem, cells: object):
+        """A given ``row_mask`` validated (shape of the activation's row layout), as a copy."""
+
+    @abstractmethod
+    def violated_rows(
+        self,
+        result: ConvexFitResult,
+        problem: PatchProblem,
+        cells: object,
+        row_mask: np.ndarray,
+    ) -> np.ndarray:
+        """Rows left out of ``row_mask`` that the solution violates (same shape, bool)."""
+
+    def facets_summary(self, reduction: FacetReduction, cells: object) -> dict:
+        """JSON-ready description of a reduction."""
+        return reduction.to_dict()
+
+    def colgen_row_mask(
+        self, problem: PatchProblem, cells: object, index: np.ndarray
+    ) -> np.ndarray | None:
+        """Rows for a program over ``subset(cells, index)`` of an exact set (None: every row)."""
+        return None
+
+    @abstractmethod
+    def active_cells(
+        self, result: ConvexFitResult, cells: object, *, rtol: float, floor: float
+    ) -> np.ndarray:
+        """(P,) bool over ``cells``: the cells whose blocks are nonzero in ``result``."""
+
+    # ---------------------------------------------------------------- oracle
+    @abstractmethod
+    def oracle(
+        self,
+        Y: np.ndarray,
+        g: np.ndarray,
+        cells: object,
+        *,
+        threshold: float | None = None,
+        **options: object,
+    ) -> OracleResult:
+        """Bracket ``max_j max_{u in K_j, ||u|| <= 1} |g^T act(Y u)|`` over ``cells``.
+
+        ``Y`` (n, d), ``g = R^T r`` (n,); ``options`` are the oracle's own
+        (solver settings). With ``threshold``, every cell whose value may exceed it is decided
+        exactly (``cell_lower > threshold`` lists every violator of the set).
+        """

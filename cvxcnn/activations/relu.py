@@ -1,0 +1,159 @@
+"""The ReLU activation: sign-pattern cells ``D_i``, Sahiner et al.'s eq. 4 program.
+
+Cells are :class:`~cvxcnn.arrangements.PatternSet` masks (P, n); the cone of
+cell ``i`` is ``(2 D_i - I) Y w >= 0``; its block of the prediction is
+``D_i Y w``; the oracle is the NNLS/Moreau oracle of :mod:`cvxcnn.oracle`;
+the network is :class:`~cvxcnn.networks.ReluNetwork`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cvxcnn.activations.base import Activation
+from cvxcnn.arrangements import (
+    PatternSet,
+    enumerate_relu_patterns,
+    matrix_digest,
+    sample_relu_patterns,
+)
+from cvxcnn.facets import (
+    FacetReduction,
+    facet_row_mask,
+    hull_pays_off,
+    reduce_sign_rows,
+    violated_dropped_rows,
+)
+from cvxcnn.losses import Loss
+from cvxcnn.networks import ReluNetwork
+from cvxcnn.oracle import OracleResult, relu_oracle
+from cvxcnn.problem import PatchProblem
+from cvxcnn.programs.relu import build_relu_program, check_masks, pattern_masks
+from cvxcnn.programs.relu_direct import fit_relu_direct
+from cvxcnn.programs.relu_result import result_from_program
+from cvxcnn.reconstruct import active_pattern_mask
+from cvxcnn.results import ConvexFitResult
+from cvxcnn.solve import resolve_solver, solve_cvxpy
+
+BACKENDS = ("cvxpy", "direct")
+
+#: Relative slack allowed when a generator re-derives its own mask (float64 rounding).
+_GENERATOR_TOL = 1e-9
+
+
+class Relu(Activation):
+    """``act(a) = max(a, 0)``: sign-pattern cells, eq. 4, NNLS oracle."""
+
+    name = "relu"
+    network_type = ReluNetwork
+    cell_type = PatternSet
+
+    def sample(self, Y, count, *, random_state=0, **options) -> PatternSet:
+        return sample_relu_patterns(Y, count, random_state=random_state, **options)
+
+    def enumerate(self, Y, *, max_cells, progress=False) -> PatternSet:
+        return enumerate_relu_patterns(Y, max_cells=max_cells, progress=progress)
+
+    def check_cells(self, cells, n):
+        if isinstance(cells, PatternSet) or isinstance(cells, np.ndarray):
+            check_masks(pattern_masks(cells), n)
+            return cells
+        raise TypeError(
+            "ReLU cells must be a PatternSet (sample_relu_patterns / enumerate_relu_patterns) "
+            f"or a (P, n) bool mask array; got {type(cells).__name__}"
+        )
+
+    def subset(self, cells, index):
+        if isinstance(cells, PatternSet):
+            return cells.subset(index)
+        return np.asarray(cells, dtype=bool)[index]
+
+    def keys(self, cells) -> list[bytes]:
+        packed = np.packbits(np.asarray(pattern_masks(cells), dtype=bool), axis=1)
+        return [row.tobytes() for row in packed]
+
+    def verify_exact(self, cells, Y) -> bool:
+        if not (isinstance(cells, PatternSet) and cells.exact and cells.digest):
+            return False
+        if cells.digest != matrix_digest(Y) or len(set(self.keys(cells))) < cells.exact_count:
+            return False
+        H = np.asarray(Y, dtype=np.float64) @ cells.generators.T  # (n, P)
+        scale = np.linalg.norm(Y, axis=1)[:, None] * np.linalg.norm(cells.generators, axis=1)
+        slack = (2.0 * cells.masks.T - 1.0) * H
+        return bool(np.all(slack >= -_GENERATOR_TOL * scale))
+
+    def solve(
+        self,
+        problem: PatchProblem,
+        cells: object,
+        *,
+        beta: float,
+        loss: Loss,
+        row_mask: np.ndarray | None,
+        solver: str,
+        solver_options: dict | None,
+        canon_backend: str | None,
+        backend: str,
+        rtol: float,
+    ) -> ConvexFitResult:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
+        if backend == "direct":
+            if resolve_solver(solver) != "CLARABEL":
+                raise ValueError(
+                    f"backend='direct' builds Clarabel's standard form; got solver={solver!r}"
+                )
+            return fit_relu_direct(
+                problem,
+                cells,
+                beta=beta,
+                loss=loss,
+                solver_options=solver_options,
+                rtol=rtol,
+                row_mask=row_mask,
+            )
+        program = build_relu_program(problem, cells, beta=beta, loss=loss, row_mask=row_mask)
+        info = solve_cvxpy(
+            program.problem, solver, solver_options=solver_options, canon_backend=canon_backend
+        )
+        return result_from_program(
+            program, info, exact=bool(getattr(cells, "exact", False)), rtol=rtol
+        )
+
+    def facet_reduction(self, problem, cells, facets, n_jobs) -> FacetReduction | None:
+        if facets is None or (isinstance(facets, str) and facets == "off"):
+            return None
+        if isinstance(facets, FacetReduction):
+            shape = (problem.n, len(pattern_masks(cells)))
+            if facets.keep.shape != shape:
+                raise ValueError(
+                    f"facets.keep must have shape (n, P) = {shape}; got {facets.keep.shape}: "
+                    "compute it for these patterns"
+                )
+            return facets
+        if facets == "auto" and not getattr(cells, "exact", False) and not hull_pays_off(problem.Y):
+            return None  # adjacency is free for exact sets; Qhull must pay for itself
+        return reduce_sign_rows(cells, problem.Y, method=str(facets), n_jobs=n_jobs)
+
+    def check_row_mask(self, row_mask, problem, cells):
+        mask = np.asarray(row_mask)
+        shape = (problem.n, len(pattern_masks(cells)))
+        if mask.dtype != np.bool_ or mask.shape != shape:
+            raise ValueError(
+                f"row_mask must be a bool array of shape (n, P) = {shape}; "
+                f"got {mask.dtype} {mask.shape}"
+            )
+        return mask.copy()
+
+    def violated_rows(self, result, problem, cells, row_mask) -> np.ndarray:
+        signs = 2.0 * np.asarray(pattern_masks(cells), dtype=bool).T - 1.0  # (n, P)
+        return violated_dropped_rows(signs, problem.Y, result.W, result.Z, row_mask)
+
+    def colgen_row_mask(self, problem, cells, index):
+        return facet_row_mask(cells.masks[index], cells, problem.Y)
+
+    def active_cells(self, result, cells, *, rtol, floor) -> np.ndarray:
+        return active_pattern_mask(result.W, result.Z, rtol=rtol, floor=floor)
+
+    def oracle(self, Y, g, cells, *, threshold=None, method="nnls") -> OracleResult:
+        return relu_oracle(Y, g, pattern_masks(cells), threshold=threshold, method=method)

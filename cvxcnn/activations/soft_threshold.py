@@ -1,0 +1,146 @@
+"""The soft-threshold activation with learnable thresholds (DESIGN.md section 6a).
+
+Cells are :class:`~cvxcnn.soft_threshold.triples.TripleSet` triples (S1, S2,
+S3); the cone of triple ``j`` acts on ``(w, t)``: signed rows of
+``[Y, -1; Y, 1; 0, 1]`` (:func:`~cvxcnn.soft_threshold.facets.st_row_signs`);
+its block of the prediction is ``D3 (Y w - t) + D1 (Y w + t)``; the oracle is
+the stacked per-cell SOCP of :func:`~cvxcnn.soft_threshold.oracle.st_oracle`;
+the network is :class:`~cvxcnn.soft_threshold.network.STNetwork`.
+Xiong et al.'s fixed-gain paper program (6c) is not part of the pipeline: it
+is not a reformulation of the network (see :func:`cvxcnn.soft_threshold.fit_st`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cvxcnn.activations.base import Activation
+from cvxcnn.arrangements import matrix_digest
+from cvxcnn.facets import FacetReduction
+from cvxcnn.losses import Loss
+from cvxcnn.oracle import OracleResult
+from cvxcnn.problem import PatchProblem
+from cvxcnn.results import ConvexFitResult
+from cvxcnn.soft_threshold.facets import (
+    resolve_st_facets,
+    st_facets_summary,
+    st_row_signs,
+    st_violated_dropped_rows,
+)
+from cvxcnn.soft_threshold.network import STNetwork
+from cvxcnn.soft_threshold.oracle import st_oracle
+from cvxcnn.soft_threshold.programs import (
+    build_st_program,
+    check_row_mask,
+    check_triples,
+    live_index,
+    result_from_st_program,
+)
+from cvxcnn.soft_threshold.triples import (
+    TripleSet,
+    augmented_matrix,
+    enumerate_st_triples,
+    sample_st_triples,
+)
+from cvxcnn.solve import solve_cvxpy
+
+_GENERATOR_TOL = 1e-9
+
+
+class SoftThreshold(Activation):
+    """``tau_t(a) = sign(a) max(|a| - t, 0)`` with a learnable ``t >= 0`` per neuron."""
+
+    name = "soft_threshold"
+    network_type = STNetwork
+    cell_type = TripleSet
+
+    def sample(self, Y, count, *, random_state=0, **options) -> TripleSet:
+        return sample_st_triples(Y, count, random_state=random_state, **options)
+
+    def enumerate(self, Y, *, max_cells, progress=False) -> TripleSet:
+        return enumerate_st_triples(Y, max_cells=max_cells, progress=progress)
+
+    def check_cells(self, cells, n):
+        return check_triples(cells, n)
+
+    def subset(self, cells, index):
+        return cells.subset(index)
+
+    def keys(self, cells) -> list[bytes]:
+        packed = np.packbits(np.hstack([cells.s1, cells.s3]), axis=1)
+        return [row.tobytes() for row in packed]
+
+    def verify_exact(self, cells, Y) -> bool:
+        if not (isinstance(cells, TripleSet) and cells.exact and cells.digest):
+            return False
+        if cells.digest != matrix_digest(Y) or len(set(self.keys(cells))) < cells.exact_count:
+            return False
+        Y = np.asarray(Y, dtype=np.float64)
+        H = Y @ cells.generators.T  # (n, P)
+        t = cells.thresholds[None, :]
+        scale = np.linalg.norm(Y, axis=1)[:, None] * np.linalg.norm(cells.generators, axis=1) + t
+        s1, s3 = cells.s1.T, cells.s3.T
+        slack = np.where(s3, H - t, np.where(s1, -H - t, t - np.abs(H)))
+        return bool(np.all(slack >= -_GENERATOR_TOL * scale) and np.all(cells.thresholds >= 0))
+
+    def solve(
+        self,
+        problem: PatchProblem,
+        cells: object,
+        *,
+        beta: float,
+        loss: Loss,
+        row_mask: np.ndarray | None,
+        solver: str,
+        solver_options: dict | None,
+        canon_backend: str | None,
+        backend: str,
+        rtol: float,
+    ) -> ConvexFitResult:
+        if backend != "cvxpy":
+            raise ValueError(
+                f"backend={backend!r} is not available for soft thresholds: the direct "
+                "Clarabel builder covers the ReLU program only; use backend='cvxpy'"
+            )
+        program = build_st_program(problem, cells, beta=beta, loss=loss, row_mask=row_mask)
+        info = solve_cvxpy(
+            program.problem, solver, solver_options=solver_options, canon_backend=canon_backend
+        )
+        return result_from_st_program(program, info, rtol=rtol)
+
+    def facet_reduction(self, problem, cells, facets, n_jobs) -> FacetReduction | None:
+        return resolve_st_facets(problem.Y, cells, facets, n_jobs=n_jobs)
+
+    def check_row_mask(self, row_mask, problem, cells):
+        return check_row_mask(row_mask, cells).copy()
+
+    def violated_rows(self, result, problem, cells, row_mask) -> np.ndarray:
+        index = live_index(cells)
+        signs = st_row_signs(cells)[index]
+        keep = row_mask[:, index] & (signs.T != 0)
+        missing = st_violated_dropped_rows(
+            result.W, result.Z, result.T, result.Tp, signs, augmented_matrix(problem.Y), keep
+        )
+        full = np.zeros_like(row_mask, dtype=bool)
+        full[:, index] = missing
+        return full
+
+    def facets_summary(self, reduction, cells) -> dict:
+        return st_facets_summary(reduction, st_row_signs(cells))
+
+    def active_cells(self, result, cells, *, rtol, floor) -> np.ndarray:
+        norms = np.maximum(np.linalg.norm(result.W, axis=0), np.linalg.norm(result.Z, axis=0))
+        scale = max(float(norms.max(initial=0.0)), floor)
+        active = np.zeros(len(cells), dtype=bool)
+        if scale > 0:
+            active[live_index(cells)] = norms > rtol * scale
+        return active
+
+    def oracle(
+        self, Y, g, cells, *, threshold=None, solver="CLARABEL", solver_options=None
+    ) -> OracleResult:
+        # every live cell is solved exactly, so ``threshold`` needs no special mode
+        return st_oracle(Y, g, cells, solver=solver, solver_options=solver_options)
+
+
+__all__ = ["SoftThreshold"]

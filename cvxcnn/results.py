@@ -1,0 +1,143 @@
+"""Result types shared by every algorithm: one base, one JSON conversion.
+
+Every result (a fit, a certificate, a column-generation run, a path) is a
+dataclass deriving from :class:`Result`: ``to_dict()`` gives a JSON-ready
+summary (arrays and networks left out, NaN written as ``None``) and
+``to_json(path)`` writes it. Subclasses list the fields to leave out in
+``_skip`` and add derived entries in ``_extra()``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from cvxcnn.solve import SolveInfo
+
+
+def json_ready(value: object) -> object:
+    """``value`` with numpy scalars/arrays, NaN/inf and nested results made JSON-safe."""
+    if isinstance(value, Result):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_ready(value.tolist())
+    if isinstance(value, np.generic):
+        return json_ready(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "to_dict"):
+        return json_ready(value.to_dict())
+    return value
+
+
+class Result:
+    """Mixin for result dataclasses: ``to_dict`` and ``to_json`` written once."""
+
+    #: Field names left out of ``to_dict`` (arrays, networks, nested objects).
+    _skip: tuple[str, ...] = ()
+
+    def _extra(self) -> dict:
+        """Derived entries added to (or overriding) the field dump."""
+        return {}
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (no arrays; NaN and inf as ``None``)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in self._skip}
+        out.update(self._extra())
+        return json_ready(out)
+
+    def to_json(self, path: str | Path) -> None:
+        """Write :meth:`to_dict` to ``path`` as indented JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+@dataclass
+class ConvexFitResult(Result):
+    """Outcome of one convex fit, for any activation (SciPy ``OptimizeResult`` style).
+
+    Attributes
+    ----------
+    status, success, message : str, bool, str
+        From the solver; ``success`` is True only for ``optimal``.
+    objective : float
+        Convex objective at the solution, re-evaluated in float64.
+    primal_objective : float
+        ``P`` of the reconstructed network (shared float64 evaluator).
+    beta : float
+    loss : str
+    n, d : int
+        Rows and columns of the patch matrix.
+    n_patterns, active_patterns, neurons : int
+        Cells in the program, cells with a nonzero block, neurons.
+    exact_arrangement : bool
+        True when the cells are every cell, so ``objective`` is the global
+        optimum of the non-convex problem; otherwise it is an upper bound.
+    sign_violation : float
+        Largest violation of the cell constraints at the solution.
+    solve : SolveInfo
+        Solver, iterations, compile/solve seconds, the solver's gap/residuals.
+    build_seconds : float
+    constraint_rows, constraint_rows_full : int
+        Cell-constraint rows in the solved program and without facet reduction.
+    kkt : dict
+        KKT residuals from the solver's duals (ReLU; :mod:`cvxcnn.kkt`).
+    facets : dict
+        Facet reduction: method, rows kept, seconds, ``rounds`` (re-solves
+        that added rows the full check found violated) and ``rows_added``.
+    activation : str
+        ``"relu"`` or ``"soft_threshold"``.
+    network : network object or None
+    W, Z : ndarray of shape (d, P) or None
+        The solution blocks (``Z`` holds the negative-side blocks, ``w'``
+        for soft thresholds).
+    """
+
+    status: str
+    success: bool
+    message: str
+    objective: float
+    primal_objective: float
+    beta: float
+    loss: str
+    n: int
+    d: int
+    n_patterns: int
+    active_patterns: int
+    neurons: int
+    exact_arrangement: bool
+    sign_violation: float
+    solve: SolveInfo
+    build_seconds: float = 0.0
+    constraint_rows: int = 0
+    constraint_rows_full: int = 0
+    kkt: dict = field(default_factory=dict)
+    facets: dict = field(default_factory=dict)
+    activation: str = "relu"
+    network: object | None = field(default=None, repr=False)
+    W: np.ndarray | None = field(default=None, repr=False)
+    Z: np.ndarray | None = field(default=None, repr=False)
+
+    _skip = ("solve", "network", "W", "Z", "n_patterns")
+
+    def _extra(self) -> dict:
+        return {
+            "solver": self.solve.solver,
+            "patterns": self.n_patterns,
+            "iterations": self.solve.iterations,
+            "compile_seconds": self.solve.compile_seconds,
+            "solve_seconds": self.solve.solve_seconds,
+            "solver_objective": self.solve.solver_objective,
+            "solver_stats": self.solve.solver_stats,
+        }
+
+    def fail(self, status: str, message: str) -> None:
+        """Mark the result as failed (``success=False``) with a status and a reason."""
+        self.status, self.success, self.message = status, False, message
