@@ -255,15 +255,25 @@ def certify(
     loss = get_loss(loss)
     activation = _matching_activation(network, cells)
     cells = activation.check_cells(cells, problem.n)
-    upper = primal_objective(network, problem, beta, loss)
-    r, g = dual_direction(network, problem, loss)
+    with np.errstate(over="ignore", invalid="ignore"):  # huge weights: judged below
+        upper = primal_objective(network, problem, beta, loss)
+        r, g = dual_direction(network, problem, loss)
+    exact = getattr(cells, "exact", False)
+    common = dict(oracle_cells=len(cells), beta=beta, loss=loss.name, activation=activation.name)
+    if not (math.isfinite(upper) and np.all(np.isfinite(g))):
+        nan = math.nan
+        return Certificate(
+            upper_bound=upper, lower_bound=nan, gap=nan, relative_gap=nan, certificate=FAILED,
+            oracle=f"{'exact' if exact else 'sampled'}/none", oracle_upper=nan, oracle_lower=nan,
+            dual_scale=nan, oracle_seconds=0.0, **common,
+            message=f"the network's objective is not finite ({upper}): weights overflow float64",
+        )  # fmt: skip
     start = time.perf_counter()
     oracle = activation.oracle(problem.Y, g, cells, **(oracle_options or {}))
     seconds = time.perf_counter() - start
     s, lower = dual_bound(loss, r, problem.target, beta, oracle.upper)
     kind, message = _verdict(activation, cells, problem, upper, lower)
     gap = upper - lower
-    exact = getattr(cells, "exact", False)
     return Certificate(
         upper_bound=upper,
         lower_bound=lower,
@@ -271,15 +281,12 @@ def certify(
         relative_gap=gap / abs(upper) if upper != 0 else math.inf,
         certificate=kind,
         oracle=f"{'exact' if exact else 'sampled'}/{oracle.method}",
-        oracle_cells=len(cells),
         oracle_upper=oracle.upper,
         oracle_lower=oracle.lower,
         dual_scale=s,
-        beta=beta,
-        loss=loss.name,
         oracle_seconds=seconds,
-        activation=activation.name,
         message=message,
+        **common,
     )
 
 

@@ -276,7 +276,9 @@ def test_exact_program_reconstruction_equals_convex_optimum(exact_fit, triples):
     assert res.sign_violation < 1e-7
     assert 0 < res.neurons and np.all(res.network.thresholds >= 0)
     d = res.to_dict()
-    assert d["activation"] == "soft_threshold" and d["st_form"] == "exact" and d["threshold"] is None
+    assert (
+        d["activation"] == "soft_threshold" and d["st_form"] == "exact" and d["threshold"] is None
+    )
 
 
 @pytest.mark.parametrize("beta", [0.01, BETA])
