@@ -76,6 +76,7 @@ def _plot(result, path: Path) -> None:
 
 def run_path(args: argparse.Namespace) -> int:
     """Run ``cvxcnn path``; returns the exit code."""
+    from cvxcnn.cells import make_cells
     from cvxcnn.cli import (
         EXIT_NOT_OPTIMAL,
         _parse_solver_options,
@@ -103,7 +104,13 @@ def run_path(args: argparse.Namespace) -> int:
     )
     problem = model._make_problem(data.noisy, data.clean, data.spatial_dims)
     start = time.perf_counter()
-    patterns = model._get_patterns(problem.Y)
+    patterns = make_cells(
+        problem.Y,
+        args.patterns,
+        data_directed=args.data_directed,
+        random_state=args.seed,
+        max_cells=args.max_cells,
+    )
     pattern_seconds = time.perf_counter() - start
     result = solve_path(
         problem,

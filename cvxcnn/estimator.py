@@ -1,36 +1,39 @@
-"""A scikit-learn style estimator around the ReLU convex program."""
+"""A scikit-learn style estimator around the exact convex program, for any activation."""
 
 from __future__ import annotations
 
-import numbers
 import time
 
 import numpy as np
 
-from cvxcnn.arrangements import PatternSet, enumerate_relu_patterns, sample_relu_patterns
-from cvxcnn.fit import ConvexFitResult, fit_relu
+from cvxcnn.activations import get_activation
+from cvxcnn.cells import DEFAULT_MAX_CELLS, make_cells
+from cvxcnn.fit import fit
 from cvxcnn.losses import Loss
-from cvxcnn.networks import ReluNetwork, primal_objective
 from cvxcnn.networks import predict as network_predict
+from cvxcnn.networks import primal_objective
 from cvxcnn.patches import as_batch, infer_spatial_dims
 from cvxcnn.problem import PatchProblem, make_problem, predictions_to_images
+from cvxcnn.results import ConvexFitResult
 
 
-class ConvexReLUCNN:
-    """Two-layer ReLU CNN fitted by its exact convex reformulation.
+class ConvexCNN:
+    """Two-layer CNN (ReLU or soft threshold) fitted by its exact convex reformulation.
 
-    ``fit`` builds the patch matrix, gets sign patterns (sampled, or every
-    cell with ``patterns="exact"``), solves Sahiner et al.'s eq. 4 program and
+    ``fit`` builds the patch matrix, gets cells (sampled, or every cell with
+    ``patterns="exact"``), solves the convex program (ReLU: Sahiner et al.'s
+    eq. 4; soft threshold: program 6a with learnable thresholds) and
     reconstructs the network; ``predict`` runs that network as a convolution.
 
     Parameters
     ----------
     kernel_size : int or tuple of int
+    activation : {"relu", "soft_threshold"}
     beta : float
         Weight decay of ``P(U, v)``, > 0.
-    patterns : int, "exact", PatternSet or ndarray of shape (P, n)
-        Number of Gaussian samples (deduplicated), every cell (``"exact"``,
-        global optimum), or a given pattern set for the training patches.
+    patterns : int, "exact", PatternSet, TripleSet or ndarray of shape (P, n)
+        Number of seeded samples (deduplicated), every cell (``"exact"``,
+        global optimum), or a given cell set for the training patches.
     data_directed : float
         Fraction of sampled generators taken from the data (patches and patch
         differences), which reach small cells that Gaussian sampling misses.
@@ -51,7 +54,7 @@ class ConvexReLUCNN:
     random_state : int, Generator or None
         Seeds the pattern sampling.
     facets : {"auto", "off", "adjacency", "hull", "lp"}
-        Facet reduction of the sign rows (see :func:`cvxcnn.fit.fit_relu`);
+        Facet reduction of the cone rows (see :func:`cvxcnn.fit.fit`);
         the optimum is that of the full program either way.
     backend : {"cvxpy", "direct"}
         Build with CVXPY (default) or Clarabel's standard form directly.
@@ -61,9 +64,9 @@ class ConvexReLUCNN:
     Attributes
     ----------
     problem_ : PatchProblem
-    patterns_ : PatternSet
+    patterns_ : PatternSet or TripleSet
     result_ : ConvexFitResult
-    network_ : ReluNetwork
+    network_ : ReluNetwork or STNetwork
     pattern_seconds_ : float
         Time spent sampling or enumerating patterns.
     """
@@ -72,8 +75,9 @@ class ConvexReLUCNN:
         self,
         kernel_size: int | tuple[int, ...] = 3,
         *,
+        activation: str = "relu",
         beta: float = 1e-3,
-        patterns: int | str | PatternSet | np.ndarray = 500,
+        patterns: int | str | object = 500,
         data_directed: float = 0.0,
         loss: str | Loss = "squared",
         residual: bool = False,
@@ -83,13 +87,14 @@ class ConvexReLUCNN:
         readout: str = "identity",
         solver: str = "clarabel",
         solver_options: dict | None = None,
-        max_cells: int = 200_000,
+        max_cells: int = DEFAULT_MAX_CELLS,
         random_state: int | np.random.Generator | None = 0,
         facets: str = "auto",
         backend: str = "cvxpy",
         n_jobs: int | None = None,
     ) -> None:
         self.kernel_size = kernel_size
+        self.activation = activation
         self.beta = beta
         self.patterns = patterns
         self.data_directed = data_directed
@@ -120,18 +125,6 @@ class ConvexReLUCNN:
             readout=self.readout,
         )
 
-    def _get_patterns(self, Y: np.ndarray) -> PatternSet | np.ndarray:
-        spec = self.patterns
-        if isinstance(spec, str):
-            if spec != "exact":
-                raise ValueError(f"patterns must be an int, 'exact' or a PatternSet; got {spec!r}")
-            return enumerate_relu_patterns(Y, max_cells=self.max_cells)
-        if isinstance(spec, numbers.Integral) and not isinstance(spec, bool):
-            return sample_relu_patterns(
-                Y, int(spec), data_directed=self.data_directed, random_state=self.random_state
-            )
-        return spec
-
     def fit(self, X: np.ndarray, y: np.ndarray, *, spatial_dims: int | None = None):
         """Fit to inputs ``X`` and targets ``y``.
 
@@ -152,9 +145,16 @@ class ConvexReLUCNN:
         self.spatial_dims_ = spatial_dims
         self.problem_ = self._make_problem(X, y, spatial_dims)
         start = time.perf_counter()
-        self.patterns_ = self._get_patterns(self.problem_.Y)
+        self.patterns_ = make_cells(
+            self.problem_.Y,
+            self.patterns,
+            activation=get_activation(self.activation),
+            data_directed=self.data_directed,
+            random_state=self.random_state,
+            max_cells=self.max_cells,
+        )
         self.pattern_seconds_ = time.perf_counter() - start
-        self.result_: ConvexFitResult = fit_relu(
+        self.result_: ConvexFitResult = fit(
             self.problem_,
             self.patterns_,
             beta=self.beta,
@@ -167,12 +167,14 @@ class ConvexReLUCNN:
         )
         if self.result_.network is None:
             raise RuntimeError(f"the convex solve failed: {self.result_.message}")
-        self.network_: ReluNetwork = self.result_.network
+        self.network_ = self.result_.network
         return self
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):
-            raise RuntimeError("this ConvexReLUCNN is not fitted yet; call fit(X, y) first")
+            raise RuntimeError(
+                f"this {type(self).__name__} is not fitted yet; call fit(X, y) first"
+            )
 
     def _problem_for(self, X: np.ndarray, y: np.ndarray | None) -> PatchProblem:
         if y is None:  # prediction needs no targets: zeros of the right shape
@@ -201,3 +203,12 @@ class ConvexReLUCNN:
         """``P(U, v)`` of the fitted network on ``(X, y)`` (float64 evaluator)."""
         self._check_fitted()
         return primal_objective(self.network_, self._problem_for(X, y), self.beta, self.loss)
+
+
+class ConvexReLUCNN(ConvexCNN):
+    """:class:`ConvexCNN` with the ReLU activation (same parameters, no ``activation``)."""
+
+    def __init__(self, kernel_size: int | tuple[int, ...] = 3, **params: object) -> None:
+        if "activation" in params:
+            raise TypeError("ConvexReLUCNN is ReLU only; use ConvexCNN(activation=...)")
+        super().__init__(kernel_size, activation="relu", **params)
