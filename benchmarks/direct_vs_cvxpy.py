@@ -25,17 +25,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import os
-import platform
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
-import numpy as np
-
 from cvxcnn.arrangements import sample_relu_patterns
+from cvxcnn.bench.report import Table, machine_info, relative_excess, write_json
 from cvxcnn.data import load_digits
 from cvxcnn.problem import PatchProblem, make_problem
 from cvxcnn.programs.relu import build_relu_program
@@ -86,31 +81,22 @@ def run_one(problem: PatchProblem, patterns: object, path: str, beta: float) -> 
     }
 
 
-def _markdown(rows: list[dict]) -> str:
-    lines = [
-        "| P | path | setup s | solve s | total s | iters | objective | rel. diff vs cvxpy |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
-    ]
+def markdown(rows: list[dict]) -> str:
+    """The timings as a Markdown table, objectives relative to the CVXPY path's."""
     ref = {r["patterns"]: r["objective"] for r in rows if r["path"] == "cvxpy"}
-    for r in rows:
-        base = ref.get(r["patterns"])
-        diff = "" if base is None else f"{(r['objective'] - base) / abs(base):.1e}"
-        lines.append(
-            f"| {r['patterns']} | {r['path']} | {r['setup_seconds']:.2f} | "
-            f"{r['solve_seconds']:.2f} | {r['total_seconds']:.2f} | {r['iterations']} | "
-            f"{r['objective']:.10g} | {diff} |"
-        )
-    return "\n".join(lines)
-
-
-def _versions() -> dict:
-    out = {"python": platform.python_version()}
-    for name in ("numpy", "scipy", "cvxpy", "clarabel"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+    table = [
+        {
+            **r,
+            "objective": f"{r['objective']:.10g}",
+            "rel_diff": relative_excess(r["objective"], ref.get(r["patterns"])),
+        }
+        for r in rows
+    ]
+    columns = [("patterns", "P"), ("path", "path"), ("setup_seconds", "setup s")]
+    columns += [("solve_seconds", "solve s"), ("total_seconds", "total s")]
+    columns += [("iterations", "iters"), ("objective", "objective")]
+    columns += [("rel_diff", "rel. diff vs cvxpy")]
+    return Table("direct vs cvxpy", columns, table).to_markdown()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,21 +137,13 @@ def main(argv: list[str] | None = None) -> int:
             "loss": "squared",
             "patterns": "sample_relu_patterns(Y, P, random_state=0)",
         },
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "versions": _versions(),
+        "machine": machine_info(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "rows": [{k: (None if v is None or v != v else v) for k, v in r.items()} for r in rows],
+        "rows": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, default=_json_default))
-    print(_markdown(rows))
+    write_json(args.out, report)
+    print(markdown(rows))
     return 0
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cvxcnn.bench._common import run_isolated
+from cvxcnn.bench.report import Table, machine_info, write_json
+from cvxcnn.bench.runner import run_isolated
 
 BETA = 1e-3
 BETAS = list(np.logspace(0, -3, 10))
@@ -111,10 +112,20 @@ def path_task(n_patterns: int, variant: str) -> dict:
     }
 
 
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "" if value is None else str(value)
+COLUMNS = (
+    "case", "P", "variant", "status", "objective", "iterations", "constraint_rows",
+    "facet_seconds", "compile_seconds", "solve_seconds", "seconds", "peak_rss_mb",
+)  # fmt: skip
+
+
+def cases(args: argparse.Namespace) -> list[tuple[str, int, str]]:
+    """``(case, P, variant)`` to run: single solves, then paths (``path-dpp`` up to ``dpp_max``)."""
+    out = [("single", p, v) for p in args.single for v in args.variants]
+    for p in args.paths:
+        if p <= args.dpp_max:
+            out.append(("path", p, "path-dpp"))
+        out.append(("path", p, "path-active"))
+    return out
 
 
 def main() -> None:
@@ -127,32 +138,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("performance.json"))
     args = parser.parse_args()
     runs = []
-    for p in args.single:
-        for variant in args.variants:
-            res = run_isolated(
-                single_task, {"n_patterns": p, "variant": variant}, timeout=args.timeout
-            )
-            runs.append({"case": "single", "P": p, "variant": variant, **res})
-            print(json.dumps(runs[-1]), flush=True)
-    for p in args.paths:
-        for variant in ("path-dpp", "path-active"):
-            if variant == "path-dpp" and p > args.dpp_max:
-                continue
-            res = run_isolated(
-                path_task, {"n_patterns": p, "variant": variant}, timeout=args.timeout
-            )
-            runs.append({"case": "path", "P": p, "variant": variant, **res})
-            print(json.dumps(runs[-1]), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"beta": BETA, "betas": BETAS, "runs": runs}, indent=1))
-    cols = [
-        "case", "P", "variant", "status", "objective", "iterations", "constraint_rows",
-        "facet_seconds", "compile_seconds", "solve_seconds", "seconds", "peak_rss_mb",
-    ]  # fmt: skip
-    print("| " + " | ".join(cols) + " |")
-    print("|" + "---|" * len(cols))
-    for r in runs:
-        print("| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |")
+    for case, p, variant in cases(args):
+        task = single_task if case == "single" else path_task
+        res = run_isolated(task, {"n_patterns": p, "variant": variant}, timeout=args.timeout)
+        runs.append({"case": case, "P": p, "variant": variant, **res})
+        print(json.dumps(runs[-1]), flush=True)
+    payload = {"beta": BETA, "betas": BETAS, "machine": machine_info(), "runs": runs}
+    write_json(args.out, payload)
+    print(Table("performance", [(c, c) for c in COLUMNS], runs).to_markdown())
 
 
 if __name__ == "__main__":

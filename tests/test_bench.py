@@ -14,19 +14,24 @@ import numpy as np
 import pytest
 
 from cvxcnn.bench import BENCHMARKS, run_benchmark
-from cvxcnn.bench._common import (
-    child_seed,
-    loglog_slope,
-    run_isolated,
-    torch_available,
-    write_csv,
-)
+from cvxcnn.bench.report import loglog_slope, payload_differences, same_versions, write_csv
+from cvxcnn.bench.runner import child_seed, run_isolated, torch_available
 
 pytest.importorskip("matplotlib")
 
 HAS_TORCH = torch_available()
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+#: Seed-0 tiny payloads written before the runner/report refactor (benchmarks/check_smoke.py).
+REFERENCE = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "smoke"
+
+
+def _check_reference(name: str, data: dict) -> None:
+    """Every number but timings and memory as recorded, where the solver versions agree."""
+    reference = json.loads((REFERENCE / f"{name}.json").read_text())
+    if same_versions(reference, data):
+        assert payload_differences(reference, data, rtol=1e-8) == []
 
 
 def _check_outputs(out: Path, name: str, payload: dict) -> dict:
@@ -52,6 +57,8 @@ def _check_outputs(out: Path, name: str, payload: dict) -> dict:
     # honesty: a sampled-oracle bound is never called certified
     text = json.dumps(data["runs"])
     assert '"certified (sampled' not in text
+    if data["config"]["seed"] == 0:
+        _check_reference(name, data)
     return data
 
 
@@ -89,7 +96,7 @@ def test_scaling_tiny(tmp_path: Path) -> None:
 
 
 def test_scaling_solve_in_spawned_process() -> None:
-    from cvxcnn.bench.scaling import _solve_task
+    from cvxcnn.bench.scaling import solve_task
 
     kwargs = dict(
         kind="synthetic1d",
@@ -103,7 +110,7 @@ def test_scaling_solve_in_spawned_process() -> None:
         noise=0.5,
         seed=0,
     )
-    out = run_isolated(_solve_task, kwargs, timeout=120)
+    out = run_isolated(solve_task, kwargs, timeout=120)
     assert out["error"] is None
     assert out["status"] == "optimal" and out["patterns"] == 3
     assert 0 < out["constraint_rows"] <= out["constraint_rows_full"] == 2 * out["n"] * 3

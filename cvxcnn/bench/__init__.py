@@ -15,8 +15,15 @@ progress=True) -> dict`` that writes ``<name>.json``, ``<name>.csv``,
 - :mod:`cvxcnn.bench.mri`: undersampled k-space of the Shepp-Logan phantom,
   residual denoisers.
 
-Command line: ``cvxcnn bench NAME --out DIR [--size tiny|default|paper] [--seed S]``
-(:mod:`cvxcnn.bench.cli_bench`); ``benchmarks/run_all.py`` runs them all.
+Shared machinery: :mod:`cvxcnn.bench.runner` (sizes, seeds, the sweep's
+progress bar, isolated processes, machine info), :mod:`cvxcnn.bench.report`
+(JSON, CSV, Markdown tables, figures) and :mod:`cvxcnn.bench.models` (data,
+convex and primal fits shared by several benchmarks).
+
+The stable entry points, used by the command line (``cvxcnn bench NAME --out
+DIR [--size tiny|default|paper] [--seed S]``) and ``benchmarks/run_all.py``,
+are :data:`BENCHMARKS`, :data:`SIZES` and :func:`run_benchmark`. Importing
+this package imports neither a benchmark module nor matplotlib.
 """
 
 from __future__ import annotations
@@ -24,10 +31,11 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from cvxcnn.bench._common import SIZES
-
 #: Benchmark names, in the order ``run_all`` runs them.
 BENCHMARKS: tuple[str, ...] = ("scaling", "gap", "ablation", "robustness", "mri")
+
+#: Benchmark sizes: ``tiny`` (tests, seconds), ``default`` (minutes), ``paper`` (long).
+SIZES: tuple[str, ...] = ("tiny", "default", "paper")
 
 __all__ = ["BENCHMARKS", "SIZES", "run_benchmark"]
 
@@ -35,16 +43,18 @@ __all__ = ["BENCHMARKS", "SIZES", "run_benchmark"]
 def run_benchmark(
     name: str, out_dir: str | Path, size: str = "default", seed: int = 0, progress: bool = True
 ) -> dict:
-    """Run one benchmark by name.
+    """Run one benchmark by name (its module is imported only now).
 
     Parameters
     ----------
     name : str
         One of :data:`BENCHMARKS`.
     out_dir : path
+        Output folder (created).
     size : {"tiny", "default", "paper"}
     seed : int
     progress : bool
+        Show a tqdm progress bar on stderr.
 
     Returns
     -------

@@ -18,24 +18,12 @@ convex program is solved over ``P`` Gaussian-sampled patterns for growing
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
-from cvxcnn.bench._common import (
-    Stopwatch,
-    Table,
-    check_size,
-    child_seed,
-    finite_or_none,
-    progress_bar,
-    pyplot,
-    relative_excess,
-    save_figure,
-    write_outputs,
-)
+from cvxcnn.bench.report import Table, finite_or_none, median_or_none, relative_excess
+from cvxcnn.bench.runner import BenchmarkRun, Stopwatch, benchmark
 
 NAME = "ablation"
 
@@ -81,172 +69,129 @@ CONFIGS: dict[str, AblationConfig] = {
 }
 
 
-def _plot(rows: list[dict], refs: list[dict], out_dir: Path) -> str:
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(refs), figsize=(4.6 * len(refs), 3.3), squeeze=False)
+def _plot(ax: object, rows: list[dict], ref: dict) -> None:
     series = [
         ("rel_excess", "objective excess over p* (certified)", "C0", "o"),
         ("cert_rel_gap", "gap, CERTIFIED (oracle over every cell)", "C1", "s"),
         ("est_rel_gap_indep", "gap, estimated (independent sampled cells)", "C2", "^"),
         ("est_rel_gap_same", "gap, estimated (program's own cells)", "C3", "v"),
     ]
-    for ax, ref in zip(axes[0], refs, strict=True):
-        sub = [r for r in rows if r["noise_label"] == ref["noise_label"]]
-        for key, label, color, marker in series:
-            x = [r["patterns"] for r in sub]
-            y = [max(r[key], 1e-10) if r.get(key) is not None else np.nan for r in sub]
-            ax.loglog(x, y, marker, color=color, ms=3, alpha=0.6, label=label)
-            groups: dict[int, list[dict]] = {}
-            for r in sub:
-                groups.setdefault(r["requested"], []).append(r)
-            xs, ys = [], []
-            for req in sorted(groups):
-                g = groups[req]
-                vals = [max(r[key], 1e-10) for r in g if r.get(key) is not None]
-                if vals:
-                    xs.append(float(np.median([r["patterns"] for r in g])))
-                    ys.append(float(np.median(vals)))
-            ax.loglog(xs, ys, "-", color=color, lw=1.0)
-        ax.set_xlabel("distinct sampled patterns P (line: median per sample size)")
-        ax.set_ylabel("relative excess / relative gap (clipped at 1e-10)")
-        ax.set_title(f"{ref['noise_label']} noise (sigma {ref['noise']}), {ref['cells']} cells")
-        ax.legend(fontsize=6)
-    return save_figure(fig, out_dir, f"{NAME}_patterns.png")
+    sub = [r for r in rows if r["noise_label"] == ref["noise_label"]]
+    groups: dict[int, list[dict]] = {}
+    for r in sub:
+        groups.setdefault(r["requested"], []).append(r)
+    for key, label, color, marker in series:
+        x = [r["patterns"] for r in sub]
+        y = [max(r[key], 1e-10) if r.get(key) is not None else np.nan for r in sub]
+        ax.loglog(x, y, marker, color=color, ms=3, alpha=0.6, label=label)
+        xs, ys = [], []
+        for req in sorted(groups):
+            g = groups[req]
+            vals = [max(r[key], 1e-10) for r in g if r.get(key) is not None]
+            if vals:
+                xs.append(float(np.median([r["patterns"] for r in g])))
+                ys.append(float(np.median(vals)))
+        ax.loglog(xs, ys, "-", color=color, lw=1.0)
+    ax.set_xlabel("distinct sampled patterns P (line: median per sample size)")
+    ax.set_ylabel("relative excess / relative gap (clipped at 1e-10)")
+    ax.set_title(f"{ref['noise_label']} noise (sigma {ref['noise']}), {ref['cells']} cells")
+    ax.legend(fontsize=6)
 
 
-def run(out_dir: str | Path, size: str = "default", seed: int = 0, progress: bool = True) -> dict:
-    """Run the ablation and write its JSON, CSV, Markdown and PNG.
-
-    Parameters
-    ----------
-    out_dir : path
-    size : {"tiny", "default", "paper"}
-    seed : int
-        Seeds the signals, the noise and the pattern samples.
-    progress : bool
-
-    Returns
-    -------
-    dict
-        The JSON payload; ``references`` holds the certified optima.
-    """
-    from cvxcnn.arrangements import enumerate_relu_patterns, sample_relu_patterns
-    from cvxcnn.bench._models import problem_for
-    from cvxcnn.certify import certify_relu
-    from cvxcnn.colgen import solve_colgen
+def reference(bench: BenchmarkRun, i: int, label: str, noise: float) -> tuple[dict, object, object]:
+    """The certified optimum of noise level ``i``: (reference row, problem, every cell)."""
+    from cvxcnn.bench.models import certified_optimum, problem_for
     from cvxcnn.data import synthetic_1d
+
+    cfg = bench.cfg
+    data = synthetic_1d(1, length=cfg.length, noise=noise, random_state=bench.seed)
+    problem = problem_for(data.noisy, data.clean, cfg.kernel)
+    opt = certified_optimum(problem, cfg.beta, bench.child_seed(i, 0))
+    ref = {"noise_label": label, "noise": noise, "n": problem.n, "d": problem.d}
+    return {**ref, **opt.reference()}, problem, opt.cells
+
+
+def pattern_case(
+    bench: BenchmarkRun, ref: dict, problem: object, cells: object, key: tuple[int, int, int]
+) -> dict:
+    """One program over ``P`` sampled patterns (``key = (i, P, repeat)``) and its gaps."""
+    from cvxcnn.arrangements import sample_relu_patterns
+    from cvxcnn.certify import certify_relu
     from cvxcnn.fit import fit_relu
 
-    cfg = CONFIGS[check_size(size)]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    rows: list[dict] = []
-    refs: list[dict] = []
-    total = len(cfg.noises) * (1 + len(cfg.patterns) * cfg.repeats)
-    with progress_bar(total, NAME, progress) as bar:
-        for i, (label, noise) in enumerate(cfg.noises):
-            data = synthetic_1d(1, length=cfg.length, noise=noise, random_state=seed)
-            problem = problem_for(data.noisy, data.clean, cfg.kernel)
-            bar.set_postfix_str(f"{label}: column generation")
-            with Stopwatch() as sw:
-                cells = enumerate_relu_patterns(problem.Y)
-                cg = solve_colgen(
-                    problem,
-                    cells,
-                    beta=cfg.beta,
-                    add_per_iteration=40,
-                    random_state=child_seed(seed, i, 0),
-                )
-            cert = cg.certificate
-            ref = {
-                "noise_label": label,
-                "noise": noise,
-                "n": problem.n,
-                "d": problem.d,
-                "cells": len(cells),
-                "p_star": cert.upper_bound,
-                "p_star_lower": cert.lower_bound,
-                "p_star_kind": "certified" if cert.certified and cg.converged else "not certified",
-                "p_star_rel_gap": cert.relative_gap,
-                "colgen_patterns": cg.patterns_used,
-                "neurons": cg.fit.neurons,
-                "colgen_seconds": sw.seconds,
-            }
-            refs.append(ref)
-            p_star = ref["p_star"]
-            bar.update(1)
-            for P in cfg.patterns:
-                for rep in range(cfg.repeats):
-                    bar.set_postfix_str(f"{label}: P={P} rep {rep}")
-                    pats = sample_relu_patterns(
-                        problem.Y, P, random_state=child_seed(seed, i, P, rep)
-                    )
-                    with Stopwatch() as sw:
-                        fit = fit_relu(problem, pats, beta=cfg.beta)
-                    row = {
-                        "noise_label": label,
-                        "noise": noise,
-                        "requested": P,
-                        "repeat": rep,
-                        "patterns": len(pats),
-                        "status": fit.status,
-                        "objective": finite_or_none(fit.objective),
-                        "objective_kind": "upper bound (sampled patterns)",
-                        "p_star": p_star,
-                        "fit_seconds": sw.seconds,
-                    }
-                    row["rel_excess"] = relative_excess(fit.primal_objective, p_star)
-                    if fit.network is not None:
-                        c_exact = certify_relu(fit.network, problem, cells, beta=cfg.beta)
-                        c_same = certify_relu(fit.network, problem, pats, beta=cfg.beta)
-                        indep = sample_relu_patterns(
-                            problem.Y,
-                            cfg.oracle_samples,
-                            random_state=child_seed(seed, i, P, rep, 1),
-                        )
-                        c_ind = certify_relu(fit.network, problem, indep, beta=cfg.beta)
-                        row.update(
-                            cert_lower=c_exact.lower_bound,
-                            cert_kind=c_exact.certificate,
-                            cert_rel_gap=c_exact.relative_gap,
-                            est_lower_same=c_same.lower_bound,
-                            est_rel_gap_same=c_same.relative_gap,
-                            est_kind_same=c_same.certificate,
-                            est_lower_indep=c_ind.lower_bound,
-                            est_rel_gap_indep=c_ind.relative_gap,
-                            est_kind_indep=c_ind.certificate,
-                            indep_cells=len(indep),
-                        )
-                    rows.append(row)
-                    bar.update(1)
-    figures = [_plot(rows, refs, out)]
+    cfg, (i, P, rep) = bench.cfg, key
+    pats = sample_relu_patterns(problem.Y, P, random_state=bench.child_seed(i, P, rep))
+    with Stopwatch() as sw:
+        fit = fit_relu(problem, pats, beta=cfg.beta)
+    row = {"noise_label": ref["noise_label"], "noise": ref["noise"], "requested": P}
+    row.update(repeat=rep, patterns=len(pats), status=fit.status)
+    row.update(objective=finite_or_none(fit.objective))
+    row.update(objective_kind="upper bound (sampled patterns)", p_star=ref["p_star"])
+    row.update(fit_seconds=sw.seconds)
+    row["rel_excess"] = relative_excess(fit.primal_objective, ref["p_star"])
+    if fit.network is None:
+        return row
+    indep = sample_relu_patterns(
+        problem.Y, cfg.oracle_samples, random_state=bench.child_seed(i, P, rep, 1)
+    )
+    certs = {
+        kind: certify_relu(fit.network, problem, oracle, beta=cfg.beta)
+        for kind, oracle in (("exact", cells), ("same", pats), ("indep", indep))
+    }
+    row.update(
+        cert_lower=certs["exact"].lower_bound,
+        cert_kind=certs["exact"].certificate,
+        cert_rel_gap=certs["exact"].relative_gap,
+    )
+    for kind in ("same", "indep"):
+        row[f"est_lower_{kind}"] = certs[kind].lower_bound
+        row[f"est_rel_gap_{kind}"] = certs[kind].relative_gap
+        row[f"est_kind_{kind}"] = certs[kind].certificate
+    row["indep_cells"] = len(indep)
+    return row
+
+
+def _summary(cfg: AblationConfig, rows: list[dict], refs: list[dict]) -> list[dict]:
+    keys = ("patterns", "objective", "p_star", "rel_excess", "cert_rel_gap")
+    keys += ("est_rel_gap_same", "est_rel_gap_indep", "fit_seconds")
     summary = []
     for ref in refs:
         for P in cfg.patterns:
             sub = [
                 r for r in rows if r["noise_label"] == ref["noise_label"] and r["requested"] == P
             ]
+            entry = {"noise_label": ref["noise_label"], "noise": ref["noise"], "requested": P}
+            for key in keys:
+                entry[key] = median_or_none(r.get(key) for r in sub)
+            entry["p_star"] = ref["p_star"]
+            summary.append(entry)
+    return summary
 
-            def med(key: str, sub: list[dict] = sub) -> float | None:
-                vals = [r[key] for r in sub if r.get(key) is not None]
-                return float(np.median(vals)) if vals else None
 
-            summary.append(
-                {
-                    "noise_label": ref["noise_label"],
-                    "noise": ref["noise"],
-                    "requested": P,
-                    "patterns": med("patterns"),
-                    "objective": med("objective"),
-                    "p_star": ref["p_star"],
-                    "rel_excess": med("rel_excess"),
-                    "cert_rel_gap": med("cert_rel_gap"),
-                    "est_rel_gap_same": med("est_rel_gap_same"),
-                    "est_rel_gap_indep": med("est_rel_gap_indep"),
-                    "fit_seconds": med("fit_seconds"),
-                }
-            )
+@benchmark(NAME, CONFIGS)
+def run(bench: BenchmarkRun) -> dict:
+    """Run the ablation and write its JSON, CSV, Markdown and PNG.
+
+    The seed drives the signals, the noise and the pattern samples; ``references``
+    in the payload holds the certified optima.
+    """
+    cfg = bench.cfg
+    rows: list[dict] = []
+    refs: list[dict] = []
+    with bench.sweep(len(cfg.noises) * (1 + len(cfg.patterns) * cfg.repeats)) as bar:
+        for i, (label, noise) in enumerate(cfg.noises):
+            with bar.step(f"{label}: column generation"):
+                ref, problem, cells = reference(bench, i, label, noise)
+            refs.append(ref)
+            for P in cfg.patterns:
+                for rep in range(cfg.repeats):
+                    with bar.step(f"{label}: P={P} rep {rep}"):
+                        rows.append(pattern_case(bench, ref, problem, cells, (i, P, rep)))
+    figsize = (4.6 * len(refs), 3.3)
+    with bench.figure("patterns", 1, len(refs), figsize=figsize, squeeze=False) as (_, axes):
+        for ax, ref in zip(axes[0], refs, strict=True):
+            _plot(ax, rows, ref)
+    summary = _summary(cfg, rows, refs)
     tables = [
         Table(
             "Certified references (column generation, oracle over every cell)",
@@ -284,13 +229,4 @@ def run(out_dir: str | Path, size: str = "default", seed: int = 0, progress: boo
             "(they are not bounds). Relative gaps are gap / objective.",
         ),
     ]
-    return write_outputs(
-        out,
-        NAME,
-        config={"size": size, "seed": seed, **asdict(cfg)},
-        runs=rows,
-        tables=tables,
-        extra={"references": refs, "summary": summary},
-        seconds=time.perf_counter() - start,
-        figures=figures,
-    )
+    return bench.finish(rows, tables, extra={"references": refs, "summary": summary})

@@ -20,16 +20,20 @@ EXIT_BAD_INPUT = 2
 
 
 def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the ``bench`` subcommand to ``subparsers`` and return its parser.
+    """Add the ``bench`` subcommand (handler :func:`run_bench`) to ``subparsers``.
+
+    It needs only :data:`cvxcnn.bench.BENCHMARKS`, :data:`cvxcnn.bench.SIZES` and
+    :func:`cvxcnn.bench.run_benchmark`; the CLI package may define its own.
 
     Parameters
     ----------
-    subparsers : the object returned by ``ArgumentParser.add_subparsers``
+    subparsers : argparse._SubParsersAction
+        What ``ArgumentParser.add_subparsers`` returned.
 
     Returns
     -------
     argparse.ArgumentParser
-        With ``handler=run_bench`` set as a default.
+        The ``bench`` parser.
     """
     p = subparsers.add_parser(
         "bench",

@@ -23,24 +23,12 @@ Soft threshold (fixed threshold lambda, Xiong et al.'s network)
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
-from cvxcnn.bench._common import (
-    Stopwatch,
-    Table,
-    check_size,
-    child_seed,
-    finite_or_none,
-    progress_bar,
-    pyplot,
-    save_figure,
-    torch_available,
-    write_outputs,
-)
+from cvxcnn.bench.report import Table, finite_or_none, nan_if_none
+from cvxcnn.bench.runner import BenchmarkRun, Stopwatch, benchmark, torch_available
 
 NAME = "gap"
 
@@ -116,26 +104,50 @@ CONFIGS: dict[str, GapConfig] = {
 
 
 def _psnr_pair(net: object, train: object, test: object, kernel: int) -> tuple[float, float]:
-    from cvxcnn.bench._models import denoise
+    from cvxcnn.bench.models import psnr_of
+
+    return tuple(psnr_of(net, d.noisy, d.clean, kernel_size=kernel) for d in (train, test))
+
+
+def _psnr_columns(row: dict, nets: dict, train: object, test: object, kernel: int) -> None:
+    for name, net in nets.items():
+        if net is not None:
+            row[f"psnr_{name}_train"], row[f"psnr_{name}_test"] = _psnr_pair(
+                net, train, test, kernel
+            )
+
+
+def _estimated_lower(cfg: GapConfig, problem: object, nets: dict, cells: object) -> dict:
+    """The largest sampled-oracle dual bound over the networks (an estimate)."""
+    from cvxcnn.certify import certify_relu
+
+    lowers = {}
+    with Stopwatch() as sw:
+        for name, net in nets.items():
+            if net is None:
+                continue
+            cert = certify_relu(net, problem, cells, beta=cfg.beta)
+            assert cert.certificate != "certified"  # sampled cells: never a certificate
+            lowers[name] = cert.lower_bound
+    return {
+        "lower_bound": max(lowers.values()) if lowers else None,
+        "lower_kind": f"estimated (sampled oracle, {len(cells)} cells)",
+        "lower_from": max(lowers, key=lowers.get) if lowers else None,
+        "oracle_seconds": sw.seconds,
+    }
+
+
+def relu_case(bench: BenchmarkRun, noise: float, i: int, train: object, test: object) -> dict:
+    """The ReLU row of one noise level: convex fit, trained network, estimated bound, PSNR."""
+    from cvxcnn.arrangements import sample_relu_patterns
+    from cvxcnn.bench.models import problem_for, train_with
+    from cvxcnn.fit import fit_relu
     from cvxcnn.metrics import psnr
 
-    out = []
-    for data in (train, test):
-        est = denoise(net, data.noisy, data.clean, kernel_size=kernel)
-        out.append(psnr(est, data.clean, data_range=1.0))
-    return out[0], out[1]
-
-
-def _relu_part(cfg: GapConfig, noise: float, i: int, seed: int, train, test) -> dict:
-    from cvxcnn.arrangements import sample_relu_patterns
-    from cvxcnn.bench._models import problem_for
-    from cvxcnn.bench._models import train as train_primal
-    from cvxcnn.certify import certify_relu
-    from cvxcnn.fit import fit_relu
-
+    cfg = bench.cfg
     problem = problem_for(train.noisy, train.clean, cfg.kernel)
     row: dict = {"part": "relu", "noise": noise, "n": problem.n, "d": problem.d}
-    patterns = sample_relu_patterns(problem.Y, cfg.patterns, random_state=child_seed(seed, i, 1))
+    patterns = sample_relu_patterns(problem.Y, cfg.patterns, random_state=bench.child_seed(i, 1))
     fit = fit_relu(problem, patterns, beta=cfg.beta)
     row.update(
         patterns=len(patterns),
@@ -149,17 +161,7 @@ def _relu_part(cfg: GapConfig, noise: float, i: int, seed: int, train, test) -> 
     )
     nets = {"convex": fit.network}
     if torch_available():
-        trow, tnet = train_primal(
-            train.noisy,
-            train.clean,
-            kernel_size=cfg.kernel,
-            beta=cfg.beta,
-            neurons=cfg.neurons,
-            optimizer="adam",
-            lr=cfg.lr,
-            epochs=cfg.epochs,
-            seed=child_seed(seed, i, 2),
-        )
+        trow, tnet = train_with(cfg, train.noisy, train.clean, seed=bench.child_seed(i, 2))
         row.update(
             trained_objective=trow["final_objective"],
             trained_seconds=trow["train_seconds"],
@@ -167,62 +169,33 @@ def _relu_part(cfg: GapConfig, noise: float, i: int, seed: int, train, test) -> 
         )
         if tnet is not None:
             nets["trained"] = tnet
-    oracle_cells = sample_relu_patterns(
-        problem.Y, cfg.oracle_samples, data_directed=0.5, random_state=child_seed(seed, i, 3)
+    cells = sample_relu_patterns(
+        problem.Y, cfg.oracle_samples, data_directed=0.5, random_state=bench.child_seed(i, 3)
     ).union(patterns)
-    lowers = {}
-    with Stopwatch() as sw:
-        for name, net in nets.items():
-            if net is None:
-                continue
-            cert = certify_relu(net, problem, oracle_cells, beta=cfg.beta)
-            assert cert.certificate != "certified"  # sampled cells: never a certificate
-            lowers[name] = cert.lower_bound
-    lower = max(lowers.values()) if lowers else None
-    row.update(
-        lower_bound=lower,
-        lower_kind=f"estimated (sampled oracle, {len(oracle_cells)} cells)",
-        lower_from=max(lowers, key=lowers.get) if lowers else None,
-        oracle_seconds=sw.seconds,
-        gap_convex=None if lower is None else row["reconstructed_objective"] - lower,
-        gap_trained=(
-            None
-            if lower is None or row.get("trained_objective") is None
-            else row["trained_objective"] - lower
-        ),
-    )
-    from cvxcnn.metrics import psnr
-
+    row.update(_estimated_lower(cfg, problem, nets, cells))
+    lower, trained = row["lower_bound"], row.get("trained_objective")
+    row["gap_convex"] = None if lower is None else row["reconstructed_objective"] - lower
+    row["gap_trained"] = None if lower is None or trained is None else trained - lower
     row["psnr_noisy_train"] = psnr(train.noisy, train.clean, data_range=1.0)
     row["psnr_noisy_test"] = psnr(test.noisy, test.clean, data_range=1.0)
-    for name, net in nets.items():
-        if net is not None:
-            row[f"psnr_{name}_train"], row[f"psnr_{name}_test"] = _psnr_pair(
-                net, train, test, cfg.kernel
-            )
+    _psnr_columns(row, nets, train, test, cfg.kernel)
     return row
 
 
-def _st_part(cfg: GapConfig, noise: float, i: int, seed: int, train, test) -> dict:
-    from cvxcnn.bench._models import as_st_network, problem_for
-    from cvxcnn.bench._models import train as train_primal
+def st_case(bench: BenchmarkRun, noise: float, i: int, train: object, test: object) -> dict:
+    """The soft-threshold row of one noise level: 6a, paper program, trained net, bracket."""
+    from cvxcnn.bench.models import as_st_network, problem_for, train_with
     from cvxcnn.bracket import fixed_threshold_bracket
     from cvxcnn.fit import fit_st
     from cvxcnn.soft_threshold import sample_st_triples
 
-    lam = cfg.threshold
+    cfg, lam = bench.cfg, bench.cfg.threshold
     problem = problem_for(train.noisy, train.clean, cfg.kernel)
     triples = sample_st_triples(
-        problem.Y, cfg.triples, threshold=lam, random_state=child_seed(seed, i, 4)
+        problem.Y, cfg.triples, threshold=lam, random_state=bench.child_seed(i, 4)
     )
-    row: dict = {
-        "part": "st",
-        "noise": noise,
-        "threshold": lam,
-        "triples": len(triples),
-        "n": problem.n,
-        "d": problem.d,
-    }
+    row: dict = {"part": "st", "noise": noise, "threshold": lam, "triples": len(triples)}
+    row.update(n=problem.n, d=problem.d)
     with Stopwatch() as sw:
         fit6a = fit_st(problem, triples, beta=cfg.beta)
     row.update(
@@ -241,18 +214,9 @@ def _st_part(cfg: GapConfig, noise: float, i: int, seed: int, train, test) -> di
     )
     given, trained_net = [], None
     if torch_available():
-        trow, trained_net = train_primal(
-            train.noisy,
-            train.clean,
-            kernel_size=cfg.kernel,
-            beta=cfg.beta,
-            neurons=cfg.neurons,
-            optimizer="adam",
-            lr=cfg.lr,
-            epochs=cfg.epochs,
-            activation="st",
-            threshold=lam,
-            seed=child_seed(seed, i, 5),
+        seed = bench.child_seed(i, 5)
+        trow, trained_net = train_with(
+            cfg, train.noisy, train.clean, seed=seed, activation="st", threshold=lam
         )
         row.update(trained_objective=trow["final_objective"], trained_seconds=trow["train_seconds"])
         if trained_net is not None:
@@ -278,20 +242,11 @@ def _st_part(cfg: GapConfig, noise: float, i: int, seed: int, train, test) -> di
     nets = {"paper_net": paper.network, "bracket_best": bracket.network}
     if trained_net is not None:
         nets["trained"] = trained_net
-    for name, net in nets.items():
-        if net is not None:
-            row[f"psnr_{name}_train"], row[f"psnr_{name}_test"] = _psnr_pair(
-                net, train, test, cfg.kernel
-            )
+    _psnr_columns(row, nets, train, test, cfg.kernel)
     return row
 
 
-def _plot(rows: list[dict], out_dir: Path) -> list[str]:
-    plt = pyplot()
-    relu = [r for r in rows if r["part"] == "relu"]
-    st = [r for r in rows if r["part"] == "st"]
-    figures = []
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+def _plot_objectives(ax: object, relu: list[dict]) -> None:
     x = np.arange(len(relu))
     keys = [
         ("reconstructed_objective", "convex (sampled, upper bd.)"),
@@ -299,88 +254,63 @@ def _plot(rows: list[dict], out_dir: Path) -> list[str]:
         ("lower_bound", "lower bound (ESTIMATED)"),
     ]
     for j, (key, label) in enumerate(keys):
-        vals = [r.get(key) if r.get(key) is not None else np.nan for r in relu]
-        axes[0].bar(x + 0.27 * j, vals, 0.27, label=label)
-    axes[0].set_xticks(x + 0.27, [f"sigma {r['noise']}" for r in relu])
-    axes[0].set_ylabel("objective P(U, v)")
-    axes[0].set_title("ReLU: objectives and estimated lower bound")
-    axes[0].legend()
+        ax.bar(x + 0.27 * j, nan_if_none(r.get(key) for r in relu), 0.27, label=label)
+    ax.set_xticks(x + 0.27, [f"sigma {r['noise']}" for r in relu])
+    ax.set_ylabel("objective P(U, v)")
+    ax.set_title("ReLU: objectives and estimated lower bound")
+    ax.legend()
+
+
+def _plot_psnr(ax: object, relu: list[dict], st: list[dict]) -> None:
     series = [
-        ("noisy", "noisy", "k"),
-        ("convex", "ReLU convex", "C0"),
-        ("trained", "ReLU trained", "C1"),
-        ("paper_net", "ST paper net", "C2"),
-        ("bracket_best", "ST bracket best", "C3"),
+        ("noisy", "noisy", "k", relu, "o-"),
+        ("convex", "ReLU convex", "C0", relu, "o-"),
+        ("trained", "ReLU trained", "C1", relu, "o-"),
+        ("paper_net", "ST paper net", "C2", st, "o-"),
+        ("bracket_best", "ST bracket best", "C3", st, "o-"),
+        ("trained", "ST trained", "C4", st, "s--"),
     ]
-    for key, label, color in series:
-        src = relu if key in ("noisy", "convex", "trained") else st
+    for key, label, color, src, style in series:
         vals = [r.get(f"psnr_{key}_test") for r in src]
         if src and any(v is not None for v in vals):
-            axes[1].plot(
-                [r["noise"] for r in src],
-                [np.nan if v is None else v for v in vals],
-                "o-",
-                color=color,
-                label=label,
-            )
-    if st and any(r.get("psnr_trained_test") is not None for r in st):
-        axes[1].plot(
-            [r["noise"] for r in st],
-            [r.get("psnr_trained_test") or np.nan for r in st],
-            "s--",
-            color="C4",
-            label="ST trained",
-        )
-    axes[1].set_xlabel("noise sigma")
-    axes[1].set_ylabel("test PSNR (dB)")
-    axes[1].set_title("held-out digits")
-    axes[1].legend()
-    figures.append(save_figure(fig, out_dir, f"{NAME}_summary.png"))
-    return figures
+            x = [r["noise"] for r in src]
+            ax.plot(x, nan_if_none(vals), style, color=color, label=label)
+    ax.set_xlabel("noise sigma")
+    ax.set_ylabel("test PSNR (dB)")
+    ax.set_title("held-out digits")
+    ax.legend()
 
 
-def run(out_dir: str | Path, size: str = "default", seed: int = 0, progress: bool = True) -> dict:
+@benchmark(NAME, CONFIGS)
+def run(bench: BenchmarkRun) -> dict:
     """Run the gap benchmark and write its JSON, CSV, Markdown and PNGs.
 
-    Parameters
-    ----------
-    out_dir : path
-    size : {"tiny", "default", "paper"}
-    seed : int
-        Seeds the digits, the noise, the patterns/triples and the trainers.
-    progress : bool
-
-    Returns
-    -------
-    dict
-        The JSON payload.
+    The seed drives the digits, the noise, the patterns/triples and the trainers.
     """
     from cvxcnn.data import load_digits
 
-    cfg = CONFIGS[check_size(size)]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
+    cfg = bench.cfg
+    parts = [("relu", relu_case)] + ([("st", st_case)] if cfg.st else [])
     rows: list[dict] = []
-    steps = len(cfg.noises) * (2 if cfg.st else 1)
-    with progress_bar(steps, NAME, progress) as bar:
+    with bench.sweep(len(cfg.noises) * len(parts)) as bar:
         for i, noise in enumerate(cfg.noises):
-            train = load_digits(cfg.train_images, noise=noise, random_state=seed)
+            train = load_digits(cfg.train_images, noise=noise, random_state=bench.seed)
             test = load_digits(
-                cfg.test_images, noise=noise, random_state=seed, offset=cfg.train_images
+                cfg.test_images, noise=noise, random_state=bench.seed, offset=cfg.train_images
             )
-            bar.set_postfix_str(f"relu sigma={noise}")
-            with Stopwatch() as sw:
-                row = _relu_part(cfg, noise, i, seed, train, test)
-            rows.append({**row, "seconds": sw.seconds})
-            bar.update(1)
-            if cfg.st:
-                bar.set_postfix_str(f"st sigma={noise}")
-                with Stopwatch() as sw:
-                    row = _st_part(cfg, noise, i, seed, train, test)
+            for part, case in parts:
+                with bar.step(f"{part} sigma={noise}") as sw:
+                    row = case(bench, noise, i, train, test)
                 rows.append({**row, "seconds": sw.seconds})
-                bar.update(1)
-    figures = _plot(rows, out)
+    relu = [r for r in rows if r["part"] == "relu"]
+    st = [r for r in rows if r["part"] == "st"]
+    with bench.figure("summary", 1, 2, figsize=(9, 3.2)) as (_, axes):
+        _plot_objectives(axes[0], relu)
+        _plot_psnr(axes[1], relu, st)
+    return bench.finish(rows, _tables(cfg, relu, st))
+
+
+def _tables(cfg: GapConfig, relu: list[dict], st: list[dict]) -> list[Table]:
     tables = [
         Table(
             "ReLU: objectives, estimated lower bound, gaps and PSNR (dB)",
@@ -402,7 +332,7 @@ def run(out_dir: str | Path, size: str = "default", seed: int = 0, progress: boo
                 ("psnr_trained_test", "trained te"),
                 ("seconds", "s"),
             ],
-            [r for r in rows if r["part"] == "relu"],
+            relu,
             note="The convex optimum uses sampled patterns: an upper bound on the global "
             "optimum. The lower bound is the dual bound with the oracle over SAMPLED cells "
             "(not every cell): an estimate, not a certificate.",
@@ -427,18 +357,10 @@ def run(out_dir: str | Path, size: str = "default", seed: int = 0, progress: boo
                     ("psnr_trained_test", "trained te"),
                     ("seconds", "s"),
                 ],
-                [r for r in rows if r["part"] == "st"],
+                st,
                 note="With sampled triples program 6a bounds nothing from below ('estimate'); the "
                 "paper program is a convex program over a gated model, not the ST network; "
                 "'paper net' is the true ST network at lambda read off its solution.",
             )
         )
-    return write_outputs(
-        out,
-        NAME,
-        config={"size": size, "seed": seed, **asdict(cfg)},
-        runs=rows,
-        tables=tables,
-        seconds=time.perf_counter() - start,
-        figures=figures,
-    )
+    return tables

@@ -17,24 +17,12 @@ bound** on the global optimum of the training problem.
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
-from cvxcnn.bench._common import (
-    Stopwatch,
-    Table,
-    check_size,
-    child_seed,
-    finite_or_none,
-    progress_bar,
-    pyplot,
-    save_figure,
-    torch_available,
-    write_outputs,
-)
+from cvxcnn.bench.report import Table, finite_or_none, nan_if_none
+from cvxcnn.bench.runner import BenchmarkRun, Stopwatch, benchmark, torch_available
 
 NAME = "mri"
 
@@ -162,14 +150,9 @@ def _crops(
     return np.stack(xs), np.stack(ys)
 
 
-def _plot_images(examples: dict, out_dir: Path) -> str:
-    plt = pyplot()
-    rs = sorted(examples)
+def _plot_images(axes: np.ndarray, examples: dict) -> None:
     cols = ["clean", "zero-filled", "convex", "primal"]
-    fig, axes = plt.subplots(
-        len(rs), len(cols), figsize=(1.6 * len(cols), 1.7 * len(rs)), squeeze=False
-    )
-    for i, r in enumerate(rs):
+    for i, r in enumerate(sorted(examples)):
         for j, key in enumerate(cols):
             ax = axes[i, j]
             img = examples[r].get(key)
@@ -181,12 +164,9 @@ def _plot_images(examples: dict, out_dir: Path) -> str:
                 ax.set_title(key)
             if j == 0:
                 ax.set_ylabel(f"R = {r}")
-    return save_figure(fig, out_dir, f"{NAME}_examples.png")
 
 
-def _plot_psnr(rows: list[dict], out_dir: Path) -> str:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.2, 3.0))
+def _plot_psnr(ax: object, rows: list[dict]) -> None:
     rs = [r["acceleration"] for r in rows]
     for key, label, marker in (
         ("psnr_zero_filled_test", "zero-filled", "o"),
@@ -195,126 +175,120 @@ def _plot_psnr(rows: list[dict], out_dir: Path) -> str:
     ):
         vals = [r.get(key) for r in rows]
         if any(v is not None for v in vals):
-            ax.plot(rs, [np.nan if v is None else v for v in vals], marker + "-", label=label)
+            ax.plot(rs, nan_if_none(vals), marker + "-", label=label)
     ax.set_xscale("log", base=2)
     ax.set_xticks(rs, [str(r) for r in rs])
     ax.set_xlabel("acceleration R")
     ax.set_ylabel("held-out PSNR (dB)")
     ax.set_title("Shepp-Logan, undersampled k-space")
     ax.legend()
-    return save_figure(fig, out_dir, f"{NAME}_psnr.png")
 
 
-def run(out_dir: str | Path, size: str = "default", seed: int = 0, progress: bool = True) -> dict:
-    """Run the MRI benchmark and write its JSON, CSV, Markdown and PNGs.
+def _undersampled(bench: BenchmarkRun, R: int, clean_all: np.ndarray) -> tuple:
+    """Zero-filled inputs at acceleration ``R``: (row, x_tr, y_tr, x_te, y_te)."""
 
-    Parameters
-    ----------
-    out_dir : path
-    size : {"tiny", "default", "paper"}
-    seed : int
-        Seeds the masks, the crops, the patterns and the trainer.
-    progress : bool
+    cfg, n_orient = bench.cfg, clean_all.shape[0]
+    masks = [
+        line_mask(cfg.image_size, R, cfg.centre_fraction, bench.child_seed(R, j))
+        for j in range(n_orient)
+    ]
+    zf_all = np.stack([zero_filled(clean_all[j], masks[j]) for j in range(n_orient)])
+    tr_idx, te_idx = list(cfg.train_orientations), list(cfg.test_orientations)
+    x_tr, y_tr = _crops(
+        zf_all[tr_idx],
+        clean_all[tr_idx],
+        cfg.crops_per_image,
+        cfg.crop_size,
+        bench.child_seed(R, 100),
+    )
+    x_te, y_te = zf_all[te_idx], clean_all[te_idx]
+    row: dict = {"acceleration": R, "sampled_fraction": float(masks[0][:, 0].mean())}
+    return row, x_tr, y_tr, x_te, y_te
 
-    Returns
-    -------
-    dict
-        The JSON payload.
-    """
+
+def _denoised(row: dict, ex: dict, prefix: str, net: object, data: tuple, kernel: int) -> None:
+    from cvxcnn.bench.models import denoise
+    from cvxcnn.metrics import psnr
+
+    x_tr, y_tr, x_te, y_te = data
+    den_tr = denoise(net, x_tr, y_tr, kernel_size=kernel, residual=True)
+    den_te = denoise(net, x_te, y_te, kernel_size=kernel, residual=True)
+    row[f"psnr_{prefix}_train"] = psnr(den_tr, y_tr, data_range=1.0)
+    row[f"psnr_{prefix}_test"] = psnr(den_te, y_te, data_range=1.0)
+    ex[prefix] = den_te[0]
+
+
+def convex_case(bench: BenchmarkRun, R: int, row: dict, ex: dict, data: tuple) -> None:
+    """Fit the residual convex program on the training crops; add its columns to ``row``."""
     from cvxcnn.arrangements import sample_relu_patterns
-    from cvxcnn.bench._models import denoise, problem_for, train
-    from cvxcnn.data import load_phantom
+    from cvxcnn.bench.models import problem_for
     from cvxcnn.fit import fit_relu
     from cvxcnn.metrics import psnr
 
-    cfg = CONFIGS[check_size(size)]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    use_torch = torch_available()
+    cfg, (x_tr, y_tr, x_te, y_te) = bench.cfg, data
+    problem = problem_for(x_tr, y_tr, cfg.kernel, residual=True)
+    row.update(n=problem.n, d=problem.d)
+    row["psnr_zero_filled_train"] = psnr(x_tr, y_tr, data_range=1.0)
+    row["psnr_zero_filled_test"] = psnr(x_te, y_te, data_range=1.0)
+    pats = sample_relu_patterns(problem.Y, cfg.patterns, random_state=bench.child_seed(R, 1))
+    with Stopwatch() as sw:
+        fit = fit_relu(problem, pats, beta=cfg.beta, solver_options=dict(cfg.solver_options))
+    row.update(
+        patterns=len(pats),
+        status=fit.status,
+        convex_objective=finite_or_none(fit.objective),
+        convex_kind="upper bound (sampled patterns)",
+        convex_neurons=fit.neurons,
+        convex_compile_seconds=fit.solve.compile_seconds,
+        convex_solve_seconds=fit.solve.solve_seconds,
+        convex_seconds=sw.seconds,
+    )
+    if fit.network is not None:
+        _denoised(row, ex, "convex", fit.network, data, cfg.kernel)
+
+
+def primal_case(bench: BenchmarkRun, R: int, row: dict, ex: dict, data: tuple) -> None:
+    """Train the residual PyTorch network on the training crops; add its columns to ``row``."""
+    from cvxcnn.bench.models import train_with
+
+    (x_tr, y_tr, _, _), cfg = data, bench.cfg
+    trow, net = train_with(cfg, x_tr, y_tr, seed=bench.child_seed(R, 2), residual=True)
+    row.update(
+        primal_objective=trow["final_objective"],
+        primal_seconds=trow["train_seconds"],
+        primal_status=trow["status"],
+    )
+    if net is not None:
+        _denoised(row, ex, "primal", net, data, cfg.kernel)
+
+
+@benchmark(NAME, CONFIGS)
+def run(bench: BenchmarkRun) -> dict:
+    """Run the MRI benchmark and write its JSON, CSV, Markdown and PNGs.
+
+    The seed drives the masks, the crops, the patterns and the trainer.
+    """
+    from cvxcnn.data import load_phantom
+
+    cfg = bench.cfg
+    parts = [("convex", convex_case)] + ([("primal", primal_case)] if torch_available() else [])
     n_orient = max(max(cfg.train_orientations), max(cfg.test_orientations)) + 1
     clean_all = load_phantom(n_orient, size=cfg.image_size, noise=0.0).clean
     rows: list[dict] = []
     examples: dict[int, dict] = {}
-    with progress_bar(len(cfg.accelerations) * (2 if use_torch else 1), NAME, progress) as bar:
+    with bench.sweep(len(cfg.accelerations) * len(parts)) as bar:
         for R in cfg.accelerations:
-            masks = [
-                line_mask(cfg.image_size, R, cfg.centre_fraction, child_seed(seed, R, j))
-                for j in range(n_orient)
-            ]
-            zf_all = np.stack([zero_filled(clean_all[j], masks[j]) for j in range(n_orient)])
-            tr_idx, te_idx = list(cfg.train_orientations), list(cfg.test_orientations)
-            x_tr, y_tr = _crops(
-                zf_all[tr_idx],
-                clean_all[tr_idx],
-                cfg.crops_per_image,
-                cfg.crop_size,
-                child_seed(seed, R, 100),
-            )
-            x_te, y_te = zf_all[te_idx], clean_all[te_idx]
-            problem = problem_for(x_tr, y_tr, cfg.kernel, residual=True)
-            row: dict = {
-                "acceleration": R,
-                "sampled_fraction": float(masks[0][:, 0].mean()),
-                "n": problem.n,
-                "d": problem.d,
-                "psnr_zero_filled_train": psnr(x_tr, y_tr, data_range=1.0),
-                "psnr_zero_filled_test": psnr(x_te, y_te, data_range=1.0),
-            }
-            bar.set_postfix_str(f"R={R} convex")
-            pats = sample_relu_patterns(
-                problem.Y, cfg.patterns, random_state=child_seed(seed, R, 1)
-            )
-            with Stopwatch() as sw:
-                fit = fit_relu(
-                    problem, pats, beta=cfg.beta, solver_options=dict(cfg.solver_options)
-                )
-            row.update(
-                patterns=len(pats),
-                status=fit.status,
-                convex_objective=finite_or_none(fit.objective),
-                convex_kind="upper bound (sampled patterns)",
-                convex_neurons=fit.neurons,
-                convex_compile_seconds=fit.solve.compile_seconds,
-                convex_solve_seconds=fit.solve.solve_seconds,
-                convex_seconds=sw.seconds,
-            )
-            ex = {"clean": y_te[0], "zero-filled": x_te[0]}
-            if fit.network is not None:
-                den_tr = denoise(fit.network, x_tr, y_tr, kernel_size=cfg.kernel, residual=True)
-                den_te = denoise(fit.network, x_te, y_te, kernel_size=cfg.kernel, residual=True)
-                row["psnr_convex_train"] = psnr(den_tr, y_tr, data_range=1.0)
-                row["psnr_convex_test"] = psnr(den_te, y_te, data_range=1.0)
-                ex["convex"] = den_te[0]
-            bar.update(1)
-            if use_torch:
-                bar.set_postfix_str(f"R={R} primal")
-                trow, net = train(
-                    x_tr,
-                    y_tr,
-                    kernel_size=cfg.kernel,
-                    beta=cfg.beta,
-                    neurons=cfg.neurons,
-                    lr=cfg.lr,
-                    epochs=cfg.epochs,
-                    residual=True,
-                    seed=child_seed(seed, R, 2),
-                )
-                row.update(
-                    primal_objective=trow["final_objective"],
-                    primal_seconds=trow["train_seconds"],
-                    primal_status=trow["status"],
-                )
-                if net is not None:
-                    den_tr = denoise(net, x_tr, y_tr, kernel_size=cfg.kernel, residual=True)
-                    den_te = denoise(net, x_te, y_te, kernel_size=cfg.kernel, residual=True)
-                    row["psnr_primal_train"] = psnr(den_tr, y_tr, data_range=1.0)
-                    row["psnr_primal_test"] = psnr(den_te, y_te, data_range=1.0)
-                    ex["primal"] = den_te[0]
-                bar.update(1)
-            examples[R] = ex
+            row, *data = _undersampled(bench, R, clean_all)
+            examples[R] = {"clean": data[3][0], "zero-filled": data[2][0]}
+            for part, case in parts:
+                with bar.step(f"R={R} {part}"):
+                    case(bench, R, row, examples[R], tuple(data))
             rows.append(row)
-    figures = [_plot_psnr(rows, out), _plot_images(examples, out)]
+    with bench.figure("psnr", figsize=(4.2, 3.0)) as (_, ax):
+        _plot_psnr(ax, rows)
+    n = len(examples)
+    with bench.figure("examples", n, 4, figsize=(6.4, 1.7 * n), squeeze=False) as (_, axes):
+        _plot_images(axes, examples)
     tables = [
         Table(
             "Undersampled Shepp-Logan: held-out PSNR (dB) of zero-filled vs residual denoisers",
@@ -342,12 +316,4 @@ def run(out_dir: str | Path, size: str = "default", seed: int = 0, progress: boo
             f"{dict(cfg.solver_options)}.",
         )
     ]
-    return write_outputs(
-        out,
-        NAME,
-        config={"size": size, "seed": seed, **asdict(cfg)},
-        runs=rows,
-        tables=tables,
-        seconds=time.perf_counter() - start,
-        figures=figures,
-    )
+    return bench.finish(rows, tables)

@@ -17,24 +17,12 @@ Learning rates are fixed per optimizer (not tuned per run); see ``LEARNING_RATES
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
-from cvxcnn.bench._common import (
-    Stopwatch,
-    Table,
-    check_size,
-    child_seed,
-    progress_bar,
-    pyplot,
-    relative_excess,
-    save_figure,
-    torch_available,
-    write_outputs,
-)
+from cvxcnn.bench.report import Table, median_or_none, relative_excess
+from cvxcnn.bench.runner import BenchmarkRun, benchmark, torch_available
 
 NAME = "robustness"
 
@@ -95,159 +83,88 @@ CONFIGS: dict[str, RobustnessConfig] = {
 }
 
 
-def _plot(rows: list[dict], refs: list[dict], cfg: RobustnessConfig, out_dir: Path) -> str:
-    plt = pyplot()
-    fig, axes = plt.subplots(2, len(refs), figsize=(4.8 * len(refs), 5.6), squeeze=False)
+def _plot(ax: object, rows: list[dict], ref: dict, key: str, cfg: RobustnessConfig) -> None:
     rng = np.random.default_rng(0)  # jitter only
     markers = {label: m for (label, _, _), m in zip(INITS, ("o", "s", "^"), strict=True)}
-    for col, ref in enumerate(refs):
-        for row_i, (key, ylabel) in enumerate(
-            (("final_objective", "objective P(U, v)"), ("psnr_test", "test PSNR (dB)"))
-        ):
-            ax = axes[row_i, col]
-            for j, opt in enumerate(cfg.optimizers):
-                for k, (label, _, _) in enumerate(INITS):
-                    vals = [
-                        r.get(key)
-                        for r in rows
-                        if r["noise_type"] == ref["noise_type"]
-                        and r["optimizer"] == opt
-                        and r["init"] == label
-                        and r.get(key) is not None
-                    ]
-                    x = j + (k - 1) * 0.22 + rng.uniform(-0.05, 0.05, len(vals))
-                    ax.plot(
-                        x,
-                        vals,
-                        markers[label],
-                        color=f"C{k}",
-                        ms=4,
-                        alpha=0.8,
-                        label=label if j == 0 else None,
-                    )
-            ref_key = "p_star" if key == "final_objective" else "psnr_convex_test"
-            ref_label = "convex optimum (certified)" if key == "final_objective" else "convex"
-            ax.axhline(ref[ref_key], color="k", lw=1.0, ls="--", label=ref_label)
-            if key == "psnr_test":
-                ax.axhline(ref["psnr_noisy_test"], color="grey", lw=0.8, ls=":", label="noisy")
-            if key == "final_objective":
-                ax.set_yscale("log")
-            ax.set_xticks(range(len(cfg.optimizers)), cfg.optimizers)
-            ax.set_ylabel(ylabel)
-            ax.set_title(f"{ref['noise_type']} noise (level {ref['noise']:.3g})")
-            ax.legend(fontsize=6)
-    return save_figure(fig, out_dir, f"{NAME}_spread.png")
+    for j, opt in enumerate(cfg.optimizers):
+        for k, (label, _, _) in enumerate(INITS):
+            vals = [
+                r.get(key)
+                for r in rows
+                if r["noise_type"] == ref["noise_type"]
+                and r["optimizer"] == opt
+                and r["init"] == label
+                and r.get(key) is not None
+            ]
+            x = j + (k - 1) * 0.22 + rng.uniform(-0.05, 0.05, len(vals))
+            ax.plot(
+                x, vals, markers[label], color=f"C{k}", ms=4, alpha=0.8,
+                label=label if j == 0 else None,
+            )  # fmt: skip
+    if key == "final_objective":
+        ax.axhline(ref["p_star"], color="k", lw=1.0, ls="--", label="convex optimum (certified)")
+        ax.set_yscale("log")
+        ax.set_ylabel("objective P(U, v)")
+    else:
+        ax.axhline(ref["psnr_convex_test"], color="k", lw=1.0, ls="--", label="convex")
+        ax.axhline(ref["psnr_noisy_test"], color="grey", lw=0.8, ls=":", label="noisy")
+        ax.set_ylabel("test PSNR (dB)")
+    ax.set_xticks(range(len(cfg.optimizers)), cfg.optimizers)
+    ax.set_title(f"{ref['noise_type']} noise (level {ref['noise']:.3g})")
+    ax.legend(fontsize=6)
 
 
-def run(out_dir: str | Path, size: str = "default", seed: int = 0, progress: bool = True) -> dict:
-    """Run the robustness benchmark and write its JSON, CSV, Markdown and PNG.
-
-    Parameters
-    ----------
-    out_dir : path
-    size : {"tiny", "default", "paper"}
-    seed : int
-        Seeds the signals, the noise, column generation and every initialization.
-    progress : bool
-
-    Returns
-    -------
-    dict
-        The JSON payload; ``references`` holds the certified convex optima.
-    """
-    from cvxcnn.arrangements import enumerate_relu_patterns
-    from cvxcnn.bench._models import denoise, problem_for, train
-    from cvxcnn.colgen import solve_colgen
+def _signals(cfg: RobustnessConfig, kind: str, level: float, seed: int) -> tuple:
     from cvxcnn.data import synthetic_1d
+
+    common = dict(length=cfg.length, noise=level, noise_type=kind, random_state=seed)
+    return synthetic_1d(1, **common), synthetic_1d(cfg.test_signals, **common, offset=1)
+
+
+def reference(bench: BenchmarkRun, i: int, kind: str, level: float) -> tuple[dict, tuple]:
+    """The certified convex optimum of noise model ``i`` and its PSNR: (row, (train, test))."""
+    from cvxcnn.bench.models import certified_optimum, problem_for, psnr_of
     from cvxcnn.metrics import psnr
 
-    cfg = CONFIGS[check_size(size)]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    use_torch = torch_available()
-    per_noise = len(cfg.optimizers) * len(INITS) * cfg.seeds if use_torch else 0
-    rows: list[dict] = []
-    refs: list[dict] = []
-    with progress_bar(len(cfg.noises) * (1 + per_noise), NAME, progress) as bar:
-        for i, (kind, level) in enumerate(cfg.noises):
-            tr = synthetic_1d(1, length=cfg.length, noise=level, noise_type=kind, random_state=seed)
-            te = synthetic_1d(
-                cfg.test_signals,
-                length=cfg.length,
-                noise=level,
-                noise_type=kind,
-                random_state=seed,
-                offset=1,
-            )
-            problem = problem_for(tr.noisy, tr.clean, cfg.kernel)
-            bar.set_postfix_str(f"{kind}: column generation")
-            with Stopwatch() as sw:
-                cells = enumerate_relu_patterns(problem.Y)
-                cg = solve_colgen(
-                    problem,
-                    cells,
-                    beta=cfg.beta,
-                    add_per_iteration=40,
-                    random_state=child_seed(seed, i, 0),
-                )
-            cert = cg.certificate
-            ref = {
-                "noise_type": kind,
-                "noise": level,
-                "n": problem.n,
-                "cells": len(cells),
-                "p_star": cert.upper_bound,
-                "p_star_lower": cert.lower_bound,
-                "p_star_kind": "certified" if cert.certified and cg.converged else "not certified",
-                "p_star_rel_gap": cert.relative_gap,
-                "neurons": cg.fit.neurons,
-                "colgen_seconds": sw.seconds,
-                "psnr_noisy_train": psnr(tr.noisy, tr.clean, data_range=1.0),
-                "psnr_noisy_test": psnr(te.noisy, te.clean, data_range=1.0),
-                "psnr_convex_test": psnr(
-                    denoise(cg.fit.network, te.noisy, te.clean, kernel_size=cfg.kernel),
-                    te.clean,
-                    data_range=1.0,
-                ),
-            }
-            refs.append(ref)
-            bar.update(1)
-            if not use_torch:
-                continue
-            for j, opt in enumerate(cfg.optimizers):
-                for k, (label, init, std) in enumerate(INITS):
-                    for s in range(cfg.seeds):
-                        bar.set_postfix_str(f"{kind}: {opt} {label} seed {s}")
-                        row, net = train(
-                            tr.noisy,
-                            tr.clean,
-                            kernel_size=cfg.kernel,
-                            beta=cfg.beta,
-                            neurons=cfg.neurons,
-                            optimizer=opt,
-                            lr=LEARNING_RATES[opt],
-                            epochs=cfg.epochs,
-                            init=init,
-                            init_std=std,
-                            seed=child_seed(seed, i, j, k, s),
-                            target=ref["p_star"],
-                        )
-                        row["init"] = label
-                        row["psnr_test"] = (
-                            psnr(
-                                denoise(net, te.noisy, te.clean, kernel_size=cfg.kernel),
-                                te.clean,
-                                data_range=1.0,
-                            )
-                            if net is not None
-                            else None
-                        )
-                        rows.append(
-                            {"noise_type": kind, "noise": level, **row, "p_star": ref["p_star"]}
-                        )
-                        bar.update(1)
-    figures = [_plot(rows, refs, cfg, out)] if rows else []
+    cfg = bench.cfg
+    tr, te = _signals(cfg, kind, level, bench.seed)
+    problem = problem_for(tr.noisy, tr.clean, cfg.kernel)
+    opt = certified_optimum(problem, cfg.beta, bench.child_seed(i, 0))
+    ref = {"noise_type": kind, "noise": level, "n": problem.n}
+    ref.update(opt.reference(patterns_used=False))
+    ref["psnr_noisy_train"] = psnr(tr.noisy, tr.clean, data_range=1.0)
+    ref["psnr_noisy_test"] = psnr(te.noisy, te.clean, data_range=1.0)
+    ref["psnr_convex_test"] = psnr_of(opt.network, te.noisy, te.clean, kernel_size=cfg.kernel)
+    return ref, (tr, te)
+
+
+def training_case(
+    bench: BenchmarkRun, ref: dict, data: tuple, key: tuple[int, int, int, int]
+) -> dict:
+    """One primal training run (``key = (noise, optimizer, init, seed)`` indices)."""
+    from cvxcnn.bench.models import psnr_of, train_with
+
+    cfg, (tr, te), (i, j, k, s) = bench.cfg, data, key
+    opt, (label, init, std) = cfg.optimizers[j], INITS[k]
+    row, net = train_with(
+        cfg,
+        tr.noisy,
+        tr.clean,
+        seed=bench.child_seed(i, j, k, s),
+        optimizer=opt,
+        lr=LEARNING_RATES[opt],
+        init=init,
+        init_std=std,
+        target=ref["p_star"],
+    )
+    row["init"] = label
+    row["psnr_test"] = (
+        None if net is None else psnr_of(net, te.noisy, te.clean, kernel_size=cfg.kernel)
+    )
+    return {"noise_type": ref["noise_type"], "noise": ref["noise"], **row, "p_star": ref["p_star"]}
+
+
+def _summary(cfg: RobustnessConfig, rows: list[dict], refs: list[dict]) -> list[dict]:
     summary = []
     for ref in refs:
         for opt in cfg.optimizers:
@@ -259,10 +176,10 @@ def run(out_dir: str | Path, size: str = "default", seed: int = 0, progress: boo
                     and r["optimizer"] == opt
                     and r["init"] == label
                 ]
-                objs = [r["final_objective"] for r in sub if r.get("final_objective") is not None]
-                ps = [r["psnr_test"] for r in sub if r.get("psnr_test") is not None]
                 if not sub:
                     continue
+                objs = [r["final_objective"] for r in sub if r.get("final_objective") is not None]
+                median = median_or_none(objs)
                 summary.append(
                     {
                         "noise_type": ref["noise_type"],
@@ -271,14 +188,44 @@ def run(out_dir: str | Path, size: str = "default", seed: int = 0, progress: boo
                         "runs": len(sub),
                         "diverged": len(sub) - len(objs),
                         "min_objective": min(objs, default=None),
-                        "median_objective": float(np.median(objs)) if objs else None,
+                        "median_objective": median,
                         "max_objective": max(objs, default=None),
-                        "median_rel_excess": relative_excess(
-                            float(np.median(objs)) if objs else None, ref["p_star"]
-                        ),
-                        "median_psnr_test": float(np.median(ps)) if ps else None,
+                        "median_rel_excess": relative_excess(median, ref["p_star"]),
+                        "median_psnr_test": median_or_none(r.get("psnr_test") for r in sub),
                     }
                 )
+    return summary
+
+
+@benchmark(NAME, CONFIGS)
+def run(bench: BenchmarkRun) -> dict:
+    """Run the robustness benchmark and write its JSON, CSV, Markdown and PNG.
+
+    The seed drives the signals, the noise, column generation and every
+    initialization; ``references`` in the payload holds the certified convex optima.
+    """
+    cfg = bench.cfg
+    use_torch = torch_available()
+    per_noise = len(cfg.optimizers) * len(INITS) * cfg.seeds if use_torch else 0
+    rows: list[dict] = []
+    refs: list[dict] = []
+    with bench.sweep(len(cfg.noises) * (1 + per_noise)) as bar:
+        for i, (kind, level) in enumerate(cfg.noises):
+            with bar.step(f"{kind}: column generation"):
+                ref, data = reference(bench, i, kind, level)
+            refs.append(ref)
+            if not use_torch:
+                continue
+            for j, k, s in np.ndindex(len(cfg.optimizers), len(INITS), cfg.seeds):
+                with bar.step(f"{kind}: {cfg.optimizers[j]} {INITS[k][0]} seed {s}"):
+                    rows.append(training_case(bench, ref, data, (i, j, k, s)))
+    if rows:
+        figsize = (4.8 * len(refs), 5.6)
+        with bench.figure("spread", 2, len(refs), figsize=figsize, squeeze=False) as (_, axes):
+            for col, ref in enumerate(refs):
+                _plot(axes[0, col], rows, ref, "final_objective", cfg)
+                _plot(axes[1, col], rows, ref, "psnr_test", cfg)
+    summary = _summary(cfg, rows, refs)
     tables = [
         Table(
             "Convex optimum (certified by column generation; one value per noise model)",
@@ -319,19 +266,9 @@ def run(out_dir: str | Path, size: str = "default", seed: int = 0, progress: boo
         ),
     ]
     notes = [] if use_torch else ["torch is not installed: no primal runs"]
-    return write_outputs(
-        out,
-        NAME,
-        config={
-            "size": size,
-            "seed": seed,
-            "learning_rates": LEARNING_RATES,
-            "inits": [list(i) for i in INITS],
-            **asdict(cfg),
-        },
-        runs=rows,
-        tables=tables,
+    return bench.finish(
+        rows,
+        tables,
         extra={"references": refs, "summary": summary, "notes": notes},
-        seconds=time.perf_counter() - start,
-        figures=figures,
+        config={"learning_rates": LEARNING_RATES, "inits": [list(i) for i in INITS]},
     )

@@ -27,29 +27,27 @@ of the best convex optimum found, which is labelled an **upper bound**.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
-from cvxcnn.bench._common import (
-    Stopwatch,
+from cvxcnn.bench.report import (
     Table,
-    check_size,
-    child_seed,
-    current_rss_mb,
     finite_or_none,
     loglog_slope,
-    peak_rss_mb,
-    progress_bar,
-    pyplot,
+    nan_if_none,
     relative_excess,
+    set_log_xticks,
+)
+from cvxcnn.bench.runner import (
+    BenchmarkRun,
+    benchmark,
+    child_seed,
+    current_rss_mb,
+    peak_rss_mb,
     reset_peak_rss,
     run_isolated,
-    save_figure,
-    set_log_xticks,
     torch_available,
-    write_outputs,
 )
 
 NAME = "scaling"
@@ -163,7 +161,7 @@ def _data(kind: str, size: int, noise: float, seed: int) -> tuple[np.ndarray, np
     return data.noisy, data.clean
 
 
-def _solve_task(
+def solve_task(
     *,
     kind: str,
     size: int,
@@ -177,7 +175,7 @@ def _solve_task(
     seed: int,
 ) -> dict:
     """One convex solve; runs in the child process. Memory is measured around the solve."""
-    from cvxcnn.bench._models import problem_for, sample_exactly
+    from cvxcnn.bench.models import problem_for, sample_exactly
     from cvxcnn.fit import fit_relu
 
     noisy, clean = _data(kind, size, noise, seed)
@@ -249,87 +247,69 @@ def _other_solvers() -> tuple[list[str], list[dict]]:
 # --------------------------------------------------------------------------- #
 # Primal trainer vs the convex optimum
 # --------------------------------------------------------------------------- #
-def _certify(kind: str, size: int, kernel: int, cfg: ScalingConfig, seed: int) -> dict:
-    from cvxcnn.arrangements import enumerate_relu_patterns
-    from cvxcnn.bench._models import problem_for
-    from cvxcnn.colgen import solve_colgen
+def _target(bench: BenchmarkRun, runs: list[dict], sweep: str, kind: str, size: int, kernel: int):
+    """The trainer's target on one problem: certified where possible, else the best optimum."""
+    from cvxcnn.bench.models import certified_optimum, problem_for
 
-    noisy, clean = _data(kind, size, cfg.noise, seed)
-    problem = problem_for(noisy, clean, kernel)
-    with Stopwatch() as sw:
-        cells = enumerate_relu_patterns(problem.Y)
-        cg = solve_colgen(
-            problem, cells, beta=cfg.beta, add_per_iteration=40, random_state=child_seed(seed, 2)
+    cfg = bench.cfg
+    best = [
+        r
+        for r in runs
+        if (r["kind"], r["size"], r["kernel"]) == (kind, size, kernel)
+        and r.get("status") == "optimal"
+    ]
+    info: dict = {"sweep": sweep, "kind": kind, "size": size, "kernel": kernel}
+    noisy, clean = _data(kind, size, cfg.noise, bench.seed)
+    if kind == "synthetic1d" and size <= cfg.certify_max_n:
+        opt = certified_optimum(problem_for(noisy, clean, kernel), cfg.beta, bench.child_seed(2))
+        info.update(
+            target=opt.value,
+            target_kind="certified" if opt.certified else "upper bound",
+            certified_lower=opt.lower,
+            certified_rel_gap=opt.rel_gap,
+            cells=len(opt.cells),
+            colgen_patterns=opt.patterns_used,
+            colgen_seconds=opt.seconds,
+            convex_neurons=opt.neurons,
         )
-    cert = cg.certificate
-    return {
-        "target": cert.upper_bound,
-        "target_kind": "certified" if cert.certified and cg.converged else "upper bound",
-        "certified_lower": cert.lower_bound,
-        "certified_rel_gap": cert.relative_gap,
-        "cells": len(cells),
-        "colgen_patterns": cg.patterns_used,
-        "colgen_seconds": sw.seconds,
-        "convex_neurons": cg.fit.neurons,
-    }
-
-
-def _trainer_rows(
-    runs: list[dict], cfg: ScalingConfig, seed: int, bar: object
-) -> tuple[list[dict], list[dict]]:
-    from cvxcnn.bench._models import train
-
-    problems: list[tuple[str, str, int, int]] = []
-    for length in cfg.n_lengths:
-        problems.append(("n", "synthetic1d", length, 3))
-    for k in cfg.d_kernels:
-        problems.append(("d", "digits", cfg.digit_images, k))
-    targets, rows = [], []
-    for sweep, kind, size, kernel in problems:
-        best = [
-            r
-            for r in runs
-            if r["kind"] == kind
-            and r["size"] == size
-            and r["kernel"] == kernel
-            and r.get("status") == "optimal"
-        ]
+    else:
         upper = min((r["objective"] for r in best), default=None)
         neurons = max((r.get("neurons") or 0 for r in best), default=0)
-        info: dict = {"sweep": sweep, "kind": kind, "size": size, "kernel": kernel}
-        if kind == "synthetic1d" and size <= cfg.certify_max_n:
-            info.update(_certify(kind, size, kernel, cfg, seed))
-            neurons = info["convex_neurons"]
-        else:
-            info.update(target=upper, target_kind="upper bound", convex_neurons=neurons)
-        noisy, clean = _data(kind, size, cfg.noise, seed)
-        info["n"] = int(clean.size)
+        info.update(target=upper, target_kind="upper bound", convex_neurons=neurons)
+    info["n"] = int(clean.size)
+    return info, (noisy, clean)
+
+
+def _trainer_rows(bench: BenchmarkRun, runs: list[dict], bar: object) -> tuple[list, list]:
+    from cvxcnn.bench.models import train
+
+    cfg = bench.cfg
+    problems = [("n", "synthetic1d", length, 3) for length in cfg.n_lengths]
+    problems += [("d", "digits", cfg.digit_images, k) for k in cfg.d_kernels]
+    targets, rows = [], []
+    for sweep, kind, size, kernel in problems:
+        info, (noisy, clean) = _target(bench, runs, sweep, kind, size, kernel)
         targets.append(info)
-        width = int(min(512, max(32, 2 * (neurons or 16))))
+        width = int(min(512, max(32, 2 * (info["convex_neurons"] or 16))))
         for j, (opt, lr, epochs) in enumerate(cfg.trainers):
-            row, _ = train(
-                noisy,
-                clean,
-                kernel_size=kernel,
-                beta=cfg.beta,
-                neurons=width,
-                optimizer=opt,
-                lr=lr,
-                epochs=epochs,
-                seed=child_seed(seed, 3, j),
-                target=info["target"],
-                rtol=1e-3,
-                stop_at_target=True,
-            )
-            rows.append(
-                {
-                    **{k: info[k] for k in ("sweep", "kind", "size", "kernel", "n")},
-                    **row,
-                    "target": info["target"],
-                    "target_kind": info["target_kind"],
-                }
-            )
-            bar.update(1)
+            with bar.step(f"{sweep} {opt} {kernel}/{size}"):
+                row, _ = train(
+                    noisy,
+                    clean,
+                    kernel_size=kernel,
+                    beta=cfg.beta,
+                    neurons=width,
+                    optimizer=opt,
+                    lr=lr,
+                    epochs=epochs,
+                    seed=bench.child_seed(3, j),
+                    target=info["target"],
+                    rtol=1e-3,
+                    stop_at_target=True,
+                )
+            keys = ("sweep", "kind", "size", "kernel", "n")
+            rows.append({**{k: info[k] for k in keys}, **row, "target": info["target"]})
+            rows[-1]["target_kind"] = info["target_kind"]
     return targets, rows
 
 
@@ -359,98 +339,76 @@ def _slopes(runs: list[dict], solvers: list[str]) -> list[dict]:
     return out
 
 
-def _plot(runs: list[dict], solvers: list[str], slopes: list[dict], out_dir: Path) -> list[str]:
-    plt = pyplot()
-    colors = {s: f"C{i}" for i, s in enumerate(solvers)}
+def _solver_line(
+    ax: object, runs: list[dict], sweep: str, solver: str, y: str, fmt: str, **style: object
+) -> None:
+    """``y`` against the sweep's size for one solver, on log-log axes."""
+    xkey = _SWEEP_X[sweep]
+    rows = sorted(
+        (r for r in runs if r["sweep"] == sweep and r["solver"] == solver and r.get(y) is not None),
+        key=lambda r: r[xkey],
+    )
+    if rows:
+        ax.loglog([r[xkey] for r in rows], nan_if_none(r.get(y) for r in rows), fmt, **style)
+
+
+def _finish_axes(ax: object, runs: list[dict], sweep: str) -> None:
+    xkey = _SWEEP_X[sweep]
+    set_log_xticks(ax, [r[xkey] for r in runs if r["sweep"] == sweep and r.get(xkey)])
+    ax.legend()
+
+
+def _plot_time(axes: object, runs: list[dict], solvers: list[str], slopes: list[dict]) -> None:
     slope_of = {(s["sweep"], s["solver"]): s for s in slopes}
-    figures = []
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.1))
     for ax, (sweep, xkey) in zip(axes, _SWEEP_X.items(), strict=True):
-        for solver in solvers:
-            rows = sorted(
-                (
-                    r
-                    for r in runs
-                    if r["sweep"] == sweep
-                    and r["solver"] == solver
-                    and r.get("solve_seconds") is not None
-                ),
-                key=lambda r: r[xkey],
-            )
-            if not rows:
-                continue
-            x = [r[xkey] for r in rows]
+        for i, solver in enumerate(solvers):
             sl = slope_of[(sweep, solver)]
-            ax.loglog(
-                x,
-                [r["solve_seconds"] for r in rows],
-                "o-",
-                color=colors[solver],
-                label=f"{solver} solve ({_slope_txt(sl['solve_seconds'])})",
-            )
-            ax.loglog(
-                x,
-                [r["compile_seconds"] for r in rows],
-                "s--",
-                color=colors[solver],
-                alpha=0.6,
-                label=f"{solver} compile ({_slope_txt(sl['compile_seconds'])})",
-            )
+            for key, style, alpha in (("solve", "o-", 1.0), ("compile", "s--", 0.6)):
+                label = f"{solver} {key} ({_slope_txt(sl[f'{key}_seconds'])})"
+                _solver_line(
+                    ax, runs, sweep, solver, f"{key}_seconds",
+                    style, color=f"C{i}", alpha=alpha, label=label,
+                )  # fmt: skip
         ax.set_xlabel(xkey)
         ax.set_ylabel("seconds")
         ax.set_title(f"time vs {xkey}")
-        set_log_xticks(ax, [r[xkey] for r in runs if r["sweep"] == sweep and r.get(xkey)])
-        ax.legend()
-    figures.append(save_figure(fig, out_dir, f"{NAME}_time.png"))
+        _finish_axes(ax, runs, sweep)
 
-    fig, axes = plt.subplots(2, 3, figsize=(10, 5.4))
+
+def _plot_iterations_memory(
+    axes: object, runs: list[dict], solvers: list[str], slopes: list[dict]
+) -> None:
+    slope_of = {(s["sweep"], s["solver"]): s for s in slopes}
     for col, (sweep, xkey) in enumerate(_SWEEP_X.items()):
-        for solver in solvers:
-            rows = sorted(
-                (
-                    r
-                    for r in runs
-                    if r["sweep"] == sweep
-                    and r["solver"] == solver
-                    and r.get("iterations") is not None
-                ),
-                key=lambda r: r[xkey],
-            )
-            if not rows:
-                continue
-            x = [r[xkey] for r in rows]
+        for i, solver in enumerate(solvers):
             sl = slope_of[(sweep, solver)]
-            axes[0, col].loglog(
-                x,
-                [r["iterations"] for r in rows],
-                "o-",
-                color=colors[solver],
-                label=f"{solver} ({_slope_txt(sl['iterations'])})",
-            )
-            mem = [r.get("solve_rss_increase_mb") for r in rows]
-            axes[1, col].loglog(
-                x,
-                [np.nan if m is None else m for m in mem],
-                "o-",
-                color=colors[solver],
-                label=f"{solver} ({_slope_txt(sl['solve_rss_increase_mb'])})",
-            )
+            for row, key in enumerate(("iterations", "solve_rss_increase_mb")):
+                label = f"{solver} ({_slope_txt(sl[key])})"
+                _solver_line(
+                    axes[row, col], runs, sweep, solver, key, "o-", color=f"C{i}", label=label
+                )
         axes[0, col].set_title(f"iterations vs {xkey}")
         axes[1, col].set_title(f"peak RSS increase during solve vs {xkey}")
         axes[1, col].set_ylabel("MiB above RSS before build")
         axes[1, col].set_xlabel(xkey)
         for ax in axes[:, col]:
-            set_log_xticks(ax, [r[xkey] for r in runs if r["sweep"] == sweep and r.get(xkey)])
-            ax.legend()
-    figures.append(save_figure(fig, out_dir, f"{NAME}_iterations_memory.png"))
-    return figures
+            _finish_axes(ax, runs, sweep)
 
 
-def _plot_trainer(rows: list[dict], targets: list[dict], out_dir: Path) -> str | None:
-    if not rows:
-        return None
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+def _trainer_series(rows: list[dict], targets: list[dict], opt: str, key: str) -> list[float]:
+    out = []
+    for t in targets:
+        match = [
+            r
+            for r in rows
+            if r["optimizer"] == opt
+            and (r["kind"], r["size"], r["kernel"]) == (t["kind"], t["size"], t["kernel"])
+        ]
+        out.append(match[0].get(key) if match else None)
+    return nan_if_none(out)
+
+
+def _plot_trainer(axes: object, rows: list[dict], targets: list[dict]) -> None:
     kinds = {"certified": "cert.", "upper bound": "upper bd."}
     labels = [
         f"{'1-D' if t['kind'] == 'synthetic1d' else 'dig'} n={t['n']} k={t['kernel']} "
@@ -460,31 +418,12 @@ def _plot_trainer(rows: list[dict], targets: list[dict], out_dir: Path) -> str |
     opts = sorted({r["optimizer"] for r in rows})
     width = 0.8 / max(len(opts), 1)
     for j, opt in enumerate(opts):
-        exc, secs = [], []
-        for t in targets:
-            match = [
-                r
-                for r in rows
-                if r["optimizer"] == opt
-                and r["kind"] == t["kind"]
-                and r["size"] == t["size"]
-                and r["kernel"] == t["kernel"]
-            ]
-            e = match[0].get("relative_excess") if match else None
-            exc.append(np.nan if e is None else e)
-            s = match[0].get("seconds_to_target") if match else None
-            secs.append(np.nan if s is None else s)
         xs = np.arange(len(targets)) + j * width
-        axes[0].bar(xs, exc, width, label=opt)
-        axes[1].bar(xs, secs, width, label=opt)
+        axes[0].bar(xs, _trainer_series(rows, targets, opt, "relative_excess"), width, label=opt)
+        axes[1].bar(xs, _trainer_series(rows, targets, opt, "seconds_to_target"), width, label=opt)
+    ticks = np.arange(len(targets)) + 0.4 - width / 2
     colgen = [t.get("colgen_seconds") or np.nan for t in targets]
-    axes[1].plot(
-        np.arange(len(targets)) + 0.4 - width / 2,
-        colgen,
-        "k*",
-        ms=7,
-        label="column generation (certified solve)",
-    )
+    axes[1].plot(ticks, colgen, "k*", ms=7, label="column generation (certified solve)")
     axes[0].axhline(1e-3, color="k", lw=0.8, ls="--", label="rtol 1e-3")
     axes[0].axhline(0.0, color="grey", lw=0.6)
     axes[0].set_yscale("symlog", linthresh=1e-4)
@@ -494,15 +433,8 @@ def _plot_trainer(rows: list[dict], targets: list[dict], out_dir: Path) -> str |
     axes[1].set_ylabel("seconds")
     axes[1].set_title("training seconds to within 1e-3 (missing: not reached)")
     for ax in axes:
-        ax.set_xticks(
-            np.arange(len(targets)) + 0.4 - width / 2,
-            labels,
-            fontsize=6,
-            rotation=35,
-            ha="right",
-        )
+        ax.set_xticks(ticks, labels, fontsize=6, rotation=35, ha="right")
         ax.legend()
-    return save_figure(fig, out_dir, f"{NAME}_trainer.png")
 
 
 def _slope_txt(value: float | None) -> str:
@@ -512,110 +444,78 @@ def _slope_txt(value: float | None) -> str:
 # --------------------------------------------------------------------------- #
 # Entry point
 # --------------------------------------------------------------------------- #
-def run(
-    out_dir: str | Path,
-    size: str = "default",
-    seed: int = 0,
-    progress: bool = True,
-    *,
-    isolate: bool = True,
-) -> dict:
+def _tasks(cfg: ScalingConfig) -> list[dict]:
+    tasks = [
+        dict(sweep="P", kind="digits", size=cfg.digit_images, kernel=3, n_patterns=p)
+        for p in cfg.p_values
+    ]
+    tasks += [
+        dict(sweep="n", kind="synthetic1d", size=length, kernel=3, n_patterns=cfg.n_patterns)
+        for length in cfg.n_lengths
+    ]
+    tasks += [
+        dict(sweep="d", kind="digits", size=cfg.digit_images, kernel=k, n_patterns=cfg.d_patterns)
+        for k in cfg.d_kernels
+    ]
+    return tasks
+
+
+def _solves(bench: BenchmarkRun, variants: dict, bar: object, isolate: bool) -> list[dict]:
+    cfg, runs = bench.cfg, []
+    for task in _tasks(cfg):
+        for solver, (name, options, facets) in variants.items():
+            with bar.step(f"{task['sweep']} {solver} {task['kernel']}/{task['size']}"):
+                kwargs = {k: v for k, v in task.items() if k != "sweep"}
+                kwargs.update(solver=name, solver_options=options, facets=facets)
+                kwargs.update(beta=cfg.beta, noise=cfg.noise, seed=bench.seed)
+                res = run_isolated(solve_task, kwargs, timeout=cfg.timeout, isolate=isolate)
+            res.pop("traceback", None)
+            runs.append({**task, "solver": solver, **res})
+    return runs
+
+
+@benchmark(NAME, CONFIGS)
+def run(bench: BenchmarkRun, *, isolate: bool = True) -> dict:
     """Run the scaling benchmark and write its JSON, CSV, Markdown and PNGs.
 
-    Parameters
-    ----------
-    out_dir : path
-        Output folder (created).
-    size : {"tiny", "default", "paper"}
-    seed : int
-        Seeds the data, the patterns and the trainer.
-    progress : bool
-        Show a tqdm progress bar.
-    isolate : bool
-        Solve each program in a fresh ``spawn`` process (per-run peak memory).
-
-    Returns
-    -------
-    dict
-        The JSON payload (``runs``, ``slopes``, ``trainer``, ``tables``, ...).
+    The seed drives the data, the patterns and the trainer. The one option,
+    ``isolate`` (default True), solves each program in a fresh ``spawn``
+    process (per-run peak memory); False solves in this process.
     """
-    cfg = CONFIGS[check_size(size)]
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
+    cfg = bench.cfg
     extra_solvers, solver_notes = _other_solvers()
     variants = {k: MAIN_SOLVERS[k] for k in cfg.solvers}
     variants.update({name: (name, {}, "auto") for name in extra_solvers})
     solvers = list(variants)
-    tasks: list[dict] = []
-    for p in cfg.p_values:
-        tasks.append(dict(sweep="P", kind="digits", size=cfg.digit_images, kernel=3, n_patterns=p))
-    for length in cfg.n_lengths:
-        tasks.append(
-            dict(sweep="n", kind="synthetic1d", size=length, kernel=3, n_patterns=cfg.n_patterns)
-        )
-    for k in cfg.d_kernels:
-        tasks.append(
-            dict(
-                sweep="d", kind="digits", size=cfg.digit_images, kernel=k, n_patterns=cfg.d_patterns
-            )
-        )
     use_torch = torch_available() and bool(cfg.trainers)
     n_train = (len(cfg.n_lengths) + len(cfg.d_kernels)) * len(cfg.trainers) if use_torch else 0
-    runs: list[dict] = []
-    with progress_bar(len(tasks) * len(solvers) + n_train, NAME, progress) as bar:
-        for task in tasks:
-            for solver in solvers:
-                bar.set_postfix_str(f"{task['sweep']} {solver} {task['kernel']}/{task['size']}")
-                kwargs = dict(
-                    task,
-                    solver=variants[solver][0],
-                    solver_options=variants[solver][1],
-                    facets=variants[solver][2],
-                    beta=cfg.beta,
-                    noise=cfg.noise,
-                    seed=seed,
-                )
-                kwargs.pop("sweep")
-                res = run_isolated(_solve_task, kwargs, timeout=cfg.timeout, isolate=isolate)
-                res.pop("traceback", None)
-                runs.append({**task, "solver": solver, **res})
-                bar.update(1)
-        targets, trainer_rows = ([], [])
+    targets, trainer_rows = [], []
+    with bench.sweep(len(_tasks(cfg)) * len(solvers) + n_train) as bar:
+        runs = _solves(bench, variants, bar, isolate)
         if use_torch:
-            targets, trainer_rows = _trainer_rows(runs, cfg, seed, bar)
+            targets, trainer_rows = _trainer_rows(bench, runs, bar)
     slopes = _slopes(runs, solvers)
-    figures = _plot(runs, solvers, slopes, out)
-    trainer_fig = _plot_trainer(trainer_rows, targets, out)
-    if trainer_fig:
-        figures.append(trainer_fig)
+    with bench.figure("time", 1, 3, figsize=(10, 3.1)) as (_, axes):
+        _plot_time(axes, runs, solvers, slopes)
+    with bench.figure("iterations_memory", 2, 3, figsize=(10, 5.4)) as (_, axes):
+        _plot_iterations_memory(axes, runs, solvers, slopes)
+    if trainer_rows:
+        with bench.figure("trainer", 1, 2, figsize=(10, 3.8)) as (_, axes):
+            _plot_trainer(axes, trainer_rows, targets)
+    notes = list(NOTES) + ([] if use_torch else ["torch is not installed: no trainer runs"])
+    extra = {"slopes": slopes, "trainer": trainer_rows, "targets": targets}
+    extra.update(skipped_solvers=solver_notes, notes=notes)
     tables = _tables(runs, slopes, targets, trainer_rows, solver_notes)
-    notes = [
-        "Each solve runs in a fresh spawn process; 'peak RSS' is that process's high-water "
-        "mark from just before the program is built to the end of the solve (reset via "
-        "/proc/self/clear_refs), 'increase' subtracts the RSS at that point (imports, data).",
-        "Trainer targets marked 'certified' come from column generation with an exact oracle "
-        "over every cell; 'upper bound' targets are sampled-pattern convex optima.",
-    ]
-    if not use_torch:
-        notes.append("torch is not installed: no trainer runs")
-    payload = write_outputs(
-        out,
-        NAME,
-        config={"size": size, "seed": seed, "solvers": variants, **asdict(cfg)},
-        runs=runs,
-        tables=tables,
-        extra={
-            "slopes": slopes,
-            "trainer": trainer_rows,
-            "targets": targets,
-            "skipped_solvers": solver_notes,
-            "notes": notes,
-        },
-        seconds=time.perf_counter() - start,
-        figures=figures,
-    )
-    return payload
+    return bench.finish(runs, tables, extra=extra, config={"solvers": variants})
+
+
+NOTES = (
+    "Each solve runs in a fresh spawn process; 'peak RSS' is that process's high-water "
+    "mark from just before the program is built to the end of the solve (reset via "
+    "/proc/self/clear_refs), 'increase' subtracts the RSS at that point (imports, data).",
+    "Trainer targets marked 'certified' come from column generation with an exact oracle "
+    "over every cell; 'upper bound' targets are sampled-pattern convex optima.",
+)
 
 
 def _tables(
@@ -625,6 +525,21 @@ def _tables(
     trainer_rows: list[dict],
     solver_notes: list[dict],
 ) -> list[Table]:
+    tables = _solve_tables(runs, slopes)
+    if trainer_rows:
+        tables.append(_trainer_table(targets, trainer_rows))
+    if solver_notes:
+        tables.append(
+            Table(
+                "Other installed CVXPY solvers",
+                [("solver", "solver"), ("note", "note")],
+                solver_notes,
+            )
+        )
+    return tables
+
+
+def _solve_tables(runs: list[dict], slopes: list[dict]) -> list[Table]:
     tables = []
     by_solver = {}
     for r in runs:
@@ -685,49 +600,41 @@ def _tables(
             slopes,
         )
     )
-    if trainer_rows:
-        tgt = {(t["kind"], t["size"], t["kernel"]): t for t in targets}
-        rows = []
-        for r in trainer_rows:
-            t = tgt[(r["kind"], r["size"], r["kernel"])]
-            rows.append(
-                {
-                    **r,
-                    "colgen_seconds": t.get("colgen_seconds"),
-                    "certified_rel_gap": t.get("certified_rel_gap"),
-                }
-            )
-        tables.append(
-            Table(
-                "PyTorch trainer: time to within 1e-3 relative of the convex optimum",
-                [
-                    ("sweep", "sweep"),
-                    ("n", "n"),
-                    ("kernel", "kernel"),
-                    ("target_kind", "target"),
-                    ("target", "target value"),
-                    ("certified_rel_gap", "cert. rel. gap"),
-                    ("colgen_seconds", "colgen s"),
-                    ("optimizer", "optimizer"),
-                    ("neurons", "width"),
-                    ("reached_target", "reached"),
-                    ("seconds_to_target", "s to target"),
-                    ("epochs_run", "epochs run"),
-                    ("train_seconds", "train s"),
-                    ("relative_excess", "final rel. excess"),
-                ],
-                rows,
-                note="'certified': global optimum certified by column generation over every cell. "
-                "'upper bound': best sampled-pattern convex optimum, NOT the global optimum; a "
-                "trained network may go below it (negative excess).",
-            )
-        )
-    if solver_notes:
-        tables.append(
-            Table(
-                "Other installed CVXPY solvers",
-                [("solver", "solver"), ("note", "note")],
-                solver_notes,
-            )
-        )
     return tables
+
+
+def _trainer_table(targets: list[dict], trainer_rows: list[dict]) -> Table:
+    tgt = {(t["kind"], t["size"], t["kernel"]): t for t in targets}
+    rows = []
+    for r in trainer_rows:
+        t = tgt[(r["kind"], r["size"], r["kernel"])]
+        rows.append(
+            {
+                **r,
+                "colgen_seconds": t.get("colgen_seconds"),
+                "certified_rel_gap": t.get("certified_rel_gap"),
+            }
+        )
+    return Table(
+        "PyTorch trainer: time to within 1e-3 relative of the convex optimum",
+        [
+            ("sweep", "sweep"),
+            ("n", "n"),
+            ("kernel", "kernel"),
+            ("target_kind", "target"),
+            ("target", "target value"),
+            ("certified_rel_gap", "cert. rel. gap"),
+            ("colgen_seconds", "colgen s"),
+            ("optimizer", "optimizer"),
+            ("neurons", "width"),
+            ("reached_target", "reached"),
+            ("seconds_to_target", "s to target"),
+            ("epochs_run", "epochs run"),
+            ("train_seconds", "train s"),
+            ("relative_excess", "final rel. excess"),
+        ],
+        rows,
+        note="'certified': global optimum certified by column generation over every cell. "
+        "'upper bound': best sampled-pattern convex optimum, NOT the global optimum; a "
+        "trained network may go below it (negative excess).",
+    )
