@@ -94,7 +94,11 @@ class LoadedNetwork:
         return _v1_spec_fields(self.network.activation, self.extra)
 
 
-def _check_path(path: str | os.PathLike) -> Path:
+def check_weights_path(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, or ``ValueError`` unless it ends in ``.npz``.
+
+    For a CLI: check ``--out``/``--save-weights`` before a long run, not after.
+    """
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(
@@ -134,7 +138,7 @@ def save_network(
         Wrong extension, an unsupported network, a spec that does not fit the
         network, or a reserved/unstorable extra.
     """
-    path = _check_path(path)
+    path = check_weights_path(path)
     if not isinstance(network, (ReluNetwork, STNetwork)):
         raise ValueError(
             f"save_network writes ReluNetwork and STNetwork weights; got "
@@ -200,7 +204,7 @@ def load_network(path: str | os.PathLike, *, activation: str | None = None) -> L
         the evaluator scores them honestly), malformed spec JSON, unknown or
         ill-typed spec keys, a spec that does not fit the network.
     """
-    path = _check_path(path)
+    path = check_weights_path(path)
     if not path.exists():
         raise FileNotFoundError(f"weights file {path} does not exist")
     arrays = _read_arrays(path)

@@ -385,6 +385,54 @@ class ProblemSpec:
             )
         set_(self, "data", _spec_data(self.data))
 
+    @classmethod
+    def from_problem(
+        cls,
+        problem: PatchProblem,
+        *,
+        activation: str,
+        beta: float,
+        loss: object = "squared",
+        loss_params: Mapping[str, float] | None = None,
+        threshold: float | None = None,
+        data: Mapping[str, object] | None = None,
+    ) -> ProblemSpec:
+        """The spec of a problem built by :func:`make_problem` (geometry read off it).
+
+        The way to record what was actually solved: kernel, stride, padding,
+        bias, channels, spatial dimensions, residual and readout come from
+        ``problem`` itself, not from the flags that asked for them.
+        """
+        g = problem.geometry
+        if g is None:
+            raise ValueError(
+                "a problem built from a raw patch matrix (problem_from_matrix) has no geometry "
+                "to record; build it with make_problem"
+            )
+        padding: str | tuple[int, ...]
+        if g.padding == _padding_pairs("same", g.kernel_size):
+            padding = "same"
+        elif all(lo == hi for lo, hi in g.padding):
+            padding = tuple(lo for lo, _ in g.padding)
+        else:
+            raise ValueError(f"padding pairs {g.padding} are not expressible as make_problem input")
+        return cls(
+            activation=activation,
+            kernel_size=g.kernel_size,
+            spatial_dims=g.spatial_dims,
+            channels=g.in_channels,
+            beta=beta,
+            stride=g.stride,
+            padding=padding,
+            bias=g.bias,
+            residual=problem.residual,
+            readout=problem.readout.kind,
+            loss=loss,
+            loss_params=loss_params or {},
+            threshold=threshold,
+            data=data,
+        )
+
     def __hash__(self) -> int:
         return hash(self.to_json())
 
@@ -469,7 +517,11 @@ class ProblemSpec:
         return problem
 
     def check_network(self, network: object) -> None:
-        """``ValueError`` unless ``network`` has this activation, ``d`` and threshold."""
+        """``ValueError`` unless ``network`` has this activation, ``d`` and threshold.
+
+        A fixed ``threshold`` must equal every network threshold to 1e-6
+        relative (float32 training rounds it).
+        """
         activation = getattr(network, "activation", None)
         if activation != self.activation:
             raise ValueError(
@@ -485,7 +537,8 @@ class ProblemSpec:
             )
         if self.threshold is not None:
             t = np.asarray(network.thresholds)
-            if not np.allclose(t, self.threshold, rtol=1e-12, atol=0.0):
+            # 1e-6 relative: a network trained in float32 holds lambda rounded to float32
+            if not np.allclose(t, self.threshold, rtol=1e-6, atol=0.0):
                 raise ValueError(
                     f"the spec fixes every threshold at {self.threshold!r} but the network's "
                     f"thresholds range over [{t.min()!r}, {t.max()!r}]"

@@ -18,7 +18,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cvxcnn.losses import get_loss
-from cvxcnn.network_io import FORMAT_VERSION, LoadedNetwork, load_network, save_network
+from cvxcnn.network_io import (
+    FORMAT_VERSION,
+    LoadedNetwork,
+    check_weights_path,
+    load_network,
+    save_network,
+)
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.networks import load_network as load_relu_only
 from cvxcnn.networks import save_network as save_network_old_name
@@ -141,6 +147,16 @@ def test_round_trip_rebuilds_the_same_problem(case):
     assert ProblemSpec.from_dict(spec.to_dict()) == spec
     assert ProblemSpec.from_json(spec.to_json()) == spec
     _assert_same_problem(loaded.spec.build_problem(inputs, targets), original)
+    recorded = ProblemSpec.from_problem(
+        original,
+        activation=spec.activation,
+        beta=spec.beta,
+        loss=spec.make_loss(),
+        threshold=spec.threshold,
+        data=spec.data,
+    )
+    assert spec.contradictions(recorded) == []
+    _assert_same_problem(recorded.build_problem(inputs, targets), original)
     assert loaded.spec.make_loss().to_dict() == get_loss(spec.loss, **spec.loss_params).to_dict()
     assert spec.contradictions(loaded.spec, include_data=True) == []
 
@@ -265,6 +281,9 @@ def test_wrong_extension_is_refused(tmp_path):
         load_network(tmp_path / "net.txt")
     with pytest.raises(FileNotFoundError):
         load_network(tmp_path / "missing.npz")
+    assert check_weights_path("a/b.npz") == Path("a/b.npz")
+    with pytest.raises(ValueError, match=r"end in '\.npz'"):
+        check_weights_path("b.NPZ.gz")
 
 
 @pytest.mark.parametrize(
@@ -402,6 +421,12 @@ def test_activation_filter_and_unsaveable_inputs(tmp_path):
         save_network(tmp_path / "r.npz", _relu(9), _spec(bias=True))
     with pytest.raises(ValueError, match="fixes every threshold at 0.5"):
         save_network(tmp_path / "s.npz", _st(9), _spec(activation="st", threshold=0.5))
+    float32_lambda = np.full(3, np.float32(0.05), dtype=np.float64)  # a float32-trained net
+    save_network(
+        tmp_path / "s.npz",
+        _st(9, thresholds=float32_lambda),
+        _spec(threshold=0.05, activation="st"),
+    )
     save_network(tmp_path / "r.npz", _relu(9), _spec().to_dict())  # a mapping is accepted
     assert isinstance(load_network(tmp_path / "r.npz"), LoadedNetwork)
     with pytest.raises(ValueError, match="not 'soft_threshold'"):
@@ -548,6 +573,14 @@ def test_check_agrees_names_both_values():
     with pytest.raises(ValueError, match=r"\(beta: 0.05 vs 1.0; residual: True vs False\)") as info:
         spec.check_agrees({"residual": False, "beta": 1.0, "kernel_size": 3})
     assert "command line contradicts" in str(info.value)
+
+
+def test_from_problem_refuses_raw_matrices():
+    from cvxcnn.problem import problem_from_matrix
+
+    raw = problem_from_matrix(np.ones((4, 2)), np.ones(4))
+    with pytest.raises(ValueError, match="no geometry"):
+        ProblemSpec.from_problem(raw, activation="relu", beta=1.0)
 
 
 def test_build_problem_checks_channels_and_the_residual_bug():
