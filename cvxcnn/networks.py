@@ -8,12 +8,9 @@ solution, trained by gradient descent, or loaded from a file) is computed by
 
 (with the squared loss ``L = 1/2 ||.||^2``, Sahiner et al.'s scaling).
 
-Weights file format (``.npz``), read by :func:`load_network`:
-
-- ``U`` : (m, d) float64, first-layer filters, one per row, each ordered like
-  a row of the patch matrix (channel, then kernel axes; bias last);
-- ``v`` : (m,) float64, second-layer (1x1 conv) weights;
-- ``activation`` : 0-d string array, ``"relu"``.
+Weights files (``.npz``, every network kind, with the problem definition)
+are written and read by :mod:`cvxcnn.network_io`; ``save_network`` and
+``load_network`` here are older names kept for callers not yet moved.
 """
 
 from __future__ import annotations
@@ -23,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cvxcnn._validation import check_finite_array, check_positive
+from cvxcnn._validation import check_positive
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.problem import PatchProblem
 
@@ -110,33 +107,15 @@ def primal_objective(
     return loss.value(predict(network, problem), problem.target) + beta * network.penalty()
 
 
-def save_network(path: str | Path, network: ReluNetwork, **metadata: object) -> None:
-    """Write a network in the ``.npz`` weights format (see module docstring).
+def save_network(path: str | Path, network: ReluNetwork, spec=None, **extra: object) -> None:
+    """Deprecated name of :func:`cvxcnn.network_io.save_network` (same call); remove later."""
+    from cvxcnn.network_io import save_network as _save
 
-    Extra ``metadata`` (e.g. ``kernel_size``, ``beta``) is stored as arrays.
-    """
-    arrays = {k: np.asarray(v) for k, v in metadata.items()}
-    np.savez(path, U=network.U, v=network.v, activation=np.array(network.activation), **arrays)
+    _save(path, network, spec, **extra)
 
 
 def load_network(path: str | Path) -> ReluNetwork:
-    """Read a network written by :func:`save_network` (or by the PyTorch trainer)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"weights file {path} does not exist")
-    with np.load(path, allow_pickle=False) as f:
-        missing = [k for k in ("U", "v") if k not in f.files]
-        if missing:
-            raise ValueError(
-                f"weights file {path} lacks array(s) {missing}; it holds {sorted(f.files)}. "
-                "Expected U (m, d) and v (m,)"
-            )
-        activation = str(f["activation"]) if "activation" in f.files else "relu"
-        if activation != "relu":
-            raise ValueError(
-                f"weights file {path} holds a {activation!r} network, not 'relu'; read "
-                "soft-threshold networks with cvxcnn.soft_threshold.network.load_st_network"
-            )
-        U = check_finite_array(f["U"], f"{path}: U", ndim=2)
-        v = check_finite_array(f["v"], f"{path}: v", ndim=(1, 2)).reshape(-1)
-    return ReluNetwork(U, v)
+    """ReLU-only shim of :func:`cvxcnn.network_io.load_network` (its ``.network``); remove later."""
+    from cvxcnn.network_io import load_network as _load
+
+    return _load(path, activation="relu").network

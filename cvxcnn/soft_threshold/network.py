@@ -9,8 +9,9 @@ all equal ``lambda``.
 (n,): the model that Xiong et al.'s convex program (eq. 22) actually fits.
 It is defined on the training rows only (the gains are per row).
 
-Weights file format (``.npz``), read by :func:`load_st_network`: ``U`` (m, d),
-``v`` (m,), ``thresholds`` (m,), ``activation`` = ``"soft_threshold"``.
+Weights files are written and read by :mod:`cvxcnn.network_io` (``U``, ``v``,
+``thresholds``, ``activation`` = ``"soft_threshold"``, the problem spec);
+``save_st_network``/``load_st_network`` here are older names kept for callers.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cvxcnn._validation import check_finite_array, check_positive
+from cvxcnn._validation import check_positive
 from cvxcnn.soft_threshold.triples import soft_threshold
 
 #: Relative size below which a threshold counts as zero when rescaling.
@@ -214,37 +215,15 @@ class GatedNetwork:
         return 0.5 * float(np.sum(self.U**2) + np.sum(self.v**2))
 
 
-def save_st_network(path: str | Path, network: STNetwork, **metadata: object) -> None:
-    """Write an ST network (``U``, ``v``, ``thresholds``, ``activation``) to ``.npz``."""
-    arrays = {k: np.asarray(v) for k, v in metadata.items()}
-    np.savez(
-        path,
-        U=network.U,
-        v=network.v,
-        thresholds=network.thresholds,
-        activation=np.array(network.activation),
-        **arrays,
-    )
+def save_st_network(path: str | Path, network: STNetwork, spec=None, **extra: object) -> None:
+    """Deprecated name of :func:`cvxcnn.network_io.save_network` (same call); remove later."""
+    from cvxcnn.network_io import save_network
+
+    save_network(path, network, spec, **extra)
 
 
 def load_st_network(path: str | Path) -> STNetwork:
-    """Read a network written by :func:`save_st_network`."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"weights file {path} does not exist")
-    with np.load(path, allow_pickle=False) as f:
-        # weights files written before the two ST classes were merged name them ``t``
-        key = next((k for k in ("thresholds", "t") if k in f.files), "thresholds")
-        missing = [k for k in ("U", "v", key) if k not in f.files]
-        if missing:
-            raise ValueError(
-                f"weights file {path} lacks array(s) {missing}; it holds {sorted(f.files)}. "
-                "Expected U (m, d), v (m,) and thresholds (m,) (or t (m,))"
-            )
-        activation = str(f["activation"]) if "activation" in f.files else "soft_threshold"
-        if activation not in ("soft_threshold", "st"):
-            raise ValueError(f"weights file {path} holds a {activation!r} network, not ST")
-        U = check_finite_array(f["U"], f"{path}: U", ndim=2)
-        v = check_finite_array(f["v"], f"{path}: v", ndim=(1, 2)).reshape(-1)
-        t = check_finite_array(f[key], f"{path}: {key}", ndim=(0, 1))
-    return STNetwork(U=U, thresholds=t, v=v)
+    """ST-only shim of :func:`cvxcnn.network_io.load_network` (its ``.network``); remove later."""
+    from cvxcnn.network_io import load_network
+
+    return load_network(path, activation="soft_threshold").network
