@@ -15,8 +15,9 @@ Single solves at ``beta = 1e-3`` (the variants):
 
 Beta paths over 10 betas from 1 down to 1e-3:
 
-- ``path-dpp``: :func:`cvxcnn.fit.fit_relu_path` (DPP parameter, every
-  pattern and row at every beta: the "before");
+- ``path-dpp``: :func:`cvxcnn.path.solve_path` with ``working_set=False,
+  facets="off"`` (every pattern and row at every beta: the "before"; it
+  was a DPP re-solve when the committed results were taken);
 - ``path-active``: :func:`cvxcnn.path.solve_path` (active set + oracle,
   facet-reduced working sets, reduction in every CPU's process).
 
@@ -85,13 +86,12 @@ def single_task(n_patterns: int, variant: str) -> dict:
 
 def path_task(n_patterns: int, variant: str) -> dict:
     """A 10-beta path; runs in the child process."""
-    from cvxcnn.fit import fit_relu_path
     from cvxcnn.path import solve_path
 
     problem, patterns = _problem(n_patterns)
     start = time.perf_counter()
     if variant == "path-dpp":
-        fits = fit_relu_path(problem, patterns, BETAS)
+        fits = solve_path(problem, patterns, BETAS, working_set=False, facets="off").fits
         objectives = [f.objective for f in fits]
         extra = {"iterations": sum(f.solve.iterations for f in fits)}
     else:

@@ -41,7 +41,7 @@ import numpy as np
 from scipy.optimize import linprog
 from tqdm.auto import tqdm
 
-from cvxcnn._validation import check_finite_array, check_positive_int, check_random_state
+from cvxcnn.validation import check_finite_array, check_positive_int, check_random_state
 
 __all__ = [
     "ArrangementTooLargeError",
@@ -454,7 +454,7 @@ def sample_relu_patterns(
 
 
 @dataclass(frozen=True)
-class _Reduction:
+class HyperplaneReduction:
     """Nonzero rows ``Z`` (m0, k) reduced to distinct unit hyperplanes in ``R^r``.
 
     ``Z[i] / |Z[i]| ~ (-1)**flip[i] * basis @ rows[rep[i]]``.
@@ -470,8 +470,19 @@ class _Reduction:
         return int(self.basis.shape[1])
 
 
-def _reduce(Z: np.ndarray) -> _Reduction:
-    """Normalize, project onto the row space, merge (anti)parallel rows."""
+def reduce_hyperplanes(Z: np.ndarray) -> HyperplaneReduction:
+    """Normalize, project onto the row space, merge (anti)parallel rows.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (m0, k)
+        Nonzero rows.
+
+    Returns
+    -------
+    HyperplaneReduction
+        Distinct unit hyperplanes ``rows`` (m, r) in the ``r``-dimensional row space.
+    """
     Zn = _unit_rows(Z)
     _, svals, vt = np.linalg.svd(Zn, full_matrices=False)
     rank = int(np.sum(svals > svals[0] * max(Zn.shape) * np.finfo(np.float64).eps))
@@ -479,7 +490,7 @@ def _reduce(Z: np.ndarray) -> _Reduction:
     X = _unit_rows(Zn @ basis)
     rep, flip = _merge_parallel(X)
     reps, rep_index = np.unique(rep, return_inverse=True)
-    return _Reduction(basis=basis, rows=X[reps], rep=rep_index.ravel(), flip=flip)
+    return HyperplaneReduction(basis=basis, rows=X[reps], rep=rep_index.ravel(), flip=flip)
 
 
 def _merge_parallel(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -523,7 +534,9 @@ def _merge_close(R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         rep = nxt
 
 
-def _expand(red: _Reduction, masks: np.ndarray, gens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _expand(
+    red: HyperplaneReduction, masks: np.ndarray, gens: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Masks over the input rows and generators in input coordinates."""
     return masks[:, red.rep] ^ red.flip[None, :], gens @ red.basis.T
 
@@ -715,7 +728,9 @@ def _pointed_cells(X: np.ndarray, *, progress: bool = False) -> tuple[np.ndarray
     return acc.result()
 
 
-def _reduced_cells(red: _Reduction, *, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _reduced_cells(
+    red: HyperplaneReduction, *, progress: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Cells of the distinct reduced rows: masks (P, m) and generators (P, r)."""
     if red.rank == 1:
         gens = np.array([[1.0], [-1.0]])
@@ -728,7 +743,7 @@ def _all_cells(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Returns masks (P, m0) and generators (P, k) (in the row space of ``Z``).
     """
-    red = _reduce(Z)
+    red = reduce_hyperplanes(Z)
     return _expand(red, *_reduced_cells(red))
 
 
@@ -880,7 +895,7 @@ def _enumerate(
         stats = {"checked": 1, "repaired": 0, "dropped": 0}
         name = "vertex" if method == "vertex" else "lp-incremental"
         return PatternSet(masks, gens, True, name, 1, matrix_digest(Y), 1), stats
-    red = _reduce(Y[nonzero])
+    red = reduce_hyperplanes(Y[nonzero])
     _check_size(n, red, max_cells)
     if method == "vertex":
         masks_nz, gens = _expand(red, *_reduced_cells(red, progress=progress))
@@ -897,7 +912,7 @@ def _enumerate(
     return PatternSet(masks, gens, True, name, bound, digest, masks.shape[0]), stats
 
 
-def _check_size(n: int, red: _Reduction, max_cells: int) -> None:
+def _check_size(n: int, red: HyperplaneReduction, max_cells: int) -> None:
     """Refuse (before any enumeration work) arrangements that may exceed ``max_cells``."""
     m, r = red.rows.shape[0], red.rank
     bound = relu_count_bound(m, r)
@@ -979,5 +994,5 @@ def hyperplane_classes(Y: object) -> np.ndarray:
     nonzero = _nonzero_rows(Y)
     classes = np.full(Y.shape[0], -1, dtype=np.int64)
     if nonzero.any():
-        classes[nonzero] = _reduce(Y[nonzero]).rep
+        classes[nonzero] = reduce_hyperplanes(Y[nonzero]).rep
     return classes

@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cvxcnn._validation import check_positive
 from cvxcnn.certify import CertificateError, certificate_problem
 from cvxcnn.certify import certify as dual_certificate
 from cvxcnn.facets import FacetReduction
@@ -54,6 +53,7 @@ from cvxcnn.soft_threshold.programs import STFitResult
 from cvxcnn.soft_threshold.restarts import polish_st_network, st_random_restarts
 from cvxcnn.soft_threshold.triples import TripleSet
 from cvxcnn.solve import DEFAULT_SOLVER
+from cvxcnn.validation import check_positive
 
 CERTIFIED = "certified"
 ESTIMATE = "estimate"

@@ -38,12 +38,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from cvxcnn._validation import check_positive
 from cvxcnn.activations import Activation, activation_of
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import predict, primal_objective
 from cvxcnn.problem import PatchProblem
 from cvxcnn.results import Result
+from cvxcnn.validation import check_positive
 
 CERTIFIED = "certified"
 ESTIMATED = "estimated"

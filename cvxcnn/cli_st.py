@@ -58,8 +58,8 @@ def _get_triples(args: argparse.Namespace, Y: np.ndarray, threshold: float | Non
 
 
 def _check_st_args(args: argparse.Namespace) -> tuple[float | None, str]:
-    from cvxcnn._validation import check_positive
     from cvxcnn.soft_threshold.programs import ST_FORMS
+    from cvxcnn.validation import check_positive
 
     threshold = getattr(args, "threshold", None)
     form = getattr(args, "st_form", None) or "exact"

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cvxcnn._validation import check_positive, check_positive_int
 from cvxcnn.activations import Activation, activation_of
 from cvxcnn.certify import TIGHT_CLARABEL, Certificate, certify, dual_bound, dual_direction
 from cvxcnn.fit import fit
@@ -29,6 +28,7 @@ from cvxcnn.losses import Loss, get_loss
 from cvxcnn.problem import PatchProblem
 from cvxcnn.reconstruct import natural_scale
 from cvxcnn.results import ConvexFitResult, Result
+from cvxcnn.validation import check_positive, check_positive_int
 
 
 @dataclass

@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cvxcnn._validation import (
+from cvxcnn.validation import (
     check_finite_array,
     check_positive,
     check_positive_int,

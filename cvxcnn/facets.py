@@ -36,7 +36,7 @@ from scipy.optimize import linprog
 from scipy.spatial import ConvexHull, QhullError
 from tqdm.auto import tqdm
 
-from cvxcnn.arrangements import PatternSet, _reduce, hyperplane_classes
+from cvxcnn.arrangements import PatternSet, hyperplane_classes, reduce_hyperplanes
 
 
 def _void_keys(packed: np.ndarray) -> np.ndarray:
@@ -274,7 +274,7 @@ def _signed_classes(Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     orient = np.ones(n)
     if len(nonzero) == 0:
         return np.zeros((0, 0)), klass, orient, np.zeros((d, 0))
-    red = _reduce(Y[nonzero])  # representatives are the smallest index of each class
+    red = reduce_hyperplanes(Y[nonzero])  # representatives are the smallest index of each class
     klass[nonzero] = red.rep
     orient[nonzero] = np.where(red.flip, -1.0, 1.0)
     return red.rows, klass, orient, red.basis

@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from cvxcnn._validation import check_positive
 from cvxcnn.activations import Activation, activation_of
 from cvxcnn.facets import FacetReduction
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.problem import PatchProblem
-from cvxcnn.programs.relu import build_relu_program
-from cvxcnn.programs.relu_result import result_from_program
 from cvxcnn.reconstruct import DEFAULT_RTOL
 from cvxcnn.results import ConvexFitResult
 from cvxcnn.soft_threshold.programs import (
@@ -31,6 +28,7 @@ from cvxcnn.soft_threshold.programs import (
 )
 from cvxcnn.soft_threshold.triples import TripleSet
 from cvxcnn.solve import DEFAULT_SOLVER, solve_cvxpy
+from cvxcnn.validation import check_positive
 
 #: Re-solves with added rows before the full program is solved instead.
 MAX_FACET_ROUNDS = 25
@@ -226,51 +224,3 @@ def _fit_paper(
         program.problem, solver, solver_options=solver_options, canon_backend=canon_backend
     )
     return result_from_st_program(program, info, threshold=threshold, rtol=rtol)
-
-
-def fit_relu_path(
-    problem: PatchProblem,
-    patterns: object,
-    betas: list[float] | np.ndarray,
-    *,
-    loss: str | Loss = "squared",
-    solver: str = DEFAULT_SOLVER,
-    solver_options: dict | None = None,
-    canon_backend: str | None = None,
-    rtol: float = DEFAULT_RTOL,
-) -> list[ConvexFitResult]:
-    """Solve eq. 4 for several ``beta`` values, building and compiling the program once.
-
-    ``beta`` is a ``cvxpy.Parameter`` and the program is DPP, so after the
-    first solve CVXPY re-uses its canonicalization: later ``compile_seconds``
-    are the cheap parameter substitution only. Interior-point solvers gain
-    nothing from a warm start (DESIGN.md section 10), so each beta is a cold
-    solve.
-
-    Parameters
-    ----------
-    data : PatchProblem
-    patterns : PatternSet or ndarray of shape (P, n), bool
-    betas : sequence of float
-        Each > 0; solved in the given order.
-    loss, solver, solver_options, canon_backend, rtol
-        As in :func:`fit_relu`.
-
-    Returns
-    -------
-    list of ConvexFitResult
-        One per beta, in order.
-    """
-    betas = [check_positive(b, "betas[i]") for b in np.atleast_1d(betas)]
-    if not betas:
-        raise ValueError("betas is empty; pass at least one value")
-    program = build_relu_program(problem, patterns, beta=betas[0], loss=get_loss(loss))
-    exact = bool(getattr(patterns, "exact", False))
-    results = []
-    for beta in betas:
-        program.beta.value = beta
-        info = solve_cvxpy(
-            program.problem, solver, solver_options=solver_options, canon_backend=canon_backend
-        )
-        results.append(result_from_program(program, info, exact=exact, rtol=rtol))
-    return results

@@ -18,7 +18,7 @@ import cvxpy as cp
 import numpy as np
 from scipy.special import expit, xlogy
 
-from cvxcnn._validation import check_positive
+from cvxcnn.validation import check_positive
 
 
 class Loss(ABC):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cvxcnn._validation import check_finite_array, check_positive
+from cvxcnn.validation import check_finite_array, check_positive
 
 __all__ = ["mse", "psnr"]
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from cvxcnn._validation import check_positive
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.problem import PatchProblem
+from cvxcnn.validation import check_positive
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from cvxcnn._validation import check_positive, check_positive_int, check_random_state
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import ReluNetwork, primal_objective
 from cvxcnn.problem import PatchProblem
+from cvxcnn.validation import check_positive, check_positive_int, check_random_state
 
 
 def primal_value_and_grad(

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
-from cvxcnn._validation import check_finite_array, check_positive_int
+from cvxcnn.validation import check_finite_array, check_positive_int
 
 READOUTS = ("identity", "sum", "mean")
 
@@ -34,7 +34,7 @@ def _as_tuple(value: int | tuple[int, ...], ndim: int, name: str) -> tuple[int, 
     return tuple(check_positive_int(v, name) for v in values)
 
 
-def _padding_pairs(
+def padding_pairs(
     padding: str | int | tuple[int, ...], kernel: tuple[int, ...]
 ) -> tuple[tuple[int, int], ...]:
     """Zero padding (before, after) per spatial axis.
@@ -203,7 +203,7 @@ def extract_patches(
     batch = as_batch(images, spatial_dims)
     kernel = _as_tuple(kernel_size, spatial_dims, "kernel_size")
     strides = _as_tuple(stride, spatial_dims, "stride")
-    pads = _padding_pairs(padding, kernel)
+    pads = padding_pairs(padding, kernel)
     geometry = PatchGeometry(
         spatial_dims=spatial_dims,
         in_channels=batch.shape[1],

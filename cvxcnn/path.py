@@ -2,7 +2,7 @@
 
 Interior-point solvers cannot warm-start from a point, so re-solving the
 full program for every ``beta`` costs a full solve each time
-(:func:`cvxcnn.fit.fit_relu_path`). An optimum of eq. 4 uses at most
+(``working_set=False``, the reference). An optimum of eq. 4 uses at most
 ``n + 1`` of the ``P`` patterns, and the previous ``beta``'s active set is a
 good guess for the next one. :func:`solve_path` therefore solves each
 ``beta`` over a small working set only: the previous active patterns and
@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from cvxcnn._validation import check_positive, check_positive_int
 from cvxcnn.activations import activation_of
 from cvxcnn.certify import dual_bound, dual_direction
 from cvxcnn.colgen import most_violated_at_zero
@@ -36,6 +35,7 @@ from cvxcnn.problem import PatchProblem
 from cvxcnn.reconstruct import DEFAULT_RTOL, natural_scale
 from cvxcnn.results import ConvexFitResult, Result
 from cvxcnn.solve import DEFAULT_SOLVER
+from cvxcnn.validation import check_positive, check_positive_int
 
 
 @dataclass
@@ -135,6 +135,7 @@ def solve_path(
     rtol: float = DEFAULT_RTOL,
     progress: bool = False,
     n_jobs: int | None = None,
+    working_set: bool = True,
 ) -> PathResult:
     """Solve the convex program over a cell set for several ``beta``, by active set.
 
@@ -168,6 +169,9 @@ def solve_path(
         A tqdm bar over betas.
     n_jobs : int or None
         Processes for the facet reduction (None: 1; -1: every CPU).
+    working_set : bool
+        False: solve the full program over every cell at every beta (the
+        reference the working sets are measured against; ``rounds`` is 1).
 
     Returns
     -------
@@ -189,13 +193,16 @@ def solve_path(
     floor = natural_scale(problem)
     n_cells = len(cells)
     working = np.zeros(n_cells, dtype=bool)
-    working[most_violated_at_zero(activation, problem, cells, loss, min(initial, n_cells))] = True
+    if working_set:
+        working[most_violated_at_zero(activation, problem, cells, loss, initial)] = True
+    else:
+        working[:] = True
     points: list[PathPoint] = []
     previous_g: np.ndarray | None = None
     for beta in tqdm(betas, disable=not progress, unit="beta", desc="path"):
         t0 = time.perf_counter()
         threshold = beta * (1 + tol)
-        if previous_g is not None:
+        if previous_g is not None and working_set:
             # the previous optimum's dual direction predicts who violates at this beta
             guess = activation.oracle(problem.Y, previous_g, cells, threshold=threshold)
             ahead = np.flatnonzero((guess.cell_lower > threshold) & ~working)
@@ -219,8 +226,8 @@ def solve_path(
             r, g = dual_direction(fit_.network, problem, loss)
             oracle = activation.oracle(problem.Y, g, cells, threshold=threshold)
             violated = np.flatnonzero((oracle.cell_lower > threshold) & ~working)
-            if len(violated) == 0:
-                converged = True
+            if len(violated) == 0 or not working_set:
+                converged = len(violated) == 0
                 break
             if rounds >= max_rounds:
                 break
@@ -245,7 +252,7 @@ def solve_path(
                 seconds=time.perf_counter() - t0,
             )
         )
-        if fit_.W is not None:  # next beta starts from this optimum's active cells
+        if fit_.W is not None and working_set:  # next beta starts from this optimum's active cells
             previous_g = g
             sub = activation.subset(cells, index)
             keep = activation.active_cells(fit_, sub, rtol=rtol, floor=floor)

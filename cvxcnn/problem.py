@@ -18,16 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from cvxcnn._validation import check_finite_array
 from cvxcnn.patches import (
     READOUTS,
     PatchGeometry,
     Readout,
-    _padding_pairs,
     centre_values,
     extract_patches,
     infer_spatial_dims,
+    padding_pairs,
 )
+from cvxcnn.validation import check_finite_array
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ def _spec_padding(value: object, ndim: int | None) -> str | tuple[int, ...]:
 def _pad_pairs(padding: str | tuple[int, ...], kernel: tuple[int, ...]) -> tuple:
     """(before, after) per axis of a normalized padding (what make_problem pads)."""
     if isinstance(padding, str):
-        return _padding_pairs(padding, kernel)
+        return padding_pairs(padding, kernel)
     return tuple((p, p) for p in padding)
 
 
@@ -410,7 +410,7 @@ class ProblemSpec:
                 "to record; build it with make_problem"
             )
         padding: str | tuple[int, ...]
-        if g.padding == _padding_pairs("same", g.kernel_size):
+        if g.padding == padding_pairs("same", g.kernel_size):
             padding = "same"
         elif all(lo == hi for lo, hi in g.padding):
             padding = tuple(lo for lo, _ in g.padding)

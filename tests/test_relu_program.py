@@ -174,16 +174,17 @@ def test_errors_name_the_argument(tiny_1d_problem):
         resolve_solver("gurobi-not-here")
 
 
-def test_beta_path_matches_fresh_solves(tiny_1d_problem):
-    from cvxcnn.fit import fit_relu_path
+def test_full_beta_path_matches_fresh_solves(tiny_1d_problem):
+    from cvxcnn.path import solve_path
 
     patterns = enumerate_relu_patterns(tiny_1d_problem.Y)
     betas = [1.0, 0.1, 0.01]
-    path = fit_relu_path(tiny_1d_problem, patterns, betas)
-    assert [r.beta for r in path] == betas
-    for beta, res in zip(betas, path, strict=True):
+    path = solve_path(tiny_1d_problem, patterns, betas, working_set=False)
+    assert [r.beta for r in path.fits] == betas
+    assert all(p.working_set == len(patterns) and p.rounds == 1 for p in path.points)
+    for beta, res in zip(betas, path.fits, strict=True):
         fresh = fit_relu(tiny_1d_problem, patterns, beta=beta)
         assert res.objective == pytest.approx(fresh.objective, rel=1e-6)
         assert res.primal_objective == pytest.approx(res.objective, rel=1e-6)
     with pytest.raises(ValueError, match="betas"):
-        fit_relu_path(tiny_1d_problem, patterns, [0.1, -1.0])
+        solve_path(tiny_1d_problem, patterns, [0.1, -1.0], working_set=False)

@@ -25,7 +25,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from cvxcnn._validation import check_positive, check_positive_int
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import ReluNetwork, primal_objective, save_network
 from cvxcnn.patches import as_batch, infer_spatial_dims
@@ -33,6 +32,7 @@ from cvxcnn.primal.models import INITS, TwoLayerCNN, primal_loss
 from cvxcnn.primal.weights import SoftThresholdNetwork
 from cvxcnn.problem import PatchProblem, make_problem
 from cvxcnn.soft_threshold.network import save_st_network
+from cvxcnn.validation import check_positive, check_positive_int
 
 OPTIMIZERS = ("adam", "sgd", "sgdm", "adagrad", "rmsprop", "asgd", "lbfgs")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import cvxpy as cp
 import numpy as np
 
-from cvxcnn._validation import check_positive
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.problem import PatchProblem
+from cvxcnn.validation import check_positive
 
 
 @dataclass

@@ -52,7 +52,6 @@ import clarabel
 import numpy as np
 import scipy.sparse as sp
 
-from cvxcnn._validation import check_positive
 from cvxcnn.kkt import kkt_residuals
 from cvxcnn.losses import AbsoluteLoss, HuberLoss, Loss, SquaredLoss, get_loss
 from cvxcnn.problem import PatchProblem
@@ -61,6 +60,7 @@ from cvxcnn.programs.relu_result import assemble_fit_result
 from cvxcnn.reconstruct import DEFAULT_RTOL
 from cvxcnn.results import ConvexFitResult
 from cvxcnn.solve import DEFAULT_OPTIONS, SolveInfo, solver_stats_of
+from cvxcnn.validation import check_positive
 
 #: Losses the direct path can write as a (quadratic) cone program.
 DIRECT_LOSSES: tuple[str, ...] = ("squared", "absolute", "huber")

@@ -48,11 +48,11 @@ from dataclasses import dataclass, field
 import cvxpy as cp
 import numpy as np
 
-from cvxcnn._validation import check_positive
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.problem import PatchProblem
 from cvxcnn.programs.relu import check_masks, pattern_masks
 from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, solve_cvxpy
+from cvxcnn.validation import check_positive
 
 
 @dataclass

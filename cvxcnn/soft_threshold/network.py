@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cvxcnn._validation import check_positive
 from cvxcnn.soft_threshold.triples import soft_threshold
+from cvxcnn.validation import check_positive
 
 #: Relative size below which a threshold counts as zero when rescaling.
 ZERO_THRESHOLD_RTOL = 1e-9

@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 import cvxpy as cp
 import numpy as np
 
-from cvxcnn._validation import check_positive
 from cvxcnn.facets import FacetReduction
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import primal_objective
@@ -54,6 +53,7 @@ from cvxcnn.soft_threshold.facets import resolve_st_facets, st_row_signs
 from cvxcnn.soft_threshold.network import GatedNetwork, STNetwork
 from cvxcnn.soft_threshold.triples import TripleSet
 from cvxcnn.solve import SolveInfo
+from cvxcnn.validation import check_positive
 
 ST_FORMS = ("exact", "paper")
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 
-from cvxcnn._validation import check_positive, check_positive_int, check_random_state
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import primal_objective
 from cvxcnn.nonconvex import RestartResult
 from cvxcnn.problem import PatchProblem
 from cvxcnn.soft_threshold.network import STNetwork
+from cvxcnn.validation import check_positive, check_positive_int, check_random_state
 
 _LBFGS = {"ftol": 1e-15, "gtol": 1e-10}
 

@@ -35,18 +35,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cvxcnn._validation import (
-    check_finite_array,
-    check_positive,
-    check_positive_int,
-    check_random_state,
-)
 from cvxcnn.arrangements import (
     ArrangementTooLargeError,
     data_directed_generators,
     enumerate_relu_patterns,
     matrix_digest,
     relu_count_bound,
+)
+from cvxcnn.validation import (
+    check_finite_array,
+    check_positive,
+    check_positive_int,
+    check_random_state,
 )
 
 __all__ = [
