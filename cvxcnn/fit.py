@@ -8,15 +8,30 @@ every reduced solve: EVERY full row is checked at the solution, violated
 dropped rows are added and the program re-solved, until none is violated
 (after :data:`MAX_FACET_ROUNDS` rounds the full program is solved instead),
 so the optimum is always that of the full program.
+
+Scale safety: badly scaled data is solved normalized, ``Y / a`` and
+``x / b`` (``a``, ``b`` powers of ten near the RMS row norm of ``Y`` and the
+RMS target, 1 when those lie within 100x of 1; ``b = 1`` for losses that
+are not homogeneous), at ``beta' = beta b^(1-k) / a`` for a
+loss homogeneous of degree ``k``; the solution maps back exactly
+(``w = (b / a) w'``, objective ``b^k`` times), so multiplying the data by
+``s`` and ``beta`` by ``s^2`` multiplies the optimum by ``s^2`` with the
+same solver iterates. The reconstructed network is then evaluated on the
+ORIGINAL problem; if it disagrees with the program's objective by more than
+:data:`RECONSTRUCTION_RTOL`, the result is ``optimal_inaccurate``, never
+``optimal``.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
 from cvxcnn.activations import Activation, activation_of
 from cvxcnn.facets import FacetReduction
 from cvxcnn.losses import Loss, get_loss
+from cvxcnn.networks import primal_objective
 from cvxcnn.problem import PatchProblem
 from cvxcnn.reconstruct import DEFAULT_RTOL
 from cvxcnn.results import ConvexFitResult
@@ -27,11 +42,46 @@ from cvxcnn.soft_threshold.programs import (
     result_from_st_program,
 )
 from cvxcnn.soft_threshold.triples import TripleSet
-from cvxcnn.solve import DEFAULT_SOLVER, solve_cvxpy
+from cvxcnn.solve import DEFAULT_SOLVER, SolverSettings, solve_cvxpy
 from cvxcnn.validation import check_positive
 
 #: Re-solves with added rows before the full program is solved instead.
 MAX_FACET_ROUNDS = 25
+#: Largest relative disagreement between the network's objective and the
+#: program's before a solve is reported ``optimal_inaccurate``.
+RECONSTRUCTION_RTOL = 1e-5
+
+
+#: Data whose RMS patch row norm (or RMS target) lies within this factor of 1
+#: is solved as given; beyond it, it is divided by the nearest power of ten.
+WELL_SCALED = 100.0
+
+
+def normalization(problem: PatchProblem, loss: Loss) -> tuple[float, float]:
+    """``(a, b)``: powers of ten near the RMS row norm of ``Y`` (n, d) and the RMS target.
+
+    Each is 1 when its quantity lies within :data:`WELL_SCALED` of 1 (ordinary
+    data is solved exactly as given); ``b`` is 1 for losses that are not
+    homogeneous. Powers of ten keep ``s``-scaled data on the same normalized
+    numbers up to rounding.
+    """
+
+    def snap(value: float) -> float:
+        if not (value > 0 and np.isfinite(value)) or 1 / WELL_SCALED <= value <= WELL_SCALED:
+            return 1.0
+        return float(10.0 ** np.round(np.log10(value)))
+
+    a = snap(float(np.linalg.norm(problem.Y)) / np.sqrt(max(problem.n, 1)))
+    b = 1.0
+    if loss.homogeneity is not None:
+        b = snap(float(np.linalg.norm(problem.target)) / np.sqrt(max(problem.target.size, 1)))
+    return a, b
+
+
+def normalized_problem(problem: PatchProblem, a: float, b: float) -> PatchProblem:
+    """The problem with ``Y / a`` and targets (and offsets) ``/ b``."""
+    offset = None if problem.offset is None else problem.offset / b
+    return replace(problem, Y=problem.Y / a, target=problem.target / b, offset=offset)
 
 
 def fit(
@@ -92,6 +142,12 @@ def fit(
     loss = get_loss(loss)
     activation = activation_of(cells)
     cells = activation.check_cells(cells, problem.n)
+    a, b = normalization(problem, loss)
+    k = loss.homogeneity or 0
+    original = problem
+    if (a, b) != (1.0, 1.0):
+        problem = normalized_problem(problem, a, b)
+    beta_original, beta = beta, beta * b ** (1 - k) / a if k else beta / a
     reduction = None
     if row_mask is None:
         reduction = activation.facet_reduction(problem, cells, facets, n_jobs)
@@ -99,18 +155,11 @@ def fit(
     else:
         row_mask = activation.check_row_mask(row_mask, problem, cells)
 
+    settings = SolverSettings(solver, solver_options, canon_backend, backend, rtol)
+
     def solve(rows: np.ndarray | None) -> ConvexFitResult:
         return activation.solve(
-            problem,
-            cells,
-            beta=beta,
-            loss=loss,
-            row_mask=rows,
-            solver=solver,
-            solver_options=solver_options,
-            canon_backend=canon_backend,
-            backend=backend,
-            rtol=rtol,
+            problem, cells, beta=beta, loss=loss, row_mask=rows, settings=settings
         )
 
     result = solve(row_mask)
@@ -120,6 +169,39 @@ def fit(
         if reduction is not None:
             summary = activation.facets_summary(reduction, cells)
         result.facets = {**summary, **result.facets}
+    return _back_to_original(activation, result, original, beta_original, loss, a, b)
+
+
+def _back_to_original(
+    activation: Activation,
+    result: ConvexFitResult,
+    problem: PatchProblem,
+    beta: float,
+    loss: Loss,
+    a: float,
+    b: float,
+) -> ConvexFitResult:
+    """Map a normalized solve back (see the module docstring) and check the network agrees."""
+    if (a, b) != (1.0, 1.0):
+        scale = b ** (loss.homogeneity or 0)
+        activation.unscale(result, a, b)
+        result.beta = beta
+        result.objective *= scale
+        result.solve.solver_objective *= scale
+        if result.network is not None:
+            with np.errstate(over="ignore", invalid="ignore"):
+                result.primal_objective = primal_objective(result.network, problem, beta, loss)
+    result.solve.solver_stats["normalization"] = {"patch_scale": a, "target_scale": b}
+    if result.network is None:
+        return result
+    mismatch = abs(result.primal_objective - result.objective)
+    if result.success and not mismatch <= RECONSTRUCTION_RTOL * abs(result.objective):
+        result.fail(
+            "optimal_inaccurate",
+            f"the solver reported optimal, but the reconstructed network's objective "
+            f"{result.primal_objective!r} differs from the program's {result.objective!r} "
+            f"by more than {RECONSTRUCTION_RTOL:g} relative: the solution is not accurate",
+        )
     return result
 
 

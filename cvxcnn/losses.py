@@ -25,6 +25,9 @@ class Loss(ABC):
     """A convex loss of predictions ``p`` (n_out,) against targets ``x`` (n_out,)."""
 
     name: str = "loss"
+    #: ``k`` with ``L(b p, b x) = b^k L(p, x)`` for ``b > 0`` (None: not homogeneous).
+    #: The fit normalizes targets only for homogeneous losses.
+    homogeneity: int | None = None
 
     @abstractmethod
     def expression(self, prediction: cp.Expression, target: np.ndarray) -> cp.Expression:
@@ -69,6 +72,7 @@ class SquaredLoss(Loss):
     """``1/2 ||p - x||^2`` (the default; Sahiner et al.)."""
 
     name = "squared"
+    homogeneity = 2
 
     def expression(self, prediction, target):
         return 0.5 * cp.sum_squares(prediction - target)
@@ -93,6 +97,7 @@ class AbsoluteLoss(Loss):
     """``||p - x||_1``."""
 
     name = "absolute"
+    homogeneity = 1
 
     def expression(self, prediction, target):
         return cp.norm1(prediction - target)

@@ -33,6 +33,31 @@ def _default_options(name: str, data: dict) -> dict:
     return dict(DEFAULT_OPTIONS.get(name, {}))
 
 
+@dataclass(frozen=True)
+class SolverSettings:
+    """How one convex program is solved (shared by every activation's builder).
+
+    Attributes
+    ----------
+    solver : str
+        Any installed CVXPY solver (default Clarabel).
+    solver_options : dict or None
+        Passed to the solver.
+    canon_backend : str or None
+        CVXPY canonicalization backend.
+    backend : {"cvxpy", "direct"}
+        ``direct``: Clarabel's standard form assembled without CVXPY (ReLU).
+    rtol : float
+        Relative threshold for nonzero blocks in the reconstruction.
+    """
+
+    solver: str = DEFAULT_SOLVER
+    solver_options: dict | None = None
+    canon_backend: str | None = None
+    backend: str = "cvxpy"
+    rtol: float = 1e-6
+
+
 class SolverError(RuntimeError):
     """The solver failed (no usable solution at all)."""
 

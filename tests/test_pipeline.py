@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cvxcnn.activations import ACTIVATIONS, activation_of, get_activation
-from cvxcnn.arrangements import PatternSet, enumerate_relu_patterns
+from cvxcnn.arrangements import PatternSet, enumerate_relu_patterns, sample_relu_patterns
 from cvxcnn.certify import (
     CERTIFIED,
     ESTIMATED,
@@ -213,3 +213,38 @@ def test_any_certified_result_has_finite_ordered_bounds(seed, kind):
     if cert.certified:
         assert math.isfinite(cert.upper_bound) and math.isfinite(cert.lower_bound)
         assert cert.lower_bound <= cert.upper_bound + 1e-9 * max(1, abs(cert.upper_bound))
+
+
+@pytest.mark.parametrize("kind", ["relu", "soft_threshold"])
+def test_scaling_the_data_scales_the_optimum(kind):
+    """Data x s and beta x s^2: the optimum x s^2, the same status, s in {1e-6, 1, 1e6}."""
+    from cvxcnn.data import synthetic_1d
+
+    data = synthetic_1d(1, length=16, noise=0.1, random_state=0)
+    act = get_activation(kind)
+    base = make_problem(data.noisy, data.clean, kernel_size=3)
+    cells = act.sample(base.Y, 30, random_state=0)
+    results = {}
+    for s in (1e-6, 1.0, 1e6):
+        problem = make_problem(data.noisy * s, data.clean * s, kernel_size=3)
+        results[s] = fit(problem, cells, beta=BETA * s**2)
+    ref = results[1.0]
+    assert ref.success
+    for s, res in results.items():
+        assert res.status == ref.status
+        assert res.objective == pytest.approx(ref.objective * s**2, rel=1e-6)
+        assert res.primal_objective == pytest.approx(res.objective, rel=1e-5)
+
+
+def test_huge_data_at_fixed_beta_gives_an_accurate_network():
+    """The issue's case: data x 1e8 used to report optimal with a network 300x off."""
+    from cvxcnn.data import synthetic_1d
+
+    data = synthetic_1d(1, length=16, noise=0.1, random_state=0)
+    problem = make_problem(data.noisy * 1e8, data.clean * 1e8, kernel_size=3)
+    cells = sample_relu_patterns(problem.Y, 30, random_state=0)
+    res = fit(problem, cells, beta=BETA)
+    assert res.status in ("optimal", "optimal_inaccurate")
+    if res.success:
+        assert res.primal_objective == pytest.approx(res.objective, rel=1e-5)
+    assert res.solve.solver_stats["normalization"]["patch_scale"] > 1e6

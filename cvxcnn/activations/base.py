@@ -36,6 +36,7 @@ from cvxcnn.losses import Loss
 from cvxcnn.oracle import OracleResult
 from cvxcnn.problem import PatchProblem
 from cvxcnn.results import ConvexFitResult
+from cvxcnn.solve import SolverSettings
 
 
 class Activation(ABC):
@@ -83,11 +84,7 @@ class Activation(ABC):
         beta: float,
         loss: Loss,
         row_mask: np.ndarray | None,
-        solver: str,
-        solver_options: dict | None,
-        canon_backend: str | None,
-        backend: str,
-        rtol: float,
+        settings: SolverSettings,
     ) -> ConvexFitResult:
         """Build, solve and reconstruct the program over ``cells`` with the rows in ``row_mask``."""
 
@@ -120,6 +117,23 @@ class Activation(ABC):
     ) -> np.ndarray | None:
         """Rows for a program over ``subset(cells, index)`` of an exact set (None: every row)."""
         return None
+
+    def unscale(self, result: ConvexFitResult, patch_scale: float, target_scale: float) -> None:
+        """Map a solution of the normalized problem ``(Y / a, x / b)`` back, in place.
+
+        Blocks scale by ``b / a`` (``Y w`` by ``b``); neurons by ``sqrt(b / a)``
+        on both layers (:meth:`scale_network`); the cone rows' violation by ``b``.
+        """
+        factor = target_scale / patch_scale
+        if result.W is not None:
+            result.W, result.Z = result.W * factor, result.Z * factor
+        if result.network is not None:
+            result.network = self.scale_network(result.network, patch_scale, target_scale)
+        result.sign_violation *= target_scale
+
+    @abstractmethod
+    def scale_network(self, network: object, patch_scale: float, target_scale: float) -> object:
+        """The network of the original problem from one fitted to ``(Y / a, x / b)``."""
 
     @abstractmethod
     def active_cells(

@@ -33,7 +33,7 @@ from cvxcnn.programs.relu_direct import fit_relu_direct
 from cvxcnn.programs.relu_result import result_from_program
 from cvxcnn.reconstruct import active_pattern_mask
 from cvxcnn.results import ConvexFitResult
-from cvxcnn.solve import resolve_solver, solve_cvxpy
+from cvxcnn.solve import SolverSettings, resolve_solver, solve_cvxpy
 
 BACKENDS = ("cvxpy", "direct")
 
@@ -90,34 +90,34 @@ class Relu(Activation):
         beta: float,
         loss: Loss,
         row_mask: np.ndarray | None,
-        solver: str,
-        solver_options: dict | None,
-        canon_backend: str | None,
-        backend: str,
-        rtol: float,
+        settings: SolverSettings,
     ) -> ConvexFitResult:
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
-        if backend == "direct":
-            if resolve_solver(solver) != "CLARABEL":
+        s = settings
+        if s.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}; got {s.backend!r}")
+        if s.backend == "direct":
+            if resolve_solver(s.solver) != "CLARABEL":
                 raise ValueError(
-                    f"backend='direct' builds Clarabel's standard form; got solver={solver!r}"
+                    f"backend='direct' builds Clarabel's standard form; got solver={s.solver!r}"
                 )
             return fit_relu_direct(
                 problem,
                 cells,
                 beta=beta,
                 loss=loss,
-                solver_options=solver_options,
-                rtol=rtol,
+                solver_options=s.solver_options,
+                rtol=s.rtol,
                 row_mask=row_mask,
             )
         program = build_relu_program(problem, cells, beta=beta, loss=loss, row_mask=row_mask)
         info = solve_cvxpy(
-            program.problem, solver, solver_options=solver_options, canon_backend=canon_backend
+            program.problem,
+            s.solver,
+            solver_options=s.solver_options,
+            canon_backend=s.canon_backend,
         )
         return result_from_program(
-            program, info, exact=bool(getattr(cells, "exact", False)), rtol=rtol
+            program, info, exact=bool(getattr(cells, "exact", False)), rtol=s.rtol
         )
 
     def facet_reduction(self, problem, cells, facets, n_jobs) -> FacetReduction | None:
@@ -151,6 +151,10 @@ class Relu(Activation):
 
     def colgen_row_mask(self, problem, cells, index):
         return facet_row_mask(cells.masks[index], cells, problem.Y)
+
+    def scale_network(self, network, patch_scale, target_scale) -> ReluNetwork:
+        c = np.sqrt(target_scale / patch_scale)
+        return ReluNetwork(network.U * c, network.v * c)
 
     def active_cells(self, result, cells, *, rtol, floor) -> np.ndarray:
         return active_pattern_mask(result.W, result.Z, rtol=rtol, floor=floor)

@@ -42,7 +42,7 @@ from cvxcnn.soft_threshold.triples import (
     enumerate_st_triples,
     sample_st_triples,
 )
-from cvxcnn.solve import solve_cvxpy
+from cvxcnn.solve import SolverSettings, solve_cvxpy
 
 _GENERATOR_TOL = 1e-9
 
@@ -91,22 +91,22 @@ class SoftThreshold(Activation):
         beta: float,
         loss: Loss,
         row_mask: np.ndarray | None,
-        solver: str,
-        solver_options: dict | None,
-        canon_backend: str | None,
-        backend: str,
-        rtol: float,
+        settings: SolverSettings,
     ) -> ConvexFitResult:
-        if backend != "cvxpy":
+        s = settings
+        if s.backend != "cvxpy":
             raise ValueError(
-                f"backend={backend!r} is not available for soft thresholds: the direct "
+                f"backend={s.backend!r} is not available for soft thresholds: the direct "
                 "Clarabel builder covers the ReLU program only; use backend='cvxpy'"
             )
         program = build_st_program(problem, cells, beta=beta, loss=loss, row_mask=row_mask)
         info = solve_cvxpy(
-            program.problem, solver, solver_options=solver_options, canon_backend=canon_backend
+            program.problem,
+            s.solver,
+            solver_options=s.solver_options,
+            canon_backend=s.canon_backend,
         )
-        return result_from_st_program(program, info, rtol=rtol)
+        return result_from_st_program(program, info, rtol=s.rtol)
 
     def facet_reduction(self, problem, cells, facets, n_jobs) -> FacetReduction | None:
         return resolve_st_facets(problem.Y, cells, facets, n_jobs=n_jobs)
@@ -127,6 +127,19 @@ class SoftThreshold(Activation):
 
     def facets_summary(self, reduction, cells) -> dict:
         return st_facets_summary(reduction, st_row_signs(cells))
+
+    def unscale(self, result, patch_scale, target_scale) -> None:
+        super().unscale(result, patch_scale, target_scale)
+        if result.T is not None:  # thresholds live on the output side: Y w - t
+            result.T, result.Tp = result.T * target_scale, result.Tp * target_scale
+
+    def scale_network(self, network, patch_scale, target_scale) -> STNetwork:
+        c = np.sqrt(target_scale / patch_scale)
+        return STNetwork(
+            U=network.U * c,
+            thresholds=network.thresholds * np.sqrt(target_scale * patch_scale),
+            v=network.v * c,
+        )
 
     def active_cells(self, result, cells, *, rtol, floor) -> np.ndarray:
         norms = np.maximum(np.linalg.norm(result.W, axis=0), np.linalg.norm(result.Z, axis=0))
