@@ -44,7 +44,11 @@ MEMORY_HINT = (
 
 
 class Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors are one-line :class:`UsageError` s."""
+    """An ``ArgumentParser`` whose errors are one-line :class:`UsageError` s (no abbreviations)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("allow_abbrev", False)  # --beta must not mean --betas
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError("", f"{one_line(message)} (see '{self.prog} --help')")

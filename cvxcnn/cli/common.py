@@ -332,7 +332,7 @@ def build_problem(args: argparse.Namespace, data: DenoisingData) -> PatchProblem
         )
     except (ValueError, TypeError) as exc:
         text = one_line(exc)
-        names = ("residual", "stride", "padding", "kernel")
+        names = ("residual", "kernel", "stride", "padding")
         flag = next((flag_name(n) for n in names if n in text), "--kernel")
         raise UsageError(flag, text) from exc
 

@@ -83,10 +83,11 @@ def run_st(args: argparse.Namespace, ctx: RunContext) -> int:
     t0 = time.perf_counter()
     triples = st_triples(args, problem.Y, threshold)
     triple_seconds = time.perf_counter() - t0
-    learnable = fit_learnable(args, problem, triples, kw)
-    result = learnable
+    result = None
     if args.st_form == "paper":
         result = fit_st(problem, triples, form="paper", threshold=threshold, **kw)
+    learnable = fit_learnable(args, problem, triples, kw)  # the bracket needs 6a either way
+    result = learnable if result is None else result
     payload = {**result.to_dict(), **data_summary(args, data), "activation": "st"}
     payload |= {"st_form": args.st_form, "threshold": threshold}
     payload |= {"triples_exact": triples.exact, "triple_method": triples.method}
