@@ -216,8 +216,7 @@ def load_network(path: str | os.PathLike, *, activation: str | None = None) -> L
     if activation is not None and loaded.network.activation != activation:
         raise ValueError(
             f"weights file {path} holds a {loaded.network.activation!r} network, not "
-            f"{activation!r}; cvxcnn.network_io.load_network reads either kind (the older "
-            "cvxcnn.networks.load_network is ReLU only, load_st_network soft-threshold only)"
+            f"{activation!r}; pass the activation the file holds, or none to read either kind"
         )
     return loaded
 

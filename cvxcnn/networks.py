@@ -9,14 +9,12 @@ solution, trained by gradient descent, or loaded from a file) is computed by
 (with the squared loss ``L = 1/2 ||.||^2``, Sahiner et al.'s scaling).
 
 Weights files (``.npz``, every network kind, with the problem definition)
-are written and read by :mod:`cvxcnn.network_io`; ``save_network`` and
-``load_network`` here are older names kept for callers not yet moved.
+are written and read by :mod:`cvxcnn.network_io`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -105,17 +103,3 @@ def primal_objective(
     beta = check_positive(beta, "beta")
     loss = get_loss(loss)
     return loss.value(predict(network, problem), problem.target) + beta * network.penalty()
-
-
-def save_network(path: str | Path, network: ReluNetwork, spec=None, **extra: object) -> None:
-    """Deprecated name of :func:`cvxcnn.network_io.save_network` (same call); remove later."""
-    from cvxcnn.network_io import save_network as _save
-
-    _save(path, network, spec, **extra)
-
-
-def load_network(path: str | Path) -> ReluNetwork:
-    """ReLU-only shim of :func:`cvxcnn.network_io.load_network` (its ``.network``); remove later."""
-    from cvxcnn.network_io import load_network as _load
-
-    return _load(path, activation="relu").network

@@ -26,11 +26,8 @@ from cvxcnn.network_io import (
     save_network,
 )
 from cvxcnn.networks import ReluNetwork
-from cvxcnn.networks import load_network as load_relu_only
-from cvxcnn.networks import save_network as save_network_old_name
-from cvxcnn.primal.weights import load_weights
 from cvxcnn.problem import ProblemSpec, make_problem
-from cvxcnn.soft_threshold.network import STNetwork, load_st_network, save_st_network
+from cvxcnn.soft_threshold.network import STNetwork
 
 DATA = Path(__file__).parent / "data"
 
@@ -188,21 +185,19 @@ def test_the_file_layout(tmp_path):
     np.testing.assert_array_equal(loaded.extra["curve"], np.arange(3.0))
 
 
-def test_saved_without_spec_and_through_the_old_names(tmp_path, rng):
+def test_saved_without_spec(tmp_path, rng):
     relu, st_net = _relu(9), _st(9)
-    save_network_old_name(tmp_path / "r.npz", relu, beta=0.1, kernel=3)  # cli.run_solve's call
-    save_st_network(tmp_path / "s.npz", st_net, beta=0.1, kernel=3)
+    save_network(tmp_path / "r.npz", relu, beta=0.1, kernel=3)
+    save_network(tmp_path / "s.npz", st_net, beta=0.1, kernel=3)
     loaded = load_network(tmp_path / "r.npz")
     assert loaded.spec is None and loaded.format_version == 2
     assert loaded.extra == {"beta": 0.1, "kernel": 3}
     assert loaded.recorded_fields == {"activation": "relu", "beta": 0.1, "kernel_size": 3}
-    np.testing.assert_array_equal(load_relu_only(tmp_path / "r.npz").U, relu.U)
-    np.testing.assert_array_equal(load_st_network(tmp_path / "s.npz").thresholds, st_net.t)
-    assert isinstance(load_weights(tmp_path / "s.npz"), STNetwork)
-    with pytest.raises(ValueError, match="load_st_network"):
-        load_relu_only(tmp_path / "s.npz")
+    np.testing.assert_array_equal(loaded.network.U, relu.U)
+    st_loaded = load_network(tmp_path / "s.npz", activation="soft_threshold")
+    np.testing.assert_array_equal(st_loaded.network.thresholds, st_net.t)
     with pytest.raises(ValueError, match="not 'soft_threshold'"):
-        load_st_network(tmp_path / "r.npz")
+        load_network(tmp_path / "r.npz", activation="soft_threshold")
 
 
 # ---------------------------------------------------------------- format 1
@@ -214,8 +209,6 @@ def test_v1_cli_relu_file():
     assert isinstance(loaded.network, ReluNetwork) and loaded.network.U.shape == (3, 9)
     assert loaded.extra == {"beta": 0.05, "kernel": 3}
     assert loaded.recorded_fields == {"activation": "relu", "beta": 0.05, "kernel_size": 3}
-    np.testing.assert_array_equal(load_relu_only(DATA / "relu_v1.npz").v, loaded.network.v)
-    assert isinstance(load_weights(DATA / "relu_v1.npz"), ReluNetwork)
 
 
 def test_v1_cli_st_file():
@@ -223,7 +216,6 @@ def test_v1_cli_st_file():
     assert loaded.format_version == 1 and loaded.spec is None
     assert isinstance(loaded.network, STNetwork) and loaded.network.thresholds.shape == (3,)
     assert loaded.extra == {"beta": 0.05, "kernel": 3}
-    np.testing.assert_array_equal(load_st_network(DATA / "st_v1.npz").U, loaded.network.U)
 
 
 def test_v1_trainer_files_record_their_geometry():
@@ -260,7 +252,6 @@ def test_v1_oldest_st_layout_with_t_key():
     assert "t" not in loaded.extra and "activation" not in loaded.extra
     fields = loaded.recorded_fields
     assert fields["padding"] == "same" and fields["kernel_size"] == [2, 2]  # pairs (0, 1)
-    assert isinstance(load_weights(DATA / "st_old_v1.npz"), STNetwork)
 
 
 # ---------------------------------------------------------------- bad files

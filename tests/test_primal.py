@@ -5,10 +5,8 @@ CPU only, small problems; the whole file runs in well under a minute.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import importlib.abc
-import json
 import sys
 
 import numpy as np
@@ -19,20 +17,19 @@ torch = pytest.importorskip("torch")
 from cvxcnn.arrangements import enumerate_relu_patterns  # noqa: E402
 from cvxcnn.fit import fit_relu  # noqa: E402
 from cvxcnn.losses import get_loss  # noqa: E402
-from cvxcnn.networks import ReluNetwork, load_network, predict, primal_objective  # noqa: E402
+from cvxcnn.network_io import load_network  # noqa: E402
+from cvxcnn.networks import ReluNetwork, predict, primal_objective  # noqa: E402
 from cvxcnn.patches import extract_patches  # noqa: E402
 from cvxcnn.primal import (  # noqa: E402
     OPTIMIZERS,
     TORCH_MISSING_MESSAGE,
-    SoftThresholdNetwork,
     TwoLayerCNN,
-    load_weights,
     primal_loss,
     resolve_device,
     train_primal,
 )
 from cvxcnn.problem import make_problem  # noqa: E402
-from cvxcnn.soft_threshold.network import load_st_network  # noqa: E402
+from cvxcnn.soft_threshold.network import STNetwork  # noqa: E402
 
 TIGHT = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 
@@ -182,7 +179,7 @@ def test_autograd_matches_finite_differences_of_evaluator(shape, kw, activation,
 
     def objective(arrays):
         if activation == "st":
-            network = SoftThresholdNetwork(U=arrays["U"], thresholds=arrays["t"], v=arrays["v"])
+            network = STNetwork(U=arrays["U"], thresholds=arrays["t"], v=arrays["v"])
         else:
             network = ReluNetwork(arrays["U"], arrays["v"])
         return primal_objective(network, problem, beta, loss_obj)
@@ -243,7 +240,7 @@ def test_exported_objective_equals_last_full_batch_loss(dtype, rtol, kw):
     assert result.epochs_run == 5 and np.all(np.diff(result.seconds) >= 0)
     assert result.device == "cpu" and result.dtype == dtype
     if kw.get("activation") == "st":
-        assert isinstance(result.network, SoftThresholdNetwork)
+        assert isinstance(result.network, STNetwork)
         assert np.all(result.network.t >= 0)
 
 
@@ -436,7 +433,7 @@ def test_save_and_load_both_activations(tmp_path):
         )
         path = tmp_path / f"{activation}.npz"
         result.save(path)
-        net = load_weights(path)
+        net = load_network(path).network
         written = {"relu": "relu", "st": "soft_threshold"}[activation]
         assert type(net) is type(result.network) and net.activation == written
         np.testing.assert_array_equal(net.U, result.network.U)
@@ -446,11 +443,10 @@ def test_save_and_load_both_activations(tmp_path):
         with np.load(path) as f:
             assert str(f["activation"]) == written
             assert ("thresholds" in f.files) == (activation == "st")
-        if activation == "st":  # the convex side's loader reads trainer files too
-            np.testing.assert_array_equal(load_st_network(path).thresholds, net.thresholds)
-        if activation == "relu":
-            np.testing.assert_array_equal(load_network(path).v, result.network.v)
-        else:
+        spec = load_network(path).spec  # the whole problem travels with the weights
+        assert spec is not None and spec.beta == 1e-3 and spec.bias
+        assert spec.build_problem(noisy, clean).Y.shape == result.problem.Y.shape
+        if activation == "st":
             assert net.t.shape == (7,)
 
 
@@ -458,63 +454,12 @@ def test_load_weights_reads_thresholds_key(tmp_path):
     path = tmp_path / "other.npz"
     U, v, t = np.ones((2, 3)), np.array([1.0, -1.0]), np.array([0.1, 0.2])
     np.savez(path, U=U, v=v, thresholds=t, activation=np.array("soft_threshold"))
-    net = load_weights(path)
-    assert isinstance(net, SoftThresholdNetwork)
+    net = load_network(path).network
+    assert isinstance(net, STNetwork)
     np.testing.assert_array_equal(net.t, t)
     np.savez(path, U=U, v=v, activation=np.array("st"))
     with pytest.raises(ValueError, match="lacks"):
-        load_weights(path)
-
-
-def _run_cli(argv):
-    from cvxcnn.cli_train import add_train_parser, run_train
-
-    parser = argparse.ArgumentParser(prog="cvxcnn")
-    add_train_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    assert args.handler is run_train
-    return run_train(args)
-
-
-def test_cli_train_writes_weights_and_log(tmp_path, capsys):
-    out, log = tmp_path / "net.npz", tmp_path / "train.json"
-    argv = ["train", "--data", "synthetic1d", "--images", "2", "--size", "12", "--kernel", "3"]
-    argv += ["--neurons", "8", "--epochs", "6", "--lr", "1e-2", "--beta", "0.01", "--bias"]
-    argv += ["--residual", "--batch-size", "1", "--seed", "3", "--out", str(out)]
-    argv += ["--log", str(log), "--quiet"]
-    assert _run_cli(argv) == 0
-    assert capsys.readouterr().out == ""
-    payload = json.loads(log.read_text())
-    assert {"final_objective", "curve", "device", "settings", "psnr_trained"} <= payload.keys()
-    assert payload["device"] == "cpu" and payload["epochs_run"] == 6
-    assert len(payload["curve"]["objective"]) == len(payload["curve"]["seconds"]) == 7
-    assert payload["settings"]["batch_size"] == 1 and payload["settings"]["residual"] is True
-    net = load_network(out)
-    assert net.U.shape == (8, 4)
-    from cvxcnn.data import load_dataset
-
-    data = load_dataset("synthetic1d", n_images=2, noise=0.25, random_state=3, size=12)
-    problem = make_problem(data.noisy, data.clean, kernel_size=3, bias=True, residual=True)
-    assert primal_objective(net, problem, 0.01) == pytest.approx(
-        payload["final_objective"], rel=1e-14
-    )
-
-
-def test_cli_train_soft_threshold_and_summary(tmp_path, capsys):
-    out = tmp_path / "st.npz"
-    argv = ["train", "--data", "digits", "--images", "1", "--activation", "st"]
-    argv += ["--threshold", "0.05", "--neurons", "4", "--epochs", "2", "--dtype", "float32"]
-    argv += ["--target", "1e-9", "--out", str(out)]
-    assert _run_cli(argv) == 0
-    text = capsys.readouterr().out
-    assert "float64 evaluator" in text and "not reached" in text
-    net = load_weights(out)
-    np.testing.assert_allclose(net.t, 0.05, rtol=1e-7)
-
-
-def test_cli_train_bad_input():
-    with pytest.raises(ValueError, match="batch-size"):
-        _run_cli(["train", "--data", "digits", "--images", "1", "--batch-size", "-1"])
+        load_network(path)
 
 
 # --------------------------------------------------------------------------- #
@@ -530,7 +475,7 @@ class _NoTorch(importlib.abc.MetaPathFinder):
 
 
 def test_missing_torch_gives_install_message(monkeypatch, capsys):
-    stale = ("torch", "cvxcnn.primal", "cvxcnn.cli_train")
+    stale = ("torch", "cvxcnn.primal")
     for name in [m for m in sys.modules if m in stale or m.startswith("cvxcnn.primal.")]:
         monkeypatch.delitem(sys.modules, name)
     # (sys.modules["torch"] = None also blocks the import, but SciPy's array-API
@@ -540,9 +485,8 @@ def test_missing_torch_gives_install_message(monkeypatch, capsys):
         importlib.import_module("cvxcnn.primal")
     assert str(info.value) == TORCH_MISSING_MESSAGE
     assert "pip install torch==2.13.0 (or pip install 'cvxcnn[torch]')" in str(info.value)
-    # the CLI module imports without torch, and the command says what to install
-    cli_train = importlib.import_module("cvxcnn.cli_train")
-    parser = argparse.ArgumentParser()
-    cli_train.add_train_parser(parser.add_subparsers(dest="command"))
-    assert cli_train.run_train(parser.parse_args(["train", "--quiet"])) == 2
+    # the command line imports without torch, and the command says what to install
+    from cvxcnn.cli import main
+
+    assert main(["train", "--quiet"]) == 2
     assert TORCH_MISSING_MESSAGE in capsys.readouterr().err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import itertools
 
 import numpy as np
@@ -16,6 +15,7 @@ from cvxcnn.bracket import fixed_threshold_bracket
 from cvxcnn.certify import TIGHT_CLARABEL, certify_st
 from cvxcnn.fit import fit_st
 from cvxcnn.losses import get_loss
+from cvxcnn.network_io import load_network, save_network
 from cvxcnn.networks import primal_objective
 from cvxcnn.problem import make_problem, problem_from_matrix
 from cvxcnn.soft_threshold import (
@@ -23,9 +23,7 @@ from cvxcnn.soft_threshold import (
     TripleSet,
     build_st_program,
     enumerate_st_triples,
-    load_st_network,
     sample_st_triples,
-    save_st_network,
     soft_threshold,
     st_count_bound,
     st_oracle,
@@ -239,8 +237,8 @@ def test_st_network_output_penalty_rescaling_and_file(tmp_path, problem):
     kept, _ = lin.with_threshold(0.7, zero_threshold="keep")
     assert zero == 1 and dropped.n_neurons == 3 and kept.n_neurons == 4
     path = tmp_path / "st.npz"
-    save_st_network(path, net, beta=BETA)
-    back = load_st_network(path)
+    save_network(path, net, beta=BETA)
+    back = load_network(path).network
     assert np.array_equal(back.U, U) and np.array_equal(back.thresholds, t)
     with pytest.raises(ValueError, match="thresholds"):
         STNetwork(U=U, thresholds=-t, v=v)
@@ -424,92 +422,6 @@ def test_oracle_brackets_the_sampled_maximum(problem, triples):
     assert orc.lower <= orc.upper * (1 + 1e-9)
     assert orc.upper - orc.lower < 1e-6 * orc.upper
     assert sampled >= 0.99 * orc.lower
-
-
-# --------------------------------------------------------------------------- #
-# CLI entry point
-# --------------------------------------------------------------------------- #
-
-
-def _args(**overrides) -> argparse.Namespace:
-    base = dict(
-        data="synthetic1d",
-        images=1,
-        noise=0.25,
-        noise_type="gaussian",
-        size=10,
-        seed=0,
-        kernel=2,
-        stride=1,
-        padding="same",
-        bias=False,
-        residual=False,
-        beta=0.02,
-        loss="squared",
-        huber_delta=1.0,
-        patterns="exact",
-        data_directed=0.0,
-        max_cells=200_000,
-        solver="clarabel",
-        solver_option=[],
-        canon_backend=None,
-        save_weights=None,
-        threshold=0.1,
-        st_form="exact",
-    )
-    base.update(overrides)
-    return argparse.Namespace(**base)
-
-
-REQUIRED = {
-    "status",
-    "solver",
-    "objective",
-    "primal_objective",
-    "patterns",
-    "active_patterns",
-    "neurons",
-    "compile_seconds",
-    "solve_seconds",
-    "exact_arrangement",
-    "beta",
-    "n",
-    "d",
-    "activation",
-    "st_form",
-}
-
-
-def test_run_st_solve_exact_and_paper(tmp_path):
-    from cvxcnn.cli_st import run_st_solve
-
-    weights = tmp_path / "st.npz"
-    out = run_st_solve(_args(save_weights=weights))
-    assert REQUIRED <= out.keys()
-    assert out["status"] == "optimal" and out["exact_arrangement"] is True
-    assert out["activation"] == "st" and out["st_form"] == "exact"
-    assert out["primal_objective"] == pytest.approx(out["objective"], rel=1e-6)
-    assert out["bracket_lower"] <= out["objective"] <= out["bracket_upper"]
-    assert out["bracket_gap"] == pytest.approx(out["bracket_upper"] - out["bracket_lower"])
-    assert out["bracket_lower_kind"] == "certified"
-    assert load_st_network(weights).n_neurons == out["neurons"]
-    paper = run_st_solve(_args(patterns=40, st_form="paper"))
-    assert REQUIRED <= paper.keys() and paper["exact_arrangement"] is False
-    assert paper["paper_objective"] == paper["objective"]
-    assert paper["bracket_lower_kind"] == "estimate"
-    learnable = run_st_solve(_args(threshold=None))
-    assert "bracket_lower" not in learnable and learnable["threshold"] is None
-
-
-def test_run_st_solve_errors():
-    from cvxcnn.cli_st import run_st_solve
-
-    with pytest.raises(ValueError, match="--threshold"):
-        run_st_solve(_args(threshold=None, st_form="paper"))
-    with pytest.raises(ValueError, match="--st-form"):
-        run_st_solve(_args(st_form="relu"))
-    with pytest.raises(ArrangementTooLargeError):
-        run_st_solve(_args(max_cells=10))
 
 
 # --------------------------------------------------------------------------- #

@@ -40,7 +40,6 @@ from cvxcnn.primal.trainer import (  # noqa: E402
     resolve_device,
     train_primal,
 )
-from cvxcnn.primal.weights import SoftThresholdNetwork, load_weights  # noqa: E402
 
 __all__ = [
     "ACTIVATIONS",
@@ -48,11 +47,9 @@ __all__ = [
     "INITS",
     "OPTIMIZERS",
     "TORCH_MISSING_MESSAGE",
-    "SoftThresholdNetwork",
     "TrainResult",
     "TrainingDivergedError",
     "TwoLayerCNN",
-    "load_weights",
     "make_optimizer",
     "primal_loss",
     "resolve_device",

@@ -22,7 +22,7 @@ from torch import nn
 from cvxcnn.losses import AbsoluteLoss, HuberLoss, LogisticLoss, Loss, SquaredLoss
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.patches import READOUTS, PatchGeometry
-from cvxcnn.primal.weights import SoftThresholdNetwork
+from cvxcnn.soft_threshold.network import STNetwork
 
 ACTIVATIONS = ("relu", "st")
 INITS = ("kaiming_uniform", "normal")
@@ -312,14 +312,14 @@ class TwoLayerCNN(nn.Module):
             self.threshold.copy_(torch.as_tensor(t, **kw))
 
     @torch.no_grad()
-    def to_network(self) -> ReluNetwork | SoftThresholdNetwork:
+    def to_network(self) -> ReluNetwork | STNetwork:
         """The weights as a float64 NumPy network (``U`` rows ordered like patch rows)."""
         U = self.filters().detach().to("cpu", torch.float64).numpy().copy()
         v = self.second_layer().detach().to("cpu", torch.float64).numpy().copy()
         if self.activation == "relu":
             return ReluNetwork(U, v)
         t = self.threshold.detach().clamp(min=0.0).to("cpu", torch.float64).numpy().copy()
-        return SoftThresholdNetwork(U=U, thresholds=t, v=v)
+        return STNetwork(U=U, thresholds=t, v=v)
 
 
 def primal_loss(

@@ -26,12 +26,12 @@ import torch
 from tqdm.auto import tqdm
 
 from cvxcnn.losses import Loss, get_loss
-from cvxcnn.networks import ReluNetwork, primal_objective, save_network
+from cvxcnn.network_io import save_network
+from cvxcnn.networks import ReluNetwork, primal_objective
 from cvxcnn.patches import as_batch, infer_spatial_dims
 from cvxcnn.primal.models import INITS, TwoLayerCNN, primal_loss
-from cvxcnn.primal.weights import SoftThresholdNetwork
-from cvxcnn.problem import PatchProblem, make_problem
-from cvxcnn.soft_threshold.network import save_st_network
+from cvxcnn.problem import PatchProblem, ProblemSpec, make_problem
+from cvxcnn.soft_threshold.network import STNetwork
 from cvxcnn.validation import check_positive, check_positive_int
 
 OPTIMIZERS = ("adam", "sgd", "sgdm", "adagrad", "rmsprop", "asgd", "lbfgs")
@@ -155,7 +155,7 @@ class TrainResult:
 
     Attributes
     ----------
-    network : ReluNetwork or SoftThresholdNetwork
+    network : ReluNetwork or STNetwork
         The trained weights in float64 (``U`` (m, d) rows ordered like patch rows).
     final_objective : float
         ``P(U, v)`` of ``network`` by the float64 evaluator
@@ -186,7 +186,7 @@ class TrainResult:
         The trained module (on ``device``).
     """
 
-    network: ReluNetwork | SoftThresholdNetwork = field(repr=False)
+    network: ReluNetwork | STNetwork = field(repr=False)
     final_objective: float
     epochs: np.ndarray = field(repr=False)
     objectives: np.ndarray = field(repr=False)
@@ -248,29 +248,27 @@ class TrainResult:
         }
 
     def save(self, path: str | Path) -> None:
-        """Write the weights in the ``.npz`` format of :func:`cvxcnn.networks.save_network`.
+        """Write the weights with the whole problem (:func:`cvxcnn.network_io.save_network`).
 
-        ``U``, ``v``, ``activation`` (and ``thresholds`` for soft thresholds) plus metadata:
-        ``beta``, ``kernel_size``, ``stride``, ``padding`` (pairs), ``bias``,
-        ``residual``, ``readout``, ``in_channels``, ``final_objective``.
+        The :class:`~cvxcnn.problem.ProblemSpec` is read off the problem that
+        was trained (geometry, residual, readout) with ``beta``, the loss and,
+        for a fixed soft threshold, ``threshold``; ``final_objective`` is
+        stored as extra metadata.
         """
-        g = self.problem.geometry
         s = self.settings
-        meta: dict[str, object] = {
-            "beta": s["beta"],
-            "kernel_size": np.array(g.kernel_size),
-            "stride": np.array(g.stride),
-            "padding": np.array(g.padding),
-            "bias": g.bias,
-            "residual": s["residual"],
-            "readout": s["readout"],
-            "in_channels": g.in_channels,
-            "final_objective": self.final_objective,
-        }
-        if isinstance(self.network, SoftThresholdNetwork):
-            save_st_network(path, self.network, **meta)
-        else:
-            save_network(path, self.network, **meta)
+        loss = dict(s["loss"])
+        fixed = None
+        if self.network.activation == "soft_threshold" and not s.get("learn_threshold"):
+            fixed = s["threshold"]
+        spec = ProblemSpec.from_problem(
+            self.problem,
+            activation=self.network.activation,
+            beta=s["beta"],
+            loss=loss.pop("name"),
+            loss_params=loss,
+            threshold=fixed,
+        )
+        save_network(path, self.network, spec, final_objective=self.final_objective)
 
 
 def _padding_setting(padding: str | int | tuple[int, ...]) -> str | int | list[int]:
@@ -309,7 +307,7 @@ def train_primal(
     lr: float = 1e-3,
     epochs: int = 200,
     batch_size: int | None = None,
-    init: str | ReluNetwork | SoftThresholdNetwork = "kaiming_uniform",
+    init: str | ReluNetwork | STNetwork = "kaiming_uniform",
     init_std: float = 1e-3,
     optimizer_options: dict | None = None,
     dtype: str = "float64",
@@ -354,7 +352,7 @@ def train_primal(
         Images per mini-batch; None or 0 (or >= N) for full batch.
     init : {"kaiming_uniform", "normal"} or network
         ``kaiming_uniform`` (torch's default), ``normal`` with ``init_std``, or
-        starting weights (a ReluNetwork / SoftThresholdNetwork).
+        starting weights (a ReluNetwork / STNetwork).
     init_std : float
     optimizer_options : dict, optional
         Extra keyword arguments of the torch optimizer.
@@ -414,7 +412,7 @@ def _train(
     lr: float,
     epochs: int,
     batch_size: int | None,
-    init: str | ReluNetwork | SoftThresholdNetwork,
+    init: str | ReluNetwork | STNetwork,
     init_std: float,
     optimizer_options: dict | None,
     dtype: str,
@@ -439,12 +437,12 @@ def _train(
     epochs = check_positive_int(epochs, "epochs", minimum=0)
     seed = check_positive_int(seed, "seed", minimum=0)
     init_network = None
-    if isinstance(init, (ReluNetwork, SoftThresholdNetwork)):
+    if isinstance(init, (ReluNetwork, STNetwork)):
         init_network = init
         if neurons is not None and neurons != init.n_neurons:
             raise ValueError(f"neurons={neurons} but the initial network has {init.n_neurons}")
         neurons = init.n_neurons
-        if (activation == "st") != isinstance(init, SoftThresholdNetwork):
+        if (activation == "st") != isinstance(init, STNetwork):
             raise ValueError(f"the initial network is {init.activation!r}, not {activation!r}")
     elif init not in INITS:
         raise ValueError(f"init must be one of {INITS} or a network; got {init!r}")

@@ -20,8 +20,6 @@ from cvxcnn.soft_threshold.facets import st_facet_reduction, st_row_signs
 from cvxcnn.soft_threshold.network import (
     GatedNetwork,
     STNetwork,
-    load_st_network,
-    save_st_network,
 )
 from cvxcnn.soft_threshold.oracle import st_oracle
 from cvxcnn.soft_threshold.programs import (
@@ -54,10 +52,8 @@ __all__ = [
     "build_paper_program",
     "build_st_program",
     "enumerate_st_triples",
-    "load_st_network",
     "polish_st_network",
     "sample_st_triples",
-    "save_st_network",
     "soft_threshold",
     "st_count_bound",
     "st_facet_reduction",

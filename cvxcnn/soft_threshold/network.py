@@ -10,14 +10,12 @@ all equal ``lambda``.
 It is defined on the training rows only (the gains are per row).
 
 Weights files are written and read by :mod:`cvxcnn.network_io` (``U``, ``v``,
-``thresholds``, ``activation`` = ``"soft_threshold"``, the problem spec);
-``save_st_network``/``load_st_network`` here are older names kept for callers.
+``thresholds``, ``activation`` = ``"soft_threshold"``, the problem spec).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -213,17 +211,3 @@ class GatedNetwork:
     def penalty(self) -> float:
         """``1/2 sum_j (||u_j||^2 + v_j^2)``."""
         return 0.5 * float(np.sum(self.U**2) + np.sum(self.v**2))
-
-
-def save_st_network(path: str | Path, network: STNetwork, spec=None, **extra: object) -> None:
-    """Deprecated name of :func:`cvxcnn.network_io.save_network` (same call); remove later."""
-    from cvxcnn.network_io import save_network
-
-    save_network(path, network, spec, **extra)
-
-
-def load_st_network(path: str | Path) -> STNetwork:
-    """ST-only shim of :func:`cvxcnn.network_io.load_network` (its ``.network``); remove later."""
-    from cvxcnn.network_io import load_network
-
-    return load_network(path, activation="soft_threshold").network

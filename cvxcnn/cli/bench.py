@@ -1,0 +1,58 @@
+"""``cvxcnn bench``: run a benchmark of :mod:`cvxcnn.bench` (imported only when run).
+
+The names and sizes are spelled out here so that ``import cvxcnn.cli`` does
+not import the benchmark package (nor matplotlib); a test checks they equal
+``cvxcnn.bench.BENCHMARKS`` and ``cvxcnn.bench.SIZES``. The files are written
+into a staging folder next to ``--out`` and moved there when the run ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from cvxcnn.cli.common import RunContext, add_common_flags, int_arg
+from cvxcnn.cli.output import check_output_dir
+
+BENCHMARK_NAMES = ("scaling", "gap", "ablation", "robustness", "mri")
+SIZE_NAMES = ("tiny", "default", "paper")
+DEFAULTS = {"out": Path("bench-out"), "size": "default", "seed": 0}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``cvxcnn bench``."""
+    p = sub.add_parser(
+        "bench",
+        help="run a benchmark (scaling, gap, ablation, robustness, mri, or all)",
+        description="Run a benchmark and write NAME.json, NAME.csv, NAME.md and NAME_*.png "
+        "into --out. Sizes: tiny (seconds, for tests), default (minutes), paper (long).",
+    )
+    p.add_argument("name", choices=(*BENCHMARK_NAMES, "all"), help="which benchmark")
+    p.add_argument("--out", type=Path, help="output folder (default bench-out)")
+    p.add_argument("--size", choices=SIZE_NAMES, help="problem sizes (default: default)")
+    p.add_argument("--seed", type=int_arg(0), help="seed of every random choice (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    add_common_flags(p)
+    return p
+
+
+def run(args: argparse.Namespace, ctx: RunContext) -> int:
+    """Run the benchmark(s) named in ``args``; returns 0."""
+    check_output_dir(args.out, "--out")
+    from cvxcnn.bench import run_benchmark
+
+    staging = ctx.outputs.stage_dir(args.out)
+    names = BENCHMARK_NAMES if args.name == "all" else (args.name,)
+    for name in names:
+        start = time.perf_counter()
+        payload = run_benchmark(
+            name, staging, size=args.size, seed=args.seed, progress=not args.quiet
+        )
+        if not args.quiet:
+            print((staging / f"{name}.md").read_text(encoding="utf-8"))
+            print(
+                f"{name}: {time.perf_counter() - start:.1f} s; wrote {name}.json, {name}.csv, "
+                f"{name}.md, {', '.join(payload.get('figures', []))} in {args.out}"
+            )
+    return 0

@@ -1,0 +1,574 @@
+"""Arguments -> data, problem, cells, loss and solver options, in ONE place.
+
+Every subcommand adds its flags with the ``add_*_args`` functions here and
+turns them into objects with :func:`load_data`, :func:`build_problem`,
+:func:`make_loss`, :func:`relu_patterns`, :func:`oracle_cells`,
+:func:`st_triples` and :func:`check_solver`. Flags whose default matters
+for applicability checks have ``None`` as their argparse default; the real
+defaults are the ``*_DEFAULTS`` dicts, filled in by :func:`resolve_defaults`,
+which also returns the set of flags the user gave explicitly (so a flag that
+does not apply to the chosen mode is refused instead of ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cvxcnn.activations import get_activation
+from cvxcnn.arrangements import (
+    ArrangementTooLargeError,
+    PatternSet,
+    enumerate_relu_patterns,
+    sample_relu_patterns,
+)
+from cvxcnn.cli.errors import UsageError, one_line
+from cvxcnn.cli.output import Outputs
+from cvxcnn.data import DenoisingData, load_dataset
+from cvxcnn.losses import Loss, get_loss
+from cvxcnn.metrics import psnr
+from cvxcnn.problem import PatchProblem, ProblemSpec, make_problem
+from cvxcnn.soft_threshold import TripleSet, enumerate_st_triples, sample_st_triples
+
+LOSSES = ("squared", "absolute", "huber", "logistic")
+DATA_DEFAULTS = {"data": "digits", "images": None, "noise": 0.25, "noise_type": "gaussian"}
+DATA_DEFAULTS |= {"size": None, "seed": 0}
+MODEL_DEFAULTS = {"kernel": 3, "stride": 1, "padding": "same", "beta": 1e-3}
+MODEL_DEFAULTS |= {"loss": "squared", "huber_delta": 1.0}
+PATTERN_DEFAULTS = {"patterns": 500, "data_directed": 0.0, "max_cells": 200_000}
+SOLVER_DEFAULTS = {"solver": "clarabel", "solver_option": [], "facets": "auto", "jobs": -1}
+#: Errors a user's own input file can raise while it is read.
+INPUT_ERRORS = (ValueError, TypeError, OSError, EOFError, KeyError, zipfile.BadZipFile)
+
+
+# --------------------------------------------------------------------------- #
+# argument types
+# --------------------------------------------------------------------------- #
+def int_arg(minimum: int):
+    """An argparse type: an integer >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer; got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}; got {value}")
+        return value
+
+    return parse
+
+
+def float_arg(minimum: float = 0.0, *, inclusive: bool = False, maximum: float = math.inf):
+    """An argparse type: a finite float > ``minimum`` (>= with ``inclusive``), <= ``maximum``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
+        low_ok = value >= minimum if inclusive else value > minimum
+        if not (math.isfinite(value) and low_ok and value <= maximum):
+            low = f"{'>=' if inclusive else '>'} {minimum:g}"
+            high = "" if math.isinf(maximum) else f" and <= {maximum:g}"
+            raise argparse.ArgumentTypeError(f"must be finite, {low}{high}; got {text!r}")
+        return value
+
+    return parse
+
+
+def patterns_arg(text: str) -> int | str:
+    """``--patterns``: a positive integer or ``exact``."""
+    if text == "exact":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive integer or 'exact'; got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1 or 'exact'; got {value}")
+    return value
+
+
+def padding_arg(text: str) -> str | int:
+    """``--padding``: ``same``, ``valid`` or a non-negative integer."""
+    if text in ("same", "valid"):
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"must be 'same', 'valid' or an integer >= 0; got {text!r}"
+        )
+    return value
+
+
+def solver_option_arg(text: str) -> tuple[str, object]:
+    """``--solver-option KEY=VALUE``; VALUE is read as JSON when it parses."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(
+            f"must look like KEY=VALUE (e.g. tol_gap_rel=1e-10); got {text!r}"
+        )
+    try:
+        value: object = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+# --------------------------------------------------------------------------- #
+# argument groups
+# --------------------------------------------------------------------------- #
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    """``--data --images --noise --noise-type --size --seed``."""
+    g = p.add_argument_group("data")
+    g.add_argument(
+        "--data",
+        help="digits, phantom, camera, synthetic1d, or PATH.npz with arrays 'noisy' and "
+        "'clean' (default: digits)",
+    )
+    g.add_argument(
+        "--images",
+        type=int_arg(1),
+        help="number of images (default: 4 digits, 1 phantom/camera/signal, all of a .npz)",
+    )
+    g.add_argument("--noise", type=float_arg(0.0, inclusive=True), help="noise level (0.25)")
+    g.add_argument("--noise-type", choices=("gaussian", "exponential"), help="noise model")
+    g.add_argument("--size", type=int_arg(1), help="image side / signal length")
+    g.add_argument("--seed", type=int_arg(0), help="seed of every random choice (default 0)")
+
+
+def add_geometry_args(g: argparse._ArgumentGroup) -> None:
+    """``--kernel --stride --padding --bias --residual`` (defaults: None)."""
+    g.add_argument("--kernel", type=int_arg(1), help="kernel size (default 3)")
+    g.add_argument("--stride", type=int_arg(1), help="stride (default 1)")
+    g.add_argument("--padding", type=padding_arg, help="same|valid|INT (default same)")
+    g.add_argument("--bias", action="store_true", default=None, help="first-layer bias")
+    g.add_argument(
+        "--residual", action="store_true", default=None, help="learn clean - noisy (Cor. 1.1)"
+    )
+
+
+def add_loss_args(g: argparse._ArgumentGroup, *, beta: bool = True) -> None:
+    """``--beta`` (unless ``beta=False``), ``--loss``, ``--huber-delta``."""
+    if beta:
+        g.add_argument("--beta", type=float_arg(0.0), help="weight decay beta > 0 (1e-3)")
+    g.add_argument("--loss", choices=LOSSES, help="loss (default squared)")
+    g.add_argument("--huber-delta", type=float_arg(0.0), help="Huber transition point (default 1)")
+
+
+def add_model_args(p: argparse.ArgumentParser, *, beta: bool = True) -> None:
+    """Geometry and loss flags (``--beta`` unless ``beta=False``)."""
+    g = p.add_argument_group("model")
+    add_geometry_args(g)
+    add_loss_args(g, beta=beta)
+
+
+def add_pattern_args(g: argparse._ArgumentGroup, *, what: str = "sign patterns") -> None:
+    """``--patterns --data-directed --max-cells``."""
+    g.add_argument(
+        "--patterns",
+        type=patterns_arg,
+        help=f"number of sampled {what}, or 'exact' for every cell (default 500)",
+    )
+    g.add_argument(
+        "--data-directed",
+        type=float_arg(0.0, inclusive=True, maximum=1.0),
+        help="fraction of sampled generators taken from the data (default 0)",
+    )
+    g.add_argument(
+        "--max-cells",
+        type=int_arg(1),
+        help="refuse exact enumeration when the cell-count bound exceeds this (200000)",
+    )
+
+
+def add_solver_args(g: argparse._ArgumentGroup) -> None:
+    """``--solver --solver-option --facets --jobs``."""
+    g.add_argument("--solver", help="a CVXPY conic solver: clarabel (default), scs, ...")
+    g.add_argument(
+        "--solver-option",
+        type=solver_option_arg,
+        action="append",
+        metavar="KEY=VALUE",
+        help="solver option, repeatable (e.g. --solver-option tol_gap_rel=1e-10)",
+    )
+    g.add_argument(
+        "--facets",
+        choices=("auto", "off", "adjacency", "hull", "lp"),
+        help="keep only each cone's facet rows (default auto); 'off' keeps every sign row",
+    )
+    g.add_argument(
+        "--jobs",
+        type=int,
+        help="processes for the facet reduction (default -1: every CPU; 0 is refused)",
+    )
+
+
+def add_common_flags(p: argparse.ArgumentParser) -> None:
+    """``--debug`` (every subcommand)."""
+    p.add_argument("--debug", action="store_true", help="show the traceback of any error")
+
+
+# --------------------------------------------------------------------------- #
+# defaults and applicability
+# --------------------------------------------------------------------------- #
+def flag_name(dest: str) -> str:
+    """``"huber_delta"`` -> ``"--huber-delta"``."""
+    return "--" + dest.replace("_", "-")
+
+
+def resolve_defaults(args: argparse.Namespace, defaults: dict) -> set[str]:
+    """Fill the ``None`` arguments from ``defaults``; return the names given explicitly."""
+    explicit = set()
+    for name, default in defaults.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, list(default) if isinstance(default, list) else default)
+        else:
+            explicit.add(name)
+    return explicit
+
+
+def refuse(explicit: set[str], names: tuple[str, ...], why: str) -> None:
+    """Refuse the first of ``names`` the user gave: it would be ignored (``why``)."""
+    for name in names:
+        if name in explicit:
+            raise UsageError(flag_name(name), f"{why}; drop {flag_name(name)}")
+
+
+def config_of(args: argparse.Namespace) -> dict:
+    """Every resolved argument (for the JSON's ``"config"``)."""
+    return {k: v for k, v in sorted(vars(args).items()) if k != "command"}
+
+
+@dataclass
+class RunContext:
+    """What a subcommand's ``run`` gets besides its arguments.
+
+    Attributes
+    ----------
+    explicit : set of str
+        Arguments the user gave (not defaults).
+    outputs : Outputs
+        Stage every output file here; committed when ``run`` returns.
+    warnings : list
+        Warnings recorded so far (``warnings.catch_warnings(record=True)``).
+    config : dict
+        Every resolved argument.
+    """
+
+    explicit: set[str]
+    outputs: Outputs
+    warnings: list
+    config: dict = field(default_factory=dict)
+
+    def finish(self, payload: dict) -> dict:
+        """``payload`` plus ``"config"`` and ``"warnings"`` (deduplicated, in order)."""
+        seen = dict.fromkeys(one_line(f"{w.category.__name__}: {w.message}") for w in self.warnings)
+        return {**payload, "config": self.config, "warnings": list(seen)}
+
+
+# --------------------------------------------------------------------------- #
+# data, problem, loss
+# --------------------------------------------------------------------------- #
+def is_npz(data: str) -> bool:
+    """Whether ``--data`` names a user file."""
+    return str(data).lower().endswith(".npz")
+
+
+def load_data(args: argparse.Namespace, explicit: set[str]) -> DenoisingData:
+    """The data set ``--data --images --noise --noise-type --size --seed`` select."""
+    if is_npz(args.data):
+        path = Path(args.data)
+        refuse(explicit, ("noise", "noise_type", "size"), f"{path} holds its own noisy inputs")
+        if not path.is_file():
+            raise UsageError("--data", f"{path}: no such file; pass an existing .npz file")
+    try:
+        return load_dataset(
+            args.data,
+            n_images=args.images,
+            noise=args.noise,
+            noise_type=args.noise_type,
+            random_state=args.seed,
+            size=args.size,
+        )
+    except INPUT_ERRORS as exc:
+        raise UsageError("--data", one_line(exc)) from exc
+
+
+def data_summary(args: argparse.Namespace, data: DenoisingData) -> dict:
+    """``data``, ``images``, ``noise`` (None when unknown: user files) and ``noise_type``."""
+    known = data.noise_type != "unknown"
+    return {
+        "data": str(args.data),
+        "images": data.n_images,
+        "noise": data.noise if known else None,
+        "noise_type": data.noise_type,
+    }
+
+
+def build_problem(args: argparse.Namespace, data: DenoisingData) -> PatchProblem:
+    """The training problem of ``--kernel --stride --padding --bias --residual``."""
+    try:
+        return make_problem(
+            data.noisy,
+            data.clean,
+            kernel_size=args.kernel,
+            spatial_dims=data.spatial_dims,
+            stride=args.stride,
+            padding=args.padding,
+            bias=bool(args.bias),
+            residual=bool(args.residual),
+        )
+    except (ValueError, TypeError) as exc:
+        text = one_line(exc)
+        names = ("residual", "kernel", "stride", "padding")
+        flag = next((flag_name(n) for n in names if n in text), "--kernel")
+        raise UsageError(flag, text) from exc
+
+
+def make_loss(args: argparse.Namespace, explicit: set[str]) -> Loss:
+    """The loss of ``--loss`` (``--huber-delta`` only with ``--loss huber``)."""
+    if args.loss != "huber":
+        refuse(explicit, ("huber_delta",), f"it applies to --loss huber, not {args.loss}")
+        return get_loss(args.loss)
+    return get_loss("huber", delta=args.huber_delta)
+
+
+def psnr_summary(data: DenoisingData, prediction: np.ndarray | None, key: str) -> dict:
+    """``psnr_noisy`` (None when noisy and clean differ in shape) and ``key``."""
+    clean = data.clean
+    out: dict = {"psnr_noisy": None, key: None}
+    if data.noisy.shape == clean.shape:
+        out["psnr_noisy"] = psnr(data.noisy, clean)
+    if prediction is not None and prediction.size == clean.size:  # output grid == input grid
+        out[key] = psnr(prediction.reshape(clean.shape), clean)
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# cells
+# --------------------------------------------------------------------------- #
+def too_large(flag: str, exc: ArrangementTooLargeError) -> UsageError:
+    """The refusal of an exact enumeration, naming ``flag`` and the fixes."""
+    text = one_line(exc).split(". ")[0]
+    return UsageError(
+        flag, f"{text}; raise --max-cells, use a smaller problem, or sample (--patterns N)"
+    )
+
+
+def relu_patterns(args: argparse.Namespace, Y: np.ndarray) -> PatternSet:
+    """Every cell (``--patterns exact``, bounded by ``--max-cells``) or a seeded sample."""
+    if args.patterns == "exact":
+        try:
+            return enumerate_relu_patterns(Y, max_cells=args.max_cells)
+        except ArrangementTooLargeError as exc:
+            raise too_large("--patterns", exc) from exc
+    return sample_relu_patterns(
+        Y, args.patterns, data_directed=args.data_directed, random_state=args.seed
+    )
+
+
+def oracle_cells(
+    Y: np.ndarray,
+    mode: str,
+    *,
+    samples: int,
+    max_cells: int,
+    data_directed: float,
+    seed: int,
+    extra: PatternSet | None = None,
+    flag: str = "--certify",
+    activation: str = "relu",
+) -> PatternSet | TripleSet:
+    """Cells the certificate's oracle searches: every cell (``exact``) or a sample.
+
+    ``auto`` enumerates when the count bound allows and samples otherwise
+    (the result's ``exact`` says which). ``extra`` (e.g. the solve's own
+    ReLU patterns) is added to a sample. ``activation``: ``relu`` (sign
+    patterns) or ``soft_threshold`` (triples).
+    """
+    act = get_activation(activation)
+    if mode in ("auto", "exact"):
+        try:
+            return act.enumerate(Y, max_cells=max_cells)
+        except ArrangementTooLargeError as exc:
+            if mode == "exact":
+                raise too_large(flag, exc) from exc
+    cells = act.sample(Y, samples, data_directed=data_directed, random_state=seed)
+    return cells.union(extra) if isinstance(extra, PatternSet) else cells
+
+
+def activation_name(args: argparse.Namespace) -> str:
+    """The activation's registered name for ``--activation relu|st``."""
+    return get_activation(getattr(args, "activation", None) or "relu").name
+
+
+def problem_spec(
+    args: argparse.Namespace,
+    problem: PatchProblem,
+    loss: Loss,
+    *,
+    activation: str,
+    threshold: float | None = None,
+) -> ProblemSpec:
+    """What a weights file records: the problem actually solved, with the data flags."""
+    settings = loss.to_dict()
+    name = settings.pop("name")
+    data = {k: getattr(args, k, None) for k in ("data", "images", "size", "noise", "seed")}
+    data = {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+    return ProblemSpec.from_problem(
+        problem,
+        activation=activation,
+        beta=float(args.beta),
+        loss=name,
+        loss_params=settings,
+        threshold=threshold,
+        data=data,
+    )
+
+
+def st_triples(args: argparse.Namespace, Y: np.ndarray, threshold: float | None) -> TripleSet:
+    """Every triple (``--patterns exact``) or a seeded sample of ``--patterns`` triples."""
+    if args.patterns == "exact":
+        try:
+            return enumerate_st_triples(Y, max_cells=args.max_cells)
+        except ArrangementTooLargeError as exc:
+            raise too_large("--patterns", exc) from exc
+    return sample_st_triples(
+        Y,
+        args.patterns,
+        threshold=threshold,
+        data_directed=args.data_directed,
+        random_state=args.seed,
+    )
+
+
+# --------------------------------------------------------------------------- #
+# solver
+# --------------------------------------------------------------------------- #
+def solver_options(args: argparse.Namespace) -> dict:
+    """``--solver-option`` pairs as a dict (later ones win)."""
+    return dict(args.solver_option or [])
+
+
+def check_solver(name: str, loss: str, options: dict) -> str:
+    """Refuse, before any work, a solver that is missing or cannot take these programs.
+
+    Returns
+    -------
+    str
+        The CVXPY solver name.
+    """
+    import cvxpy as cp
+
+    from cvxcnn.solve import resolve_solver
+
+    try:
+        key = resolve_solver(name)
+    except ValueError as exc:
+        raise UsageError("--solver", one_line(exc)) from exc
+    x = cp.Variable(2)
+    objective = cp.norm(x, 2) + cp.sum_squares(x)
+    if loss == "logistic":
+        objective = objective + cp.sum(cp.logistic(x))
+    try:
+        cp.Problem(cp.Minimize(objective), [x >= -1]).get_problem_data(key)
+    except cp.error.SolverError as exc:
+        cones = "second-order" + (" and exponential" if loss == "logistic" else "")
+        raise UsageError(
+            "--solver",
+            f"{name} cannot solve these programs ({cones} cones); use clarabel or scs",
+        ) from exc
+    if key == "CLARABEL":
+        import clarabel
+
+        settings = clarabel.DefaultSettings()
+        for k, v in options.items():
+            if not hasattr(settings, k):
+                raise UsageError(
+                    "--solver-option",
+                    f"Clarabel has no setting {k!r}; see clarabel.DefaultSettings() for the names",
+                )
+            try:
+                setattr(settings, k, v)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise UsageError("--solver-option", f"{k}={v!r}: {one_line(exc)}") from exc
+    return key
+
+
+def check_jobs(jobs: int) -> None:
+    """``--jobs``: a positive count or a negative one (-1: every CPU), never 0."""
+    if jobs == 0:
+        raise UsageError("--jobs", "must be >= 1, or negative (-1: every CPU); got 0")
+
+
+# --------------------------------------------------------------------------- #
+# results
+# --------------------------------------------------------------------------- #
+def predict_images(network: object, problem: PatchProblem) -> np.ndarray:
+    """The network's outputs on ``problem``, as images (residual offset added back)."""
+    from cvxcnn.networks import predict
+    from cvxcnn.problem import predictions_to_images
+
+    values = predict(network, problem)
+    if problem.offset is not None:
+        values = values + problem.offset
+    return predictions_to_images(values, problem)
+
+
+def certificate_lines(cert: object) -> list[str]:
+    """Human-readable summary of a :class:`cvxcnn.certify.Certificate`."""
+    label = (
+        "CERTIFIED lower bound (every cell searched)"
+        if cert.certified
+        else "ESTIMATED lower bound (sampled cells only: not a certificate)"
+    )
+    lines = [
+        f"{label}: {cert.lower_bound:.10g}; upper bound {cert.upper_bound:.10g}; "
+        f"gap {cert.gap:.3g} (relative {cert.relative_gap:.3g}); oracle {cert.oracle} over "
+        f"{cert.oracle_cells} cells"
+    ]
+    if cert.gap < 0:
+        lines.append(
+            "note: the estimate exceeds the network's own objective, which a true lower bound "
+            "never does: the sampled cells missed where M(r) is largest"
+        )
+    return lines
+
+
+def report_failure(message: str) -> int:
+    """One line on stderr for a solver or accuracy failure; returns exit status 1."""
+    import sys
+
+    from cvxcnn.cli.errors import EXIT_FAILURE
+
+    print(f"cvxcnn: failed: {one_line(message)}", file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def write_result(args: argparse.Namespace, ctx: RunContext, payload: dict, ok: bool) -> int:
+    """Write the JSON (always) and return 0, or 1 with one line on stderr."""
+    if args.out is not None:
+        ctx.outputs.write_json(args.out, ctx.finish(payload))
+    if ok:
+        return 0
+    return report_failure(str(payload.get("message") or payload.get("status")))
+
+
+def print_lines(args: argparse.Namespace, lines: list[str]) -> None:
+    """Print ``lines`` unless ``--quiet``."""
+    if not args.quiet:
+        for line in lines:
+            print(line)

@@ -1,0 +1,314 @@
+"""``cvxcnn solve``: one convex solve (ReLU, column generation or soft threshold), JSON out.
+
+Modes: the ReLU program over sampled or every cell (``--certify`` adds a
+lower bound), ``--method colgen`` (certified, every cell searched by the
+oracle; ReLU or, with ``--activation st``, the learnable soft-threshold
+program), ``--activation st`` (soft-threshold program 6a or the paper's
+eq. 22, with the fixed-lambda bracket and, with ``--certify``, the dual bound).
+``--save-weights`` records the whole problem definition with the weights
+(:class:`cvxcnn.problem.ProblemSpec`), so ``cvxcnn certify --weights``
+rebuilds exactly the problem that was solved. A flag that does not apply to the
+chosen mode is refused (exit 2), never ignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from cvxcnn.certify import certify
+from cvxcnn.cli.common import (
+    DATA_DEFAULTS,
+    MODEL_DEFAULTS,
+    PATTERN_DEFAULTS,
+    SOLVER_DEFAULTS,
+    RunContext,
+    activation_name,
+    add_common_flags,
+    add_data_args,
+    add_model_args,
+    add_pattern_args,
+    add_solver_args,
+    build_problem,
+    certificate_lines,
+    check_jobs,
+    check_solver,
+    data_summary,
+    float_arg,
+    int_arg,
+    load_data,
+    make_loss,
+    oracle_cells,
+    predict_images,
+    print_lines,
+    problem_spec,
+    psnr_summary,
+    refuse,
+    relu_patterns,
+    solver_options,
+    write_result,
+)
+from cvxcnn.cli.errors import UsageError, one_line
+from cvxcnn.cli.output import WEIGHTS_SUFFIXES, check_distinct, check_output_file
+from cvxcnn.cli.solve_st import run_st
+from cvxcnn.colgen import solve_colgen
+from cvxcnn.fit import fit_relu
+from cvxcnn.network_io import save_network
+
+DEFAULTS = {**DATA_DEFAULTS, **MODEL_DEFAULTS, **PATTERN_DEFAULTS, **SOLVER_DEFAULTS}
+DEFAULTS |= {"bias": False, "residual": False, "canon_backend": None, "backend": "cvxpy"}
+DEFAULTS |= {"method": "direct", "initial_patterns": 10, "certify": None}
+DEFAULTS |= {"certify_patterns": 5000, "activation": "relu", "threshold": None}
+DEFAULTS |= {"st_form": "exact", "st_restarts": 0}
+ST_FLAGS = ("threshold", "st_form", "st_restarts")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``cvxcnn solve``."""
+    from pathlib import Path
+
+    p = sub.add_parser("solve", help="solve the convex program on a data set, write JSON")
+    add_data_args(p)
+    add_model_args(p)
+    g = p.add_argument_group("patterns and solver")
+    add_pattern_args(g)
+    add_solver_args(g)
+    g.add_argument("--canon-backend", choices=("CPP", "SCIPY", "COO"), help="CVXPY backend")
+    g.add_argument(
+        "--backend",
+        choices=("cvxpy", "direct"),
+        help="'direct': Clarabel's standard form built with scipy.sparse (ReLU only)",
+    )
+    g = p.add_argument_group("method, certificate and activation")
+    g.add_argument(
+        "--method",
+        choices=("direct", "colgen"),
+        help="'colgen': certified solve by column generation over every cell",
+    )
+    g.add_argument(
+        "--initial-patterns", type=int_arg(1), help="colgen starting patterns (default 10)"
+    )
+    g.add_argument(
+        "--certify",
+        choices=("exact", "sampled"),
+        help="also bound the global optimum from below: 'exact' searches every cell "
+        "(certified), 'sampled' --certify-patterns sampled cells (an estimate)",
+    )
+    g.add_argument("--certify-patterns", type=int_arg(1), help="cells for --certify sampled (5000)")
+    g.add_argument("--activation", choices=("relu", "st"), help="relu (default) or st")
+    g.add_argument(
+        "--threshold", type=float_arg(0.0), help="soft-threshold lambda (st; omit: learnable)"
+    )
+    g.add_argument("--st-form", choices=("exact", "paper"), help="st program (default exact)")
+    g.add_argument(
+        "--st-restarts", type=int_arg(0), help="fixed-lambda L-BFGS restarts (st, default 0)"
+    )
+    g = p.add_argument_group("output")
+    g.add_argument("--out", type=Path, help="JSON result file")
+    g.add_argument("--save-weights", type=Path, help="network weights file (.npz)")
+    g.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    add_common_flags(p)
+    return p
+
+
+def check_relu(args: argparse.Namespace, explicit: set[str]) -> None:
+    """Refuse flags the plain ReLU solve would ignore."""
+    refuse(explicit, ("initial_patterns",), "it applies to --method colgen")
+    refuse(explicit, ST_FLAGS, "it applies to --activation st")
+    if args.certify != "sampled":
+        refuse(explicit, ("certify_patterns",), "it applies to --certify sampled")
+    if args.backend == "direct":
+        refuse(explicit, ("canon_backend",), "--backend direct does not use CVXPY")
+        if args.solver.lower() != "clarabel":
+            raise UsageError("--backend", "direct builds Clarabel's program; use --solver clarabel")
+        if args.loss == "logistic":
+            raise UsageError("--backend", "direct has no logistic loss; use --backend cvxpy")
+
+
+def check_colgen(args: argparse.Namespace, explicit: set[str]) -> None:
+    """Refuse flags column generation would ignore."""
+    why = "--method colgen searches every cell (its oracle) and samples nothing"
+    refuse(explicit, ("patterns", "data_directed", "certify_patterns"), why)
+    refuse(explicit, ("jobs", "canon_backend"), "--method colgen does not take it")
+    why = "--method colgen solves the learnable-threshold program (no fixed lambda)"
+    refuse(explicit, ST_FLAGS, why if args.activation == "st" else "it applies to --activation st")
+    if args.backend != "cvxpy":
+        raise UsageError("--backend", "--method colgen builds with CVXPY; drop --backend direct")
+    if args.certify == "sampled":
+        raise UsageError("--certify", "--method colgen certifies over every cell; use exact")
+    if args.facets in ("hull", "lp"):
+        raise UsageError("--facets", "--method colgen uses adjacency facets; use auto or off")
+
+
+def check_st(args: argparse.Namespace, explicit: set[str]) -> None:
+    """Refuse flags and combinations the soft-threshold solve cannot honour."""
+    if args.backend == "direct":
+        raise UsageError(
+            "--backend", "the direct builder is ReLU-only; drop it for --activation st"
+        )
+    refuse(explicit, ("initial_patterns",), "it applies to --method colgen")
+    if args.certify != "sampled":
+        refuse(explicit, ("certify_patterns",), "it applies to --certify sampled")
+    if args.facets == "adjacency":
+        raise UsageError("--facets", "adjacency applies to ReLU cells; use auto, off, hull or lp")
+    if args.threshold is None:
+        if args.st_form == "paper":
+            raise UsageError("--st-form", "paper needs --threshold LAMBDA > 0 (a fixed threshold)")
+        refuse(explicit, ("st_restarts",), "restarts are for a fixed --threshold")
+    if args.st_form == "paper" and args.facets not in ("auto", "off"):
+        raise UsageError("--facets", "the paper program keeps every row; use auto or off")
+
+
+def check(args: argparse.Namespace, explicit: set[str]) -> None:
+    """Every check that needs no data: outputs, flag applicability, the solver."""
+    check_output_file(args.out, "--out")
+    check_output_file(args.save_weights, "--save-weights", WEIGHTS_SUFFIXES)
+    check_distinct({"--out": args.out, "--save-weights": args.save_weights})
+    check_jobs(args.jobs)
+    if args.method == "colgen":
+        check_colgen(args, explicit)
+    elif args.activation == "st":
+        check_st(args, explicit)
+    else:
+        check_relu(args, explicit)
+    check_solver(args.solver, args.loss, solver_options(args))
+
+
+def run(args: argparse.Namespace, ctx: RunContext) -> int:
+    """Run ``cvxcnn solve``; returns the exit status."""
+    check(args, ctx.explicit)
+    if args.method == "colgen":
+        return run_colgen(args, ctx)
+    if args.activation == "st":
+        return run_st(args, ctx)
+    return run_relu(args, ctx)
+
+
+def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
+    """The ReLU program over sampled or every cell; ``--certify`` adds a bound."""
+    start = time.perf_counter()
+    data = load_data(args, ctx.explicit)
+    problem = build_problem(args, data)
+    loss = make_loss(args, ctx.explicit)
+    patterns = relu_patterns(args, problem.Y)
+    pattern_seconds = time.perf_counter() - start
+    cells = None
+    if args.certify == "exact":  # enumerate (or refuse the size) before the solve
+        cells = oracle_cells(
+            problem.Y, "exact", samples=1, max_cells=args.max_cells, data_directed=0.0, seed=0
+        )
+    result = fit_relu(
+        problem,
+        patterns,
+        beta=args.beta,
+        loss=loss,
+        solver=args.solver,
+        solver_options=solver_options(args),
+        canon_backend=args.canon_backend,
+        facets=args.facets,
+        backend=args.backend,
+        n_jobs=args.jobs,
+    )
+    payload = {**result.to_dict(), **data_summary(args, data)}
+    payload |= {"pattern_method": patterns.method, "pattern_seconds": pattern_seconds}
+    if result.network is not None:
+        if args.certify is not None:
+            if cells is None:
+                cells = oracle_cells(
+                    problem.Y,
+                    "sampled",
+                    samples=args.certify_patterns,
+                    max_cells=args.max_cells,
+                    data_directed=args.data_directed,
+                    seed=args.seed,
+                    extra=patterns,
+                )
+            cert = certify(result.network, problem, cells, beta=args.beta, loss=loss)
+            payload.update(cert.to_dict())
+            print_lines(args, certificate_lines(cert))
+        prediction = predict_images(result.network, problem)
+        payload.update(psnr_summary(data, prediction, "psnr_convex"))
+        save_weights(
+            args, ctx, result.network, problem_spec(args, problem, loss, activation="relu")
+        )
+    payload["total_seconds"] = time.perf_counter() - start
+    print_lines(args, relu_summary(result))
+    return write_result(args, ctx, payload, result.success)
+
+
+def save_weights(args: argparse.Namespace, ctx: RunContext, network: object, spec: object) -> None:
+    """Stage ``--save-weights``: the network with the problem definition it was solved for."""
+    if args.save_weights is not None:
+        ctx.outputs.write(args.save_weights, lambda tmp: save_network(tmp, network, spec))
+
+
+def relu_summary(result: object) -> list[str]:
+    """Status, objective, size and timing of a ReLU solve."""
+    kind = "global optimum (every cell)" if result.exact_arrangement else "upper bound"
+    lines = [
+        f"{result.status}: objective {result.objective:.6g} ({kind}), reconstructed network "
+        f"{result.primal_objective:.6g}, {result.neurons} neurons from "
+        f"{result.active_patterns}/{result.n_patterns} patterns; compile "
+        f"{result.solve.compile_seconds:.2f} s, solve {result.solve.solve_seconds:.2f} s"
+    ]
+    if result.facets:
+        f = result.facets
+        lines.append(
+            f"sign rows {result.constraint_rows} of {2 * result.n * result.n_patterns} "
+            f"(facets: {f.get('method')}, {f.get('seconds', 0.0):.2f} s, "
+            f"{f.get('rounds', 0)} re-solve(s) for violated dropped rows)"
+        )
+    return lines
+
+
+def run_colgen(args: argparse.Namespace, ctx: RunContext) -> int:
+    """Column generation over every cell (ReLU patterns or ST triples): a certified optimum."""
+    start = time.perf_counter()
+    data = load_data(args, ctx.explicit)
+    problem = build_problem(args, data)
+    loss = make_loss(args, ctx.explicit)
+    activation = activation_name(args)
+    cells = oracle_cells(
+        problem.Y,
+        "exact",
+        samples=1,
+        max_cells=args.max_cells,
+        data_directed=0.0,
+        seed=0,
+        flag="--method",
+        activation=activation,
+    )
+    enumeration_seconds = time.perf_counter() - start
+    info = {**data_summary(args, data), "enumeration_seconds": enumeration_seconds}
+    try:
+        result = solve_colgen(
+            problem,
+            cells,
+            beta=args.beta,
+            loss=loss,
+            initial=args.initial_patterns,
+            solver=args.solver,
+            solver_options=solver_options(args) or None,
+            random_state=args.seed,
+            progress=not args.quiet,
+            facet_reduction=args.facets != "off",
+        )
+    except RuntimeError as exc:  # no restricted program was solved at all
+        payload = {"status": "solver_error", "success": False, "message": one_line(exc)}
+        payload |= {"method": "colgen", "colgen_converged": False, **info}
+        return write_result(args, ctx, payload, False)
+    payload = {**result.to_dict(), **info, "total_seconds": time.perf_counter() - start}
+    if not result.fit.success:  # never claim convergence from inaccurate restricted solves
+        payload["colgen_converged"] = False
+    if result.fit.network is not None:
+        spec = problem_spec(args, problem, loss, activation=activation)
+        save_weights(args, ctx, result.fit.network, spec)
+    print_lines(
+        args,
+        [
+            f"column generation: {len(result.iterations)} rounds, {result.patterns_used} of "
+            f"{result.total_cells} cells entered the program",
+            *certificate_lines(result.certificate),
+        ],
+    )
+    return write_result(args, ctx, payload, result.fit.success)
