@@ -30,6 +30,7 @@ small jitter), deduplicated.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import logging
@@ -45,10 +46,12 @@ from cvxcnn.validation import check_finite_array, check_positive_int, check_rand
 
 __all__ = [
     "ArrangementTooLargeError",
+    "CellSet",
     "PatternSet",
     "enumerate_relu_patterns",
     "patterns_from_generators",
     "relu_count_bound",
+    "sample_generators",
     "sample_relu_patterns",
 ]
 
@@ -96,12 +99,82 @@ def matrix_digest(Y: np.ndarray) -> str:
 
 
 # --------------------------------------------------------------------------- #
+# Cell sets
+# --------------------------------------------------------------------------- #
+
+
+def read_only(arr: np.ndarray) -> np.ndarray:
+    """A read-only view of ``arr`` (any shape)."""
+    view = arr.view()
+    view.flags.writeable = False
+    return view
+
+
+class CellSet:
+    """What every deduplicated cell set (:class:`PatternSet`, ``TripleSet``) shares.
+
+    A subclass is a frozen dataclass whose per-cell arrays (first axis ``P``,
+    the first one of shape (P, n)) are named in :attr:`cell_arrays`, with the
+    fields ``exact``, ``method``, ``count_bound``, ``digest`` and ``exact_count``.
+    """
+
+    #: Names of the per-cell arrays, each with one row per cell.
+    cell_arrays: tuple[str, ...] = ()
+    #: Name of the cell count in ``repr``.
+    count_name: str = "n_cells"
+
+    exact: bool
+    method: str
+    count_bound: int
+    digest: str
+    exact_count: int
+
+    def _freeze(self, **arrays: np.ndarray) -> None:
+        """Store ``arrays`` as read-only views, ``exact`` as bool, ``count_bound`` as int."""
+        for name, arr in arrays.items():
+            object.__setattr__(self, name, read_only(arr))
+        object.__setattr__(self, "exact", bool(self.exact))
+        object.__setattr__(self, "count_bound", int(self.count_bound))
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows ``n`` of the patch matrix."""
+        return int(getattr(self, self.cell_arrays[0]).shape[1])
+
+    def __len__(self) -> int:
+        return int(getattr(self, self.cell_arrays[0]).shape[0])
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.count_name}={len(self)}, n_rows={self.n_rows}, "
+            f"exact={self.exact}, method={self.method!r}, count_bound={self.count_bound})"
+        )
+
+    def subset(self, index: object) -> CellSet:
+        """Cells selected by ``index`` (int, slice, int array or bool mask of length P).
+
+        The result is exact only when this set is exact and ``index`` selects
+        every cell exactly once (in any order).
+        """
+        n_cells = len(self)
+        idx = np.atleast_1d(np.arange(n_cells)[index])
+        covers_all = idx.size == n_cells and np.unique(idx).size == n_cells
+        return dataclasses.replace(
+            self,
+            **{name: getattr(self, name)[idx] for name in self.cell_arrays},
+            exact=self.exact and covers_all,
+            digest=self.digest if covers_all else "",
+            exact_count=self.exact_count if covers_all else 0,
+        )
+
+
+# --------------------------------------------------------------------------- #
 # PatternSet
 # --------------------------------------------------------------------------- #
 
 
-@dataclass(frozen=True, eq=False)
-class PatternSet:
+@dataclass(frozen=True, eq=False, repr=False)
+class PatternSet(CellSet):
     """A deduplicated set of ReLU sign patterns with one generator per pattern.
 
     Attributes
@@ -136,6 +209,9 @@ class PatternSet:
     digest: str = ""
     exact_count: int = 0
 
+    cell_arrays = ("masks", "generators")
+    count_name = "n_patterns"
+
     def __post_init__(self) -> None:
         masks = np.asarray(self.masks)
         if masks.ndim != 2 or masks.dtype != np.bool_:
@@ -149,47 +225,12 @@ class PatternSet:
                 f"generators must be a 2-D array with one row per mask ({masks.shape[0]}); "
                 f"got shape {gens.shape}"
             )
-        object.__setattr__(self, "masks", _read_only(masks))
-        object.__setattr__(self, "generators", _read_only(gens))
-        object.__setattr__(self, "exact", bool(self.exact))
-        object.__setattr__(self, "count_bound", int(self.count_bound))
+        self._freeze(masks=masks, generators=gens)
 
     @property
     def n_patterns(self) -> int:
         """Number of patterns ``P``."""
-        return int(self.masks.shape[0])
-
-    @property
-    def n_rows(self) -> int:
-        """Number of rows ``n`` of the patch matrix."""
-        return int(self.masks.shape[1])
-
-    def __len__(self) -> int:
-        return self.n_patterns
-
-    def __repr__(self) -> str:
-        return (
-            f"PatternSet(n_patterns={self.n_patterns}, n_rows={self.n_rows}, "
-            f"exact={self.exact}, method={self.method!r}, count_bound={self.count_bound})"
-        )
-
-    def subset(self, index: object) -> PatternSet:
-        """Patterns selected by ``index`` (int, slice, int array or bool mask of length P).
-
-        The result is exact only when this set is exact and ``index`` selects
-        every pattern exactly once.
-        """
-        idx = np.atleast_1d(np.arange(self.n_patterns)[index])
-        covers_all = idx.size == self.n_patterns and np.unique(idx).size == self.n_patterns
-        return PatternSet(
-            masks=self.masks[idx],
-            generators=self.generators[idx],
-            exact=self.exact and covers_all,
-            method=self.method,
-            count_bound=self.count_bound,
-            digest=self.digest if covers_all else "",
-            exact_count=self.exact_count if covers_all else 0,
-        )
+        return len(self)
 
     def union(self, other: PatternSet) -> PatternSet:
         """Deduplicated union; patterns of ``self`` come first and keep their generators.
@@ -207,7 +248,7 @@ class PatternSet:
             )
         masks = np.concatenate([self.masks, other.masks])
         gens = np.concatenate([self.generators, other.generators])
-        keep = _first_unique_rows(masks)
+        keep = first_unique_rows(masks)
         if self.method == other.method:
             method = self.method
         elif self.exact != other.exact:
@@ -223,12 +264,6 @@ class PatternSet:
             digest=self.digest if self.exact else other.digest,
             exact_count=self.exact_count if self.exact else other.exact_count,
         )
-
-
-def _read_only(arr: np.ndarray) -> np.ndarray:
-    view = arr.view()
-    view.flags.writeable = False
-    return view
 
 
 # --------------------------------------------------------------------------- #
@@ -324,8 +359,8 @@ def _group_rows(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, np.flatnonzero(new)
 
 
-def _first_unique_rows(masks: np.ndarray) -> np.ndarray:
-    """Sorted indices of the first occurrence of each distinct row of bool ``masks``."""
+def first_unique_rows(masks: np.ndarray) -> np.ndarray:
+    """Sorted indices (k,) of the first occurrence of each distinct row of bool ``masks`` (N, n)."""
     order, starts = _group_rows(_mask_words(masks))
     return np.sort(order[starts])
 
@@ -369,7 +404,7 @@ def patterns_from_generators(Y: object, U: object, *, method: str = "given") -> 
             f"U must have d={Y.shape[1]} columns (the columns of Y); got shape {U.shape}"
         )
     masks = _sign_masks(Y, U)
-    keep = _first_unique_rows(masks)
+    keep = first_unique_rows(masks)
     rank = _rank_of_rows(Y[_nonzero_rows(Y)])
     return PatternSet(
         masks=masks[keep],
@@ -397,6 +432,45 @@ def data_directed_generators(Y: np.ndarray, k: int, rng: np.random.Generator) ->
     ref = float(np.median(norms)) if norms.size else 1.0
     scale = _JITTER * np.maximum(np.linalg.norm(U, axis=1), ref) / math.sqrt(d)
     return U + scale[:, None] * rng.standard_normal((k, d))
+
+
+def sample_generators(
+    Y: np.ndarray,
+    n_samples: int,
+    data_directed: float,
+    rng: np.random.Generator,
+    *,
+    gaussian_method: str = "gaussian",
+) -> tuple[np.ndarray, str]:
+    """Random generators: Gaussian first, then data-directed (the sampling of every cell type).
+
+    Parameters
+    ----------
+    Y : ndarray of shape (n, d)
+    n_samples : int
+        Number of generators, >= 1.
+    data_directed : float
+        Fraction in [0, 1] (validated by the caller) drawn by
+        :func:`data_directed_generators`; the rest are ``N(0, I_d)``.
+    rng : numpy.random.Generator
+    gaussian_method : str
+        Method name when every generator is Gaussian.
+
+    Returns
+    -------
+    (ndarray of shape (n_samples, d), str)
+        The generators and the method: ``gaussian_method``, ``"data-directed"`` or ``"mixed"``.
+    """
+    n_directed = int(round(data_directed * n_samples))
+    n_gaussian = n_samples - n_directed
+    d = Y.shape[1]
+    U = np.empty((n_samples, d))
+    U[:n_gaussian] = rng.standard_normal((n_gaussian, d))
+    if n_directed:
+        U[n_gaussian:] = data_directed_generators(Y, n_directed, rng)
+    if n_directed == 0:
+        return U, gaussian_method
+    return U, "data-directed" if n_gaussian == 0 else "mixed"
 
 
 def sample_relu_patterns(
@@ -432,19 +506,7 @@ def sample_relu_patterns(
     n_samples = check_positive_int(n_samples, "n_samples")
     fraction = _check_fraction(data_directed, "data_directed")
     rng = check_random_state(random_state)
-    n_directed = int(round(fraction * n_samples))
-    n_gaussian = n_samples - n_directed
-    d = Y.shape[1]
-    U = np.empty((n_samples, d))
-    U[:n_gaussian] = rng.standard_normal((n_gaussian, d))
-    if n_directed:
-        U[n_gaussian:] = data_directed_generators(Y, n_directed, rng)
-    if n_directed == 0:
-        method = "gaussian"
-    elif n_gaussian == 0:
-        method = "data-directed"
-    else:
-        method = "mixed"
+    U, method = sample_generators(Y, n_samples, fraction, rng)
     return patterns_from_generators(Y, U, method=method)
 
 

@@ -23,8 +23,81 @@ from cvxcnn.problem import PatchProblem
 from cvxcnn.validation import check_positive
 
 
+def check_weights(U: object, v: object) -> tuple[np.ndarray, np.ndarray]:
+    """Two-layer weights as float64 arrays, validated.
+
+    Parameters
+    ----------
+    U : array_like of shape (m, d)
+        First-layer filters (rows).
+    v : array_like of shape (m,)
+        Second-layer weights.
+
+    Returns
+    -------
+    (ndarray of shape (m, d), ndarray of shape (m,))
+
+    Raises
+    ------
+    ValueError
+        When ``U`` is not 2-D, the neuron counts differ, or an entry is not finite.
+    """
+    U = np.asarray(U, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64).reshape(-1)
+    if U.ndim != 2:
+        raise ValueError(f"U must be a 2-D array (m, d); got shape {U.shape}")
+    if U.shape[0] != v.shape[0]:
+        raise ValueError(f"U has {U.shape[0]} neurons (rows) but v has {v.shape[0]} entries")
+    if not (np.all(np.isfinite(U)) and np.all(np.isfinite(v))):
+        raise ValueError("network weights U and v must be finite")
+    return U, v
+
+
+class TwoLayerNetwork:
+    """What every network class shares: ``f(Y) = act(Y U^T) @ v`` and its penalty.
+
+    A subclass is a frozen dataclass with fields ``U`` (m, d) and ``v`` (m,)
+    (validated by :meth:`_set_weights`) and defines :meth:`hidden`; the
+    activation's extra parameters (thresholds, gains) are not penalized.
+    """
+
+    U: np.ndarray
+    v: np.ndarray
+
+    def _set_weights(self) -> None:
+        """Validate ``U`` and ``v`` (:func:`check_weights`) and store them as float64."""
+        U, v = check_weights(self.U, self.v)
+        object.__setattr__(self, "U", U)
+        object.__setattr__(self, "v", v)
+
+    @property
+    def n_neurons(self) -> int:
+        return self.U.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.U.shape[1]
+
+    def hidden(self, Y: np.ndarray) -> np.ndarray:
+        """Hidden activations ``act(Y U^T)``, shape (n, m)."""
+        raise NotImplementedError
+
+    def output(self, Y: np.ndarray) -> np.ndarray:
+        """Network output per patch ``hidden(Y) @ v``, shape (n,), for ``Y`` of shape (n, d)."""
+        if Y.shape[1] != self.d:
+            raise ValueError(
+                f"patch matrix has d={Y.shape[1]} columns but the network's filters have "
+                f"d={self.d}; use the same kernel size, channels and bias as in training"
+            )
+        return self.hidden(Y) @ self.v
+
+    def penalty(self) -> float:
+        """``1/2 sum_j (||u_j||^2 + v_j^2)``."""
+        return 0.5 * float(np.sum(self.U**2) + np.sum(self.v**2))
+
+
 @dataclass(frozen=True)
-class ReluNetwork:
+class ReluNetwork(TwoLayerNetwork):
     """``f(Y) = sum_j (Y u_j)_+ v_j``.
 
     Attributes
@@ -41,56 +114,26 @@ class ReluNetwork:
     activation = "relu"
 
     def __post_init__(self) -> None:
-        U = np.asarray(self.U, dtype=np.float64)
-        v = np.asarray(self.v, dtype=np.float64).reshape(-1)
-        if U.ndim != 2:
-            raise ValueError(f"U must be a 2-D array (m, d); got shape {U.shape}")
-        if U.shape[0] != v.shape[0]:
-            raise ValueError(f"U has {U.shape[0]} neurons (rows) but v has {v.shape[0]} entries")
-        if not (np.all(np.isfinite(U)) and np.all(np.isfinite(v))):
-            raise ValueError("network weights U and v must be finite")
-        object.__setattr__(self, "U", U)
-        object.__setattr__(self, "v", v)
-
-    @property
-    def n_neurons(self) -> int:
-        return self.U.shape[0]
-
-    @property
-    def d(self) -> int:
-        return self.U.shape[1]
+        self._set_weights()
 
     def hidden(self, Y: np.ndarray) -> np.ndarray:
         """Hidden activations ``(Y U^T)_+``, shape (n, m)."""
         return np.maximum(Y @ self.U.T, 0.0)
 
-    def output(self, Y: np.ndarray) -> np.ndarray:
-        """Network output per patch, shape (n,)."""
-        if Y.shape[1] != self.d:
-            raise ValueError(
-                f"patch matrix has d={Y.shape[1]} columns but the network's filters have "
-                f"d={self.d}; use the same kernel size, channels and bias as in training"
-            )
-        return self.hidden(Y) @ self.v
 
-    def penalty(self) -> float:
-        """``1/2 sum_j (||u_j||^2 + v_j^2)``."""
-        return 0.5 * float(np.sum(self.U**2) + np.sum(self.v**2))
-
-
-def predict(network: ReluNetwork, problem: PatchProblem) -> np.ndarray:
+def predict(network: TwoLayerNetwork, problem: PatchProblem) -> np.ndarray:
     """``R f(Y)`` (n_out,): the network's fit of ``problem.target``."""
     return problem.readout.apply(network.output(problem.Y))
 
 
 def primal_objective(
-    network: ReluNetwork, problem: PatchProblem, beta: float, loss: str | Loss = "squared"
+    network: TwoLayerNetwork, problem: PatchProblem, beta: float, loss: str | Loss = "squared"
 ) -> float:
     """The float64 objective ``P(U, v)`` of a network on a problem.
 
     Parameters
     ----------
-    network : ReluNetwork
+    network : ReluNetwork, STNetwork or GatedNetwork
     problem : PatchProblem
     beta : float
         Weight decay, > 0.

@@ -207,7 +207,16 @@ def test_exact_enumeration_refuses_large_arrangements():
 def test_triple_set_validation():
     s = np.array([[True, False]])
     with pytest.raises(ValueError, match="disjoint"):
-        TripleSet(s, s, np.zeros((1, 2)), np.zeros(1), np.zeros((1, 2)), False, "given", 1)
+        TripleSet(
+            s,
+            s,
+            np.zeros((1, 2)),
+            np.zeros(1),
+            np.zeros((1, 2)),
+            exact=False,
+            method="given",
+            count_bound=1,
+        )
     with pytest.raises(ValueError, match="thresholds"):
         triples_from_generators(np.eye(2), np.eye(2), -1.0)
     with pytest.raises(ValueError, match="threshold"):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cvxcnn.networks import TwoLayerNetwork
 from cvxcnn.soft_threshold.triples import soft_threshold
 from cvxcnn.validation import check_positive
 
@@ -26,20 +27,8 @@ from cvxcnn.validation import check_positive
 ZERO_THRESHOLD_RTOL = 1e-9
 
 
-def _check_weights(U: object, v: object) -> tuple[np.ndarray, np.ndarray]:
-    U = np.asarray(U, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64).reshape(-1)
-    if U.ndim != 2:
-        raise ValueError(f"U must be a 2-D array (m, d); got shape {U.shape}")
-    if U.shape[0] != v.shape[0]:
-        raise ValueError(f"U has {U.shape[0]} neurons (rows) but v has {v.shape[0]} entries")
-    if not (np.all(np.isfinite(U)) and np.all(np.isfinite(v))):
-        raise ValueError("network weights U and v must be finite")
-    return U, v
-
-
 @dataclass(frozen=True, kw_only=True)
-class STNetwork:
+class STNetwork(TwoLayerNetwork):
     """``f(Y) = tau_t(Y U^T) @ v``, thresholds per neuron.
 
     Keyword-only (``STNetwork(U=..., thresholds=..., v=...)``): ``thresholds``
@@ -62,27 +51,18 @@ class STNetwork:
     activation = "soft_threshold"
 
     def __post_init__(self) -> None:
-        U, v = _check_weights(self.U, self.v)
+        self._set_weights()
+        m = self.n_neurons
         t = np.asarray(self.thresholds, dtype=np.float64)
-        t = np.broadcast_to(t, (U.shape[0],)).copy() if t.ndim == 0 else t.reshape(-1)
-        if t.shape != (U.shape[0],):
+        t = np.broadcast_to(t, (m,)).copy() if t.ndim == 0 else t.reshape(-1)
+        if t.shape != (m,):
             raise ValueError(
-                f"thresholds must be a scalar or have one entry per neuron ({U.shape[0]}); "
+                f"thresholds must be a scalar or have one entry per neuron ({m}); "
                 f"got shape {t.shape}"
             )
         if not np.all(np.isfinite(t)) or np.any(t < 0):
             raise ValueError("thresholds must be finite and >= 0")
-        object.__setattr__(self, "U", U)
-        object.__setattr__(self, "v", v)
         object.__setattr__(self, "thresholds", t)
-
-    @property
-    def n_neurons(self) -> int:
-        return self.U.shape[0]
-
-    @property
-    def d(self) -> int:
-        return self.U.shape[1]
 
     @property
     def t(self) -> np.ndarray:
@@ -92,19 +72,6 @@ class STNetwork:
     def hidden(self, Y: np.ndarray) -> np.ndarray:
         """Hidden activations ``tau_t(Y U^T)``, shape (n, m)."""
         return soft_threshold(Y @ self.U.T, self.thresholds[None, :])
-
-    def output(self, Y: np.ndarray) -> np.ndarray:
-        """Network output per patch, shape (n,)."""
-        if Y.shape[1] != self.d:
-            raise ValueError(
-                f"patch matrix has d={Y.shape[1]} columns but the network's filters have "
-                f"d={self.d}; use the same kernel size, channels and bias as in training"
-            )
-        return self.hidden(Y) @ self.v
-
-    def penalty(self) -> float:
-        """``1/2 sum_j (||u_j||^2 + v_j^2)`` (thresholds are not penalized)."""
-        return 0.5 * float(np.sum(self.U**2) + np.sum(self.v**2))
 
     def with_threshold(
         self, threshold: float, *, zero_threshold: str = "drop"
@@ -166,7 +133,7 @@ class STNetwork:
 
 
 @dataclass(frozen=True)
-class GatedNetwork:
+class GatedNetwork(TwoLayerNetwork):
     """``f(Y) = ((Y U^T) * G^T) @ v`` with fixed per-row gains ``G`` (m, n).
 
     The model fitted by Xiong et al.'s program (eq. 22): each neuron is linear
@@ -187,27 +154,21 @@ class GatedNetwork:
     activation = "gated"
 
     def __post_init__(self) -> None:
-        U, v = _check_weights(self.U, self.v)
+        self._set_weights()
         gains = np.asarray(self.gains, dtype=np.float64)
-        if gains.ndim != 2 or gains.shape[0] != U.shape[0]:
-            raise ValueError(f"gains must be (m={U.shape[0]}, n); got shape {gains.shape}")
-        object.__setattr__(self, "U", U)
-        object.__setattr__(self, "v", v)
+        if gains.ndim != 2 or gains.shape[0] != self.n_neurons:
+            raise ValueError(f"gains must be (m={self.n_neurons}, n); got shape {gains.shape}")
         object.__setattr__(self, "gains", gains)
 
-    @property
-    def n_neurons(self) -> int:
-        return self.U.shape[0]
+    def hidden(self, Y: np.ndarray) -> np.ndarray:
+        """Hidden activations ``(Y U^T) * G^T``, shape (n, m), on the training rows."""
+        if Y.shape[0] != self.gains.shape[1] or Y.shape[1] != self.d:
+            raise ValueError(
+                f"a gated network is defined on its training rows only: expected Y of shape "
+                f"({self.gains.shape[1]}, {self.d}), got {Y.shape}"
+            )
+        return (Y @ self.U.T) * self.gains.T
 
     def output(self, Y: np.ndarray) -> np.ndarray:
         """Output per patch (n,) on the rows the gains were made for."""
-        if Y.shape[0] != self.gains.shape[1] or Y.shape[1] != self.U.shape[1]:
-            raise ValueError(
-                f"a gated network is defined on its training rows only: expected Y of shape "
-                f"({self.gains.shape[1]}, {self.U.shape[1]}), got {Y.shape}"
-            )
-        return ((Y @ self.U.T) * self.gains.T) @ self.v
-
-    def penalty(self) -> float:
-        """``1/2 sum_j (||u_j||^2 + v_j^2)``."""
-        return 0.5 * float(np.sum(self.U**2) + np.sum(self.v**2))
+        return self.hidden(Y) @ self.v

@@ -31,16 +31,18 @@ Exact triples (:func:`enumerate_st_triples`)
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 
 from cvxcnn.arrangements import (
     ArrangementTooLargeError,
-    data_directed_generators,
+    CellSet,
     enumerate_relu_patterns,
+    first_unique_rows,
     matrix_digest,
     relu_count_bound,
+    sample_generators,
 )
 from cvxcnn.validation import (
     check_finite_array,
@@ -58,8 +60,6 @@ __all__ = [
     "triple_gains",
     "triples_from_generators",
 ]
-
-_JITTER = 1e-3  # relative jitter of data-directed generators (as for ReLU patterns)
 
 
 def soft_threshold(a: np.ndarray, t: np.ndarray | float) -> np.ndarray:
@@ -127,15 +127,13 @@ def triple_gains(
     return np.divide(num, h, out=np.zeros_like(h), where=(h != 0) & (s1 | s3))
 
 
-def _read_only(arr: np.ndarray) -> np.ndarray:
-    view = arr.view()
-    view.flags.writeable = False
-    return view
-
-
-@dataclass(frozen=True, eq=False)
-class TripleSet:
+@dataclass(frozen=True, eq=False, repr=False)
+class TripleSet(CellSet):
     """A deduplicated set of soft-threshold triples with one generator each.
+
+    The arrays are positional, ``exact`` and what follows it keyword-only:
+    ``TripleSet(s1, s3, generators, thresholds, gains, exact=..., method=...,
+    count_bound=...)``.
 
     Attributes
     ----------
@@ -170,11 +168,15 @@ class TripleSet:
     generators: np.ndarray
     thresholds: np.ndarray
     gains: np.ndarray
+    _: KW_ONLY
     exact: bool
     method: str
     count_bound: int
     digest: str = ""
     exact_count: int = 0
+
+    cell_arrays = ("s1", "s3", "generators", "thresholds", "gains")
+    count_name = "n_triples"
 
     def __post_init__(self) -> None:
         s1, s3 = np.asarray(self.s1), np.asarray(self.s3)
@@ -195,12 +197,7 @@ class TripleSet:
             raise ValueError(f"thresholds must be (P={P},) finite and >= 0; got shape {thr.shape}")
         if gains.shape != s1.shape:
             raise ValueError(f"gains must have the shape of s1 {s1.shape}; got {gains.shape}")
-        for name, arr in (("s1", s1), ("s3", s3), ("generators", gens)):
-            object.__setattr__(self, name, _read_only(arr))
-        object.__setattr__(self, "thresholds", _read_only(thr))
-        object.__setattr__(self, "gains", _read_only(gains))
-        object.__setattr__(self, "exact", bool(self.exact))
-        object.__setattr__(self, "count_bound", int(self.count_bound))
+        self._freeze(s1=s1, s3=s3, generators=gens, thresholds=thr, gains=gains)
 
     @property
     def s2(self) -> np.ndarray:
@@ -209,11 +206,8 @@ class TripleSet:
 
     @property
     def n_triples(self) -> int:
-        return int(self.s1.shape[0])
-
-    @property
-    def n_rows(self) -> int:
-        return int(self.s1.shape[1])
+        """Number of triples ``P``."""
+        return len(self)
 
     @property
     def live(self) -> np.ndarray:
@@ -223,36 +217,10 @@ class TripleSet:
         """
         return np.any(self.s1 | self.s3, axis=1)
 
-    def __len__(self) -> int:
-        return self.n_triples
-
-    def __repr__(self) -> str:
-        return (
-            f"TripleSet(n_triples={self.n_triples}, n_rows={self.n_rows}, exact={self.exact}, "
-            f"method={self.method!r}, count_bound={self.count_bound})"
-        )
-
     def keys(self) -> set[bytes]:
         """The set of triples as hashable keys (packed ``[s1, s3]``), for comparisons."""
         packed = np.packbits(np.hstack([self.s1, self.s3]), axis=1)
         return {row.tobytes() for row in packed}
-
-    def subset(self, index: object) -> TripleSet:
-        """Triples selected by ``index``; exact only if every triple is selected once."""
-        idx = np.atleast_1d(np.arange(self.n_triples)[index])
-        covers_all = idx.size == self.n_triples and np.unique(idx).size == self.n_triples
-        return TripleSet(
-            s1=self.s1[idx],
-            s3=self.s3[idx],
-            generators=self.generators[idx],
-            thresholds=self.thresholds[idx],
-            gains=self.gains[idx],
-            exact=self.exact and covers_all,
-            method=self.method,
-            count_bound=self.count_bound,
-            digest=self.digest if covers_all else "",
-            exact_count=self.exact_count if covers_all else 0,
-        )
 
     def at_threshold(self, threshold: float) -> TripleSet:
         """The same triples with generators rescaled to ``t = threshold`` (> 0).
@@ -313,15 +281,6 @@ def _partition(Y: np.ndarray, U: np.ndarray, t: np.ndarray) -> tuple[np.ndarray,
     return h <= -t[:, None], h >= t[:, None]
 
 
-def _first_unique(s1: np.ndarray, s3: np.ndarray) -> np.ndarray:
-    """Sorted indices of the first occurrence of each distinct ``(s1, s3)`` pair."""
-    if s1.shape[0] == 0:
-        return np.zeros(0, dtype=np.intp)
-    packed = np.packbits(np.hstack([s1, s3]), axis=1)
-    _, first = np.unique(packed, axis=0, return_index=True)
-    return np.sort(first)
-
-
 # --------------------------------------------------------------------------- #
 # Sampled triples
 # --------------------------------------------------------------------------- #
@@ -355,7 +314,7 @@ def triples_from_generators(
         raise ValueError("thresholds must be >= 0")
     t = np.array(t, dtype=np.float64)
     s1, s3 = _partition(Y, U, t)
-    keep = _first_unique(s1, s3)
+    keep = first_unique_rows(np.hstack([s1, s3]))
     U, t, s1, s3 = U[keep], t[keep], s1[keep], s3[keep]
     return TripleSet(
         s1=s1,
@@ -429,17 +388,10 @@ def sample_st_triples(
     if threshold is not None:
         threshold = check_positive(threshold, "threshold")
     rng = check_random_state(random_state)
-    n_directed = int(round(float(data_directed) * n_samples))
-    n_gaussian = n_samples - n_directed
-    d = Y.shape[1]
-    U = np.empty((n_samples, d))
-    U[:n_gaussian] = rng.standard_normal((n_gaussian, d))
-    if n_directed:
-        U[n_gaussian:] = data_directed_generators(Y, n_directed, rng)
+    U, method = sample_generators(
+        Y, n_samples, float(data_directed), rng, gaussian_method="uniform-dead-zone"
+    )
     t = _uniform_dead_zone_thresholds(Y, U, rng)
-    method = "uniform-dead-zone" if n_directed == 0 else "data-directed"
-    if n_directed and n_gaussian:
-        method = "mixed"
     triples = triples_from_generators(Y, U, t, method=method)
     return triples if threshold is None else triples.at_threshold(threshold)
 
