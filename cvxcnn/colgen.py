@@ -156,6 +156,7 @@ def solve_colgen(
     gap_tol: float = 1e-7,
     drop_inactive: bool = True,
     facet_reduction: bool = True,
+    max_memory: float | None = None,
 ) -> ColgenResult:
     """Solve the convex program to the global optimum without putting every cell in it.
 
@@ -194,6 +195,8 @@ def solve_colgen(
         Keep only each cell's facet rows in the program where the activation
         knows them from the exact set (ReLU: adjacency); the full-row check
         of :func:`cvxcnn.fit.fit` still runs.
+    max_memory : float or None
+        Bytes each restricted program may take (see :func:`cvxcnn.fit.fit`).
 
     Returns
     -------
@@ -230,6 +233,7 @@ def solve_colgen(
             solver_options=options,
             row_mask=rows,
             facets="off",
+            max_memory=max_memory,
         )
 
     def active(result: ConvexFitResult, mask: np.ndarray, rtol: float) -> np.ndarray:

@@ -136,6 +136,7 @@ def solve_path(
     progress: bool = False,
     n_jobs: int | None = None,
     working_set: bool = True,
+    max_memory: float | None = None,
 ) -> PathResult:
     """Solve the convex program over a cell set for several ``beta``, by active set.
 
@@ -172,6 +173,8 @@ def solve_path(
     working_set : bool
         False: solve the full program over every cell at every beta (the
         reference the working sets are measured against; ``rounds`` is 1).
+    max_memory : float or None
+        Bytes each program may take (see :func:`cvxcnn.fit.fit`).
 
     Returns
     -------
@@ -219,6 +222,7 @@ def solve_path(
                 solver_options=solver_options,
                 rtol=rtol,
                 facets="off" if reduction is None else reduction.subset(index),
+                max_memory=max_memory,
             )
             rounds += 1
             if fit_.network is None:

@@ -93,6 +93,7 @@ SOLVE = [
     ("--canon-backend", ["--canon-backend", "SCIPY"], "fit_relu", kw("canon_backend", "SCIPY")),
     ("--facets", ["--facets", "off"], "fit_relu", kw("facets", "off")),
     ("--jobs", ["--jobs", "1"], "fit_relu", kw("n_jobs", 1)),
+    ("--max-memory", ["--max-memory", "2"], "fit_relu", kw("max_memory", 2 * 2**30)),
     ("--backend", ["--backend", "direct"], "fit_relu", kw("backend", "direct")),
     ("--method", ["--method", "colgen"], "solve_colgen", lambda a, k: True),
     (
@@ -169,6 +170,7 @@ PATH = [
     ),
     ("--facets", ["--facets", "off"], "solve_path", kw("facets", "off")),
     ("--jobs", ["--jobs", "1"], "solve_path", kw("n_jobs", 1)),
+    ("--max-memory", ["--max-memory", "2"], "solve_path", kw("max_memory", 2 * 2**30)),
     ("--betas", ["--betas", "0.5", "0.1"], "solve_path", arg(2, [0.5, 0.1])),
     ("--initial-patterns", ["--initial-patterns", "5"], "solve_path", kw("initial", 5)),
     ("--tol", ["--tol", "0.01"], "solve_path", kw("tol", 0.01)),

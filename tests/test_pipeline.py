@@ -248,3 +248,13 @@ def test_huge_data_at_fixed_beta_gives_an_accurate_network():
     if res.success:
         assert res.primal_objective == pytest.approx(res.objective, rel=1e-5)
     assert res.solve.solver_stats["normalization"]["patch_scale"] > 1e6
+
+
+def test_a_program_too_large_for_memory_is_refused_before_it_is_built():
+    from cvxcnn.fit import ProgramTooLargeError
+
+    problem = _signal(0)
+    cells = sample_relu_patterns(problem.Y, 20, random_state=0)
+    with pytest.raises(ProgramTooLargeError, match="max_memory"):
+        fit(problem, cells, beta=BETA, max_memory=1e3)
+    assert fit(problem, cells, beta=BETA, max_memory=1e9).success

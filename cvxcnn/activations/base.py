@@ -89,6 +89,15 @@ class Activation(ABC):
         """Build, solve and reconstruct the program over ``cells`` with the rows in ``row_mask``."""
 
     @abstractmethod
+    def program_nonzeros(
+        self, problem: PatchProblem, cells: object, row_mask: np.ndarray | None, *, loss_only=False
+    ) -> int:
+        """Nonzeros of the program's constraint matrix (loss rows and cone rows), for memory.
+
+        ``loss_only``: the loss rows alone (known before any facet reduction).
+        """
+
+    @abstractmethod
     def facet_reduction(
         self, problem: PatchProblem, cells: object, facets: object, n_jobs: int | None
     ) -> FacetReduction | None:

@@ -120,6 +120,12 @@ class Relu(Activation):
             program, info, exact=bool(getattr(cells, "exact", False)), rtol=s.rtol
         )
 
+    def program_nonzeros(self, problem, cells, row_mask, *, loss_only=False) -> int:
+        n, d, P = problem.n, problem.d, len(pattern_masks(cells))
+        rows = n * P if row_mask is None else int(np.count_nonzero(row_mask))
+        rows = 0 if loss_only else rows
+        return 2 * d * (n * P + rows)  # W and Z: the loss rows and the sign rows
+
     def facet_reduction(self, problem, cells, facets, n_jobs) -> FacetReduction | None:
         if facets is None or (isinstance(facets, str) and facets == "off"):
             return None

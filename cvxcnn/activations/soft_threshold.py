@@ -108,6 +108,12 @@ class SoftThreshold(Activation):
         )
         return result_from_st_program(program, info, rtol=s.rtol)
 
+    def program_nonzeros(self, problem, cells, row_mask, *, loss_only=False) -> int:
+        n, q, P = problem.n, problem.d + 1, len(cells)
+        rows = (2 * n + 1) * P if row_mask is None else int(np.count_nonzero(row_mask))
+        rows = 0 if loss_only else rows
+        return 2 * q * (n * P + rows)  # (w, t) and (w', t'): the loss rows and the cone rows
+
     def facet_reduction(self, problem, cells, facets, n_jobs) -> FacetReduction | None:
         return resolve_st_facets(problem.Y, cells, facets, n_jobs=n_jobs)
 

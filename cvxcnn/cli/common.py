@@ -43,6 +43,7 @@ MODEL_DEFAULTS = {"kernel": 3, "stride": 1, "padding": "same", "beta": 1e-3}
 MODEL_DEFAULTS |= {"loss": "squared", "huber_delta": 1.0}
 PATTERN_DEFAULTS = {"patterns": 500, "data_directed": 0.0, "max_cells": 200_000}
 SOLVER_DEFAULTS = {"solver": "clarabel", "solver_option": [], "facets": "auto", "jobs": -1}
+SOLVER_DEFAULTS |= {"max_memory": None}
 #: Errors a user's own input file can raise while it is read.
 INPUT_ERRORS = (ValueError, TypeError, OSError, EOFError, KeyError, zipfile.BadZipFile)
 
@@ -214,6 +215,17 @@ def add_solver_args(g: argparse._ArgumentGroup) -> None:
         type=int,
         help="processes for the facet reduction (default -1: every CPU; 0 is refused)",
     )
+    g.add_argument(
+        "--max-memory",
+        type=float_arg(0.0),
+        metavar="GIB",
+        help="refuse programs estimated above this many GiB (default: half the machine's RAM)",
+    )
+
+
+def max_memory(args: argparse.Namespace) -> float | None:
+    """``--max-memory`` in bytes (None: the library's default, half the RAM)."""
+    return None if args.max_memory is None else float(args.max_memory) * 2**30
 
 
 def add_common_flags(p: argparse.ArgumentParser) -> None:
@@ -530,11 +542,11 @@ def predict_images(network: object, problem: PatchProblem) -> np.ndarray:
 
 def certificate_lines(cert: object) -> list[str]:
     """Human-readable summary of a :class:`cvxcnn.certify.Certificate`."""
-    label = (
-        "CERTIFIED lower bound (every cell searched)"
-        if cert.certified
-        else "ESTIMATED lower bound (sampled cells only: not a certificate)"
-    )
+    if cert.certificate == "failed":
+        return [f"NO lower bound: {cert.message}"]
+    label = "CERTIFIED lower bound (every cell searched)"
+    if not cert.certified:
+        label = f"ESTIMATED lower bound (not a certificate: {cert.message or 'sampled cells'})"
     lines = [
         f"{label}: {cert.lower_bound:.10g}; upper bound {cert.upper_bound:.10g}; "
         f"gap {cert.gap:.3g} (relative {cert.relative_gap:.3g}); oracle {cert.oracle} over "

@@ -34,6 +34,7 @@ from cvxcnn.cli.common import (
     int_arg,
     load_data,
     make_loss,
+    max_memory,
     print_lines,
     relu_patterns,
     solver_options,
@@ -162,6 +163,7 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
         solver_options=solver_options(args),
         progress=not args.quiet,
         n_jobs=args.jobs,
+        max_memory=max_memory(args),
     )
     payload = {**result.to_dict(), **data_summary(args, data), "n": problem.n, "d": problem.d}
     payload |= {"pattern_method": patterns.method, "pattern_seconds": pattern_seconds}

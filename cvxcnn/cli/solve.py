@@ -38,6 +38,7 @@ from cvxcnn.cli.common import (
     int_arg,
     load_data,
     make_loss,
+    max_memory,
     oracle_cells,
     predict_images,
     print_lines,
@@ -208,6 +209,7 @@ def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
         facets=args.facets,
         backend=args.backend,
         n_jobs=args.jobs,
+        max_memory=max_memory(args),
     )
     payload = {**result.to_dict(), **data_summary(args, data)}
     payload |= {"pattern_method": patterns.method, "pattern_seconds": pattern_seconds}
@@ -292,6 +294,7 @@ def run_colgen(args: argparse.Namespace, ctx: RunContext) -> int:
             random_state=args.seed,
             progress=not args.quiet,
             facet_reduction=args.facets != "off",
+            max_memory=max_memory(args),
         )
     except RuntimeError as exc:  # no restricted program was solved at all
         payload = {"status": "solver_error", "success": False, "message": one_line(exc)}

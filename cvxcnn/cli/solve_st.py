@@ -33,6 +33,7 @@ from cvxcnn.cli.common import (
     data_summary,
     load_data,
     make_loss,
+    max_memory,
     oracle_cells,
     predict_images,
     print_lines,
@@ -71,7 +72,15 @@ def bracket_payload(bracket: object) -> dict:
 
 def fit_learnable(args: argparse.Namespace, problem: object, triples: object, kw: dict):
     """Program 6a with the ``--facets`` / ``--jobs`` reduction."""
-    return fit_st(problem, triples, form="exact", facets=args.facets, n_jobs=args.jobs, **kw)
+    return fit_st(
+        problem,
+        triples,
+        form="exact",
+        facets=args.facets,
+        n_jobs=args.jobs,
+        max_memory=max_memory(args),
+        **kw,
+    )
 
 
 def certify_learnable(args: argparse.Namespace, problem: object, triples: object, fit, kw):
@@ -103,7 +112,10 @@ def run_st(args: argparse.Namespace, ctx: RunContext) -> int:
     triple_seconds = time.perf_counter() - t0
     result = None
     if args.st_form == "paper":
-        result = fit_st(problem, triples, form="paper", threshold=threshold, **kw)
+        memory = max_memory(args)
+        result = fit_st(
+            problem, triples, form="paper", threshold=threshold, max_memory=memory, **kw
+        )
     learnable = fit_learnable(args, problem, triples, kw)  # the bracket needs 6a either way
     result = learnable if result is None else result
     payload = {**result.to_dict(), **data_summary(args, data), "activation": "st"}

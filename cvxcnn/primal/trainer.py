@@ -165,8 +165,11 @@ class TrainResult:
     objectives : ndarray of shape (E + 1,)
         Full-batch ``P`` after each epoch, evaluated by the trainer in its dtype.
     seconds : ndarray of shape (E + 1,)
-        Cumulative training seconds after each epoch (optimizer steps only,
-        synchronized; the per-epoch full-batch evaluation is not counted).
+        Wall-clock seconds since the call started, after each epoch's step
+        AND its full-batch evaluation (setup included, device synchronized):
+        measured like the convex side's end-to-end times.
+    step_seconds : float
+        The optimizer steps alone (the part of ``seconds`` spent stepping).
     total_seconds : float
         Wall time of the whole call (setup, evaluations and export included).
     device, dtype : str
@@ -176,7 +179,7 @@ class TrainResult:
         Whether ``objectives`` came within ``rtol`` of ``target``
         (``P <= target + rtol * |target|``); None without a target.
     epochs_to_target, seconds_to_target : int or None, float or None
-        The first epoch (and its training seconds) at which it did.
+        The first epoch (and its wall-clock ``seconds``) at which it did.
     settings : dict
         Every argument of the run (JSON-ready).
     problem : PatchProblem
@@ -191,6 +194,7 @@ class TrainResult:
     epochs: np.ndarray = field(repr=False)
     objectives: np.ndarray = field(repr=False)
     seconds: np.ndarray = field(repr=False)
+    step_seconds: float
     total_seconds: float
     device: str
     dtype: str
@@ -226,6 +230,7 @@ class TrainResult:
             "initial_objective": _json_float(self.objectives[0]),
             "epochs_run": self.epochs_run,
             "train_seconds": float(self.seconds[-1]),
+            "step_seconds": self.step_seconds,
             "seconds_per_epoch": _json_float(self.seconds_per_epoch),
             "total_seconds": self.total_seconds,
             "device": self.device,
@@ -534,10 +539,10 @@ def _train(
 
     # ------------------------------------------------------------------ loop
     objectives = [full_objective()]
-    seconds = [0.0]
+    seconds = [time.perf_counter() - start]
     train_seconds = 0.0
     epochs_to_target: int | None = 0 if reached(objectives[0]) else None
-    seconds_to_target: float | None = 0.0 if epochs_to_target is not None else None
+    seconds_to_target = seconds[0] if epochs_to_target is not None else None
     stop = stop_at_target and epochs_to_target is not None
     bar = tqdm(
         total=epochs,
@@ -560,7 +565,7 @@ def _train(
             train_seconds += time.perf_counter() - tic
             value = full_objective()
             objectives.append(value)
-            seconds.append(train_seconds)
+            seconds.append(time.perf_counter() - start)
             if not math.isfinite(value):
                 raise TrainingDivergedError(
                     f"the objective became {value} at epoch {epoch} ({optimizer}, lr={lr:g}); "
@@ -569,7 +574,7 @@ def _train(
             bar.update(1)
             bar.set_postfix(objective=f"{value:.6g}", refresh=False)
             if epochs_to_target is None and reached(value):
-                epochs_to_target, seconds_to_target = epoch, train_seconds
+                epochs_to_target, seconds_to_target = epoch, seconds[-1]
                 stop = stop_at_target
     finally:
         bar.close()
@@ -614,6 +619,7 @@ def _train(
         epochs=np.arange(len(objectives)),
         objectives=np.asarray(objectives, dtype=np.float64),
         seconds=np.asarray(seconds, dtype=np.float64),
+        step_seconds=train_seconds,
         total_seconds=time.perf_counter() - start,
         device=str(dev),
         dtype=dtype,
