@@ -258,3 +258,23 @@ def test_a_program_too_large_for_memory_is_refused_before_it_is_built():
     with pytest.raises(ProgramTooLargeError, match="max_memory"):
         fit(problem, cells, beta=BETA, max_memory=1e3)
     assert fit(problem, cells, beta=BETA, max_memory=1e9).success
+
+
+@pytest.mark.parametrize("kind", ["relu", "soft_threshold"])
+def test_facet_safety_net_never_returns_a_program_with_violated_rows(kind, monkeypatch):
+    """One facet row dropped per cell, no re-solve allowed: the full program is solved instead."""
+    import sys
+
+    fit_module = sys.modules["cvxcnn.fit"]  # cvxcnn.fit is also the function's name
+    problem = _signal(4, length=12)
+    act = get_activation(kind)
+    cells = act.enumerate(problem.Y, max_cells=100_000)
+    full = fit(problem, cells, beta=BETA, facets="off", solver_options=TIGHT_CLARABEL)
+    keep = act.facet_reduction(problem, cells, "lp", None).keep.copy()
+    first = np.argmax(keep, axis=0)  # drop each cell's first facet row
+    keep[first, np.arange(keep.shape[1])] = False
+    monkeypatch.setattr(fit_module, "MAX_FACET_ROUNDS", 0)
+    res = fit(problem, cells, beta=BETA, row_mask=keep, solver_options=TIGHT_CLARABEL)
+    assert res.facets.get("fallback") == "full"  # the dropped rows were violated
+    assert res.objective == pytest.approx(full.objective, rel=1e-6)
+    assert res.sign_violation <= 1e-7 * max(1.0, float(np.abs(problem.Y).max()))

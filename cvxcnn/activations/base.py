@@ -31,12 +31,16 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from cvxcnn.arrangements import matrix_digest
 from cvxcnn.facets import FacetReduction
 from cvxcnn.losses import Loss
 from cvxcnn.oracle import OracleResult
 from cvxcnn.problem import PatchProblem
 from cvxcnn.results import ConvexFitResult
 from cvxcnn.solve import SolverSettings
+
+#: Relative slack a generator may miss its own cone rows by (float64 rounding).
+GENERATOR_TOL = 1e-9
 
 
 class Activation(ABC):
@@ -49,14 +53,19 @@ class Activation(ABC):
     #: Cell-set class (``PatternSet`` / ``TripleSet``).
     cell_type: type = object
 
+    #: ``sampler(Y, count, *, random_state, **options)`` and
+    #: ``enumerator(Y, *, max_cells, progress)`` of the cell type (staticmethods).
+    sampler = None
+    enumerator = None
+
     # ----------------------------------------------------------------- cells
-    @abstractmethod
     def sample(self, Y: np.ndarray, count: int, *, random_state: object = 0, **options) -> object:
         """Sampled cells of ``Y`` (n, d): an upper-bound program, estimated certificates."""
+        return self.sampler(Y, count, random_state=random_state, **options)
 
-    @abstractmethod
     def enumerate(self, Y: np.ndarray, *, max_cells: int, progress: bool = False) -> object:
         """Every cell of ``Y``'s arrangement (``exact=True``, with its digest)."""
+        return self.enumerator(Y, max_cells=max_cells, progress=progress)
 
     @abstractmethod
     def check_cells(self, cells: object, n: int) -> object:
@@ -67,12 +76,29 @@ class Activation(ABC):
         """The cells at ``index`` (exact only when every cell is kept, in order)."""
 
     @abstractmethod
-    def keys(self, cells: object) -> list[bytes]:
-        """One hashable key per cell, equal for equal cells."""
+    def cell_bits(self, cells: object) -> np.ndarray:
+        """(P, k) bool: what identifies each cell (ReLU: its mask; ST: ``[S1, S3]``)."""
 
     @abstractmethod
+    def generator_slack(self, cells: object, Y: np.ndarray) -> np.ndarray:
+        """(n, P) slack of each cell's generator in its own cone rows, relative to their scale."""
+
+    def keys(self, cells: object) -> list[bytes]:
+        """One hashable key per cell, equal for equal cells."""
+        return [row.tobytes() for row in np.packbits(self.cell_bits(cells), axis=1)]
+
     def verify_exact(self, cells: object, Y: np.ndarray) -> bool:
-        """True when ``cells`` claims every cell of ``Y``'s arrangement and its digest matches."""
+        """True when ``cells`` is an exact set of THIS ``Y`` (n, d): digest, count, generators.
+
+        The set must carry the digest of the ``Y`` it was enumerated from and
+        at least as many distinct cells as were found then, and every cell
+        must be reproduced by its generator on ``Y`` (to :data:`GENERATOR_TOL`).
+        """
+        if not (isinstance(cells, self.cell_type) and cells.exact and cells.digest):
+            return False
+        if cells.digest != matrix_digest(Y) or len(set(self.keys(cells))) < cells.exact_count:
+            return False
+        return bool(np.all(self.generator_slack(cells, np.asarray(Y, float)) >= -GENERATOR_TOL))
 
     # --------------------------------------------------------------- program
     @abstractmethod

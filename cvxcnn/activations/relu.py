@@ -14,7 +14,6 @@ from cvxcnn.activations.base import Activation
 from cvxcnn.arrangements import (
     PatternSet,
     enumerate_relu_patterns,
-    matrix_digest,
     sample_relu_patterns,
 )
 from cvxcnn.facets import (
@@ -24,21 +23,16 @@ from cvxcnn.facets import (
     reduce_sign_rows,
     violated_dropped_rows,
 )
-from cvxcnn.losses import Loss
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.oracle import OracleResult, relu_oracle
-from cvxcnn.problem import PatchProblem
 from cvxcnn.programs.relu import build_relu_program, check_masks, pattern_masks
 from cvxcnn.programs.relu_direct import fit_relu_direct
 from cvxcnn.programs.relu_result import result_from_program
 from cvxcnn.reconstruct import active_pattern_mask
 from cvxcnn.results import ConvexFitResult
-from cvxcnn.solve import SolverSettings, resolve_solver, solve_cvxpy
+from cvxcnn.solve import resolve_solver, solve_cvxpy
 
 BACKENDS = ("cvxpy", "direct")
-
-#: Relative slack allowed when a generator re-derives its own mask (float64 rounding).
-_GENERATOR_TOL = 1e-9
 
 
 class Relu(Activation):
@@ -48,11 +42,8 @@ class Relu(Activation):
     network_type = ReluNetwork
     cell_type = PatternSet
 
-    def sample(self, Y, count, *, random_state=0, **options) -> PatternSet:
-        return sample_relu_patterns(Y, count, random_state=random_state, **options)
-
-    def enumerate(self, Y, *, max_cells, progress=False) -> PatternSet:
-        return enumerate_relu_patterns(Y, max_cells=max_cells, progress=progress)
+    sampler = staticmethod(sample_relu_patterns)
+    enumerator = staticmethod(enumerate_relu_patterns)
 
     def check_cells(self, cells, n):
         if isinstance(cells, PatternSet) or isinstance(cells, np.ndarray):
@@ -68,30 +59,15 @@ class Relu(Activation):
             return cells.subset(index)
         return np.asarray(cells, dtype=bool)[index]
 
-    def keys(self, cells) -> list[bytes]:
-        packed = np.packbits(np.asarray(pattern_masks(cells), dtype=bool), axis=1)
-        return [row.tobytes() for row in packed]
+    def cell_bits(self, cells) -> np.ndarray:
+        return np.asarray(pattern_masks(cells), dtype=bool)
 
-    def verify_exact(self, cells, Y) -> bool:
-        if not (isinstance(cells, PatternSet) and cells.exact and cells.digest):
-            return False
-        if cells.digest != matrix_digest(Y) or len(set(self.keys(cells))) < cells.exact_count:
-            return False
-        H = np.asarray(Y, dtype=np.float64) @ cells.generators.T  # (n, P)
+    def generator_slack(self, cells, Y) -> np.ndarray:
+        H = Y @ cells.generators.T  # (n, P)
         scale = np.linalg.norm(Y, axis=1)[:, None] * np.linalg.norm(cells.generators, axis=1)
-        slack = (2.0 * cells.masks.T - 1.0) * H
-        return bool(np.all(slack >= -_GENERATOR_TOL * scale))
+        return (2.0 * cells.masks.T - 1.0) * H / np.maximum(scale, 1e-300)
 
-    def solve(
-        self,
-        problem: PatchProblem,
-        cells: object,
-        *,
-        beta: float,
-        loss: Loss,
-        row_mask: np.ndarray | None,
-        settings: SolverSettings,
-    ) -> ConvexFitResult:
+    def solve(self, problem, cells, *, beta, loss, row_mask, settings) -> ConvexFitResult:
         s = settings
         if s.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}; got {s.backend!r}")

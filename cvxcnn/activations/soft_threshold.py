@@ -15,11 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from cvxcnn.activations.base import Activation
-from cvxcnn.arrangements import matrix_digest
 from cvxcnn.facets import FacetReduction
-from cvxcnn.losses import Loss
 from cvxcnn.oracle import OracleResult
-from cvxcnn.problem import PatchProblem
 from cvxcnn.results import ConvexFitResult
 from cvxcnn.soft_threshold.facets import (
     resolve_st_facets,
@@ -42,9 +39,7 @@ from cvxcnn.soft_threshold.triples import (
     enumerate_st_triples,
     sample_st_triples,
 )
-from cvxcnn.solve import SolverSettings, solve_cvxpy
-
-_GENERATOR_TOL = 1e-9
+from cvxcnn.solve import solve_cvxpy
 
 
 class SoftThreshold(Activation):
@@ -54,11 +49,8 @@ class SoftThreshold(Activation):
     network_type = STNetwork
     cell_type = TripleSet
 
-    def sample(self, Y, count, *, random_state=0, **options) -> TripleSet:
-        return sample_st_triples(Y, count, random_state=random_state, **options)
-
-    def enumerate(self, Y, *, max_cells, progress=False) -> TripleSet:
-        return enumerate_st_triples(Y, max_cells=max_cells, progress=progress)
+    sampler = staticmethod(sample_st_triples)
+    enumerator = staticmethod(enumerate_st_triples)
 
     def check_cells(self, cells, n):
         return check_triples(cells, n)
@@ -66,33 +58,18 @@ class SoftThreshold(Activation):
     def subset(self, cells, index):
         return cells.subset(index)
 
-    def keys(self, cells) -> list[bytes]:
-        packed = np.packbits(np.hstack([cells.s1, cells.s3]), axis=1)
-        return [row.tobytes() for row in packed]
+    def cell_bits(self, cells) -> np.ndarray:
+        return np.hstack([cells.s1, cells.s3])
 
-    def verify_exact(self, cells, Y) -> bool:
-        if not (isinstance(cells, TripleSet) and cells.exact and cells.digest):
-            return False
-        if cells.digest != matrix_digest(Y) or len(set(self.keys(cells))) < cells.exact_count:
-            return False
-        Y = np.asarray(Y, dtype=np.float64)
+    def generator_slack(self, cells, Y) -> np.ndarray:
         H = Y @ cells.generators.T  # (n, P)
-        t = cells.thresholds[None, :]
+        t = cells.thresholds[None, :]  # >= 0 (TripleSet checks)
         scale = np.linalg.norm(Y, axis=1)[:, None] * np.linalg.norm(cells.generators, axis=1) + t
         s1, s3 = cells.s1.T, cells.s3.T
         slack = np.where(s3, H - t, np.where(s1, -H - t, t - np.abs(H)))
-        return bool(np.all(slack >= -_GENERATOR_TOL * scale) and np.all(cells.thresholds >= 0))
+        return slack / np.maximum(scale, 1e-300)
 
-    def solve(
-        self,
-        problem: PatchProblem,
-        cells: object,
-        *,
-        beta: float,
-        loss: Loss,
-        row_mask: np.ndarray | None,
-        settings: SolverSettings,
-    ) -> ConvexFitResult:
+    def solve(self, problem, cells, *, beta, loss, row_mask, settings) -> ConvexFitResult:
         s = settings
         if s.backend != "cvxpy":
             raise ValueError(
