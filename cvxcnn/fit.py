@@ -43,7 +43,7 @@ from cvxcnn.soft_threshold.programs import (
     result_from_st_program,
 )
 from cvxcnn.soft_threshold.triples import TripleSet
-from cvxcnn.solve import DEFAULT_SOLVER, SolverSettings, solve_cvxpy
+from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, SolverSettings, solve_cvxpy
 from cvxcnn.validation import check_positive
 
 #: Re-solves with added rows before the full program is solved instead.
@@ -204,6 +204,9 @@ def fit(
     if (a, b) != (1.0, 1.0):
         problem = normalized_problem(problem, a, b)
     beta_original, beta = beta, beta * b ** (1 - k) / a if k else beta / a
+    zero = _zero_if_optimal(activation, problem, cells, beta, loss)
+    if zero is not None:
+        return _back_to_original(activation, zero, original, beta_original, loss, a, b)
     reduction = None
     loss_rows = activation.program_nonzeros(problem, cells, None, loss_only=True)
     check_program_memory(loss_rows, len(cells), max_memory)  # before any reduction work
@@ -263,6 +266,44 @@ def _back_to_original(
             f"by more than {RECONSTRUCTION_RTOL:g} relative: the solution is not accurate",
         )
     return result
+
+
+def _zero_if_optimal(
+    activation: Activation, problem: PatchProblem, cells: object, beta: float, loss: Loss
+) -> ConvexFitResult | None:
+    """The zero network's result when a closed-form bound proves it optimal, else None.
+
+    At ``W = Z = 0`` the optimality condition is ``M(g) <= beta`` with
+    ``g = R^T (-grad L(0))``; since ``|act(a)| <= |a|`` for ReLU and soft
+    thresholds, ``M(g) <= sum_i |g_i| ||y_i||``. When that bound is below
+    ``beta`` the zero network is optimal over every cell (no solve: large
+    ``beta``, or data so small that the normalized ``beta`` is huge, where
+    interior points fail). Otherwise the program is solved as usual.
+    """
+    prediction = np.zeros_like(problem.target, dtype=np.float64)
+    g = problem.readout.adjoint(-loss.gradient(prediction, problem.target))
+    bound = float(np.abs(g) @ np.linalg.norm(problem.Y, axis=1))
+    if not bound <= beta:
+        return None
+    value = loss.value(prediction, problem.target)
+    info = SolveInfo(
+        status="optimal",
+        success=True,
+        message=f"the zero network is optimal: M <= {bound:.6g} <= beta {beta:.6g} "
+        "(closed-form bound, no solve)",
+        solver="none",
+        solver_objective=value,
+        iterations=0,
+        compile_seconds=0.0,
+        solve_seconds=0.0,
+    )
+    exact = bool(getattr(cells, "exact", False))
+    return activation.zero_result(
+        problem, cells, status=info.status, success=True, message=info.message,
+        objective=value, primal_objective=value, beta=beta, loss=loss.name, n=problem.n,
+        d=problem.d, n_patterns=len(cells), active_patterns=0, neurons=0,
+        exact_arrangement=exact, sign_violation=0.0, solve=info, activation=activation.name,
+    )  # fmt: skip
 
 
 def _full_row_check(

@@ -278,3 +278,22 @@ def test_facet_safety_net_never_returns_a_program_with_violated_rows(kind, monke
     assert res.facets.get("fallback") == "full"  # the dropped rows were violated
     assert res.objective == pytest.approx(full.objective, rel=1e-6)
     assert res.sign_violation <= 1e-7 * max(1.0, float(np.abs(problem.Y).max()))
+
+
+@pytest.mark.parametrize("kind", ["relu", "soft_threshold"])
+def test_tiny_data_or_huge_beta_gives_the_zero_network_without_a_solve(kind):
+    from cvxcnn.data import synthetic_1d
+
+    act = get_activation(kind)
+    data = synthetic_1d(1, length=12, noise=0.1, random_state=0)
+    problem = make_problem(data.noisy, data.clean, kernel_size=2)
+    tiny = make_problem(data.noisy * 1e-8, data.clean * 1e-8, kernel_size=2)
+    for prob, beta in ((problem, 1e3), (tiny, BETA)):
+        res = fit(prob, act.sample(prob.Y, 20, random_state=0), beta=beta)
+        assert res.success and res.neurons == 0 and res.solve.solver == "none"
+        assert res.objective == pytest.approx(0.5 * float(prob.target @ prob.target), rel=1e-12)
+    # just below the bound the program is solved, and its optimum is below the zero network's
+    res = fit(problem, act.sample(problem.Y, 20, random_state=0), beta=0.1)
+    assert res.solve.solver != "none" and res.objective < 0.5 * float(
+        problem.target @ problem.target
+    )

@@ -166,6 +166,23 @@ class Activation(ABC):
             result.network = self.scale_network(result.network, patch_scale, target_scale)
         result.sign_violation *= target_scale
 
+    def zero_result(self, problem: PatchProblem, cells: object, **common: object):
+        """The result whose blocks are all zero (the zero network), with ``common`` fields.
+
+        ``W``/``Z`` are (d, P) zeros and the network has no neuron; activations
+        whose results carry more (soft thresholds: ``T``) extend it.
+        """
+        zeros = np.zeros((problem.d, self.block_count(cells)))
+        return ConvexFitResult(network=self.empty_network(problem.d), W=zeros, Z=zeros, **common)
+
+    def block_count(self, cells: object) -> int:
+        """Columns of ``W``/``Z`` in a solution over ``cells`` (one per cell by default)."""
+        return len(cells)
+
+    @abstractmethod
+    def empty_network(self, d: int) -> object:
+        """The network with no neuron for ``d`` inputs (the zero function)."""
+
     @abstractmethod
     def scale_network(self, network: object, patch_scale: float, target_scale: float) -> object:
         """The network of the original problem from one fitted to ``(Y / a, x / b)``."""

@@ -134,6 +134,9 @@ class Relu(Activation):
     def colgen_row_mask(self, problem, cells, index):
         return facet_row_mask(cells.masks[index], cells, problem.Y)
 
+    def empty_network(self, d) -> ReluNetwork:
+        return ReluNetwork(np.zeros((0, d)), np.zeros(0))
+
     def scale_network(self, network, patch_scale, target_scale) -> ReluNetwork:
         c = np.sqrt(target_scale / patch_scale)
         return ReluNetwork(network.U * c, network.v * c)

@@ -27,6 +27,7 @@ from cvxcnn.soft_threshold.facets import (
 from cvxcnn.soft_threshold.network import STNetwork
 from cvxcnn.soft_threshold.oracle import st_oracle
 from cvxcnn.soft_threshold.programs import (
+    STFitResult,
     build_st_program,
     check_row_mask,
     check_triples,
@@ -115,6 +116,18 @@ class SoftThreshold(Activation):
         super().unscale(result, patch_scale, target_scale)
         if result.T is not None:  # thresholds live on the output side: Y w - t
             result.T, result.Tp = result.T * target_scale, result.Tp * target_scale
+
+    def empty_network(self, d) -> STNetwork:
+        return STNetwork(U=np.zeros((0, d)), thresholds=np.zeros(0), v=np.zeros(0))
+
+    def block_count(self, cells) -> int:
+        return int(live_index(cells).size)
+
+    def zero_result(self, problem, cells, **common) -> STFitResult:
+        base = super().zero_result(problem, cells, **common)
+        t = np.zeros(self.block_count(cells))
+        fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
+        return STFitResult(**fields, form="exact", triples_exact=cells.exact, T=t, Tp=t.copy())
 
     def scale_network(self, network, patch_scale, target_scale) -> STNetwork:
         c = np.sqrt(target_scale / patch_scale)
