@@ -63,7 +63,7 @@ def _problem(n_patterns: int):
 
 def single_task(n_patterns: int, variant: str) -> dict:
     """One ``fit_relu`` at ``BETA``; runs in the child process."""
-    from cvxcnn.fit import fit_relu
+    from cvxcnn.fitting import fit_relu
 
     problem, patterns = _problem(n_patterns)
     start = time.perf_counter()

@@ -19,11 +19,11 @@ from cvxcnn.activations import get_activation
 from cvxcnn.arrangements import PatternSet, enumerate_relu_patterns, sample_relu_patterns
 from cvxcnn.bracket import Bracket, fixed_threshold_bracket
 from cvxcnn.cells import make_cells
-from cvxcnn.certify import Certificate, certify
+from cvxcnn.certificates import Certificate, certify
 from cvxcnn.colgen import ColgenResult, solve_colgen
 from cvxcnn.data import DenoisingData, load_dataset, load_digits, synthetic_1d
 from cvxcnn.estimator import ConvexCNN, ConvexReLUCNN
-from cvxcnn.fit import fit, fit_st
+from cvxcnn.fitting import fit, fit_st
 from cvxcnn.metrics import psnr
 from cvxcnn.network_io import LoadedNetwork, load_network, save_network
 from cvxcnn.networks import ReluNetwork, primal_objective

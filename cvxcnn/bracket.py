@@ -20,14 +20,14 @@ shared float64 evaluator:
 - ``"restarts"``: best of ``n_restarts`` random restarts at fixed lambda;
 - ``"given[i]"``: networks handed in (thresholds must all equal ``lambda``).
 
-``lower`` is the dual bound of :func:`cvxcnn.certify.certify` at the 6a
+``lower`` is the dual bound of :func:`cvxcnn.certificates.certify` at the 6a
 network (not the solver's objective, which can sit above the true optimum
 by the solver's tolerance); it is CERTIFIED only when the triples are every
 cell, verified against this problem, and the solver reported ``optimal``;
 with sampled triples the 6a value is an upper bound on the
 learnable-threshold optimum and so bounds nothing about the fixed-lambda
 optimum: ``lower_kind`` then says ``"estimate"``. Optionally (``certify=True``)
-the dual certificate of :func:`cvxcnn.certify.certify`
+the dual certificate of :func:`cvxcnn.certificates.certify`
 evaluated at the best fixed-lambda network adds a second, solver-independent
 lower bound (``dual_lower``), certified under the same condition.
 """
@@ -40,10 +40,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cvxcnn.certify import CertificateError, certificate_problem
-from cvxcnn.certify import certify as dual_certificate
+from cvxcnn.certificates import CertificateError, certificate_problem
+from cvxcnn.certificates import certify as dual_certificate
 from cvxcnn.facets import FacetReduction
-from cvxcnn.fit import fit_st
+from cvxcnn.fitting import fit_st
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import primal_objective
 from cvxcnn.problem import PatchProblem
@@ -69,7 +69,7 @@ class Bracket(Result):
         ``lambda``.
     lower : float
         Rigorous dual lower bound on the learnable-threshold optimum (program
-        6a), from :func:`cvxcnn.certify.certify` at the 6a network: within
+        6a), from :func:`cvxcnn.certificates.certify` at the 6a network: within
         the certificate's gap of the 6a optimum, never above it.
     lower_kind : {"certified", "estimate"}
         ``"certified"`` only with an exact triple set verified against this

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cvxcnn.activations import Activation, activation_of
-from cvxcnn.certify import TIGHT_CLARABEL, Certificate, certify, dual_bound, dual_direction
-from cvxcnn.fit import fit
+from cvxcnn.certificates import TIGHT_CLARABEL, Certificate, certify, dual_bound, dual_direction
+from cvxcnn.fitting import fit
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.problem import PatchProblem
 from cvxcnn.reconstruct import natural_scale
@@ -194,9 +194,9 @@ def solve_colgen(
     facet_reduction : bool
         Keep only each cell's facet rows in the program where the activation
         knows them from the exact set (ReLU: adjacency); the full-row check
-        of :func:`cvxcnn.fit.fit` still runs.
+        of :func:`cvxcnn.fitting.fit` still runs.
     max_memory : float or None
-        Bytes each restricted program may take (see :func:`cvxcnn.fit.fit`).
+        Bytes each restricted program may take (see :func:`cvxcnn.fitting.fit`).
 
     Returns
     -------

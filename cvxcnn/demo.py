@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from cvxcnn.arrangements import patterns_from_generators, sample_relu_patterns
-from cvxcnn.certify import certify_relu
+from cvxcnn.certificates import certify_relu
 from cvxcnn.data import load_digits
 from cvxcnn.estimator import ConvexReLUCNN
 from cvxcnn.metrics import psnr

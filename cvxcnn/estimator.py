@@ -8,7 +8,7 @@ import numpy as np
 
 from cvxcnn.activations import get_activation
 from cvxcnn.cells import DEFAULT_MAX_CELLS, make_cells
-from cvxcnn.fit import fit
+from cvxcnn.fitting import fit
 from cvxcnn.losses import Loss
 from cvxcnn.networks import predict as network_predict
 from cvxcnn.networks import primal_objective
@@ -54,7 +54,7 @@ class ConvexCNN:
     random_state : int, Generator or None
         Seeds the pattern sampling.
     facets : {"auto", "off", "adjacency", "hull", "lp"}
-        Facet reduction of the cone rows (see :func:`cvxcnn.fit.fit`);
+        Facet reduction of the cone rows (see :func:`cvxcnn.fitting.fit`);
         the optimum is that of the full program either way.
     backend : {"cvxpy", "direct"}
         Build with CVXPY (default) or Clarabel's standard form directly.

@@ -19,7 +19,7 @@ vertices of the convex hull of ``a_j / (a_j . u)`` in the hyperplane
 ``x . u = 1``, which Qhull finds in milliseconds for small ``d`` (3x3
 kernels: ``d = 9``). An LP test (HiGHS, Clarkson's ray shooting) covers
 any dimension and checks the hull. Either way the solve checks every full
-row afterwards (:func:`cvxcnn.fit.fit_relu`).
+row afterwards (:func:`cvxcnn.fitting.fit_relu`).
 """
 
 from __future__ import annotations

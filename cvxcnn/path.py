@@ -14,7 +14,7 @@ working set's optimum (column generation over the GIVEN pattern set). A
 working set's optimum is the optimum over all ``P`` patterns, and the same
 oracle gives a rigorous lower bound on that program (reported as
 ``set_gap``). Over a sampled set that is optimality over the set, not the
-global certificate (:func:`cvxcnn.certify.certify_relu` says which).
+global certificate (:func:`cvxcnn.certificates.certify_relu` says which).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cvxcnn.activations import activation_of
-from cvxcnn.certify import dual_bound, dual_direction
+from cvxcnn.certificates import dual_bound, dual_direction
 from cvxcnn.colgen import most_violated_at_zero
 from cvxcnn.facets import FacetReduction
-from cvxcnn.fit import fit
+from cvxcnn.fitting import fit
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.problem import PatchProblem
 from cvxcnn.reconstruct import DEFAULT_RTOL, natural_scale
@@ -165,7 +165,7 @@ def solve_path(
     facets : {"auto", "off", "adjacency", "hull", "lp"} or FacetReduction
         Computed ONCE for the whole set; each working set uses its columns.
     solver, solver_options, rtol
-        As in :func:`cvxcnn.fit.fit`.
+        As in :func:`cvxcnn.fitting.fit`.
     progress : bool
         A tqdm bar over betas.
     n_jobs : int or None
@@ -174,7 +174,7 @@ def solve_path(
         False: solve the full program over every cell at every beta (the
         reference the working sets are measured against; ``rounds`` is 1).
     max_memory : float or None
-        Bytes each program may take (see :func:`cvxcnn.fit.fit`).
+        Bytes each program may take (see :func:`cvxcnn.fitting.fit`).
 
     Returns
     -------

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize
 
 from cvxcnn.arrangements import enumerate_relu_patterns, sample_relu_patterns
-from cvxcnn.certify import CERTIFIED, ESTIMATED, TIGHT_CLARABEL, certify_relu
+from cvxcnn.certificates import CERTIFIED, ESTIMATED, TIGHT_CLARABEL, certify_relu
 from cvxcnn.cli import main
 from cvxcnn.colgen import solve_colgen
-from cvxcnn.fit import fit_relu
+from cvxcnn.fitting import fit_relu
 from cvxcnn.losses import SquaredLoss
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.nonconvex import primal_value_and_grad

@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from cvxcnn.arrangements import enumerate_relu_patterns, sample_relu_patterns
-from cvxcnn.certify import TIGHT_CLARABEL
+from cvxcnn.certificates import TIGHT_CLARABEL
 from cvxcnn.colgen import solve_colgen
 from cvxcnn.facets import FacetReduction, cone_facet_mask, facet_row_mask, reduce_sign_rows
-from cvxcnn.fit import fit_relu
+from cvxcnn.fitting import fit_relu
 from cvxcnn.problem import make_problem, problem_from_matrix
 from cvxcnn.programs.relu import sign_violation
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cvxcnn.arrangements import enumerate_relu_patterns, sample_relu_patterns
-from cvxcnn.fit import fit_relu
+from cvxcnn.fitting import fit_relu
 from cvxcnn.kkt import kkt_residuals
 from cvxcnn.losses import AbsoluteLoss, HuberLoss, LogisticLoss, SquaredLoss, get_loss
 from cvxcnn.networks import ReluNetwork, primal_objective

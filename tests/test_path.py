@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cvxcnn.arrangements import enumerate_relu_patterns, sample_relu_patterns
-from cvxcnn.certify import TIGHT_CLARABEL
-from cvxcnn.fit import fit_relu
+from cvxcnn.certificates import TIGHT_CLARABEL
+from cvxcnn.fitting import fit_relu
 from cvxcnn.oracle import relu_oracle
 from cvxcnn.path import solve_path
 from cvxcnn.problem import make_problem

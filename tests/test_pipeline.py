@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from cvxcnn.activations import ACTIVATIONS, activation_of, get_activation
 from cvxcnn.arrangements import PatternSet, enumerate_relu_patterns, sample_relu_patterns
-from cvxcnn.certify import (
+from cvxcnn.certificates import (
     CERTIFIED,
     ESTIMATED,
     FAILED,
@@ -31,7 +31,7 @@ from cvxcnn.certify import (
     certify,
 )
 from cvxcnn.colgen import solve_colgen
-from cvxcnn.fit import fit
+from cvxcnn.fitting import fit
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.oracle import relu_oracle
 from cvxcnn.path import solve_path
@@ -251,7 +251,7 @@ def test_huge_data_at_fixed_beta_gives_an_accurate_network():
 
 
 def test_a_program_too_large_for_memory_is_refused_before_it_is_built():
-    from cvxcnn.fit import ProgramTooLargeError
+    from cvxcnn.fitting import ProgramTooLargeError
 
     problem = _signal(0)
     cells = sample_relu_patterns(problem.Y, 20, random_state=0)
@@ -263,9 +263,8 @@ def test_a_program_too_large_for_memory_is_refused_before_it_is_built():
 @pytest.mark.parametrize("kind", ["relu", "soft_threshold"])
 def test_facet_safety_net_never_returns_a_program_with_violated_rows(kind, monkeypatch):
     """One facet row dropped per cell, no re-solve allowed: the full program is solved instead."""
-    import sys
+    import cvxcnn.fitting as fit_module
 
-    fit_module = sys.modules["cvxcnn.fit"]  # cvxcnn.fit is also the function's name
     problem = _signal(4, length=12)
     act = get_activation(kind)
     cells = act.enumerate(problem.Y, max_cells=100_000)

@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from cvxcnn.arrangements import enumerate_relu_patterns  # noqa: E402
-from cvxcnn.fit import fit_relu  # noqa: E402
+from cvxcnn.fitting import fit_relu  # noqa: E402
 from cvxcnn.losses import get_loss  # noqa: E402
 from cvxcnn.network_io import load_network  # noqa: E402
 from cvxcnn.networks import ReluNetwork, predict, primal_objective  # noqa: E402

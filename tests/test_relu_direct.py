@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cvxcnn.arrangements import enumerate_relu_patterns, sample_relu_patterns
-from cvxcnn.certify import TIGHT_CLARABEL
+from cvxcnn.certificates import TIGHT_CLARABEL
 from cvxcnn.facets import facet_row_mask
 from cvxcnn.losses import HuberLoss, get_loss
 from cvxcnn.problem import make_problem, problem_from_matrix
@@ -25,7 +25,7 @@ REL = 1e-6  # both paths solve to TIGHT_CLARABEL; the optima agree far below thi
 def fit_relu(problem, patterns, *, beta, loss="squared", row_mask=None, options=TIGHT_CLARABEL):
     """The CVXPY reference on the very same program (every row, or exactly ``row_mask``).
 
-    What :func:`cvxcnn.fit.fit_relu` does without its own row reduction.
+    What :func:`cvxcnn.fitting.fit_relu` does without its own row reduction.
     """
     program = build_relu_program(problem, patterns, beta=beta, loss=loss, row_mask=row_mask)
     info = solve_cvxpy(program.problem, "CLARABEL", solver_options=options)

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cvxcnn.arrangements import enumerate_relu_patterns, sample_relu_patterns
-from cvxcnn.certify import TIGHT_CLARABEL
-from cvxcnn.fit import fit_relu
+from cvxcnn.certificates import TIGHT_CLARABEL
+from cvxcnn.fitting import fit_relu
 from cvxcnn.networks import ReluNetwork, primal_objective
 from cvxcnn.nonconvex import primal_value_and_grad, random_restarts
 from cvxcnn.problem import make_problem, problem_from_matrix

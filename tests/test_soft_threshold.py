@@ -12,8 +12,8 @@ from scipy.optimize import approx_fprime, linprog
 
 from cvxcnn.arrangements import ArrangementTooLargeError
 from cvxcnn.bracket import fixed_threshold_bracket
-from cvxcnn.certify import TIGHT_CLARABEL, certify_st
-from cvxcnn.fit import fit_st
+from cvxcnn.certificates import TIGHT_CLARABEL, certify_st
+from cvxcnn.fitting import fit_st
 from cvxcnn.losses import get_loss
 from cvxcnn.network_io import load_network, save_network
 from cvxcnn.networks import primal_objective

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from cvxcnn.certify import TIGHT_CLARABEL
+from cvxcnn.certificates import TIGHT_CLARABEL
 from cvxcnn.facets import FacetReduction
-from cvxcnn.fit import fit_st
+from cvxcnn.fitting import fit_st
 from cvxcnn.problem import make_problem
 from cvxcnn.soft_threshold import (
     build_st_program,

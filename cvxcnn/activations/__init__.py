@@ -2,7 +2,7 @@
 
 :func:`get_activation` maps a name to its :class:`Activation`;
 :func:`activation_of` infers it from cells or a network, so that
-:func:`cvxcnn.fit.fit`, :func:`cvxcnn.certify.certify`,
+:func:`cvxcnn.fitting.fit`, :func:`cvxcnn.certificates.certify`,
 :func:`cvxcnn.colgen.solve_colgen` and :func:`cvxcnn.path.solve_path` take
 either kind without an ``activation`` argument.
 """

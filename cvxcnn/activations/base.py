@@ -3,7 +3,7 @@
 data -> problem (Y, R, x) -> cells -> program -> solve -> network -> certificate.
 
 Everything in that pipeline is written once, for any activation
-(:func:`cvxcnn.fit.fit`, :func:`cvxcnn.certify.certify`,
+(:func:`cvxcnn.fitting.fit`, :func:`cvxcnn.certificates.certify`,
 :func:`cvxcnn.colgen.solve_colgen`, :func:`cvxcnn.path.solve_path`); what
 differs between ReLU and soft thresholds is this small interface, in the
 spirit of skglm's datafit/penalty objects handed to one solver and CVXPY's

@@ -116,8 +116,8 @@ def pattern_case(
 ) -> dict:
     """One program over ``P`` sampled patterns (``key = (i, P, repeat)``) and its gaps."""
     from cvxcnn.arrangements import sample_relu_patterns
-    from cvxcnn.certify import certify_relu
-    from cvxcnn.fit import fit_relu
+    from cvxcnn.certificates import certify_relu
+    from cvxcnn.fitting import fit_relu
 
     cfg, (i, P, rep) = bench.cfg, key
     pats = sample_relu_patterns(problem.Y, P, random_state=bench.child_seed(i, P, rep))

@@ -119,7 +119,7 @@ def _psnr_columns(row: dict, nets: dict, train: object, test: object, kernel: in
 
 def _estimated_lower(cfg: GapConfig, problem: object, nets: dict, cells: object) -> dict:
     """The largest sampled-oracle dual bound over the networks (an estimate)."""
-    from cvxcnn.certify import certify_relu
+    from cvxcnn.certificates import certify_relu
 
     lowers = {}
     with Stopwatch() as sw:
@@ -141,7 +141,7 @@ def relu_case(bench: BenchmarkRun, noise: float, i: int, train: object, test: ob
     """The ReLU row of one noise level: convex fit, trained network, estimated bound, PSNR."""
     from cvxcnn.arrangements import sample_relu_patterns
     from cvxcnn.bench.models import problem_for, train_with
-    from cvxcnn.fit import fit_relu
+    from cvxcnn.fitting import fit_relu
     from cvxcnn.metrics import psnr
 
     cfg = bench.cfg
@@ -186,7 +186,7 @@ def st_case(bench: BenchmarkRun, noise: float, i: int, train: object, test: obje
     """The soft-threshold row of one noise level: 6a, paper program, trained net, bracket."""
     from cvxcnn.bench.models import as_st_network, problem_for, train_with
     from cvxcnn.bracket import fixed_threshold_bracket
-    from cvxcnn.fit import fit_st
+    from cvxcnn.fitting import fit_st
     from cvxcnn.soft_threshold import sample_st_triples
 
     cfg, lam = bench.cfg, bench.cfg.threshold

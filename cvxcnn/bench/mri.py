@@ -222,7 +222,7 @@ def convex_case(bench: BenchmarkRun, R: int, row: dict, ex: dict, data: tuple) -
     """Fit the residual convex program on the training crops; add its columns to ``row``."""
     from cvxcnn.arrangements import sample_relu_patterns
     from cvxcnn.bench.models import problem_for
-    from cvxcnn.fit import fit_relu
+    from cvxcnn.fitting import fit_relu
     from cvxcnn.metrics import psnr
 
     cfg, (x_tr, y_tr, x_te, y_te) = bench.cfg, data

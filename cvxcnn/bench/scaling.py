@@ -176,7 +176,7 @@ def solve_task(
 ) -> dict:
     """One convex solve; runs in the child process. Memory is measured around the solve."""
     from cvxcnn.bench.models import problem_for, sample_exactly
-    from cvxcnn.fit import fit_relu
+    from cvxcnn.fitting import fit_relu
 
     noisy, clean = _data(kind, size, noise, seed)
     problem = problem_for(noisy, clean, kernel)
@@ -221,7 +221,7 @@ def _other_solvers() -> tuple[list[str], list[dict]]:
     """Installed CVXPY solvers besides the main ones that solve a tiny instance of the program."""
     import cvxpy as cp
 
-    from cvxcnn.fit import fit_relu
+    from cvxcnn.fitting import fit_relu
     from cvxcnn.problem import problem_from_matrix
 
     rng = np.random.default_rng(0)

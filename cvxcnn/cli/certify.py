@@ -16,7 +16,7 @@ import argparse
 import time
 from pathlib import Path
 
-from cvxcnn.certify import certify
+from cvxcnn.certificates import certify
 from cvxcnn.cli.common import (
     DATA_DEFAULTS,
     INPUT_ERRORS,

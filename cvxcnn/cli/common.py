@@ -541,7 +541,7 @@ def predict_images(network: object, problem: PatchProblem) -> np.ndarray:
 
 
 def certificate_lines(cert: object) -> list[str]:
-    """Human-readable summary of a :class:`cvxcnn.certify.Certificate`."""
+    """Human-readable summary of a :class:`cvxcnn.certificates.Certificate`."""
     if cert.certificate == "failed":
         return [f"NO lower bound: {cert.message}"]
     label = "CERTIFIED lower bound (every cell searched)"

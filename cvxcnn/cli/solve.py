@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from cvxcnn.certify import certify
+from cvxcnn.certificates import certify
 from cvxcnn.cli.common import (
     DATA_DEFAULTS,
     MODEL_DEFAULTS,
@@ -53,7 +53,7 @@ from cvxcnn.cli.errors import UsageError, one_line
 from cvxcnn.cli.output import WEIGHTS_SUFFIXES, check_distinct, check_output_file
 from cvxcnn.cli.solve_st import run_st
 from cvxcnn.colgen import solve_colgen
-from cvxcnn.fit import fit_relu
+from cvxcnn.fitting import fit_relu
 from cvxcnn.network_io import save_network
 
 DEFAULTS = {**DATA_DEFAULTS, **MODEL_DEFAULTS, **PATTERN_DEFAULTS, **SOLVER_DEFAULTS}

@@ -8,7 +8,7 @@
   triple (refused above ``--max-cells``); ``--facets`` and ``--jobs`` reach
   the facet reduction of program 6a;
 - ``--certify exact|sampled``: the dual lower bound of
-  :func:`cvxcnn.certify.certify` at the 6a network (every triple searched:
+  :func:`cvxcnn.certificates.certify` at the 6a network (every triple searched:
   certified; sampled triples: an estimate).
 
 What ``objective`` means: for ``exact`` the 6a optimum (with
@@ -25,7 +25,7 @@ import argparse
 import time
 
 from cvxcnn.bracket import fixed_threshold_bracket
-from cvxcnn.certify import certify
+from cvxcnn.certificates import certify
 from cvxcnn.cli.common import (
     RunContext,
     build_problem,
@@ -43,7 +43,7 @@ from cvxcnn.cli.common import (
     st_triples,
     write_result,
 )
-from cvxcnn.fit import fit_st
+from cvxcnn.fitting import fit_st
 from cvxcnn.network_io import save_network
 
 

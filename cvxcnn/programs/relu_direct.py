@@ -6,7 +6,7 @@ ever produces one fixed, well-understood sparse structure (DESIGN.md
 section 10, lever 3). Here that structure is assembled directly with
 ``scipy.sparse`` index arithmetic (no Python loop over patterns) and handed to
 ``clarabel.DefaultSolver``. The CVXPY builder
-(:func:`cvxcnn.programs.relu.build_relu_program` / :func:`cvxcnn.fit.fit_relu`)
+(:func:`cvxcnn.programs.relu.build_relu_program` / :func:`cvxcnn.fitting.fit_relu`)
 stays the reference path: it supports every loss and solver, DPP parameters and
 the dual program; this module is an optional fast path for Clarabel with the
 squared, absolute and Huber losses, tested against it. The standard form is
@@ -180,7 +180,7 @@ def _direct_loss(loss: str | Loss) -> tuple[Loss, str]:
             return loss, kind
     raise ValueError(
         f"the direct Clarabel path supports the losses {', '.join(DIRECT_LOSSES)}; "
-        f"got {loss.name!r}. Use cvxcnn.fit.fit_relu (CVXPY) for other losses"
+        f"got {loss.name!r}. Use cvxcnn.fitting.fit_relu (CVXPY) for other losses"
     )
 
 
@@ -485,7 +485,7 @@ def fit_relu_direct(
 ) -> ConvexFitResult:
     """Solve eq. 4 with Clarabel directly (no CVXPY) and reconstruct the network.
 
-    Same inputs and result as :func:`cvxcnn.fit.fit_relu` with
+    Same inputs and result as :func:`cvxcnn.fitting.fit_relu` with
     ``solver="CLARABEL"``, for the squared, absolute and Huber losses.
 
     Parameters
@@ -498,7 +498,7 @@ def fit_relu_direct(
         Weight decay (> 0).
     loss : {"squared", "absolute", "huber"} or Loss
     solver_options : dict, optional
-        Clarabel settings (e.g. :data:`cvxcnn.certify.TIGHT_CLARABEL`).
+        Clarabel settings (e.g. :data:`cvxcnn.certificates.TIGHT_CLARABEL`).
     rtol : float
         Relative threshold for nonzero blocks in the reconstruction.
     row_mask : ndarray of shape (n, P), bool, optional

@@ -11,7 +11,7 @@ See ``docs/soft_threshold.md`` and DESIGN.md section 6. Main entry points:
   :func:`st_random_restarts` (L-BFGS-B reference check).
 
 The pipeline itself is written once for every activation:
-:func:`cvxcnn.fit.fit` / :func:`cvxcnn.fit.fit_st`, :func:`cvxcnn.certify.certify`,
+:func:`cvxcnn.fitting.fit` / :func:`cvxcnn.fitting.fit_st`, :func:`cvxcnn.certificates.certify`,
 :func:`cvxcnn.colgen.solve_colgen`, :func:`cvxcnn.path.solve_path`, and the
 fixed-threshold bracket :func:`cvxcnn.bracket.fixed_threshold_bracket`.
 """

@@ -1,6 +1,6 @@
 """The certificate oracle of soft-threshold networks with learnable thresholds.
 
-The weak-duality argument of :mod:`cvxcnn.certify` carries over unchanged
+The weak-duality argument of :mod:`cvxcnn.certificates` carries over unchanged
 once the ReLU oracle is replaced by
 
     M(r) = max_{||u|| <= 1, t >= 0} |g^T tau_t(Y u)|,     g = R^T r.

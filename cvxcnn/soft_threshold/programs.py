@@ -527,7 +527,7 @@ def reconstruct_paper(
 
 @dataclass
 class STFitResult(ConvexFitResult):
-    """Outcome of an ST program: :class:`cvxcnn.fit.ConvexFitResult` plus ST fields.
+    """Outcome of an ST program: :class:`cvxcnn.fitting.ConvexFitResult` plus ST fields.
 
     For ``form="exact"`` (6a): ``objective`` is the convex optimum,
     ``network`` the reconstructed learnable-threshold :class:`STNetwork` and
