@@ -21,24 +21,23 @@ from cvxcnn.cli.common import (
     PATTERN_DEFAULTS,
     SOLVER_DEFAULTS,
     RunContext,
-    add_common_flags,
+    activation_name,
     add_data_args,
     add_model_args,
+    add_output_args,
     add_pattern_args,
     add_solver_args,
-    build_problem,
     check_jobs,
     check_solver,
+    check_st_facets,
     data_summary,
     float_arg,
     int_arg,
-    load_data,
-    make_loss,
+    load_problem,
     max_memory,
     print_lines,
-    relu_patterns,
     solver_options,
-    st_triples,
+    training_cells,
     write_result,
 )
 from cvxcnn.cli.errors import UsageError
@@ -79,11 +78,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument(
         "--tol", type=float_arg(0.0, inclusive=True), help="oracle tolerance (default 1e-4)"
     )
-    g = p.add_argument_group("output")
-    g.add_argument("--out", type=Path, help="JSON result file")
-    g.add_argument("--plot", type=Path, help="figure: objective and working set (.png/.pdf/.svg)")
-    g.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    add_common_flags(p)
+    files = {
+        "--out": "JSON result file",
+        "--plot": "figure: objective and working set (.png/.pdf/.svg)",
+    }
+    add_output_args(p, files)
     return p
 
 
@@ -96,8 +95,8 @@ def check(args: argparse.Namespace, explicit: set[str]) -> None:
         raise UsageError("--plot", "needs matplotlib: pip install matplotlib")
     check_jobs(args.jobs)
     check_solver(args.solver, args.loss, solver_options(args))
-    if args.activation == "st" and args.facets == "adjacency":
-        raise UsageError("--facets", "adjacency applies to ReLU cells; use auto, off, hull or lp")
+    if args.activation == "st":
+        check_st_facets(args.facets)
     if args.betas is None:
         args.betas = list(DEFAULT_BETAS)
 
@@ -142,14 +141,9 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
 
     check(args, ctx.explicit)
     ctx.config["betas"] = list(args.betas)
-    data = load_data(args, ctx.explicit)
-    problem = build_problem(args, data)
-    loss = make_loss(args, ctx.explicit)
+    data, problem, loss = load_problem(args, ctx.explicit)
     start = time.perf_counter()
-    if args.activation == "st":
-        patterns = st_triples(args, problem.Y, None)
-    else:
-        patterns = relu_patterns(args, problem.Y)
+    patterns = training_cells(args, problem.Y, activation=activation_name(args))
     pattern_seconds = time.perf_counter() - start
     result = solve_path(
         problem,
