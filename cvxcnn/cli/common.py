@@ -40,6 +40,9 @@ MODEL_DEFAULTS |= {"loss": "squared", "huber_delta": 1.0}
 PATTERN_DEFAULTS = {"patterns": 500, "data_directed": 0.0, "max_cells": 200_000}
 SOLVER_DEFAULTS = {"solver": "clarabel", "solver_option": [], "facets": "auto", "jobs": -1}
 SOLVER_DEFAULTS |= {"max_memory": None}
+#: Every flag of :func:`add_convex_args` (``cvxcnn solve`` and ``cvxcnn path``).
+CONVEX_DEFAULTS = {**DATA_DEFAULTS, **MODEL_DEFAULTS, **PATTERN_DEFAULTS, **SOLVER_DEFAULTS}
+CONVEX_DEFAULTS |= {"bias": False, "residual": False}
 #: Errors a user's own input file can raise while it is read.
 INPUT_ERRORS = (ValueError, TypeError, OSError, EOFError, KeyError, zipfile.BadZipFile)
 
@@ -165,13 +168,6 @@ def add_loss_args(g: argparse._ArgumentGroup, *, beta: bool = True) -> None:
     g.add_argument("--huber-delta", type=float_arg(0.0), help="Huber transition point (default 1)")
 
 
-def add_model_args(p: argparse.ArgumentParser, *, beta: bool = True) -> None:
-    """Geometry and loss flags (``--beta`` unless ``beta=False``)."""
-    g = p.add_argument_group("model")
-    add_geometry_args(g)
-    add_loss_args(g, beta=beta)
-
-
 def add_pattern_args(g: argparse._ArgumentGroup, *, what: str = "sign patterns") -> None:
     """``--patterns --data-directed --max-cells``."""
     g.add_argument(
@@ -217,6 +213,29 @@ def add_solver_args(g: argparse._ArgumentGroup) -> None:
         metavar="GIB",
         help="refuse programs estimated above this many GiB (default: half the machine's RAM)",
     )
+
+
+def add_convex_args(p: argparse.ArgumentParser, *, beta: bool = True) -> argparse._ArgumentGroup:
+    """Data, model (``--beta`` unless ``beta=False``), pattern and solver flags of a convex solve.
+
+    Returns
+    -------
+    argparse._ArgumentGroup
+        The "patterns and solver" group, for the subcommand's own solver flags.
+    """
+    add_data_args(p)
+    g = p.add_argument_group("model")
+    add_geometry_args(g)
+    add_loss_args(g, beta=beta)
+    g = p.add_argument_group("patterns and solver")
+    add_pattern_args(g)
+    add_solver_args(g)
+    return g
+
+
+def reduction_keywords(args: argparse.Namespace) -> dict:
+    """``facets``, ``n_jobs`` and ``max_memory``: how a program is reduced and bounded."""
+    return {"facets": args.facets, "n_jobs": args.jobs, "max_memory": max_memory(args)}
 
 
 def max_memory(args: argparse.Namespace) -> float | None:

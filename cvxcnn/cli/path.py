@@ -16,17 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from cvxcnn.cli.common import (
-    DATA_DEFAULTS,
-    MODEL_DEFAULTS,
-    PATTERN_DEFAULTS,
-    SOLVER_DEFAULTS,
+    CONVEX_DEFAULTS,
     RunContext,
     activation_name,
-    add_data_args,
-    add_model_args,
+    add_convex_args,
     add_output_args,
-    add_pattern_args,
-    add_solver_args,
     check_jobs,
     check_solver,
     check_st_facets,
@@ -34,8 +28,8 @@ from cvxcnn.cli.common import (
     float_arg,
     int_arg,
     load_problem,
-    max_memory,
     print_lines,
+    reduction_keywords,
     solver_options,
     training_cells,
     write_result,
@@ -44,9 +38,8 @@ from cvxcnn.cli.errors import UsageError
 from cvxcnn.cli.output import FIGURE_SUFFIXES, check_distinct, check_output_file
 from cvxcnn.path import solve_path
 
-DEFAULTS = {**DATA_DEFAULTS, **MODEL_DEFAULTS, **PATTERN_DEFAULTS, **SOLVER_DEFAULTS}
-del DEFAULTS["beta"]  # --betas instead
-DEFAULTS |= {"bias": False, "residual": False, "betas": None}
+DEFAULTS = {k: v for k, v in CONVEX_DEFAULTS.items() if k != "beta"}  # --betas instead
+DEFAULTS |= {"betas": None}
 DEFAULTS |= {"initial_patterns": 50, "tol": 1e-4, "activation": "relu"}
 #: ``--betas`` when not given: 10 values from 1 down to 1e-3.
 DEFAULT_BETAS = tuple(float(b) for b in np.logspace(0, -3, 10))
@@ -57,11 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "path", help="solve for many beta values, warm-started by active set; write JSON"
     )
-    add_data_args(p)
-    add_model_args(p, beta=False)
-    g = p.add_argument_group("patterns and solver")
-    add_pattern_args(g)
-    add_solver_args(g)
+    add_convex_args(p, beta=False)
     g = p.add_argument_group("path")
     g.add_argument(
         "--betas",
@@ -152,12 +141,10 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
         loss=loss,
         tol=args.tol,
         initial=args.initial_patterns,
-        facets=args.facets,
         solver=args.solver,
         solver_options=solver_options(args),
         progress=not args.quiet,
-        n_jobs=args.jobs,
-        max_memory=max_memory(args),
+        **reduction_keywords(args),
     )
     payload = {**result.to_dict(), **data_summary(args, data), "n": problem.n, "d": problem.d}
     payload |= {"pattern_method": patterns.method, "pattern_seconds": pattern_seconds}

@@ -18,17 +18,11 @@ import time
 
 from cvxcnn.certify import certify
 from cvxcnn.cli.common import (
-    DATA_DEFAULTS,
-    MODEL_DEFAULTS,
-    PATTERN_DEFAULTS,
-    SOLVER_DEFAULTS,
+    CONVEX_DEFAULTS,
     RunContext,
     activation_name,
-    add_data_args,
-    add_model_args,
+    add_convex_args,
     add_output_args,
-    add_pattern_args,
-    add_solver_args,
     cell_set,
     certificate_lines,
     check_jobs,
@@ -43,6 +37,7 @@ from cvxcnn.cli.common import (
     print_lines,
     problem_spec,
     psnr_summary,
+    reduction_keywords,
     refuse,
     save_weights,
     solver_keywords,
@@ -56,8 +51,7 @@ from cvxcnn.cli.solve_st import run_st
 from cvxcnn.colgen import solve_colgen
 from cvxcnn.fit import fit_relu
 
-DEFAULTS = {**DATA_DEFAULTS, **MODEL_DEFAULTS, **PATTERN_DEFAULTS, **SOLVER_DEFAULTS}
-DEFAULTS |= {"bias": False, "residual": False, "canon_backend": None, "backend": "cvxpy"}
+DEFAULTS = {**CONVEX_DEFAULTS, "canon_backend": None, "backend": "cvxpy"}
 DEFAULTS |= {"method": "direct", "initial_patterns": 10, "certify": None}
 DEFAULTS |= {"certify_patterns": 5000, "activation": "relu", "threshold": None}
 DEFAULTS |= {"st_form": "exact", "st_restarts": 0}
@@ -67,11 +61,7 @@ ST_FLAGS = ("threshold", "st_form", "st_restarts")
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``cvxcnn solve``."""
     p = sub.add_parser("solve", help="solve the convex program on a data set, write JSON")
-    add_data_args(p)
-    add_model_args(p)
-    g = p.add_argument_group("patterns and solver")
-    add_pattern_args(g)
-    add_solver_args(g)
+    g = add_convex_args(p)
     g.add_argument("--canon-backend", choices=("CPP", "SCIPY", "COO"), help="CVXPY backend")
     g.add_argument(
         "--backend",
@@ -192,10 +182,8 @@ def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
         problem,
         patterns,
         **solver_keywords(args, loss),
-        facets=args.facets,
+        **reduction_keywords(args),
         backend=args.backend,
-        n_jobs=args.jobs,
-        max_memory=max_memory(args),
     )
     payload = {**result.to_dict(), **data_summary(args, data)}
     payload |= {"pattern_method": patterns.method, "pattern_seconds": pattern_seconds}

@@ -37,6 +37,7 @@ from cvxcnn.cli.common import (
     print_lines,
     problem_spec,
     psnr_summary,
+    reduction_keywords,
     save_weights,
     solver_keywords,
     training_cells,
@@ -62,15 +63,7 @@ def bracket_payload(bracket: object) -> dict:
 
 def fit_learnable(args: argparse.Namespace, problem: object, triples: object, kw: dict):
     """Program 6a with the ``--facets`` / ``--jobs`` reduction."""
-    return fit_st(
-        problem,
-        triples,
-        form="exact",
-        facets=args.facets,
-        n_jobs=args.jobs,
-        max_memory=max_memory(args),
-        **kw,
-    )
+    return fit_st(problem, triples, form="exact", **reduction_keywords(args), **kw)
 
 
 def certify_learnable(args: argparse.Namespace, problem: object, triples: object, fit, kw):
