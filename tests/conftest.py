@@ -1,4 +1,9 @@
-"""Shared fixtures: tiny problems that solve in well under a second."""
+"""Shared fixtures: tiny problems that solve in well under a second.
+
+The plain functions here (:func:`noisy_problem`, :func:`facets_by_brute_lp`)
+are imported by test modules that need them outside a fixture (cached
+problems, hypothesis examples).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import os
 import numpy as np
 import pytest
 from hypothesis import settings
+from scipy.optimize import linprog
 
 from cvxcnn.problem import make_problem
 
@@ -22,19 +28,42 @@ def rng():
     return np.random.default_rng(12345)
 
 
+def noisy_problem(seed: int, shape: tuple[int, ...], noise: float, kernel_size: int):
+    """``make_problem`` of random clean signals/images plus Gaussian noise of std ``noise``."""
+    rng = np.random.default_rng(seed)
+    clean = rng.random(shape)
+    noisy = clean + noise * rng.standard_normal(clean.shape)
+    return make_problem(noisy, clean, kernel_size=kernel_size)
+
+
+def facets_by_brute_lp(Yt: np.ndarray, signs: np.ndarray) -> set[int]:
+    """Facet rows of ``{x : s_k Yt_k . x >= 0, s_k != 0}``, one LP per row.
+
+    A row is a facet iff minimizing it over the other rows (in a box) goes
+    negative; rows on the same oriented hyperplane are one constraint, and
+    the first of them stands for it.
+    """
+    present = np.flatnonzero(signs)
+    A = signs[present, None] * Yt[present]
+    unit = A / np.linalg.norm(A, axis=1)[:, None]
+    facets = set()
+    for j in range(len(A)):
+        same = np.flatnonzero(np.all(np.isclose(unit, unit[j], atol=1e-9), axis=1))
+        others = np.delete(A, same, axis=0)
+        res = linprog(A[j], A_ub=-others, b_ub=np.zeros(len(others)), bounds=[(-1, 1)] * A.shape[1])
+        assert res.status == 0
+        if res.fun < -1e-9:
+            facets.add(int(present[same.min()]))
+    return facets
+
+
 @pytest.fixture
 def tiny_1d_problem():
     """Two noisy 1-D signals of length 5, kernel 2 ("same" padding): n = 10, d = 2."""
-    rng = np.random.default_rng(7)
-    clean = rng.random((2, 5))
-    noisy = clean + 0.3 * rng.standard_normal(clean.shape)
-    return make_problem(noisy, clean, kernel_size=2)
+    return noisy_problem(7, (2, 5), 0.3, kernel_size=2)
 
 
 @pytest.fixture
 def small_2d_problem():
     """Two noisy 5x5 images, 3x3 kernel: n = 50, d = 9."""
-    rng = np.random.default_rng(3)
-    clean = rng.random((2, 5, 5))
-    noisy = clean + 0.2 * rng.standard_normal(clean.shape)
-    return make_problem(noisy, clean, kernel_size=3)
+    return noisy_problem(3, (2, 5, 5), 0.2, kernel_size=3)

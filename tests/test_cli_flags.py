@@ -14,11 +14,14 @@ import json
 
 import pytest
 
+from cvxcnn.activations import ACTIVATIONS
 from cvxcnn.cli import app, main
 from cvxcnn.network_io import save_network
 from cvxcnn.networks import ReluNetwork
 
 CLI_MODULES = ("common", "solve", "solve_st", "certify", "path", "train", "demo", "bench")
+#: Library modules whose names a spy also replaces (the cells come from the activations).
+LIBRARY_MODULES = ("cvxcnn.primal", "cvxcnn.demo", "cvxcnn.bench", "cvxcnn.activations.relu")
 BASE = {
     "solve": ["solve", "--data", "synthetic1d", "--images", "1", "--size", "8", "--kernel", "2"],
     "certify": ["certify", "--weights", "{w}", "--data", "synthetic1d", "--size", "8"]
@@ -63,13 +66,8 @@ GEOMETRY = [
     ("--bias", ["--bias"], "make_problem", kw("bias", True)),
     ("--residual", ["--residual"], "make_problem", kw("residual", True)),
 ]
-HUBER = ("--huber-delta", ["--loss", "huber", "--huber-delta", "2"], "get_loss", kw("delta", 2.0))
-SOLVE = [
-    *DATA,
-    *GEOMETRY,
-    ("--beta", ["--beta", "0.5"], "fit_relu", kw("beta", 0.5)),
-    ("--loss", ["--loss", "absolute"], "fit_relu", loss_name("absolute")),
-    HUBER,
+#: ``--patterns --data-directed --max-cells`` of the convex solves (ReLU cells).
+PATTERNS = [
     ("--patterns", ["--patterns", "7"], "sample_relu_patterns", arg(1, 7)),
     (
         "--data-directed",
@@ -83,17 +81,35 @@ SOLVE = [
         "enumerate_relu_patterns",
         kw("max_cells", 999),
     ),
-    ("--solver", ["--solver", "scs"], "fit_relu", kw("solver", "scs")),
-    (
-        "--solver-option",
-        ["--solver-option", "max_iter=50"],
-        "fit_relu",
-        kw("solver_options", {"max_iter": 50}),
-    ),
+]
+
+
+def solver_cases(target):
+    """``--solver --solver-option --facets --jobs --max-memory``, each reaching ``target``."""
+    return [
+        ("--solver", ["--solver", "scs"], target, kw("solver", "scs")),
+        (
+            "--solver-option",
+            ["--solver-option", "max_iter=50"],
+            target,
+            kw("solver_options", {"max_iter": 50}),
+        ),
+        ("--facets", ["--facets", "off"], target, kw("facets", "off")),
+        ("--jobs", ["--jobs", "1"], target, kw("n_jobs", 1)),
+        ("--max-memory", ["--max-memory", "2"], target, kw("max_memory", 2 * 2**30)),
+    ]
+
+
+HUBER = ("--huber-delta", ["--loss", "huber", "--huber-delta", "2"], "get_loss", kw("delta", 2.0))
+SOLVE = [
+    *DATA,
+    *GEOMETRY,
+    ("--beta", ["--beta", "0.5"], "fit_relu", kw("beta", 0.5)),
+    ("--loss", ["--loss", "absolute"], "fit_relu", loss_name("absolute")),
+    HUBER,
+    *PATTERNS,
+    *solver_cases("fit_relu"),
     ("--canon-backend", ["--canon-backend", "SCIPY"], "fit_relu", kw("canon_backend", "SCIPY")),
-    ("--facets", ["--facets", "off"], "fit_relu", kw("facets", "off")),
-    ("--jobs", ["--jobs", "1"], "fit_relu", kw("n_jobs", 1)),
-    ("--max-memory", ["--max-memory", "2"], "fit_relu", kw("max_memory", 2 * 2**30)),
     ("--backend", ["--backend", "direct"], "fit_relu", kw("backend", "direct")),
     ("--method", ["--method", "colgen"], "solve_colgen", lambda a, k: True),
     (
@@ -106,8 +122,8 @@ SOLVE = [
     (
         "--certify-patterns",
         ["--patterns", "exact", "--certify", "sampled", "--certify-patterns", "33"],
-        "oracle_cells",
-        kw("samples", 33),
+        "sample_relu_patterns",
+        arg(1, 33),
     ),
     ("--activation", ST, "fit_st", lambda a, k: True),
     ("--threshold", [*ST, "--threshold", "0.2"], "fixed_threshold_bracket", arg(2, 0.2)),
@@ -130,15 +146,20 @@ CERTIFY = [
     ("--beta", ["--beta", "0.5"], "certify", kw("beta", 0.5)),
     ("--loss", ["--loss", "absolute"], "certify", loss_name("absolute")),
     HUBER,
-    ("--certify", ["--certify", "sampled"], "oracle_cells", arg(1, "sampled")),
-    ("--patterns", ["--certify", "sampled", "--patterns", "77"], "oracle_cells", kw("samples", 77)),
+    ("--certify", ["--certify", "sampled"], "cell_set", arg(2, "sampled")),
+    (
+        "--patterns",
+        ["--certify", "sampled", "--patterns", "77"],
+        "sample_relu_patterns",
+        arg(1, 77),
+    ),
     (
         "--data-directed",
         ["--certify", "sampled", "--data-directed", "0.3"],
-        "oracle_cells",
+        "sample_relu_patterns",
         kw("data_directed", 0.3),
     ),
-    ("--max-cells", ["--max-cells", "999"], "oracle_cells", kw("max_cells", 999)),
+    ("--max-cells", ["--max-cells", "999"], "enumerate_relu_patterns", kw("max_cells", 999)),
     ("--out", ["--out", "{tmp}/c.json"], None, "file:c.json"),
     ("--quiet", ["--quiet"], None, "quiet"),
     ("--debug", ["--debug", "--beta", "0.5"], "certify", "debug"),
@@ -148,29 +169,8 @@ PATH = [
     *GEOMETRY,
     ("--loss", ["--loss", "absolute"], "solve_path", loss_name("absolute")),
     HUBER,
-    ("--patterns", ["--patterns", "7"], "sample_relu_patterns", arg(1, 7)),
-    (
-        "--data-directed",
-        ["--data-directed", "0.5"],
-        "sample_relu_patterns",
-        kw("data_directed", 0.5),
-    ),
-    (
-        "--max-cells",
-        ["--patterns", "exact", "--max-cells", "999"],
-        "enumerate_relu_patterns",
-        kw("max_cells", 999),
-    ),
-    ("--solver", ["--solver", "scs"], "solve_path", kw("solver", "scs")),
-    (
-        "--solver-option",
-        ["--solver-option", "max_iter=50"],
-        "solve_path",
-        kw("solver_options", {"max_iter": 50}),
-    ),
-    ("--facets", ["--facets", "off"], "solve_path", kw("facets", "off")),
-    ("--jobs", ["--jobs", "1"], "solve_path", kw("n_jobs", 1)),
-    ("--max-memory", ["--max-memory", "2"], "solve_path", kw("max_memory", 2 * 2**30)),
+    *PATTERNS,
+    *solver_cases("solve_path"),
     ("--betas", ["--betas", "0.5", "0.1"], "solve_path", arg(2, [0.5, 0.1])),
     ("--initial-patterns", ["--initial-patterns", "5"], "solve_path", kw("initial", 5)),
     ("--tol", ["--tol", "0.01"], "solve_path", kw("tol", 0.01)),
@@ -238,7 +238,7 @@ class Stop(Exception):
 def _spy(monkeypatch, name, calls, stop=True):
     """Record calls of ``name`` wherever the CLI looks it up; stop the run there."""
     owners = [importlib.import_module(f"cvxcnn.cli.{m}") for m in CLI_MODULES]
-    owners += [importlib.import_module(m) for m in ("cvxcnn.primal", "cvxcnn.demo", "cvxcnn.bench")]
+    owners += [importlib.import_module(m) for m in LIBRARY_MODULES]
     for owner in owners:
         real = getattr(owner, name, None)
         if real is None:
@@ -251,6 +251,18 @@ def _spy(monkeypatch, name, calls, stop=True):
             return _real(*a, **k)
 
         monkeypatch.setattr(owner, name, spy)
+    for act in ACTIVATIONS.values():  # the activations hold their sampler/enumerator
+        for slot in ("sampler", "enumerator"):
+            real = getattr(type(act), slot)
+            if getattr(real, "__name__", None) == name:
+
+                def spy(*a, _real=real, **k):
+                    calls.append((a, k))
+                    if stop:
+                        raise Stop
+                    return _real(*a, **k)
+
+                monkeypatch.setattr(type(act), slot, staticmethod(spy))
 
 
 def _fake_outputs(monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import facets_by_brute_lp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
@@ -87,20 +88,6 @@ def test_sampled_cells_are_refused(rng):
 # --------------------------------------------------------------------------- #
 
 
-def _facets_by_brute_lp(Y: np.ndarray, mask: np.ndarray) -> set[int]:
-    """Hyperplane classes (first row of each) that are facets, one LP per row."""
-    A = (2.0 * mask - 1.0)[:, None] * Y
-    unit = A / np.linalg.norm(A, axis=1)[:, None]
-    facets = set()
-    for j in range(len(A)):
-        same = np.flatnonzero(np.all(np.isclose(unit, unit[j], atol=1e-9), axis=1))
-        others = np.delete(A, same, axis=0)
-        res = linprog(A[j], A_ub=-others, b_ub=np.zeros(len(others)), bounds=[(-1, 1)] * A.shape[1])
-        if res.status == 0 and res.fun < -1e-9:
-            facets.add(int(same.min()))
-    return facets
-
-
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), d=st.integers(2, 5), n=st.integers(6, 25))
 def test_hull_and_lp_facets_match_brute_force(seed, d, n):
@@ -113,7 +100,8 @@ def test_hull_and_lp_facets_match_brute_force(seed, d, n):
     assert np.array_equal(hull.keep, lp.keep)
     assert not hull.keep[1].any()  # the parallel copy of row 0 is never needed
     for i in range(len(cells)):
-        assert set(np.flatnonzero(hull.keep[:, i])) == _facets_by_brute_lp(Y, cells.masks[i])
+        signs = 2 * cells.masks[i].astype(int) - 1  # every row, oriented by the pattern
+        assert set(np.flatnonzero(hull.keep[:, i])) == facets_by_brute_lp(Y, signs)
     assert hull.rows_kept <= hull.rows_full
 
 

@@ -8,6 +8,7 @@ import json
 import cvxpy as cp
 import numpy as np
 import pytest
+from conftest import noisy_problem
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,7 @@ from cvxcnn.fitting import fit_relu
 from cvxcnn.kkt import kkt_residuals
 from cvxcnn.losses import AbsoluteLoss, HuberLoss, LogisticLoss, SquaredLoss, get_loss
 from cvxcnn.networks import ReluNetwork, primal_objective
-from cvxcnn.problem import make_problem, problem_from_matrix
+from cvxcnn.problem import problem_from_matrix
 from cvxcnn.programs.relu import build_relu_program
 from cvxcnn.programs.relu_dual import (
     build_relu_dual_program,
@@ -36,11 +37,8 @@ DUAL_TIGHT = {"tol_gap_abs": 1e-9, "tol_gap_rel": 1e-9, "tol_feas": 1e-9}
 # --------------------------------------------------------------------------- #
 @functools.cache
 def signal_problem():
-    """Two noisy 1-D signals of length 5, kernel 2: n = 10, d = 2."""
-    rng = np.random.default_rng(7)
-    clean = rng.random((2, 5))
-    noisy = clean + 0.3 * rng.standard_normal(clean.shape)
-    return make_problem(noisy, clean, kernel_size=2)
+    """Two noisy 1-D signals of length 5, kernel 2: n = 10, d = 2 (``tiny_1d_problem``)."""
+    return noisy_problem(7, (2, 5), 0.3, kernel_size=2)
 
 
 @functools.cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import noisy_problem
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,17 +13,13 @@ from cvxcnn.certificates import TIGHT_CLARABEL
 from cvxcnn.fitting import fit_relu
 from cvxcnn.oracle import relu_oracle
 from cvxcnn.path import solve_path
-from cvxcnn.problem import make_problem
 
 BETAS = [1.0, 0.2, 0.05, 0.01]
 
 
 @pytest.fixture
 def digits_like_problem():
-    rng = np.random.default_rng(3)
-    clean = rng.random((2, 6, 6))
-    noisy = clean + 0.2 * rng.standard_normal(clean.shape)
-    return make_problem(noisy, clean, kernel_size=3)
+    return noisy_problem(3, (2, 6, 6), 0.2, kernel_size=3)
 
 
 def test_path_matches_fresh_full_solves(digits_like_problem):
@@ -42,9 +39,7 @@ def test_path_matches_fresh_full_solves(digits_like_problem):
 
 
 def test_path_over_every_cell_is_the_global_optimum():
-    rng = np.random.default_rng(5)
-    clean = rng.random((1, 14))
-    problem = make_problem(clean + 0.3 * rng.standard_normal(clean.shape), clean, kernel_size=3)
+    problem = noisy_problem(5, (1, 14), 0.3, kernel_size=3)
     cells = enumerate_relu_patterns(problem.Y)
     path = solve_path(problem, cells, [0.1, 0.02], solver_options=TIGHT_CLARABEL, tol=1e-6)
     for point in path.points:

@@ -49,6 +49,13 @@ def _images(shape, seed=0):
     return clean + 0.3 * rng.standard_normal(shape), clean
 
 
+def _train(shape, seed, **kw):
+    """``(noisy, clean, result)``: 5 epochs on :func:`_images`, kernel 3, 16 neurons, beta 1e-2."""
+    noisy, clean = _images(shape, seed=seed)
+    kw = {"kernel_size": 3, "neurons": 16, "beta": 1e-2, "epochs": 5, "verbose": False, **kw}
+    return noisy, clean, train_primal(noisy, clean, **kw)
+
+
 def _model(geometry, m=5, *, activation="relu", seed=1, **kw):
     model = TwoLayerCNN(geometry, m, activation=activation, **kw)
     model.reset_parameters_("normal", 1.0, torch.Generator().manual_seed(seed))
@@ -210,21 +217,8 @@ def test_autograd_matches_finite_differences_of_evaluator(shape, kw, activation,
     ],
 )
 def test_exported_objective_equals_last_full_batch_loss(dtype, rtol, kw):
-    noisy, clean = _images((3, 6, 6), seed=2)
     kw = {"optimizer": "adam", **kw}
-    result = train_primal(
-        noisy,
-        clean,
-        kernel_size=3,
-        neurons=16,
-        beta=1e-2,
-        lr=1e-2,
-        epochs=5,
-        dtype=dtype,
-        device="cpu",
-        verbose=False,
-        **kw,
-    )
+    noisy, clean, result = _train((3, 6, 6), 2, lr=1e-2, dtype=dtype, device="cpu", **kw)
     assert result.final_objective == pytest.approx(result.trainer_objective, rel=rtol)
     problem = make_problem(
         noisy,
@@ -329,19 +323,8 @@ LEARNING_RATES = {
 def test_every_optimizer_decreases_the_objective(optimizer, batch_size):
     if optimizer == "lbfgs" and batch_size is not None:
         pytest.skip("lbfgs is full batch only")
-    noisy, clean = _images((4, 6, 6), seed=5)
-    result = train_primal(
-        noisy,
-        clean,
-        kernel_size=3,
-        neurons=16,
-        beta=1e-2,
-        optimizer=optimizer,
-        lr=LEARNING_RATES[optimizer],
-        epochs=5,
-        batch_size=batch_size,
-        verbose=False,
-    )
+    lr = LEARNING_RATES[optimizer]
+    _, _, result = _train((4, 6, 6), 5, optimizer=optimizer, lr=lr, batch_size=batch_size)
     assert result.objectives[-1] < result.objectives[0]
     assert result.settings["optimizer"] == optimizer
 

@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import noisy_problem
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import approx_fprime, linprog
@@ -42,17 +43,10 @@ BETA = 0.05
 # --------------------------------------------------------------------------- #
 
 
-def _signals(seed: int, n_images: int, length: int, kernel: int):
-    rng = np.random.default_rng(seed)
-    clean = rng.random((n_images, length))
-    noisy = clean + 0.3 * rng.standard_normal(clean.shape)
-    return make_problem(noisy, clean, kernel_size=kernel)
-
-
 @pytest.fixture(scope="module")
 def problem():
     """Two noisy 1-D signals of length 5, kernel 2: n = 10, d = 2 (zero-padded rows)."""
-    return _signals(7, 2, 5, 2)
+    return noisy_problem(7, (2, 5), 0.3, kernel_size=2)
 
 
 @pytest.fixture(scope="module")

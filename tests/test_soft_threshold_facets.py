@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.optimize import linprog
+from conftest import facets_by_brute_lp, noisy_problem
 
 from cvxcnn.certificates import TIGHT_CLARABEL
 from cvxcnn.facets import FacetReduction
 from cvxcnn.fitting import fit_st
-from cvxcnn.problem import make_problem
 from cvxcnn.soft_threshold import (
     build_st_program,
     enumerate_st_triples,
@@ -29,10 +28,7 @@ BETA = 0.05
 @pytest.fixture(scope="module")
 def problem_1d():
     """Two noisy 1-D signals of length 5, kernel 2: n = 10, d = 2 (as in test_soft_threshold)."""
-    rng = np.random.default_rng(7)
-    clean = rng.random((2, 5))
-    noisy = clean + 0.3 * rng.standard_normal(clean.shape)
-    return make_problem(noisy, clean, kernel_size=2)
+    return noisy_problem(7, (2, 5), 0.3, kernel_size=2)
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +39,7 @@ def exact_triples(problem_1d):
 @pytest.fixture(scope="module")
 def problem_2d():
     """Two noisy 5x5 images, 3x3 kernel: n = 50, d = 9, rank([Y, 1]) = 10."""
-    rng = np.random.default_rng(3)
-    clean = rng.random((2, 5, 5))
-    noisy = clean + 0.2 * rng.standard_normal(clean.shape)
-    return make_problem(noisy, clean, kernel_size=3)
+    return noisy_problem(3, (2, 5, 5), 0.2, kernel_size=3)
 
 
 @pytest.fixture(scope="module")
@@ -68,27 +61,6 @@ def _same_fit(reduced, full) -> None:
     assert reduced.objective == pytest.approx(full.objective, rel=1e-6)
     assert reduced.primal_objective == pytest.approx(full.primal_objective, rel=1e-6)
     assert reduced.primal_objective == pytest.approx(reduced.objective, rel=1e-6)
-
-
-def _facets_by_brute_lp(Yt: np.ndarray, signs: np.ndarray) -> set[int]:
-    """Facet rows of ``{x : s_k Yt_k . x >= 0, s_k != 0}``, one LP per row.
-
-    A row is a facet iff minimizing it over the other rows (in a box) goes
-    negative; rows on the same oriented hyperplane are one constraint, and
-    the first of them stands for it.
-    """
-    present = np.flatnonzero(signs)
-    A = signs[present, None] * Yt[present]
-    unit = A / np.linalg.norm(A, axis=1)[:, None]
-    facets = set()
-    for j in range(len(A)):
-        same = np.flatnonzero(np.all(np.isclose(unit, unit[j], atol=1e-9), axis=1))
-        others = np.delete(A, same, axis=0)
-        res = linprog(A[j], A_ub=-others, b_ub=np.zeros(len(others)), bounds=[(-1, 1)] * A.shape[1])
-        assert res.status == 0
-        if res.fun < -1e-9:
-            facets.add(int(present[same.min()]))
-    return facets
 
 
 # --------------------------------------------------------------------------- #
@@ -232,7 +204,7 @@ def test_kept_rows_are_facets_and_dropped_rows_redundant_by_lp(
     assert hull.full_cones == 0
     assert not (hull.keep & (signs.T == 0)).any()  # never a row the triple does not have
     for j in range(len(triples)):
-        assert set(np.flatnonzero(hull.keep[:, j])) == _facets_by_brute_lp(Yt, signs[j])
+        assert set(np.flatnonzero(hull.keep[:, j])) == facets_by_brute_lp(Yt, signs[j])
 
 
 # --------------------------------------------------------------------------- #

@@ -21,18 +21,18 @@ from cvxcnn.cli.common import (
     DATA_DEFAULTS,
     INPUT_ERRORS,
     RunContext,
-    add_common_flags,
     add_data_args,
     add_geometry_args,
     add_loss_args,
+    add_output_args,
     build_problem,
+    cell_set,
     certificate_lines,
     data_summary,
     float_arg,
     int_arg,
     load_data,
     make_loss,
-    oracle_cells,
     print_lines,
     problem_spec,
     refuse,
@@ -73,9 +73,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="fraction of sampled cells from data-directed generators (default 0.1)",
     )
     g.add_argument("--max-cells", type=int_arg(1), help="bound for exact (default 200000)")
-    p.add_argument("--out", type=Path, help="JSON certificate file")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    add_common_flags(p)
+    add_output_args(p, {"--out": "JSON certificate file"}, title=None)
     return p
 
 
@@ -163,14 +161,8 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
             "pass the --kernel/--bias the network was trained with",
         )
     start = time.perf_counter()
-    cells = oracle_cells(
-        problem.Y,
-        args.certify,
-        samples=args.patterns,
-        max_cells=args.max_cells,
-        data_directed=args.data_directed,
-        seed=args.seed,
-        activation=network.activation,
+    cells = cell_set(
+        args, problem.Y, args.certify, samples=args.patterns, activation=network.activation
     )
     if args.certify == "auto" and not cells.exact:
         print_lines(args, [f"note: too many cells; searching {len(cells)} sampled (ESTIMATE)"])

@@ -2,8 +2,8 @@
 
 Every subcommand adds its flags with the ``add_*_args`` functions here and
 turns them into objects with :func:`load_data`, :func:`build_problem`,
-:func:`make_loss`, :func:`relu_patterns`, :func:`oracle_cells`,
-:func:`st_triples` and :func:`check_solver`. Flags whose default matters
+:func:`make_loss`, :func:`training_cells`, :func:`cell_set`
+and :func:`check_solver`. Flags whose default matters
 for applicability checks have ``None`` as their argparse default; the real
 defaults are the ``*_DEFAULTS`` dicts, filled in by :func:`resolve_defaults`,
 which also returns the set of flags the user gave explicitly (so a flag that
@@ -22,19 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from cvxcnn.activations import get_activation
-from cvxcnn.arrangements import (
-    ArrangementTooLargeError,
-    PatternSet,
-    enumerate_relu_patterns,
-    sample_relu_patterns,
-)
+from cvxcnn.arrangements import ArrangementTooLargeError, PatternSet
 from cvxcnn.cli.errors import UsageError, one_line
 from cvxcnn.cli.output import Outputs
 from cvxcnn.data import DenoisingData, load_dataset
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.metrics import psnr
+from cvxcnn.network_io import save_network
 from cvxcnn.problem import PatchProblem, ProblemSpec, make_problem
-from cvxcnn.soft_threshold import TripleSet, enumerate_st_triples, sample_st_triples
+from cvxcnn.soft_threshold import TripleSet
 
 LOSSES = ("squared", "absolute", "huber", "logistic")
 DATA_DEFAULTS = {"data": "digits", "images": None, "noise": 0.25, "noise_type": "gaussian"}
@@ -44,6 +40,9 @@ MODEL_DEFAULTS |= {"loss": "squared", "huber_delta": 1.0}
 PATTERN_DEFAULTS = {"patterns": 500, "data_directed": 0.0, "max_cells": 200_000}
 SOLVER_DEFAULTS = {"solver": "clarabel", "solver_option": [], "facets": "auto", "jobs": -1}
 SOLVER_DEFAULTS |= {"max_memory": None}
+#: Every flag of :func:`add_convex_args` (``cvxcnn solve`` and ``cvxcnn path``).
+CONVEX_DEFAULTS = {**DATA_DEFAULTS, **MODEL_DEFAULTS, **PATTERN_DEFAULTS, **SOLVER_DEFAULTS}
+CONVEX_DEFAULTS |= {"bias": False, "residual": False}
 #: Errors a user's own input file can raise while it is read.
 INPUT_ERRORS = (ValueError, TypeError, OSError, EOFError, KeyError, zipfile.BadZipFile)
 
@@ -169,13 +168,6 @@ def add_loss_args(g: argparse._ArgumentGroup, *, beta: bool = True) -> None:
     g.add_argument("--huber-delta", type=float_arg(0.0), help="Huber transition point (default 1)")
 
 
-def add_model_args(p: argparse.ArgumentParser, *, beta: bool = True) -> None:
-    """Geometry and loss flags (``--beta`` unless ``beta=False``)."""
-    g = p.add_argument_group("model")
-    add_geometry_args(g)
-    add_loss_args(g, beta=beta)
-
-
 def add_pattern_args(g: argparse._ArgumentGroup, *, what: str = "sign patterns") -> None:
     """``--patterns --data-directed --max-cells``."""
     g.add_argument(
@@ -223,6 +215,29 @@ def add_solver_args(g: argparse._ArgumentGroup) -> None:
     )
 
 
+def add_convex_args(p: argparse.ArgumentParser, *, beta: bool = True) -> argparse._ArgumentGroup:
+    """Data, model (``--beta`` unless ``beta=False``), pattern and solver flags of a convex solve.
+
+    Returns
+    -------
+    argparse._ArgumentGroup
+        The "patterns and solver" group, for the subcommand's own solver flags.
+    """
+    add_data_args(p)
+    g = p.add_argument_group("model")
+    add_geometry_args(g)
+    add_loss_args(g, beta=beta)
+    g = p.add_argument_group("patterns and solver")
+    add_pattern_args(g)
+    add_solver_args(g)
+    return g
+
+
+def reduction_keywords(args: argparse.Namespace) -> dict:
+    """``facets``, ``n_jobs`` and ``max_memory``: how a program is reduced and bounded."""
+    return {"facets": args.facets, "n_jobs": args.jobs, "max_memory": max_memory(args)}
+
+
 def max_memory(args: argparse.Namespace) -> float | None:
     """``--max-memory`` in bytes (None: the library's default, half the RAM)."""
     return None if args.max_memory is None else float(args.max_memory) * 2**30
@@ -231,6 +246,33 @@ def max_memory(args: argparse.Namespace) -> float | None:
 def add_common_flags(p: argparse.ArgumentParser) -> None:
     """``--debug`` (every subcommand)."""
     p.add_argument("--debug", action="store_true", help="show the traceback of any error")
+
+
+def add_output_args(
+    p: argparse.ArgumentParser,
+    files: dict[str, str],
+    *,
+    quiet: str = "print nothing but errors",
+    title: str | None = "output",
+) -> None:
+    """Output file flags, ``--quiet`` and ``--debug``.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The subcommand's parser.
+    files : dict
+        ``{flag: help}`` of the output files (each a :class:`~pathlib.Path`).
+    quiet : str
+        Help of ``--quiet``.
+    title : str or None
+        Title of the argument group; None adds the flags to ``p`` itself.
+    """
+    g = p if title is None else p.add_argument_group(title)
+    for flag, text in files.items():
+        g.add_argument(flag, type=Path, help=text)
+    g.add_argument("--quiet", action="store_true", help=quiet)
+    add_common_flags(p)
 
 
 # --------------------------------------------------------------------------- #
@@ -358,6 +400,14 @@ def make_loss(args: argparse.Namespace, explicit: set[str]) -> Loss:
     return get_loss("huber", delta=args.huber_delta)
 
 
+def load_problem(
+    args: argparse.Namespace, explicit: set[str]
+) -> tuple[DenoisingData, PatchProblem, Loss]:
+    """``(data, problem, loss)``: :func:`load_data`, :func:`build_problem`, :func:`make_loss`."""
+    data = load_data(args, explicit)
+    return data, build_problem(args, data), make_loss(args, explicit)
+
+
 def psnr_summary(data: DenoisingData, prediction: np.ndarray | None, key: str) -> dict:
     """``psnr_noisy`` (None when noisy and clean differ in shape) and ``key``."""
     clean = data.clean
@@ -380,46 +430,77 @@ def too_large(flag: str, exc: ArrangementTooLargeError) -> UsageError:
     )
 
 
-def relu_patterns(args: argparse.Namespace, Y: np.ndarray) -> PatternSet:
-    """Every cell (``--patterns exact``, bounded by ``--max-cells``) or a seeded sample."""
-    if args.patterns == "exact":
-        try:
-            return enumerate_relu_patterns(Y, max_cells=args.max_cells)
-        except ArrangementTooLargeError as exc:
-            raise too_large("--patterns", exc) from exc
-    return sample_relu_patterns(
-        Y, args.patterns, data_directed=args.data_directed, random_state=args.seed
-    )
-
-
-def oracle_cells(
+def cell_set(
+    args: argparse.Namespace,
     Y: np.ndarray,
     mode: str,
     *,
-    samples: int,
-    max_cells: int,
-    data_directed: float,
-    seed: int,
-    extra: PatternSet | None = None,
-    flag: str = "--certify",
+    samples: int | None = None,
     activation: str = "relu",
+    flag: str = "--certify",
+    extra: PatternSet | None = None,
+    threshold: float | None = None,
 ) -> PatternSet | TripleSet:
-    """Cells the certificate's oracle searches: every cell (``exact``) or a sample.
+    """Every cell of ``Y``'s arrangement or a seeded sample, as ``mode`` asks.
 
-    ``auto`` enumerates when the count bound allows and samples otherwise
-    (the result's ``exact`` says which). ``extra`` (e.g. the solve's own
-    ReLU patterns) is added to a sample. ``activation``: ``relu`` (sign
-    patterns) or ``soft_threshold`` (triples).
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Gives ``--max-cells`` (the bound of an enumeration), ``--data-directed``
+        and ``--seed`` (of a sample).
+    Y : ndarray of shape (n, d)
+        The patches.
+    mode : {"exact", "sampled", "auto"}
+        ``exact`` enumerates (refused, naming ``flag``, above ``--max-cells``);
+        ``auto`` enumerates when the count bound allows and samples otherwise
+        (the result's ``exact`` says which).
+    samples : int, optional
+        How many cells a sample draws.
+    activation : str
+        ``relu`` (sign patterns) or ``soft_threshold`` (triples).
+    flag : str
+        The flag a refused enumeration names.
+    extra : PatternSet, optional
+        ReLU patterns (e.g. the solve's own) added to a sample.
+    threshold : float, optional
+        The fixed soft threshold a sample of triples is drawn for.
+
+    Returns
+    -------
+    PatternSet or TripleSet
     """
     act = get_activation(activation)
     if mode in ("auto", "exact"):
         try:
-            return act.enumerate(Y, max_cells=max_cells)
+            return act.enumerate(Y, max_cells=args.max_cells)
         except ArrangementTooLargeError as exc:
             if mode == "exact":
                 raise too_large(flag, exc) from exc
-    cells = act.sample(Y, samples, data_directed=data_directed, random_state=seed)
+    options = {} if threshold is None else {"threshold": threshold}
+    cells = act.sample(
+        Y, samples, data_directed=args.data_directed, random_state=args.seed, **options
+    )
     return cells.union(extra) if isinstance(extra, PatternSet) else cells
+
+
+def training_cells(
+    args: argparse.Namespace,
+    Y: np.ndarray,
+    *,
+    activation: str = "relu",
+    threshold: float | None = None,
+) -> PatternSet | TripleSet:
+    """The program's cells: every one (``--patterns exact``) or a sample of ``--patterns``."""
+    mode = "exact" if args.patterns == "exact" else "sampled"
+    return cell_set(
+        args,
+        Y,
+        mode,
+        samples=args.patterns,
+        activation=activation,
+        flag="--patterns",
+        threshold=threshold,
+    )
 
 
 def activation_name(args: argparse.Namespace) -> str:
@@ -451,28 +532,23 @@ def problem_spec(
     )
 
 
-def st_triples(args: argparse.Namespace, Y: np.ndarray, threshold: float | None) -> TripleSet:
-    """Every triple (``--patterns exact``) or a seeded sample of ``--patterns`` triples."""
-    if args.patterns == "exact":
-        try:
-            return enumerate_st_triples(Y, max_cells=args.max_cells)
-        except ArrangementTooLargeError as exc:
-            raise too_large("--patterns", exc) from exc
-    return sample_st_triples(
-        Y,
-        args.patterns,
-        threshold=threshold,
-        data_directed=args.data_directed,
-        random_state=args.seed,
-    )
-
-
 # --------------------------------------------------------------------------- #
 # solver
 # --------------------------------------------------------------------------- #
 def solver_options(args: argparse.Namespace) -> dict:
     """``--solver-option`` pairs as a dict (later ones win)."""
     return dict(args.solver_option or [])
+
+
+def solver_keywords(args: argparse.Namespace, loss: Loss) -> dict:
+    """``beta``, ``loss``, ``solver``, ``solver_options`` and ``canon_backend`` of a fit."""
+    return {
+        "beta": args.beta,
+        "loss": loss,
+        "solver": args.solver,
+        "solver_options": solver_options(args),
+        "canon_backend": args.canon_backend,
+    }
 
 
 def check_solver(name: str, loss: str, options: dict) -> str:
@@ -518,6 +594,12 @@ def check_solver(name: str, loss: str, options: dict) -> str:
             except (TypeError, ValueError, OverflowError) as exc:
                 raise UsageError("--solver-option", f"{k}={v!r}: {one_line(exc)}") from exc
     return key
+
+
+def check_st_facets(facets: str) -> None:
+    """Refuse ``--facets adjacency`` for soft-threshold cells (it needs ReLU cells)."""
+    if facets == "adjacency":
+        raise UsageError("--facets", "adjacency applies to ReLU cells; use auto, off, hull or lp")
 
 
 def check_jobs(jobs: int) -> None:
@@ -577,6 +659,14 @@ def write_result(args: argparse.Namespace, ctx: RunContext, payload: dict, ok: b
     if ok:
         return 0
     return report_failure(str(payload.get("message") or payload.get("status")))
+
+
+def save_weights(
+    args: argparse.Namespace, ctx: RunContext, network: object, spec: ProblemSpec
+) -> None:
+    """Stage ``--save-weights``: the network with the problem definition it was solved for."""
+    if args.save_weights is not None:
+        ctx.outputs.write(args.save_weights, lambda tmp: save_network(tmp, network, spec))
 
 
 def print_lines(args: argparse.Namespace, lines: list[str]) -> None:

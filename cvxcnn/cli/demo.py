@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from cvxcnn.cli.common import RunContext, add_common_flags, int_arg
-from cvxcnn.cli.output import check_output_dir, json_ready
+from cvxcnn.cli.output import check_output_dir, json_text
 
 DEFAULTS = {"out": Path("cvxcnn-demo"), "images": 4, "patterns": 500, "seed": 0}
 
@@ -38,7 +38,6 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
     summary_path = staging / "demo.json"
     if summary_path.exists():
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        text = json.dumps(json_ready(ctx.finish(summary)), indent=2) + "\n"
-        summary_path.write_text(text, encoding="utf-8")
+        summary_path.write_text(json_text(ctx.finish(summary)), encoding="utf-8")
     print(f"output folder: {args.out}")
     return status

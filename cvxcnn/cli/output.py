@@ -112,6 +112,11 @@ def json_ready(obj: object) -> object:
     return obj
 
 
+def json_text(payload: dict) -> str:
+    """``payload`` (:func:`json_ready`) as indented JSON text, newline-terminated."""
+    return json.dumps(json_ready(payload), indent=2) + "\n"
+
+
 class Outputs:
     """Files of one command, staged under temporary names and committed together.
 
@@ -137,7 +142,7 @@ class Outputs:
 
     def write_json(self, path: Path, payload: dict) -> None:
         """Stage ``payload`` as indented JSON for ``path``."""
-        text = json.dumps(json_ready(payload), indent=2) + "\n"
+        text = json_text(payload)
         self.write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
     def stage_dir(self, path: Path) -> Path:

@@ -16,38 +16,30 @@ from pathlib import Path
 import numpy as np
 
 from cvxcnn.cli.common import (
-    DATA_DEFAULTS,
-    MODEL_DEFAULTS,
-    PATTERN_DEFAULTS,
-    SOLVER_DEFAULTS,
+    CONVEX_DEFAULTS,
     RunContext,
-    add_common_flags,
-    add_data_args,
-    add_model_args,
-    add_pattern_args,
-    add_solver_args,
-    build_problem,
+    activation_name,
+    add_convex_args,
+    add_output_args,
     check_jobs,
     check_solver,
+    check_st_facets,
     data_summary,
     float_arg,
     int_arg,
-    load_data,
-    make_loss,
-    max_memory,
+    load_problem,
     print_lines,
-    relu_patterns,
+    reduction_keywords,
     solver_options,
-    st_triples,
+    training_cells,
     write_result,
 )
 from cvxcnn.cli.errors import UsageError
 from cvxcnn.cli.output import FIGURE_SUFFIXES, check_distinct, check_output_file
 from cvxcnn.path import solve_path
 
-DEFAULTS = {**DATA_DEFAULTS, **MODEL_DEFAULTS, **PATTERN_DEFAULTS, **SOLVER_DEFAULTS}
-del DEFAULTS["beta"]  # --betas instead
-DEFAULTS |= {"bias": False, "residual": False, "betas": None}
+DEFAULTS = {k: v for k, v in CONVEX_DEFAULTS.items() if k != "beta"}  # --betas instead
+DEFAULTS |= {"betas": None}
 DEFAULTS |= {"initial_patterns": 50, "tol": 1e-4, "activation": "relu"}
 #: ``--betas`` when not given: 10 values from 1 down to 1e-3.
 DEFAULT_BETAS = tuple(float(b) for b in np.logspace(0, -3, 10))
@@ -58,11 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "path", help="solve for many beta values, warm-started by active set; write JSON"
     )
-    add_data_args(p)
-    add_model_args(p, beta=False)
-    g = p.add_argument_group("patterns and solver")
-    add_pattern_args(g)
-    add_solver_args(g)
+    add_convex_args(p, beta=False)
     g = p.add_argument_group("path")
     g.add_argument(
         "--betas",
@@ -79,11 +67,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument(
         "--tol", type=float_arg(0.0, inclusive=True), help="oracle tolerance (default 1e-4)"
     )
-    g = p.add_argument_group("output")
-    g.add_argument("--out", type=Path, help="JSON result file")
-    g.add_argument("--plot", type=Path, help="figure: objective and working set (.png/.pdf/.svg)")
-    g.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    add_common_flags(p)
+    files = {
+        "--out": "JSON result file",
+        "--plot": "figure: objective and working set (.png/.pdf/.svg)",
+    }
+    add_output_args(p, files)
     return p
 
 
@@ -96,8 +84,8 @@ def check(args: argparse.Namespace, explicit: set[str]) -> None:
         raise UsageError("--plot", "needs matplotlib: pip install matplotlib")
     check_jobs(args.jobs)
     check_solver(args.solver, args.loss, solver_options(args))
-    if args.activation == "st" and args.facets == "adjacency":
-        raise UsageError("--facets", "adjacency applies to ReLU cells; use auto, off, hull or lp")
+    if args.activation == "st":
+        check_st_facets(args.facets)
     if args.betas is None:
         args.betas = list(DEFAULT_BETAS)
 
@@ -142,14 +130,9 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
 
     check(args, ctx.explicit)
     ctx.config["betas"] = list(args.betas)
-    data = load_data(args, ctx.explicit)
-    problem = build_problem(args, data)
-    loss = make_loss(args, ctx.explicit)
+    data, problem, loss = load_problem(args, ctx.explicit)
     start = time.perf_counter()
-    if args.activation == "st":
-        patterns = st_triples(args, problem.Y, None)
-    else:
-        patterns = relu_patterns(args, problem.Y)
+    patterns = training_cells(args, problem.Y, activation=activation_name(args))
     pattern_seconds = time.perf_counter() - start
     result = solve_path(
         problem,
@@ -158,12 +141,10 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
         loss=loss,
         tol=args.tol,
         initial=args.initial_patterns,
-        facets=args.facets,
         solver=args.solver,
         solver_options=solver_options(args),
         progress=not args.quiet,
-        n_jobs=args.jobs,
-        max_memory=max_memory(args),
+        **reduction_keywords(args),
     )
     payload = {**result.to_dict(), **data_summary(args, data), "n": problem.n, "d": problem.d}
     payload |= {"pattern_method": patterns.method, "pattern_seconds": pattern_seconds}

@@ -18,35 +18,31 @@ import time
 
 from cvxcnn.certificates import certify
 from cvxcnn.cli.common import (
-    DATA_DEFAULTS,
-    MODEL_DEFAULTS,
-    PATTERN_DEFAULTS,
-    SOLVER_DEFAULTS,
+    CONVEX_DEFAULTS,
     RunContext,
     activation_name,
-    add_common_flags,
-    add_data_args,
-    add_model_args,
-    add_pattern_args,
-    add_solver_args,
-    build_problem,
+    add_convex_args,
+    add_output_args,
+    cell_set,
     certificate_lines,
     check_jobs,
     check_solver,
+    check_st_facets,
     data_summary,
     float_arg,
     int_arg,
-    load_data,
-    make_loss,
+    load_problem,
     max_memory,
-    oracle_cells,
     predict_images,
     print_lines,
     problem_spec,
     psnr_summary,
+    reduction_keywords,
     refuse,
-    relu_patterns,
+    save_weights,
+    solver_keywords,
     solver_options,
+    training_cells,
     write_result,
 )
 from cvxcnn.cli.errors import UsageError, one_line
@@ -54,10 +50,8 @@ from cvxcnn.cli.output import WEIGHTS_SUFFIXES, check_distinct, check_output_fil
 from cvxcnn.cli.solve_st import run_st
 from cvxcnn.colgen import solve_colgen
 from cvxcnn.fitting import fit_relu
-from cvxcnn.network_io import save_network
 
-DEFAULTS = {**DATA_DEFAULTS, **MODEL_DEFAULTS, **PATTERN_DEFAULTS, **SOLVER_DEFAULTS}
-DEFAULTS |= {"bias": False, "residual": False, "canon_backend": None, "backend": "cvxpy"}
+DEFAULTS = {**CONVEX_DEFAULTS, "canon_backend": None, "backend": "cvxpy"}
 DEFAULTS |= {"method": "direct", "initial_patterns": 10, "certify": None}
 DEFAULTS |= {"certify_patterns": 5000, "activation": "relu", "threshold": None}
 DEFAULTS |= {"st_form": "exact", "st_restarts": 0}
@@ -66,14 +60,8 @@ ST_FLAGS = ("threshold", "st_form", "st_restarts")
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``cvxcnn solve``."""
-    from pathlib import Path
-
     p = sub.add_parser("solve", help="solve the convex program on a data set, write JSON")
-    add_data_args(p)
-    add_model_args(p)
-    g = p.add_argument_group("patterns and solver")
-    add_pattern_args(g)
-    add_solver_args(g)
+    g = add_convex_args(p)
     g.add_argument("--canon-backend", choices=("CPP", "SCIPY", "COO"), help="CVXPY backend")
     g.add_argument(
         "--backend",
@@ -104,11 +92,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument(
         "--st-restarts", type=int_arg(0), help="fixed-lambda L-BFGS restarts (st, default 0)"
     )
-    g = p.add_argument_group("output")
-    g.add_argument("--out", type=Path, help="JSON result file")
-    g.add_argument("--save-weights", type=Path, help="network weights file (.npz)")
-    g.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    add_common_flags(p)
+    files = {"--out": "JSON result file", "--save-weights": "network weights file (.npz)"}
+    add_output_args(p, files)
     return p
 
 
@@ -150,8 +135,7 @@ def check_st(args: argparse.Namespace, explicit: set[str]) -> None:
     refuse(explicit, ("initial_patterns",), "it applies to --method colgen")
     if args.certify != "sampled":
         refuse(explicit, ("certify_patterns",), "it applies to --certify sampled")
-    if args.facets == "adjacency":
-        raise UsageError("--facets", "adjacency applies to ReLU cells; use auto, off, hull or lp")
+    check_st_facets(args.facets)
     if args.threshold is None:
         if args.st_form == "paper":
             raise UsageError("--st-form", "paper needs --threshold LAMBDA > 0 (a fixed threshold)")
@@ -188,42 +172,26 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
 def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
     """The ReLU program over sampled or every cell; ``--certify`` adds a bound."""
     start = time.perf_counter()
-    data = load_data(args, ctx.explicit)
-    problem = build_problem(args, data)
-    loss = make_loss(args, ctx.explicit)
-    patterns = relu_patterns(args, problem.Y)
+    data, problem, loss = load_problem(args, ctx.explicit)
+    patterns = training_cells(args, problem.Y)
     pattern_seconds = time.perf_counter() - start
     cells = None
     if args.certify == "exact":  # enumerate (or refuse the size) before the solve
-        cells = oracle_cells(
-            problem.Y, "exact", samples=1, max_cells=args.max_cells, data_directed=0.0, seed=0
-        )
+        cells = cell_set(args, problem.Y, "exact")
     result = fit_relu(
         problem,
         patterns,
-        beta=args.beta,
-        loss=loss,
-        solver=args.solver,
-        solver_options=solver_options(args),
-        canon_backend=args.canon_backend,
-        facets=args.facets,
+        **solver_keywords(args, loss),
+        **reduction_keywords(args),
         backend=args.backend,
-        n_jobs=args.jobs,
-        max_memory=max_memory(args),
     )
     payload = {**result.to_dict(), **data_summary(args, data)}
     payload |= {"pattern_method": patterns.method, "pattern_seconds": pattern_seconds}
     if result.network is not None:
         if args.certify is not None:
             if cells is None:
-                cells = oracle_cells(
-                    problem.Y,
-                    "sampled",
-                    samples=args.certify_patterns,
-                    max_cells=args.max_cells,
-                    data_directed=args.data_directed,
-                    seed=args.seed,
-                    extra=patterns,
+                cells = cell_set(
+                    args, problem.Y, "sampled", samples=args.certify_patterns, extra=patterns
                 )
             cert = certify(result.network, problem, cells, beta=args.beta, loss=loss)
             payload.update(cert.to_dict())
@@ -236,12 +204,6 @@ def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
     payload["total_seconds"] = time.perf_counter() - start
     print_lines(args, relu_summary(result))
     return write_result(args, ctx, payload, result.success)
-
-
-def save_weights(args: argparse.Namespace, ctx: RunContext, network: object, spec: object) -> None:
-    """Stage ``--save-weights``: the network with the problem definition it was solved for."""
-    if args.save_weights is not None:
-        ctx.outputs.write(args.save_weights, lambda tmp: save_network(tmp, network, spec))
 
 
 def relu_summary(result: object) -> list[str]:
@@ -266,20 +228,9 @@ def relu_summary(result: object) -> list[str]:
 def run_colgen(args: argparse.Namespace, ctx: RunContext) -> int:
     """Column generation over every cell (ReLU patterns or ST triples): a certified optimum."""
     start = time.perf_counter()
-    data = load_data(args, ctx.explicit)
-    problem = build_problem(args, data)
-    loss = make_loss(args, ctx.explicit)
+    data, problem, loss = load_problem(args, ctx.explicit)
     activation = activation_name(args)
-    cells = oracle_cells(
-        problem.Y,
-        "exact",
-        samples=1,
-        max_cells=args.max_cells,
-        data_directed=0.0,
-        seed=0,
-        flag="--method",
-        activation=activation,
-    )
+    cells = cell_set(args, problem.Y, "exact", flag="--method", activation=activation)
     enumeration_seconds = time.perf_counter() - start
     info = {**data_summary(args, data), "enumeration_seconds": enumeration_seconds}
     try:

@@ -28,34 +28,25 @@ from cvxcnn.bracket import fixed_threshold_bracket
 from cvxcnn.certificates import certify
 from cvxcnn.cli.common import (
     RunContext,
-    build_problem,
+    cell_set,
     certificate_lines,
     data_summary,
-    load_data,
-    make_loss,
+    load_problem,
     max_memory,
-    oracle_cells,
     predict_images,
     print_lines,
     problem_spec,
     psnr_summary,
-    solver_options,
-    st_triples,
+    reduction_keywords,
+    save_weights,
+    solver_keywords,
+    training_cells,
     write_result,
 )
 from cvxcnn.fitting import fit_st
-from cvxcnn.network_io import save_network
 
-
-def solver_keywords(args: argparse.Namespace, loss: object) -> dict:
-    """``beta``, ``loss``, ``solver``, ``solver_options``, ``canon_backend``."""
-    return {
-        "beta": args.beta,
-        "loss": loss,
-        "solver": args.solver,
-        "solver_options": solver_options(args),
-        "canon_backend": args.canon_backend,
-    }
+#: The soft-threshold activation's registered name.
+ST = "soft_threshold"
 
 
 def bracket_payload(bracket: object) -> dict:
@@ -72,15 +63,7 @@ def bracket_payload(bracket: object) -> dict:
 
 def fit_learnable(args: argparse.Namespace, problem: object, triples: object, kw: dict):
     """Program 6a with the ``--facets`` / ``--jobs`` reduction."""
-    return fit_st(
-        problem,
-        triples,
-        form="exact",
-        facets=args.facets,
-        n_jobs=args.jobs,
-        max_memory=max_memory(args),
-        **kw,
-    )
+    return fit_st(problem, triples, form="exact", **reduction_keywords(args), **kw)
 
 
 def certify_learnable(args: argparse.Namespace, problem: object, triples: object, fit, kw):
@@ -88,14 +71,8 @@ def certify_learnable(args: argparse.Namespace, problem: object, triples: object
     if args.certify == "exact" and triples.exact:
         cells = triples
     else:
-        cells = oracle_cells(
-            problem.Y,
-            args.certify,
-            samples=args.certify_patterns,
-            max_cells=args.max_cells,
-            data_directed=args.data_directed,
-            seed=args.seed,
-            activation="soft_threshold",
+        cells = cell_set(
+            args, problem.Y, args.certify, samples=args.certify_patterns, activation=ST
         )
     return certify(fit.network, problem, cells, beta=kw["beta"], loss=kw["loss"])
 
@@ -104,11 +81,10 @@ def run_st(args: argparse.Namespace, ctx: RunContext) -> int:
     """Solve a soft-threshold program; write the JSON; returns the exit status."""
     start = time.perf_counter()
     threshold = args.threshold
-    data = load_data(args, ctx.explicit)
-    problem = build_problem(args, data)
-    kw = solver_keywords(args, make_loss(args, ctx.explicit))
+    data, problem, loss = load_problem(args, ctx.explicit)
+    kw = solver_keywords(args, loss)
     t0 = time.perf_counter()
-    triples = st_triples(args, problem.Y, threshold)
+    triples = training_cells(args, problem.Y, activation=ST, threshold=threshold)
     triple_seconds = time.perf_counter() - t0
     result = None
     if args.st_form == "paper":
@@ -147,12 +123,9 @@ def run_st(args: argparse.Namespace, ctx: RunContext) -> int:
         lines += certificate_lines(cert)
     if result.network is not None:
         payload.update(psnr_summary(data, predict_images(result.network, problem), "psnr_convex"))
-        if args.save_weights is not None:
-            fixed = threshold if args.st_form == "paper" else None  # the saved network's own
-            spec = problem_spec(args, problem, kw["loss"], activation="soft_threshold",
-                                threshold=fixed)  # fmt: skip
-            net = result.network
-            ctx.outputs.write(args.save_weights, lambda tmp: save_network(tmp, net, spec))
+        fixed = threshold if args.st_form == "paper" else None  # the saved network's own
+        spec = problem_spec(args, problem, loss, activation=ST, threshold=fixed)
+        save_weights(args, ctx, result.network, spec)
     payload["total_seconds"] = time.perf_counter() - start
     print_lines(args, lines)
     ok = result.success and learnable.success

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from cvxcnn.cli.common import (
     DATA_DEFAULTS,
     RunContext,
-    add_common_flags,
     add_data_args,
     add_geometry_args,
     add_loss_args,
+    add_output_args,
     build_problem,
     data_summary,
     float_arg,
@@ -32,8 +31,9 @@ from cvxcnn.cli.common import (
     print_lines,
     psnr_summary,
     refuse,
+    report_failure,
 )
-from cvxcnn.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, one_line
+from cvxcnn.cli.errors import EXIT_OK, EXIT_USAGE, UsageError, one_line
 from cvxcnn.cli.output import (
     JSON_SUFFIXES,
     WEIGHTS_SUFFIXES,
@@ -80,11 +80,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument("--threads", type=int_arg(1), help="torch CPU threads (torch's choice)")
     g.add_argument("--target", type=float, help="stop within --rtol of this objective value")
     g.add_argument("--rtol", type=float_arg(0.0), help="relative tolerance of --target (1e-3)")
-    g = p.add_argument_group("output")
-    g.add_argument("--out", type=Path, help="weights file (.npz)")
-    g.add_argument("--log", type=Path, help="JSON log (.json): curve, objective, settings")
-    g.add_argument("--quiet", action="store_true", help="no progress bar, no summary line")
-    add_common_flags(p)
+    files = {
+        "--out": "weights file (.npz)",
+        "--log": "JSON log (.json): curve, objective, settings",
+    }
+    add_output_args(p, files, quiet="no progress bar, no summary line")
     return p
 
 
@@ -137,8 +137,7 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
         payload = {"status": "diverged", "success": False, "message": one_line(exc)}
         if args.log is not None:
             ctx.outputs.write_json(args.log, ctx.finish({**payload, **data_summary(args, data)}))
-        print(f"cvxcnn: failed: {one_line(exc)}", file=sys.stderr)
-        return EXIT_FAILURE
+        return report_failure(str(exc))
     payload = {**result.to_dict(), **data_summary(args, data)}
     payload["weights"] = None if args.out is None else str(args.out)
     payload.update(
