@@ -424,8 +424,12 @@ def _train(
     threads: int | None,
     verbose: bool,
 ) -> TrainResult:
-    """The body of :func:`train_primal`: the same arguments, with the geometry ones
-    (:data:`cvxcnn.problem.PROBLEM_OPTIONS`) gathered in ``problem_options``."""
+    """The body of :func:`train_primal`.
+
+    Takes the same arguments, except that the geometry ones
+    (:data:`cvxcnn.problem.PROBLEM_OPTIONS`) come gathered in ``problem_options``,
+    the keyword arguments of :func:`cvxcnn.problem.make_problem`.
+    """
     start = time.perf_counter()
     # ---------------------------------------------------------------- checks
     if optimizer not in OPTIMIZERS:
