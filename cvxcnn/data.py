@@ -38,6 +38,21 @@ draw).  A ``numpy.random.Generator`` is also accepted; it is consumed once to
 derive a seed, so two calls with the same Generator object give unrelated
 sequences and ``offset`` then does not guarantee disjointness -- pass an int
 for train/test splits.
+
+Loader arguments
+----------------
+Every built-in loader (:func:`load_digits`, :func:`load_phantom`,
+:func:`load_camera`, :func:`synthetic_1d`) takes, besides its count and size:
+
+``noise`` : float
+    Noise level ``>= 0`` (see :func:`add_noise`); 0 gives ``noisy == clean``
+    and ``noise_type="none"`` in the result.
+``noise_type`` : {"gaussian", "exponential"}
+    Noise model (see :func:`add_noise`).
+``random_state`` : int, numpy.random.Generator or None
+    Seeds every random choice of the loader (see *Seeding*).
+``offset`` : int
+    Index ``>= 0`` of the first image of the sequence (see *Seeding*).
 """
 
 from __future__ import annotations
@@ -51,6 +66,7 @@ from pathlib import Path
 import numpy as np
 
 from cvxcnn.validation import (
+    check_choice,
     check_finite_array,
     check_positive,
     check_positive_int,
@@ -158,10 +174,7 @@ class DenoisingData:
                 f"{noisy.shape}; use {expected_dims} ((N, L) is 1-D, (N, H, W) and "
                 "(N, C, H, W) are 2-D)"
             )
-        if self.noise_type not in _RECORDED_NOISE_TYPES:
-            raise ValueError(
-                f"noise_type must be one of {_RECORDED_NOISE_TYPES}; got {self.noise_type!r}"
-            )
+        check_choice(self.noise_type, "noise_type", _RECORDED_NOISE_TYPES)
         object.__setattr__(self, "noisy", noisy)
         object.__setattr__(self, "clean", clean)
         object.__setattr__(self, "noise", check_positive(self.noise, "noise", allow_zero=True))
@@ -195,12 +208,6 @@ class DenoisingData:
 # --------------------------------------------------------------------------- #
 # Noise and seeding
 # --------------------------------------------------------------------------- #
-def _check_noise_type(noise_type: object) -> str:
-    if noise_type not in NOISE_TYPES:
-        raise ValueError(f"noise_type must be one of {NOISE_TYPES}; got {noise_type!r}")
-    return str(noise_type)
-
-
 def add_noise(
     clean: np.ndarray,
     level: float,
@@ -232,7 +239,7 @@ def add_noise(
     """
     x = check_finite_array(clean, "clean")
     level = check_positive(level, "level", allow_zero=True)
-    kind = _check_noise_type(kind)
+    kind = str(check_choice(kind, "noise_type", NOISE_TYPES))
     rng = check_random_state(random_state)
     if level == 0:
         return x.copy()
@@ -272,35 +279,90 @@ def _make_noisy(
     return noisy
 
 
-def _common_checks(
-    n_images: object, noise: object, noise_type: object, offset: object
-) -> tuple[int, float, str, int]:
-    return (
-        check_positive_int(n_images, "n_images"),
-        check_positive(noise, "noise", allow_zero=True),
-        _check_noise_type(noise_type),
-        check_positive_int(offset, "offset", minimum=0),
-    )
+@dataclass(frozen=True)
+class _Draw:
+    """One validated loader call: which images of a dataset's sequence, and their noise.
+
+    Built by :func:`_draw`; a loader makes the clean images of :attr:`indices`
+    (drawing any randomness from :meth:`stream`) and hands them to :meth:`finish`.
+    """
+
+    name: str
+    spatial_dims: int
+    indices: np.ndarray
+    noise: float
+    noise_type: str
+    root: np.random.SeedSequence
+    extent: int | None
+
+    def stream(self, *key: int) -> np.random.Generator:
+        """Independent generator for ``key`` under this call's root seed (see :func:`_stream`)."""
+        return _stream(self.root, *key)
+
+    def finish(self, clean: np.ndarray) -> DenoisingData:
+        """``clean`` with the noise of its global image indices added, as a DenoisingData."""
+        noisy = _make_noisy(clean, self.indices, self.noise, self.noise_type, self.root)
+        return DenoisingData(
+            noisy=noisy,
+            clean=clean,
+            name=self.name,
+            spatial_dims=self.spatial_dims,
+            noise=self.noise,
+            noise_type=self.noise_type if self.noise > 0 else "none",
+        )
 
 
-def _finish(
-    clean: np.ndarray,
-    indices: Sequence[int] | np.ndarray,
-    *,
+def _draw(
     name: str,
     spatial_dims: int,
-    noise: float,
-    noise_type: str,
-    root: np.random.SeedSequence,
-) -> DenoisingData:
-    noisy = _make_noisy(clean, indices, noise, noise_type, root)
-    return DenoisingData(
-        noisy=noisy,
-        clean=clean,
+    n_images: object,
+    noise: object,
+    noise_type: object,
+    random_state: object,
+    offset: object,
+    extent: tuple[str, object] | None = None,
+    *,
+    capacity: int | None = None,
+) -> _Draw:
+    """Validate the arguments every built-in loader shares; derive the root seed.
+
+    Parameters
+    ----------
+    name : str
+        Dataset name recorded in the result.
+    spatial_dims : int
+        1 for signals, 2 for images.
+    n_images, noise, noise_type, random_state, offset
+        The loader's arguments (see *Loader arguments* in the module docstring).
+    extent : (str, int), optional
+        The loader's size argument, ``(argument name, value)``; must be ``>= 4``.
+    capacity : int, optional
+        Number of images the dataset holds; ``offset + n_images`` must not exceed it.
+
+    Returns
+    -------
+    _Draw
+    """
+    n_images = check_positive_int(n_images, "n_images")
+    noise = check_positive(noise, "noise", allow_zero=True)
+    noise_type = str(check_choice(noise_type, "noise_type", NOISE_TYPES))
+    offset = check_positive_int(offset, "offset", minimum=0)
+    if capacity is not None and offset + n_images > capacity:
+        raise ValueError(
+            f"{name} has {capacity} images; offset + n_images = {offset} + {n_images} = "
+            f"{offset + n_images} exceeds it. Ask for fewer images or a smaller offset"
+        )
+    size = None
+    if extent is not None:
+        size = check_positive_int(extent[1], extent[0], minimum=_MIN_SIZE)
+    return _Draw(
         name=name,
         spatial_dims=spatial_dims,
+        indices=np.arange(offset, offset + n_images),
         noise=noise,
-        noise_type=noise_type if noise > 0 else "none",
+        noise_type=noise_type,
+        root=_root_seed(random_state),
+        extent=size,
     )
 
 
@@ -336,16 +398,12 @@ def load_digits(
     ----------
     n_images : int
         Number of images, ``1 <= offset + n_images <= 1797``.
-    noise : float
-        Noise level ``>= 0`` (see :func:`add_noise`).
-    noise_type : {"gaussian", "exponential"}
-        Noise model (see :func:`add_noise`).
-    random_state : int, numpy.random.Generator or None
-        Seeds a permutation of the 1797 images and the noise draws.
-    offset : int
-        Skip the first ``offset`` images of the seeded permutation; with the
-        same int seed, ``offset=n_train`` gives images disjoint from
-        ``offset=0, n_images=n_train``.
+    noise, noise_type, random_state, offset
+        See *Loader arguments* in :mod:`cvxcnn.data`.  ``random_state`` seeds
+        a permutation of the 1797 images and the noise draws; ``offset`` skips
+        the first images of that permutation, so with the same int seed
+        ``offset=n_train`` gives images disjoint from ``offset=0,
+        n_images=n_train``.
 
     Returns
     -------
@@ -355,26 +413,10 @@ def load_digits(
     """
     from sklearn.datasets import load_digits as _sk_load_digits
 
-    n_images, noise, noise_type, offset = _common_checks(n_images, noise, noise_type, offset)
-    if offset + n_images > _N_DIGITS:
-        raise ValueError(
-            f"digits has {_N_DIGITS} images; offset + n_images = {offset} + {n_images} = "
-            f"{offset + n_images} exceeds it. Ask for fewer images or a smaller offset"
-        )
-    root = _root_seed(random_state)
+    draw = _draw("digits", 2, n_images, noise, noise_type, random_state, offset, capacity=_N_DIGITS)
     images = _sk_load_digits().images.astype(np.float64) / 16.0
-    order = _stream(root, _STREAM_SELECT).permutation(_N_DIGITS)
-    positions = np.arange(offset, offset + n_images)
-    clean = images[order[positions]]
-    return _finish(
-        clean,
-        positions,
-        name="digits",
-        spatial_dims=2,
-        noise=noise,
-        noise_type=noise_type,
-        root=root,
-    )
+    order = draw.stream(_STREAM_SELECT).permutation(_N_DIGITS)
+    return draw.finish(images[order[draw.indices]])
 
 
 _DIHEDRAL: tuple[Callable[[np.ndarray], np.ndarray], ...] = (
@@ -414,14 +456,9 @@ def load_phantom(
         Number of images ``>= 1``.
     size : int
         Side length ``>= 4``.
-    noise : float
-        Noise level ``>= 0`` (see :func:`add_noise`).
-    noise_type : {"gaussian", "exponential"}
-        Noise model (see :func:`add_noise`).
-    random_state : int, numpy.random.Generator or None
-        Seeds the noise (the clean images are deterministic).
-    offset : int
-        Index of the first image in the sequence described above.
+    noise, noise_type, random_state, offset
+        See *Loader arguments* in :mod:`cvxcnn.data`; ``random_state`` seeds
+        only the noise (the clean images are deterministic).
 
     Returns
     -------
@@ -431,21 +468,10 @@ def load_phantom(
     """
     from skimage.data import shepp_logan_phantom
 
-    n_images, noise, noise_type, offset = _common_checks(n_images, noise, noise_type, offset)
-    size = check_positive_int(size, "size", minimum=_MIN_SIZE)
-    root = _root_seed(random_state)
-    base = _resize(np.asarray(shepp_logan_phantom(), dtype=np.float64), size)
-    indices = np.arange(offset, offset + n_images)
-    clean = np.stack([_DIHEDRAL[j % len(_DIHEDRAL)](base) for j in indices]).copy()
-    return _finish(
-        clean,
-        indices,
-        name="phantom",
-        spatial_dims=2,
-        noise=noise,
-        noise_type=noise_type,
-        root=root,
-    )
+    draw = _draw("phantom", 2, n_images, noise, noise_type, random_state, offset, ("size", size))
+    base = _resize(np.asarray(shepp_logan_phantom(), dtype=np.float64), draw.extent)
+    clean = np.stack([_DIHEDRAL[j % len(_DIHEDRAL)](base) for j in draw.indices]).copy()
+    return draw.finish(clean)
 
 
 def load_camera(
@@ -472,16 +498,11 @@ def load_camera(
         Number of images, ``1 <= offset + n_images <= 1 + (R - size + 1)**2``.
     size : int
         Side length ``>= 4``.
-    noise : float
-        Noise level ``>= 0`` (see :func:`add_noise`).
-    noise_type : {"gaussian", "exponential"}
-        Noise model (see :func:`add_noise`).
-    random_state : int, numpy.random.Generator or None
-        Seeds the crop positions and the noise.
-    offset : int
-        Index of the first image in the sequence (``offset >= 1`` skips the
-        whole-picture view); same int seed + disjoint index ranges give
-        distinct crops.
+    noise, noise_type, random_state, offset
+        See *Loader arguments* in :mod:`cvxcnn.data`.  ``random_state`` seeds
+        the crop positions and the noise; ``offset >= 1`` skips the
+        whole-picture view, and the same int seed with disjoint index ranges
+        gives distinct crops.
 
     Returns
     -------
@@ -491,39 +512,30 @@ def load_camera(
     """
     from skimage.data import camera
 
-    n_images, noise, noise_type, offset = _common_checks(n_images, noise, noise_type, offset)
-    size = check_positive_int(size, "size", minimum=_MIN_SIZE)
-    root = _root_seed(random_state)
+    draw = _draw("camera", 2, n_images, noise, noise_type, random_state, offset, ("size", size))
+    size, indices = draw.extent, draw.indices
+    stop = int(indices[-1]) + 1  # offset + n_images
     picture = np.asarray(camera(), dtype=np.float64) / 255.0
     zoom = min(2 * size, picture.shape[0])
     span = zoom - size + 1 if zoom > size else 0
     available = 1 + span * span
-    if offset + n_images > available:
+    if stop > available:
         raise ValueError(
             f"camera at size={size} has {available} distinct images (the whole picture plus "
-            f"{span * span} crops); offset + n_images = {offset + n_images} exceeds it. "
+            f"{span * span} crops); offset + n_images = {stop} exceeds it. "
             "Ask for fewer images or a smaller size"
         )
-    indices = np.arange(offset, offset + n_images)
-    clean = np.empty((n_images, size, size))
+    clean = np.empty((indices.size, size, size))
     if span:
         zoomed = _resize(picture, zoom)
-        order = _stream(root, _STREAM_SELECT).permutation(span * span)
+        order = draw.stream(_STREAM_SELECT).permutation(span * span)
     for i, j in enumerate(indices):
         if j == 0:
             clean[i] = _resize(picture, size)
         else:
             r, c = divmod(int(order[j - 1]), span)
             clean[i] = zoomed[r : r + size, c : c + size]
-    return _finish(
-        clean,
-        indices,
-        name="camera",
-        spatial_dims=2,
-        noise=noise,
-        noise_type=noise_type,
-        root=root,
-    )
+    return draw.finish(clean)
 
 
 def _synthetic_signal(rng: np.random.Generator, length: int) -> np.ndarray:
@@ -563,19 +575,14 @@ def synthetic_1d(
     Parameters
     ----------
     n_signals : int
-        Number of signals ``>= 1``.
+        Number of signals ``>= 1`` (named ``n_images`` in error messages and
+        by :func:`load_dataset`).
     length : int
         Signal length ``>= 4``.
-    noise : float
-        Noise level ``>= 0`` (see :func:`add_noise`).
-    noise_type : {"gaussian", "exponential"}
-        Noise model (see :func:`add_noise`).
-    random_state : int, numpy.random.Generator or None
-        Seeds the signals and the noise; signal ``j`` depends only on
-        ``(random_state, j)``.
-    offset : int
-        Index of the first signal; disjoint index ranges give different
-        signals.
+    noise, noise_type, random_state, offset
+        See *Loader arguments* in :mod:`cvxcnn.data`; signal ``j`` depends
+        only on ``(random_state, j)``, so disjoint index ranges give
+        different signals.
 
     Returns
     -------
@@ -583,22 +590,13 @@ def synthetic_1d(
         ``noisy`` and ``clean`` of shape ``(n_signals, length)``, ``clean`` in
         ``[0, 1]``; ``spatial_dims=1``.
     """
-    n_signals, noise, noise_type, offset = _common_checks(n_signals, noise, noise_type, offset)
-    length = check_positive_int(length, "length", minimum=_MIN_SIZE)
-    root = _root_seed(random_state)
-    indices = np.arange(offset, offset + n_signals)
-    clean = np.stack(
-        [_synthetic_signal(_stream(root, _STREAM_SIGNAL, int(j)), length) for j in indices]
+    draw = _draw(
+        "synthetic1d", 1, n_signals, noise, noise_type, random_state, offset, ("length", length)
     )
-    return _finish(
-        clean,
-        indices,
-        name="synthetic1d",
-        spatial_dims=1,
-        noise=noise,
-        noise_type=noise_type,
-        root=root,
-    )
+    signals = [
+        _synthetic_signal(draw.stream(_STREAM_SIGNAL, int(j)), draw.extent) for j in draw.indices
+    ]
+    return draw.finish(np.stack(signals))
 
 
 # --------------------------------------------------------------------------- #

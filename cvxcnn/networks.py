@@ -20,7 +20,7 @@ import numpy as np
 
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.problem import PatchProblem
-from cvxcnn.validation import check_positive
+from cvxcnn.validation import axis_length, check_positive
 
 
 def check_weights(U: object, v: object) -> tuple[np.ndarray, np.ndarray]:
@@ -70,13 +70,8 @@ class TwoLayerNetwork:
         object.__setattr__(self, "U", U)
         object.__setattr__(self, "v", v)
 
-    @property
-    def n_neurons(self) -> int:
-        return self.U.shape[0]
-
-    @property
-    def d(self) -> int:
-        return self.U.shape[1]
+    n_neurons = axis_length("U", 0, "Number of hidden neurons ``m`` (rows of ``U``).")
+    d = axis_length("U", 1, "Filter length ``d`` (columns of ``U``).")
 
     def hidden(self, Y: np.ndarray) -> np.ndarray:
         """Hidden activations ``act(Y U^T)``, shape (n, m)."""
@@ -102,10 +97,8 @@ class ReluNetwork(TwoLayerNetwork):
 
     Attributes
     ----------
-    U : ndarray of shape (m, d)
-        First-layer filters (rows).
-    v : ndarray of shape (m,)
-        Second-layer weights.
+    U, v : ndarray
+        The weights of :class:`TwoLayerNetwork`, validated by :func:`check_weights`.
     """
 
     U: np.ndarray

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.lib.stride_tricks import sliding_window_view
 
-from cvxcnn.validation import check_finite_array, check_positive_int
+from cvxcnn.validation import axis_length, check_choice, check_finite_array, check_positive_int
 
 READOUTS = ("identity", "sum", "mean")
 
@@ -124,13 +124,8 @@ class Patches:
     geometry: PatchGeometry
     n_images: int
 
-    @property
-    def n(self) -> int:
-        return self.Y.shape[0]
-
-    @property
-    def d(self) -> int:
-        return self.Y.shape[1]
+    n = axis_length("Y", 0, "Number of rows (patches) of ``Y``.")
+    d = axis_length("Y", 1, "Number of columns of ``Y``.")
 
 
 def as_batch(images: np.ndarray, spatial_dims: int, name: str = "images") -> np.ndarray:
@@ -293,8 +288,7 @@ class Readout:
     positions: int
 
     def __post_init__(self) -> None:
-        if self.kind not in READOUTS:
-            raise ValueError(f"readout must be one of {READOUTS}; got {self.kind!r}")
+        check_choice(self.kind, "readout", READOUTS)
 
     @property
     def n(self) -> int:

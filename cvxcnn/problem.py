@@ -24,10 +24,9 @@ from cvxcnn.patches import (
     Readout,
     centre_values,
     extract_patches,
-    infer_spatial_dims,
     padding_pairs,
 )
-from cvxcnn.validation import check_finite_array
+from cvxcnn.validation import axis_length, check_choice, check_finite_array
 
 
 @dataclass(frozen=True)
@@ -54,13 +53,8 @@ class PatchProblem:
     geometry: PatchGeometry | None = None
     offset: np.ndarray | None = None
 
-    @property
-    def n(self) -> int:
-        return self.Y.shape[0]
-
-    @property
-    def d(self) -> int:
-        return self.Y.shape[1]
+    n = axis_length("Y", 0, "Number of rows (patches) of ``Y``.")
+    d = axis_length("Y", 1, "Number of columns of ``Y``.")
 
     @property
     def residual(self) -> bool:
@@ -102,6 +96,19 @@ def problem_from_matrix(
     return PatchProblem(Y=Y, target=target, readout=ro)
 
 
+#: The keyword arguments of :func:`make_problem` that fix the problem's geometry
+#: (what :meth:`ProblemSpec.build_problem` and the primal trainer pass on).
+PROBLEM_OPTIONS: tuple[str, ...] = (
+    "kernel_size",
+    "spatial_dims",
+    "stride",
+    "padding",
+    "bias",
+    "residual",
+    "readout",
+)
+
+
 def make_problem(
     inputs: np.ndarray,
     targets: np.ndarray,
@@ -137,10 +144,7 @@ def make_problem(
     -------
     PatchProblem
     """
-    if readout not in READOUTS:
-        raise ValueError(f"readout must be one of {READOUTS}; got {readout!r}")
-    if spatial_dims is None:
-        spatial_dims = infer_spatial_dims(inputs)
+    check_choice(readout, "readout", READOUTS)
     patches = extract_patches(
         inputs, kernel_size, spatial_dims=spatial_dims, stride=stride, padding=padding, bias=bias
     )
@@ -495,20 +499,11 @@ class ProblemSpec:
         ``ValueError`` when the inputs' channels or spatial dimensions differ
         from the spec's.
         """
+        options = {name: getattr(self, name) for name in PROBLEM_OPTIONS}
         padding = self.padding
         if not isinstance(padding, str) and len(set(padding)) == 1:
-            padding = padding[0]  # make_problem takes a 0 only as an int
-        problem = make_problem(
-            inputs,
-            targets,
-            kernel_size=self.kernel_size,
-            spatial_dims=self.spatial_dims,
-            stride=self.stride,
-            padding=padding,
-            bias=self.bias,
-            residual=self.residual,
-            readout=self.readout,
-        )
+            options["padding"] = padding[0]  # make_problem takes a 0 only as an int
+        problem = make_problem(inputs, targets, **options)
         if problem.geometry.in_channels != self.channels:
             raise ValueError(
                 f"the inputs have {problem.geometry.in_channels} channel(s) but the spec says "

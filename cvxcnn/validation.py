@@ -2,7 +2,8 @@
 
 Each check raises ``ValueError`` (or ``TypeError``) whose message names the
 argument and says how to fix it, in the style of scikit-learn's
-``check_array``.
+``check_array``.  :func:`axis_length` gives the validated containers their
+size properties (``n``, ``d``, ...) read off one array's shape.
 """
 
 from __future__ import annotations
@@ -55,6 +56,57 @@ def check_finite_array(
             f"{name} contains {bad} NaN or infinite value(s); clean or impute them first"
         )
     return arr
+
+
+def check_choice(value: object, name: str, choices: tuple) -> object:
+    """Return ``value``, requiring it to be one of ``choices``.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        Argument name used in the error message.
+    choices : tuple
+        Accepted values (compared with ``==``).
+
+    Returns
+    -------
+    object
+        ``value`` itself.
+
+    Raises
+    ------
+    ValueError
+        ``"<name> must be one of <choices>; got <value>"``.
+    """
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}; got {value!r}")
+    return value
+
+
+def axis_length(array: str, axis: int, doc: str | None = None) -> property:
+    """A read-only property: the length of attribute ``array`` along ``axis``.
+
+    Parameters
+    ----------
+    array : str
+        Name of the instance attribute holding the array (e.g. ``"Y"``).
+    axis : int
+        Axis whose length the property returns.
+    doc : str, optional
+        The property's docstring.
+
+    Returns
+    -------
+    property
+        ``getattr(self, array).shape[axis]``.
+    """
+
+    def length(self: object) -> int:
+        return getattr(self, array).shape[axis]
+
+    return property(length, doc=doc or f"Length of ``{array}`` along axis {axis}.")
 
 
 def check_positive(value: object, name: str, *, allow_zero: bool = False) -> float:

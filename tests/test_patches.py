@@ -159,3 +159,16 @@ def test_sum_readout_problem_takes_one_target_per_image(rng):
 def test_bad_input_raises_clear_errors(call, match, rng):
     with pytest.raises((ValueError, TypeError), match=match):
         call(rng.standard_normal((2, 4, 4)))
+
+
+def test_readout_kind_checked_on_construction():
+    with pytest.raises(ValueError, match=r"readout must be one of \('identity', 'sum', 'mean'\)"):
+        Readout("max", 1, 4)
+
+
+def test_shape_properties_read_the_patch_matrix(rng):
+    images = rng.random((2, 5, 5))
+    patches = extract_patches(images, 3, bias=True)
+    problem = make_problem(images, images, kernel_size=3, bias=True)
+    assert (patches.n, patches.d) == (problem.n, problem.d) == (50, 10)
+    assert isinstance(type(problem).n, property) and type(problem).d.__doc__

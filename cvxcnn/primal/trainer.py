@@ -28,9 +28,9 @@ from tqdm.auto import tqdm
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.network_io import save_network
 from cvxcnn.networks import ReluNetwork, primal_objective
-from cvxcnn.patches import as_batch, infer_spatial_dims
+from cvxcnn.patches import as_batch
 from cvxcnn.primal.models import INITS, TwoLayerCNN, primal_loss
-from cvxcnn.problem import PatchProblem, ProblemSpec, make_problem
+from cvxcnn.problem import PROBLEM_OPTIONS, PatchProblem, ProblemSpec, make_problem
 from cvxcnn.soft_threshold.network import STNetwork
 from cvxcnn.validation import check_positive, check_positive_int
 
@@ -392,21 +392,16 @@ def train_primal(
         The objective became NaN or infinite.
     """
     arguments = dict(locals())  # every parameter, nothing else yet
+    problem_options = {name: arguments.pop(name) for name in PROBLEM_OPTIONS}
     with torch_threads(threads):
-        return _train(**arguments)
+        return _train(problem_options=problem_options, **arguments)
 
 
 def _train(
     noisy: np.ndarray,
     clean: np.ndarray,
     *,
-    kernel_size: int | tuple[int, ...],
-    spatial_dims: int | None,
-    stride: int | tuple[int, ...],
-    padding: str | int | tuple[int, ...],
-    bias: bool,
-    residual: bool,
-    readout: str,
+    problem_options: dict,
     activation: str,
     threshold: float,
     learn_threshold: bool,
@@ -429,7 +424,12 @@ def _train(
     threads: int | None,
     verbose: bool,
 ) -> TrainResult:
-    """The body of :func:`train_primal` (same arguments)."""
+    """The body of :func:`train_primal`.
+
+    Takes the same arguments, except that the geometry ones
+    (:data:`cvxcnn.problem.PROBLEM_OPTIONS`) come gathered in ``problem_options``,
+    the keyword arguments of :func:`cvxcnn.problem.make_problem`.
+    """
     start = time.perf_counter()
     # ---------------------------------------------------------------- checks
     if optimizer not in OPTIMIZERS:
@@ -463,21 +463,9 @@ def _train(
     dev = resolve_device(device)
 
     # --------------------------------------------------------------- problem
-    if spatial_dims is None:
-        spatial_dims = infer_spatial_dims(noisy)
-    problem = make_problem(
-        noisy,
-        clean,
-        kernel_size=kernel_size,
-        spatial_dims=spatial_dims,
-        stride=stride,
-        padding=padding,
-        bias=bias,
-        residual=residual,
-        readout=readout,
-    )
+    problem = make_problem(noisy, clean, **problem_options)
     loss_obj.validate_target(problem.target)
-    geometry = problem.geometry
+    geometry, readout = problem.geometry, problem.readout.kind
     n_images = problem.n_images
     batch = _check_batch_size(batch_size, n_images)
     if optimizer == "lbfgs" and batch is not None:
@@ -489,7 +477,7 @@ def _train(
         activation=activation,
         threshold=threshold,
         learn_threshold=learn_threshold,
-        residual=residual,
+        residual=problem.residual,
         readout=readout,
         dtype=torch_dtype,
         device=dev,
@@ -500,7 +488,9 @@ def _train(
     else:
         model.reset_parameters_(init, init_std, generator)
 
-    X = torch.as_tensor(as_batch(noisy, spatial_dims, "noisy"), dtype=torch_dtype, device=dev)
+    X = torch.as_tensor(
+        as_batch(noisy, geometry.spatial_dims, "noisy"), dtype=torch_dtype, device=dev
+    )
     out_shape = geometry.output_shape if readout == "identity" else ()
     T = torch.as_tensor(problem.target.reshape(n_images, *out_shape), dtype=torch_dtype, device=dev)
     opt = make_optimizer(optimizer, list(model.parameters()), lr, optimizer_options)
@@ -585,9 +575,9 @@ def _train(
         "kernel_size": list(geometry.kernel_size),
         "spatial_dims": geometry.spatial_dims,
         "stride": list(geometry.stride),
-        "padding": _padding_setting(padding),
-        "bias": bool(bias),
-        "residual": bool(residual),
+        "padding": _padding_setting(problem_options["padding"]),
+        "bias": geometry.bias,
+        "residual": problem.residual,
         "readout": readout,
         "activation": activation,
         "threshold": float(threshold),

@@ -60,7 +60,7 @@ from cvxcnn.programs.relu_result import assemble_fit_result
 from cvxcnn.reconstruct import DEFAULT_RTOL
 from cvxcnn.results import ConvexFitResult
 from cvxcnn.solve import DEFAULT_OPTIONS, SolveInfo, solver_stats_of
-from cvxcnn.validation import check_positive
+from cvxcnn.validation import axis_length, check_positive
 
 #: Losses the direct path can write as a (quadratic) cone program.
 DIRECT_LOSSES: tuple[str, ...] = ("squared", "absolute", "huber")
@@ -138,13 +138,8 @@ class ReluConic:
     n_patterns: int
     build_seconds: float = 0.0
 
-    @property
-    def n_variables(self) -> int:
-        return self.A.shape[1]
-
-    @property
-    def n_constraints(self) -> int:
-        return self.A.shape[0]
+    n_variables = axis_length("A", 1, "Number of variables ``N`` (columns of ``A``).")
+    n_constraints = axis_length("A", 0, "Number of constraint rows ``m`` of ``A``.")
 
     @property
     def sign_rows(self) -> int:
