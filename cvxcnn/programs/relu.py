@@ -20,6 +20,7 @@ import numpy as np
 
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.problem import PatchProblem
+from cvxcnn.programs.objective import group_norm_objective
 from cvxcnn.validation import check_positive
 
 
@@ -172,11 +173,9 @@ def convex_objective(
     beta : float
     loss : str or Loss
     """
-    loss = get_loss(loss)
     M = np.asarray(masks, dtype=bool).T
     outputs = np.sum(M * (data.Y @ (W - Z)), axis=1)
-    norms = np.linalg.norm(W, axis=0).sum() + np.linalg.norm(Z, axis=0).sum()
-    return float(loss.value(data.readout.apply(outputs), data.target) + beta * norms)
+    return group_norm_objective(outputs, W, Z, data, beta, loss)
 
 
 def sign_violation(W: np.ndarray, Z: np.ndarray, masks: np.ndarray, Y: np.ndarray) -> float:

@@ -47,6 +47,7 @@ from cvxcnn.facets import FacetReduction
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import primal_objective
 from cvxcnn.problem import PatchProblem
+from cvxcnn.programs.objective import group_norm_objective
 from cvxcnn.reconstruct import DEFAULT_RTOL, natural_scale
 from cvxcnn.results import ConvexFitResult
 from cvxcnn.soft_threshold.facets import resolve_st_facets, st_row_signs
@@ -398,10 +399,7 @@ def st_convex_objective(
     loss: str | Loss = "squared",
 ) -> float:
     """The 6a objective in float64 (constraints not checked)."""
-    loss = get_loss(loss)
-    out = st_outputs(W, Wp, T, Tp, s1, s3, data.Y)
-    norms = np.linalg.norm(W, axis=0).sum() + np.linalg.norm(Wp, axis=0).sum()
-    return float(loss.value(data.readout.apply(out), data.target) + beta * norms)
+    return group_norm_objective(st_outputs(W, Wp, T, Tp, s1, s3, data.Y), W, Wp, data, beta, loss)
 
 
 def paper_convex_objective(
@@ -413,10 +411,8 @@ def paper_convex_objective(
     loss: str | Loss = "squared",
 ) -> float:
     """The 6c objective (our scaling) in float64; ``gains`` (P, n)."""
-    loss = get_loss(loss)
-    out = np.sum(gains.T * (data.Y @ (Wp - W)), axis=1)
-    norms = np.linalg.norm(W, axis=0).sum() + np.linalg.norm(Wp, axis=0).sum()
-    return float(loss.value(data.readout.apply(out), data.target) + beta * norms)
+    outputs = np.sum(gains.T * (data.Y @ (Wp - W)), axis=1)
+    return group_norm_objective(outputs, W, Wp, data, beta, loss)
 
 
 def st_cell_violation(
@@ -629,41 +625,31 @@ def result_from_st_program(
     nw, nwp = np.linalg.norm(W, axis=0), np.linalg.norm(Wp, axis=0)
     scale = _block_scale(nw, nwp, floor)
     active = int((_active_blocks(nw, scale, rtol) | _active_blocks(nwp, scale, rtol)).sum())
-    s1, s3 = program.s1, program.s3
+    s1, s3, data, loss = program.s1, program.s3, program.data, program.loss
     if paper:
         gains = program.gains
         gated, network = reconstruct_paper(W, Wp, gains, threshold, rtol=rtol, floor=floor)
-        return STFitResult(
-            objective=paper_convex_objective(W, Wp, gains, program.data, beta, program.loss),
-            primal_objective=primal_objective(network, program.data, beta, program.loss),
-            active_patterns=active,
-            neurons=network.n_neurons,
-            sign_violation=max(
-                paper_cone_violation(W, gains, s1, s3, program.data.Y),
-                paper_cone_violation(Wp, gains, s1, s3, program.data.Y),
-            ),
-            network=network,
-            W=W,
-            Z=Wp,
-            gated_network=gated,
-            gated_objective=primal_objective(gated, program.data, beta, program.loss),
-            **common,
-        )
-    T, Tp = np.asarray(program.T.value), np.asarray(program.Tp.value)
-    network, _ = reconstruct_st(W, Wp, T, Tp, rtol=rtol, floor=floor)
+        objective = paper_convex_objective(W, Wp, gains, data, beta, loss)
+        violation = max(paper_cone_violation(X, gains, s1, s3, data.Y) for X in (W, Wp))
+        extra = {
+            "gated_network": gated,
+            "gated_objective": primal_objective(gated, data, beta, loss),
+        }
+    else:
+        T, Tp = np.asarray(program.T.value), np.asarray(program.Tp.value)
+        network, _ = reconstruct_st(W, Wp, T, Tp, rtol=rtol, floor=floor)
+        objective = st_convex_objective(W, Wp, T, Tp, s1, s3, data, beta, loss)
+        violation = max(st_cell_violation(X, t, s1, s3, data.Y) for X, t in ((W, T), (Wp, Tp)))
+        extra = {"T": T, "Tp": Tp}
     return STFitResult(
-        objective=st_convex_objective(W, Wp, T, Tp, s1, s3, program.data, beta, program.loss),
-        primal_objective=primal_objective(network, program.data, beta, program.loss),
+        objective=objective,
+        primal_objective=primal_objective(network, data, beta, loss),
         active_patterns=active,
         neurons=network.n_neurons,
-        sign_violation=max(
-            st_cell_violation(W, T, s1, s3, program.data.Y),
-            st_cell_violation(Wp, Tp, s1, s3, program.data.Y),
-        ),
+        sign_violation=violation,
         network=network,
         W=W,
         Z=Wp,
-        T=T,
-        Tp=Tp,
+        **extra,
         **common,
     )

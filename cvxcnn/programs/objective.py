@@ -1,0 +1,42 @@
+"""The convex programs' objective in float64, written once for every activation.
+
+``L(R outputs, x) + beta * sum_j (||w_j|| + ||z_j||)``: the outputs are the
+activation's (ReLU: ``sum_i D_i Y (w_i - z_i)``; soft threshold: the 6a
+blocks), the group-norm penalty and the loss are the same for all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cvxcnn.losses import Loss, get_loss
+from cvxcnn.problem import PatchProblem
+
+
+def group_norm_objective(
+    outputs: np.ndarray,
+    W: np.ndarray,
+    Z: np.ndarray,
+    problem: PatchProblem,
+    beta: float,
+    loss: str | Loss = "squared",
+) -> float:
+    """``L(R outputs, x) + beta * (sum of the column norms of W and Z)``.
+
+    Parameters
+    ----------
+    outputs : ndarray of shape (n,)
+        The convex model's output per patch.
+    W, Z : ndarray of shape (q, P)
+        The two blocks of every cell (columns).
+    problem : PatchProblem
+    beta : float
+    loss : str or Loss
+
+    Returns
+    -------
+    float
+    """
+    loss = get_loss(loss)
+    norms = np.linalg.norm(W, axis=0).sum() + np.linalg.norm(Z, axis=0).sum()
+    return float(loss.value(problem.readout.apply(outputs), problem.target) + beta * norms)
