@@ -139,6 +139,136 @@ def most_violated_at_zero(
     return np.argsort(-oracle.cell_lower)[:size]
 
 
+@dataclass
+class RestrictedPrograms:
+    """The programs column generation solves over subsets of an exact cell set.
+
+    Attributes
+    ----------
+    activation : Activation
+    problem : PatchProblem
+    cells : PatternSet or TripleSet
+        Every cell (the oracle's search space).
+    beta : float
+    loss : Loss
+    tol : float
+        A cell violates when its oracle value exceeds ``beta (1 + tol)``.
+    solver : str
+    solver_options : dict or None
+    facet_reduction : bool
+    max_memory : float or None
+    floor : float
+        :func:`cvxcnn.reconstruct.natural_scale` of the problem.
+    """
+
+    activation: Activation
+    problem: PatchProblem
+    cells: object
+    beta: float
+    loss: Loss
+    tol: float
+    solver: str
+    solver_options: dict | None
+    facet_reduction: bool
+    max_memory: float | None
+    floor: float
+
+    def solve(self, mask: np.ndarray, options: dict | None = None) -> ConvexFitResult:
+        """The program over the cells in ``mask`` (P,) bool (``options``: the solver's)."""
+        index = np.flatnonzero(mask)
+        act = self.activation
+        rows = (
+            act.colgen_row_mask(self.problem, self.cells, index) if self.facet_reduction else None
+        )
+        return fit(
+            self.problem,
+            act.subset(self.cells, index),
+            beta=self.beta,
+            loss=self.loss,
+            solver=self.solver,
+            solver_options=self.solver_options if options is None else options,
+            row_mask=rows,
+            facets="off",
+            max_memory=self.max_memory,
+        )
+
+    def active(self, result: ConvexFitResult, mask: np.ndarray, rtol: float) -> np.ndarray:
+        """(P,) bool: the cells of ``mask`` whose blocks are nonzero in ``result``."""
+        index = np.flatnonzero(mask)
+        sub = self.activation.subset(self.cells, index)
+        out = np.zeros_like(mask)
+        out[index[self.activation.active_cells(result, sub, rtol=rtol, floor=self.floor)]] = True
+        return out
+
+    def judge(self, result: ConvexFitResult, mask: np.ndarray):
+        """The oracle over every cell at ``result``'s residual; the violators outside ``mask``."""
+        _, g = dual_direction(result.network, self.problem, self.loss)
+        oracle = self.activation.oracle(self.problem.Y, g, self.cells)
+        violated = np.flatnonzero((oracle.cell_lower > self.beta * (1 + self.tol)) & ~mask)
+        return oracle, violated
+
+    def round(self, in_program: np.ndarray, add: int):
+        """One round: solve, refine on the active cells, judge; None if nothing was solved.
+
+        Returns ``(fit, fit_mask, oracle, cells_to_add, certified_relative_gap,
+        full_solve_optimal)``.
+        """
+        full = fit_ = self.solve(in_program)
+        fit_mask = in_program.copy()
+        if fit_.network is None:
+            return None
+        refined_mask = self.active(fit_, in_program, REFINE_RTOL)
+        if 0 < refined_mask.sum() < in_program.sum():  # a more accurate residual for the oracle
+            refined = self.solve(refined_mask)
+            if refined.network is not None and refined.primal_objective <= fit_.primal_objective:
+                fit_, fit_mask = refined, refined_mask
+        oracle, violated = self.judge(fit_, fit_mask)
+        if fit_ is not full and len(violated) and in_program[violated].all():
+            # the refinement dropped cells the full program holds: judge the full solution
+            fit_, fit_mask = full, in_program.copy()
+            oracle, violated = self.judge(fit_, fit_mask)
+        order = violated[np.argsort(-oracle.cell_lower[violated])][:add]
+        # the certificate this round's network already earns (rigorous: oracle upper end)
+        r, _ = dual_direction(fit_.network, self.problem, self.loss)
+        lower = dual_bound(self.loss, r, self.problem.target, self.beta, oracle.upper)[1]
+        gap = (fit_.primal_objective - lower) / abs(fit_.primal_objective)
+        return fit_, fit_mask, oracle, order, gap, bool(full.success)
+
+    def polish(self, fit_: ConvexFitResult, mask: np.ndarray, gap_tol: float):
+        """The certificate of ``fit_``; a last tight solve on its largest blocks if that is better.
+
+        Returns ``(fit, certificate)``.
+        """
+        cert = certify(fit_.network, self.problem, self.cells, beta=self.beta, loss=self.loss)
+        if cert.relative_gap <= gap_tol or self.solver.upper() != "CLARABEL":
+            return fit_, cert
+        polished = self.solve(
+            self.active(fit_, mask, 1e-3), {**(self.solver_options or {}), **POLISH_CLARABEL}
+        )
+        if polished.success:
+            other = certify(
+                polished.network, self.problem, self.cells, beta=self.beta, loss=self.loss
+            )
+            if other.gap < cert.gap:
+                return polished, other
+        return fit_, cert
+
+
+def _print_round(history: list[ColgenIteration], beta: float) -> None:
+    it = history[-1]
+    print(
+        f"colgen round {len(history)}: {it.patterns} cells, objective "
+        f"{it.objective:.10g}, M/beta {it.oracle_upper / beta:.8f}, added {it.added}"
+    )
+
+
+def _stalled(history: list[ColgenIteration], rounds: int = 4) -> bool:
+    """The objective has not moved (1e-11 relative) over the last ``rounds`` rounds."""
+    objectives = [it.objective for it in history[-rounds:]]
+    spread = max(objectives) - min(objectives)
+    return len(objectives) == rounds and spread <= 1e-11 * abs(objectives[-1])
+
+
 def solve_colgen(
     problem: PatchProblem,
     cells: object,
@@ -218,67 +348,25 @@ def solve_colgen(
     if solver_options is None and solver.upper() == "CLARABEL":
         solver_options = TIGHT_CLARABEL
     start = time.perf_counter()
+    rp = RestrictedPrograms(
+        activation, problem, cells, beta, loss, tol, solver, solver_options,
+        facet_reduction, max_memory, natural_scale(problem),
+    )  # fmt: skip
     in_program = _initial_cells(activation, problem, cells, initial, loss, random_state)
-    floor = natural_scale(problem)
-
-    def solve(mask: np.ndarray, options: dict | None = solver_options) -> ConvexFitResult:
-        index = np.flatnonzero(mask)
-        rows = activation.colgen_row_mask(problem, cells, index) if facet_reduction else None
-        return fit(
-            problem,
-            activation.subset(cells, index),
-            beta=beta,
-            loss=loss,
-            solver=solver,
-            solver_options=options,
-            row_mask=rows,
-            facets="off",
-            max_memory=max_memory,
-        )
-
-    def active(result: ConvexFitResult, mask: np.ndarray, rtol: float) -> np.ndarray:
-        out = np.zeros_like(mask)
-        sub = activation.subset(cells, np.flatnonzero(mask))
-        out[np.flatnonzero(mask)[activation.active_cells(result, sub, rtol=rtol, floor=floor)]] = (
-            True
-        )
-        return out
-
-    def judge(result: ConvexFitResult, mask: np.ndarray):
-        _, g = dual_direction(result.network, problem, loss)
-        oracle = activation.oracle(problem.Y, g, cells)
-        violated = np.flatnonzero((oracle.cell_lower > beta * (1 + tol)) & ~mask)
-        return oracle, violated
-
     history: list[ColgenIteration] = []
     converged = False
-    all_optimal = True
     ever = in_program.copy()  # every cell that entered the program at some round
     best: tuple[ConvexFitResult, float, np.ndarray] | None = None
+    all_optimal = True
     for _ in range(max_iterations):
         t0 = time.perf_counter()
         ever |= in_program
-        full = fit_ = solve(in_program)
-        all_optimal &= bool(full.success)
-        fit_mask = in_program.copy()
-        if fit_.network is None:
+        step = rp.round(in_program, add_per_iteration)
+        if step is None:
+            all_optimal = False
             break
-        # refine on the active cells: a more accurate residual for the oracle
-        refined_mask = active(fit_, in_program, REFINE_RTOL)
-        if 0 < refined_mask.sum() < in_program.sum():
-            refined = solve(refined_mask)
-            if refined.network is not None and refined.primal_objective <= fit_.primal_objective:
-                fit_, fit_mask = refined, refined_mask
-        oracle, violated = judge(fit_, fit_mask)
-        if fit_ is not full and len(violated) and in_program[violated].all():
-            # the refinement dropped cells the full program holds: judge the full solution
-            fit_, fit_mask = full, in_program.copy()
-            oracle, violated = judge(fit_, fit_mask)
-        order = violated[np.argsort(-oracle.cell_lower[violated])][:add_per_iteration]
-        # the certificate this round's network already earns (rigorous: oracle upper end)
-        r, _ = dual_direction(fit_.network, problem, loss)
-        lower = dual_bound(loss, r, problem.target, beta, oracle.upper)[1]
-        gap = (fit_.primal_objective - lower) / abs(fit_.primal_objective)
+        fit_, fit_mask, oracle, order, gap, full_ok = step
+        all_optimal &= full_ok
         if best is None or gap < best[1]:
             best = (fit_, gap, fit_mask.copy())
         history.append(
@@ -292,35 +380,18 @@ def solve_colgen(
             )
         )
         if progress:
-            it = history[-1]
-            print(
-                f"colgen round {len(history)}: {it.patterns} cells, objective "
-                f"{it.objective:.10g}, M/beta {it.oracle_upper / beta:.8f}, added {it.added}"
-            )
+            _print_round(history, beta)
         if len(order) == 0 or best[1] <= gap_tol:
             converged = True
             break
-        objectives = [it.objective for it in history[-4:]]
-        if len(objectives) == 4 and max(objectives) - min(objectives) <= 1e-11 * abs(
-            objectives[-1]
-        ):
-            break  # stalled: solver accuracy, not missing cells, limits the oracle now
-        if drop_inactive:
-            # keep the program small: the current active set plus the new cells
-            in_program = active(fit_, fit_mask, REFINE_RTOL)
+        if _stalled(history):
+            break  # solver accuracy, not missing cells, limits the oracle now
+        if drop_inactive:  # keep the program small: the current active set plus the new cells
+            in_program = rp.active(fit_, fit_mask, REFINE_RTOL)
         in_program[order] = True
     if best is None:
         raise RuntimeError("column generation failed: the restricted program was not solved")
-    fit_, _, fit_mask = best
-    certificate = certify(fit_.network, problem, cells, beta=beta, loss=loss)
-    if certificate.relative_gap > gap_tol and solver.upper() == "CLARABEL":
-        # last polish: fewer blocks, tightest tolerances; kept only if its gap is smaller
-        mask = active(fit_, fit_mask, 1e-3)
-        polished = solve(mask, {**(solver_options or {}), **POLISH_CLARABEL})
-        if polished.success:
-            cert = certify(polished.network, problem, cells, beta=beta, loss=loss)
-            if cert.gap < certificate.gap:
-                fit_, certificate = polished, cert
+    fit_, certificate = rp.polish(*best[::2], gap_tol)
     return ColgenResult(
         fit=fit_,
         certificate=certificate,
