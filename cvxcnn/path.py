@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from cvxcnn.activations import activation_of
+from cvxcnn.activations import Activation, activation_of
 from cvxcnn.certificates import dual_bound, dual_direction
 from cvxcnn.colgen import most_violated_at_zero
 from cvxcnn.facets import FacetReduction
@@ -119,6 +119,113 @@ class PathResult(Result):
         return [p.fit for p in self.points]
 
 
+@dataclass
+class WorkingSets:
+    """Solves over working subsets of a cell set, and the oracle that grows them.
+
+    Attributes
+    ----------
+    activation : Activation
+    problem : PatchProblem
+    cells : PatternSet, TripleSet or ndarray of shape (P, n), bool
+    loss : Loss
+    solver, solver_options, rtol
+        As in :func:`cvxcnn.fitting.fit`.
+    reduction : FacetReduction or None
+        Computed once for the whole set; each working set uses its columns.
+    max_memory : float or None
+    """
+
+    activation: Activation
+    problem: PatchProblem
+    cells: object
+    loss: Loss
+    solver: str
+    solver_options: dict | None
+    rtol: float
+    reduction: FacetReduction | None
+    max_memory: float | None
+
+    def fit(self, beta: float, index: np.ndarray) -> ConvexFitResult:
+        """The program over the cells at ``index`` at this ``beta``."""
+        return fit(
+            self.problem,
+            self.activation.subset(self.cells, index),
+            beta=beta,
+            loss=self.loss,
+            solver=self.solver,
+            solver_options=self.solver_options,
+            rtol=self.rtol,
+            facets="off" if self.reduction is None else self.reduction.subset(index),
+            max_memory=self.max_memory,
+        )
+
+    def add_violators(self, working, g, threshold, most) -> np.ndarray:
+        """Add (in place) the ``most`` cells outside ``working`` most above ``threshold`` at ``g``.
+
+        Returns the oracle's per-cell lower ends, shape (P,).
+        """
+        oracle = self.activation.oracle(self.problem.Y, g, self.cells, threshold=threshold)
+        violated = np.flatnonzero((oracle.cell_lower > threshold) & ~working)
+        working[violated[np.argsort(-oracle.cell_lower[violated])][:most]] = True
+        return oracle
+
+    def solve_beta(self, beta, working, threshold, most, max_rounds):
+        """Working-set rounds at one ``beta`` until no cell of the set violates.
+
+        Returns ``(fit, index, rounds, converged, r, oracle)``: the last solve,
+        its working set, the rounds, whether the whole set was satisfied, the
+        residual direction and the last oracle over the set (None, None when
+        the solve failed).
+        """
+        r = oracle = None
+        for rounds in range(1, max_rounds + 1):
+            index = np.flatnonzero(working)
+            fit_ = self.fit(beta, index)
+            if fit_.network is None:
+                return fit_, index, rounds, False, None, None
+            r, g = dual_direction(fit_.network, self.problem, self.loss)
+            before = working.sum()
+            oracle = self.add_violators(working, g, threshold, most)
+            if working.sum() == before:
+                return fit_, index, rounds, True, r, oracle
+        converged = not np.any((oracle.cell_lower > threshold) & ~_mask(index, working.size))
+        return fit_, index, rounds, converged, r, oracle
+
+    def active(self, fit_: ConvexFitResult, index: np.ndarray, floor: float) -> np.ndarray:
+        """(P,) bool: the cells of ``index`` active in ``fit_`` (all of them if none is)."""
+        sub = self.activation.subset(self.cells, index)
+        keep = self.activation.active_cells(fit_, sub, rtol=self.rtol, floor=floor)
+        return _mask(index[keep] if keep.any() else index, len(self.cells))
+
+
+def _mask(index: np.ndarray, size: int) -> np.ndarray:
+    out = np.zeros(size, dtype=bool)
+    out[index] = True
+    return out
+
+
+def _point(fit_, beta, loss, problem, r, oracle, rounds, index, converged, t0) -> PathPoint:
+    """The :class:`PathPoint` of one beta, with the rigorous lower bound over the set."""
+    if fit_.network is None:
+        max_ratio = lower = set_gap = float("nan")
+    else:
+        lower = dual_bound(loss, r, problem.target, beta, oracle.upper)[1]
+        set_gap = (fit_.primal_objective - lower) / abs(fit_.primal_objective)
+        max_ratio = oracle.lower / beta
+    return PathPoint(
+        fit=fit_,
+        beta=beta,
+        rounds=rounds,
+        working_set=len(index),
+        max_ratio=max_ratio,
+        lower_bound=lower,
+        set_gap=set_gap,
+        converged=converged and fit_.success,
+        seconds=time.perf_counter() - t0,
+    )
+
+
 def solve_path(
     problem: PatchProblem,
     cells: object,
@@ -200,6 +307,9 @@ def solve_path(
         working[most_violated_at_zero(activation, problem, cells, loss, initial)] = True
     else:
         working[:] = True
+    ws = WorkingSets(
+        activation, problem, cells, loss, solver, solver_options, rtol, reduction, max_memory
+    )
     points: list[PathPoint] = []
     previous_g: np.ndarray | None = None
     for beta in tqdm(betas, disable=not progress, unit="beta", desc="path"):
@@ -207,63 +317,15 @@ def solve_path(
         threshold = beta * (1 + tol)
         if previous_g is not None and working_set:
             # the previous optimum's dual direction predicts who violates at this beta
-            guess = activation.oracle(problem.Y, previous_g, cells, threshold=threshold)
-            ahead = np.flatnonzero((guess.cell_lower > threshold) & ~working)
-            working[ahead[np.argsort(-guess.cell_lower[ahead])][:add_per_round]] = True
-        rounds, converged = 0, False
-        while True:
-            index = np.flatnonzero(working)
-            fit_ = fit(
-                problem,
-                activation.subset(cells, index),
-                beta=beta,
-                loss=loss,
-                solver=solver,
-                solver_options=solver_options,
-                rtol=rtol,
-                facets="off" if reduction is None else reduction.subset(index),
-                max_memory=max_memory,
-            )
-            rounds += 1
-            if fit_.network is None:
-                break
-            r, g = dual_direction(fit_.network, problem, loss)
-            oracle = activation.oracle(problem.Y, g, cells, threshold=threshold)
-            violated = np.flatnonzero((oracle.cell_lower > threshold) & ~working)
-            if len(violated) == 0 or not working_set:
-                converged = len(violated) == 0
-                break
-            if rounds >= max_rounds:
-                break
-            working[violated[np.argsort(-oracle.cell_lower[violated])][:add_per_round]] = True
-        if fit_.network is None:
-            max_ratio = lower = set_gap = float("nan")
-        else:
-            lower = dual_bound(loss, r, problem.target, beta, oracle.upper)[1]
-            set_gap = (fit_.primal_objective - lower) / abs(fit_.primal_objective)
-            max_ratio = oracle.lower / beta
-        fit_.exact_arrangement = exact and converged
-        points.append(
-            PathPoint(
-                fit=fit_,
-                beta=beta,
-                rounds=rounds,
-                working_set=len(index),
-                max_ratio=max_ratio,
-                lower_bound=lower,
-                set_gap=set_gap,
-                converged=converged and fit_.success,
-                seconds=time.perf_counter() - t0,
-            )
+            ws.add_violators(working, previous_g, threshold, add_per_round)
+        fit_, index, rounds, converged, r, oracle = ws.solve_beta(
+            beta, working, threshold, add_per_round, max_rounds if working_set else 1
         )
+        fit_.exact_arrangement = exact and converged
+        points.append(_point(fit_, beta, loss, problem, r, oracle, rounds, index, converged, t0))
         if fit_.W is not None and working_set:  # next beta starts from this optimum's active cells
-            previous_g = g
-            sub = activation.subset(cells, index)
-            keep = activation.active_cells(fit_, sub, rtol=rtol, floor=floor)
-            working = np.zeros(n_cells, dtype=bool)
-            working[index[keep]] = True
-            if not working.any():
-                working[index] = True
+            previous_g = problem.readout.adjoint(r)
+            working = ws.active(fit_, index, floor)
     return PathResult(
         points=points,
         n_patterns=n_cells,
