@@ -34,6 +34,7 @@ from cvxcnn.facets import FacetReduction
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import primal_objective
 from cvxcnn.problem import PatchProblem
+from cvxcnn.prune import prune_network
 from cvxcnn.reconstruct import DEFAULT_RTOL
 from cvxcnn.results import ConvexFitResult
 from cvxcnn.soft_threshold.programs import (
@@ -146,6 +147,7 @@ def fit(
     backend: str = "cvxpy",
     n_jobs: int | None = None,
     max_memory: float | None = None,
+    prune: bool = False,
 ) -> ConvexFitResult:
     """Solve the exact convex program over ``cells`` and reconstruct the network.
 
@@ -180,6 +182,10 @@ def fit(
     max_memory : float or None
         Bytes the program may take (estimated from its nonzeros before it is
         built, :func:`check_program_memory`); None: half of the machine's RAM.
+    prune : bool
+        Reduce the reconstructed network to at most ``n_out + 1`` neurons at
+        the same objective (:func:`cvxcnn.prune.prune_network`); the count
+        before is kept in ``neurons_before_pruning``.
 
     Returns
     -------
@@ -232,7 +238,13 @@ def fit(
         if reduction is not None:
             summary = activation.facets_summary(reduction, cells)
         result.facets = {**summary, **result.facets}
-    return _back_to_original(activation, result, original, beta_original, loss, a, b)
+    result = _back_to_original(activation, result, original, beta_original, loss, a, b)
+    if prune and result.network is not None:
+        result.neurons_before_pruning = result.neurons
+        result.network = prune_network(result.network, original)
+        result.neurons = result.network.n_neurons
+        result.primal_objective = primal_objective(result.network, original, beta_original, loss)
+    return result
 
 
 def _back_to_original(

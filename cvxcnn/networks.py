@@ -14,7 +14,7 @@ are written and read by :mod:`cvxcnn.network_io`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -89,6 +89,34 @@ class TwoLayerNetwork:
     def penalty(self) -> float:
         """``1/2 sum_j (||u_j||^2 + v_j^2)``."""
         return 0.5 * float(np.sum(self.U**2) + np.sum(self.v**2))
+
+    #: Fields scaled with ``u_j`` by :meth:`scale_neurons` (the activation is
+    #: positively homogeneous in them jointly: soft thresholds add ``thresholds``).
+    _input_side: tuple[str, ...] = ("U",)
+
+    def scale_neurons(self, factors: np.ndarray) -> TwoLayerNetwork:
+        """Neuron ``j`` times ``factors[j] >= 0`` on both layers; zero factors drop it.
+
+        Then neuron ``j`` contributes ``factors[j]**2`` times its output and its
+        penalty ``1/2 (||u_j||^2 + v_j^2)``, with the same activation pattern.
+
+        Parameters
+        ----------
+        factors : ndarray of shape (m,)
+
+        Returns
+        -------
+        TwoLayerNetwork
+            Of the same class, with the neurons whose factor is 0 removed.
+        """
+        factors = np.asarray(factors, dtype=np.float64)
+        keep = factors > 0
+        s = factors[keep]
+        changes = {"v": self.v[keep] * s}
+        for name in self._input_side:
+            value = getattr(self, name)[keep]
+            changes[name] = value * (s[:, None] if value.ndim == 2 else s)
+        return replace(self, **changes)
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,9 @@ class ConvexFitResult(Result):
         that added rows the full check found violated) and ``rows_added``.
     activation : str
         ``"relu"`` or ``"soft_threshold"``.
+    neurons_before_pruning : int or None
+        With ``fit(..., prune=True)``: the reconstruction's neurons before
+        Caratheodory pruning (``neurons`` is then at most ``n_out + 1``).
     network : network object or None
     W, Z : ndarray of shape (d, P) or None
         The solution blocks (``Z`` holds the negative-side blocks, ``w'``
@@ -121,6 +124,7 @@ class ConvexFitResult(Result):
     kkt: dict = field(default_factory=dict)
     facets: dict = field(default_factory=dict)
     activation: str = "relu"
+    neurons_before_pruning: int | None = None
     network: object | None = field(default=None, repr=False)
     W: np.ndarray | None = field(default=None, repr=False)
     Z: np.ndarray | None = field(default=None, repr=False)

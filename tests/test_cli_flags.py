@@ -126,6 +126,7 @@ SOLVE = [
         arg(1, 33),
     ),
     ("--activation", ST, "fit_st", lambda a, k: True),
+    ("--prune", ["--prune"], "fit_relu", kw("prune", True)),
     ("--threshold", [*ST, "--threshold", "0.2"], "fixed_threshold_bracket", arg(2, 0.2)),
     ("--st-form", [*ST, "--threshold", "0.1", "--st-form", "paper"], "fit_st", kw("form", "paper")),
     (

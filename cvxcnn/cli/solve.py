@@ -54,7 +54,7 @@ from cvxcnn.fitting import fit_relu
 DEFAULTS = {**CONVEX_DEFAULTS, "canon_backend": None, "backend": "cvxpy"}
 DEFAULTS |= {"method": "direct", "initial_patterns": 10, "certify": None}
 DEFAULTS |= {"certify_patterns": 5000, "activation": "relu", "threshold": None}
-DEFAULTS |= {"st_form": "exact", "st_restarts": 0}
+DEFAULTS |= {"st_form": "exact", "st_restarts": 0, "prune": False}
 ST_FLAGS = ("threshold", "st_form", "st_restarts")
 
 
@@ -92,6 +92,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument(
         "--st-restarts", type=int_arg(0), help="fixed-lambda L-BFGS restarts (st, default 0)"
     )
+    g.add_argument(
+        "--prune",
+        action="store_true",
+        default=None,
+        help="reduce the network to at most n_out + 1 neurons at the same objective",
+    )
     files = {"--out": "JSON result file", "--save-weights": "network weights file (.npz)"}
     add_output_args(p, files)
     return p
@@ -115,7 +121,7 @@ def check_colgen(args: argparse.Namespace, explicit: set[str]) -> None:
     """Refuse flags column generation would ignore."""
     why = "--method colgen searches every cell (its oracle) and samples nothing"
     refuse(explicit, ("patterns", "data_directed", "certify_patterns"), why)
-    refuse(explicit, ("jobs", "canon_backend"), "--method colgen does not take it")
+    refuse(explicit, ("jobs", "canon_backend", "prune"), "--method colgen does not take it")
     why = "--method colgen solves the learnable-threshold program (no fixed lambda)"
     refuse(explicit, ST_FLAGS, why if args.activation == "st" else "it applies to --activation st")
     if args.backend != "cvxpy":
@@ -183,6 +189,7 @@ def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
         patterns,
         **solver_keywords(args, loss),
         **reduction_keywords(args),
+        prune=bool(args.prune),
         backend=args.backend,
     )
     payload = {**result.to_dict(), **data_summary(args, data)}

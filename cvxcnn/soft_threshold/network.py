@@ -69,6 +69,8 @@ class STNetwork(TwoLayerNetwork):
         """``thresholds`` under the PyTorch trainer's short name, shape (m,)."""
         return self.thresholds
 
+    _input_side = ("U", "thresholds")  # tau_{e t}(e a) = e tau_t(a)
+
     def hidden(self, Y: np.ndarray) -> np.ndarray:
         """Hidden activations ``tau_t(Y U^T)``, shape (n, m)."""
         return soft_threshold(Y @ self.U.T, self.thresholds[None, :])
