@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cvxcnn.certificates import CertificateError, certificate_problem
+from cvxcnn.certificates import Certificate, CertificateError, certificate_problem
 from cvxcnn.certificates import certify as dual_certificate
 from cvxcnn.facets import FacetReduction
 from cvxcnn.fitting import fit_st
@@ -200,71 +200,23 @@ def fixed_threshold_bracket(
     beta = check_positive(beta, "beta")
     loss = get_loss(loss)
     given = _check_given(networks, lam)
+    target = _FixedThreshold(data, triples, lam, beta, loss, solver)
     if fit is None:
-        fit = fit_st(
-            data,
-            triples,
-            beta=beta,
-            loss=loss,
-            solver=solver,
-            solver_options=solver_options,
-            canon_backend=canon_backend,
-            facets=facets,
-        )
-    elif fit.form != "exact":
-        raise ValueError(f"fit must be a 6a ('exact' form) result; got form {fit.form!r}")
-    elif not math.isclose(fit.beta, beta, rel_tol=1e-12):
-        raise ValueError(f"fit was solved at beta={fit.beta}, not beta={beta}")
-    elif fit.n_patterns != triples.n_triples or fit.triples_exact != triples.exact:
-        raise ValueError(
-            f"fit was solved with {fit.n_patterns} triples (exact={fit.triples_exact}), but "
-            f"triples has {triples.n_triples} (exact={triples.exact}): pass the same set"
-        )
-    # the lower end is the rigorous dual bound at the 6a network, not the solver's objective
-    lower, certified = float("nan"), False
-    if fit.network is not None:
-        learnable = dual_certificate(
-            fit.network, data, triples, beta=beta, loss=loss, oracle_options={"solver": solver}
-        )
-        lower, certified = learnable.lower_bound, bool(fit.success and learnable.certified)
-    nets: dict[str, STNetwork] = {}
-    zero = 0
-    if fit.network is not None:
-        nets["rescaled"], zero = fit.network.with_threshold(lam, zero_threshold="drop")
-        if zero:
-            nets["rescaled-keep"], _ = fit.network.with_threshold(lam, zero_threshold="keep")
-        if polish:
-            for name in list(nets):
-                nets[f"{name}+polish"] = polish_st_network(
-                    nets[name], data, beta=beta, threshold=lam, loss=loss, max_iter=max_iter
-                )
-    if n_restarts:
-        width = n_neurons or max(1, fit.neurons)
-        restarts = st_random_restarts(
-            data,
-            n_neurons=width,
-            beta=beta,
-            threshold=lam,
-            loss=loss,
-            n_restarts=n_restarts,
-            max_iter=max_iter,
-            random_state=random_state,
-        )
-        nets["restarts"] = restarts.best_network
-    for i, net in enumerate(given):
-        nets[f"given[{i}]"] = net
-    if not nets:  # failed solve and nothing handed in: the zero network is always feasible
-        nets["zero"] = STNetwork(U=np.zeros((0, data.d)), thresholds=np.zeros(0), v=np.zeros(0))
-    candidates = {name: primal_objective(net, data, beta, loss) for name, net in nets.items()}
+        fit = target.fit_6a(solver_options, canon_backend, facets)
+    else:
+        _check_fit(fit, target)
+    lower, certified = target.lower_bound(fit)
+    nets, zero = _upper_candidates(
+        target, fit, given, polish, n_restarts, n_neurons, random_state, max_iter
+    )
+    candidates = {name: target.value(net) for name, net in nets.items()}
     source = min(candidates, key=candidates.get)
-    upper = candidates[source]
-    gap = upper - lower
     dual_lower = dual_kind = None
     if certify:
-        cert = dual_certificate(
-            nets[source], data, triples, beta=beta, loss=loss, oracle_options={"solver": solver}
-        )
+        cert = target.certify(nets[source])
         dual_lower, dual_kind = cert.lower_bound, cert.certificate
+    upper = candidates[source]
+    gap = upper - lower
     return Bracket(
         threshold=lam,
         lower=lower,
@@ -282,3 +234,125 @@ def fixed_threshold_bracket(
         network=nets[source],
         fit=fit,
     )
+
+
+@dataclass(frozen=True)
+class _FixedThreshold:
+    """The bracketed problem: data, triples, ``lambda``, ``beta``, loss and the solver."""
+
+    data: PatchProblem
+    triples: TripleSet
+    threshold: float
+    beta: float
+    loss: Loss
+    solver: str
+
+    def fit_6a(
+        self,
+        solver_options: dict | None,
+        canon_backend: str | None,
+        facets: str | FacetReduction | None,
+    ) -> STFitResult:
+        """Solve program 6a on these triples."""
+        return fit_st(
+            self.data,
+            self.triples,
+            beta=self.beta,
+            loss=self.loss,
+            solver=self.solver,
+            solver_options=solver_options,
+            canon_backend=canon_backend,
+            facets=facets,
+        )
+
+    def certify(self, network: STNetwork) -> Certificate:
+        """The dual certificate of :func:`cvxcnn.certificates.certify` at ``network``."""
+        return dual_certificate(
+            network,
+            self.data,
+            self.triples,
+            beta=self.beta,
+            loss=self.loss,
+            oracle_options={"solver": self.solver},
+        )
+
+    def lower_bound(self, fit: STFitResult) -> tuple[float, bool]:
+        """The rigorous dual bound at the 6a network (not the solver's objective), certified?"""
+        if fit.network is None:
+            return float("nan"), False
+        learnable = self.certify(fit.network)
+        return learnable.lower_bound, bool(fit.success and learnable.certified)
+
+    def value(self, network: STNetwork) -> float:
+        """``network``'s objective by the shared float64 evaluator."""
+        return primal_objective(network, self.data, self.beta, self.loss)
+
+
+def _check_fit(fit: STFitResult, target: _FixedThreshold) -> None:
+    """ValueError unless ``fit`` is a 6a solve of these triples at this ``beta``."""
+    triples = target.triples
+    if fit.form != "exact":
+        raise ValueError(f"fit must be a 6a ('exact' form) result; got form {fit.form!r}")
+    if not math.isclose(fit.beta, target.beta, rel_tol=1e-12):
+        raise ValueError(f"fit was solved at beta={fit.beta}, not beta={target.beta}")
+    if fit.n_patterns != triples.n_triples or fit.triples_exact != triples.exact:
+        raise ValueError(
+            f"fit was solved with {fit.n_patterns} triples (exact={fit.triples_exact}), but "
+            f"triples has {triples.n_triples} (exact={triples.exact}): pass the same set"
+        )
+
+
+def _rescaled_networks(
+    target: _FixedThreshold, fit: STFitResult, polish: bool, max_iter: int
+) -> tuple[dict[str, STNetwork], int]:
+    """The 6a network moved to ``lambda`` (and polished); the count of ``t = 0`` neurons."""
+    nets: dict[str, STNetwork] = {}
+    if fit.network is None:
+        return nets, 0
+    lam = target.threshold
+    nets["rescaled"], zero = fit.network.with_threshold(lam, zero_threshold="drop")
+    if zero:
+        nets["rescaled-keep"], _ = fit.network.with_threshold(lam, zero_threshold="keep")
+    if polish:
+        for name in list(nets):
+            nets[f"{name}+polish"] = polish_st_network(
+                nets[name],
+                target.data,
+                beta=target.beta,
+                threshold=lam,
+                loss=target.loss,
+                max_iter=max_iter,
+            )
+    return nets, zero
+
+
+def _upper_candidates(
+    target: _FixedThreshold,
+    fit: STFitResult,
+    given: list[STNetwork],
+    polish: bool,
+    n_restarts: int,
+    n_neurons: int | None,
+    random_state: int | np.random.Generator | None,
+    max_iter: int,
+) -> tuple[dict[str, STNetwork], int]:
+    """Every fixed-``lambda`` network for the upper bound, by name; zero-threshold count."""
+    nets, zero = _rescaled_networks(target, fit, polish, max_iter)
+    if n_restarts:
+        restarts = st_random_restarts(
+            target.data,
+            n_neurons=n_neurons or max(1, fit.neurons),
+            beta=target.beta,
+            threshold=target.threshold,
+            loss=target.loss,
+            n_restarts=n_restarts,
+            max_iter=max_iter,
+            random_state=random_state,
+        )
+        nets["restarts"] = restarts.best_network
+    for i, net in enumerate(given):
+        nets[f"given[{i}]"] = net
+    if not nets:  # failed solve and nothing handed in: the zero network is always feasible
+        d = target.data.d
+        nets["zero"] = STNetwork(U=np.zeros((0, d)), thresholds=np.zeros(0), v=np.zeros(0))
+    return nets, zero

@@ -16,16 +16,21 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cvxcnn.arrangements import patterns_from_generators, sample_relu_patterns
-from cvxcnn.certificates import certify_relu
-from cvxcnn.data import load_digits
+from cvxcnn.certificates import Certificate, certify_relu
+from cvxcnn.data import DenoisingData, load_digits
 from cvxcnn.estimator import ConvexReLUCNN
 from cvxcnn.metrics import psnr
-from cvxcnn.networks import predict
-from cvxcnn.problem import make_problem
+from cvxcnn.networks import ReluNetwork, predict
+from cvxcnn.problem import PatchProblem, make_problem
+from cvxcnn.results import ConvexFitResult
+
+if TYPE_CHECKING:
+    from cvxcnn.primal.trainer import TrainResult
 
 DEMO_BETA = 1.0
 DEMO_NOISE = 0.25
@@ -35,7 +40,7 @@ DEMO_EPOCHS = 3000
 DEMO_NEURONS = 256
 
 
-def _train_primal(train, seed: int, target: float | None):
+def _train_primal(train: DenoisingData, seed: int, target: float | None) -> TrainResult | None:
     """Adam baseline, or None (and a note) when torch is missing."""
     try:
         from cvxcnn.primal import train_primal
@@ -133,6 +138,30 @@ def run_demo(
     )
     start = time.perf_counter()
     primal = _train_primal(train, seed, None)
+    model = _fit_convex(train, primal, n_patterns, seed)
+    res = model.result_
+    cert, primal_cert = _certify(model, primal, seed)
+    rows = _table_rows(train, test, model.problem_, res, cert, primal, primal_cert)
+    _print_table(rows, cert)
+    summary = {
+        "convex": res.to_dict(),
+        "convex_certificate": cert.to_dict(),
+        "primal": None if primal is None else primal.to_dict(),
+        "primal_certificate": None if primal_cert is None else primal_cert.to_dict(),
+        "table": rows,
+        "seconds": time.perf_counter() - start,
+    }
+    (out / "demo.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
+    written = [out / "demo.json", *_write_plots(out, test, model, primal, n_images)]
+    print("wrote " + ", ".join(str(p) for p in written))
+    print(f"total {time.perf_counter() - start:.1f} s")
+    return 0 if res.success else 1
+
+
+def _fit_convex(
+    train: DenoisingData, primal: TrainResult | None, n_patterns: int, seed: int
+) -> ConvexReLUCNN:
+    """The convex program on sampled patterns (plus the primal network's), fitted; prints it."""
     patterns: object = n_patterns
     if primal is not None:
         # the trained network's own sign patterns: with them the convex program
@@ -153,50 +182,77 @@ def run_demo(
         f"upper bound on the global optimum), {res.neurons} neurons, compile "
         f"{res.solve.compile_seconds:.1f} s, solve {res.solve.solve_seconds:.1f} s"
     )
+    return model
+
+
+def _certify(
+    model: ConvexReLUCNN, primal: TrainResult | None, seed: int
+) -> tuple[Certificate, Certificate | None]:
+    """Estimated certificates of the convex and the primal network on sampled cells."""
     problem = model.problem_
     cells = sample_relu_patterns(
         problem.Y, DEMO_ORACLE_CELLS, data_directed=0.1, random_state=seed + 1
     ).union(model.patterns_)
-    cert = certify_relu(res.network, problem, cells, beta=DEMO_BETA)
+    cert = certify_relu(model.result_.network, problem, cells, beta=DEMO_BETA)
     primal_cert = None
     if primal is not None:
         primal_cert = certify_relu(primal.network, problem, cells, beta=DEMO_BETA)
+    return cert, primal_cert
 
-    def test_psnr(network) -> float:
-        pb = make_problem(test.noisy, test.clean, kernel_size=DEMO_KERNEL)
-        return psnr(predict(network, pb).reshape(test.clean.shape), test.clean)
 
-    def train_psnr(network) -> float:
-        return psnr(predict(network, problem).reshape(train.clean.shape), train.clean)
+def _model_row(
+    name: str,
+    network: ReluNetwork,
+    train: DenoisingData,
+    test: DenoisingData,
+    problem: PatchProblem,
+    cert: Certificate,
+    seconds: float,
+) -> dict:
+    """One table row: train/test PSNR of ``network``, its certificate and seconds."""
+    test_problem = make_problem(test.noisy, test.clean, kernel_size=DEMO_KERNEL)
+    return {
+        "model": name,
+        "train_psnr": psnr(predict(network, problem).reshape(train.clean.shape), train.clean),
+        "test_psnr": psnr(predict(network, test_problem).reshape(test.clean.shape), test.clean),
+        "objective": cert.upper_bound,
+        "lower_bound": cert.lower_bound,
+        "relative_gap": cert.relative_gap,
+        "seconds": seconds,
+    }
 
+
+def _table_rows(
+    train: DenoisingData,
+    test: DenoisingData,
+    problem: PatchProblem,
+    res: ConvexFitResult,
+    cert: Certificate,
+    primal: TrainResult | None,
+    primal_cert: Certificate | None,
+) -> list[dict]:
+    """Rows of the side-by-side table: the noisy input, the convex and the primal network."""
+    noisy = {
+        "model": "noisy input",
+        "train_psnr": psnr(train.noisy, train.clean),
+        "test_psnr": psnr(test.noisy, test.clean),
+    }
+    seconds = res.solve.compile_seconds + res.solve.solve_seconds
     rows = [
-        {
-            "model": "noisy input",
-            "train_psnr": psnr(train.noisy, train.clean),
-            "test_psnr": psnr(test.noisy, test.clean),
-        },
-        {
-            "model": "convex (reconstructed)",
-            "train_psnr": train_psnr(res.network),
-            "test_psnr": test_psnr(res.network),
-            "objective": cert.upper_bound,
-            "lower_bound": cert.lower_bound,
-            "relative_gap": cert.relative_gap,
-            "seconds": res.solve.compile_seconds + res.solve.solve_seconds,
-        },
+        noisy,
+        _model_row("convex (reconstructed)", res.network, train, test, problem, cert, seconds),
     ]
     if primal is not None:
+        name = f"primal (Adam, {DEMO_NEURONS} filters)"
         rows.append(
-            {
-                "model": f"primal (Adam, {DEMO_NEURONS} filters)",
-                "train_psnr": train_psnr(primal.network),
-                "test_psnr": test_psnr(primal.network),
-                "objective": primal_cert.upper_bound,
-                "lower_bound": primal_cert.lower_bound,
-                "relative_gap": primal_cert.relative_gap,
-                "seconds": primal.total_seconds,
-            }
+            _model_row(
+                name, primal.network, train, test, problem, primal_cert, primal.total_seconds
+            )
         )
+    return rows
+
+
+def _print_table(rows: list[dict], cert: Certificate) -> None:
     header = f"{'model':<28}{'train PSNR':>11}{'test PSNR':>10}{'objective':>12}"
     header += f"{'lower bd*':>12}{'rel. gap*':>11}{'seconds':>9}"
     print("\n" + header)
@@ -211,28 +267,23 @@ def run_demo(
         "not every cell (exact enumeration is infeasible for 3x3 digit patches; see "
         "docs/certificates.md for certified runs on 1-D signals)."
     )
-    summary = {
-        "convex": res.to_dict(),
-        "convex_certificate": cert.to_dict(),
-        "primal": None if primal is None else primal.to_dict(),
-        "primal_certificate": None if primal_cert is None else primal_cert.to_dict(),
-        "table": rows,
-        "seconds": time.perf_counter() - start,
-    }
-    (out / "demo.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
-    n_show = min(n_images, 6)
+
+
+def _write_plots(
+    out: Path, test: DenoisingData, model: ConvexReLUCNN, primal: TrainResult | None, n_images: int
+) -> list[Path]:
+    """``demo.png`` and ``demo_curves.png`` when matplotlib is there; the paths written."""
     image_rows = [("noisy", test.noisy), ("convex", model.predict(test.noisy))]
     if primal is not None:
         pb = make_problem(test.noisy, test.clean, kernel_size=DEMO_KERNEL)
         image_rows.append(("primal", predict(primal.network, pb).reshape(test.clean.shape)))
     image_rows.append(("clean", test.clean))
-    written = [out / "demo.json"]
-    if _plot(out / "demo.png", image_rows, n_show):
+    written = []
+    if _plot(out / "demo.png", image_rows, min(n_images, 6)):
         written.append(out / "demo.png")
-        if primal is not None and _plot_curves(out / "demo_curves.png", primal, res.objective):
+        objective = model.result_.objective
+        if primal is not None and _plot_curves(out / "demo_curves.png", primal, objective):
             written.append(out / "demo_curves.png")
     else:
         print("(install matplotlib for the plots)")
-    print("wrote " + ", ".join(str(p) for p in written))
-    print(f"total {time.perf_counter() - start:.1f} s")
-    return 0 if res.success else 1
+    return written

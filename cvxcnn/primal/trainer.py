@@ -18,7 +18,7 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -392,233 +392,418 @@ def train_primal(
         The objective became NaN or infinite.
     """
     arguments = dict(locals())  # every parameter, nothing else yet
-    problem_options = {name: arguments.pop(name) for name in PROBLEM_OPTIONS}
+    setup = _Setup(
+        geometry={name: arguments[name] for name in PROBLEM_OPTIONS},
+        objective=_Objective(beta=beta, loss=loss),
+        model=_ModelSpec(
+            activation=activation,
+            threshold=threshold,
+            learn_threshold=learn_threshold,
+            neurons=neurons,
+            init=init,
+            init_std=init_std,
+        ),
+        optimizer=_OptimizerSpec(
+            name=optimizer, lr=lr, epochs=epochs, batch_size=batch_size, options=optimizer_options
+        ),
+        stop=_StopRule(target=target, rtol=rtol, stop_at_target=stop_at_target),
+        run=_RunSpec(dtype=dtype, device=device, seed=seed, threads=threads, verbose=verbose),
+    )
     with torch_threads(threads):
-        return _train(problem_options=problem_options, **arguments)
+        return _train(noisy, clean, setup)
 
 
-def _train(
-    noisy: np.ndarray,
-    clean: np.ndarray,
-    *,
-    problem_options: dict,
-    activation: str,
-    threshold: float,
-    learn_threshold: bool,
-    neurons: int | None,
-    beta: float,
-    loss: str | Loss,
-    optimizer: str,
-    lr: float,
-    epochs: int,
-    batch_size: int | None,
-    init: str | ReluNetwork | STNetwork,
-    init_std: float,
-    optimizer_options: dict | None,
-    dtype: str,
-    device: str,
-    seed: int,
-    target: float | None,
-    rtol: float,
-    stop_at_target: bool,
-    threads: int | None,
-    verbose: bool,
-) -> TrainResult:
-    """The body of :func:`train_primal`.
+# --------------------------------------------------------------------------- #
+# The arguments of train_primal, grouped
+# --------------------------------------------------------------------------- #
 
-    Takes the same arguments, except that the geometry ones
-    (:data:`cvxcnn.problem.PROBLEM_OPTIONS`) come gathered in ``problem_options``,
-    the keyword arguments of :func:`cvxcnn.problem.make_problem`.
-    """
-    start = time.perf_counter()
-    # ---------------------------------------------------------------- checks
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {optimizer!r}")
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {tuple(DTYPES)}; got {dtype!r}")
-    beta = check_positive(beta, "beta")
-    lr = check_positive(lr, "lr")
-    rtol = check_positive(rtol, "rtol")
-    epochs = check_positive_int(epochs, "epochs", minimum=0)
-    seed = check_positive_int(seed, "seed", minimum=0)
+
+@dataclass(frozen=True)
+class _Objective:
+    """What is minimized besides the data: the weight decay and the loss."""
+
+    beta: float
+    loss: str | Loss
+
+
+@dataclass(frozen=True)
+class _ModelSpec:
+    """The network: activation, width and starting weights."""
+
+    activation: str
+    threshold: float
+    learn_threshold: bool
+    neurons: int | None
+    init: str | ReluNetwork | STNetwork
+    init_std: float
+
+
+@dataclass(frozen=True)
+class _OptimizerSpec:
+    """The optimizer, its step size and options, epochs and mini-batch size."""
+
+    name: str
+    lr: float
+    epochs: int
+    batch_size: int | None
+    options: dict | None
+
+
+@dataclass(frozen=True)
+class _StopRule:
+    """Early stopping: the target, its relative tolerance, whether to stop there."""
+
+    target: float | None
+    rtol: float
+    stop_at_target: bool
+
+    def reached(self, value: float) -> bool:
+        """Whether ``value <= target + rtol * |target|`` (False without a target)."""
+        return self.target is not None and value <= self.target + self.rtol * abs(self.target)
+
+
+@dataclass(frozen=True)
+class _RunSpec:
+    """Where and how the run happens: dtype, device, seed, threads, progress bar."""
+
+    dtype: str
+    device: str
+    seed: int
+    threads: int | None
+    verbose: bool
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """Every argument of :func:`train_primal`; ``geometry`` holds the keyword
+    arguments of :func:`cvxcnn.problem.make_problem` (:data:`PROBLEM_OPTIONS`)."""
+
+    geometry: dict
+    objective: _Objective
+    model: _ModelSpec
+    optimizer: _OptimizerSpec
+    stop: _StopRule
+    run: _RunSpec
+
+
+def _checked_model(model: _ModelSpec) -> tuple[_ModelSpec, ReluNetwork | STNetwork | None]:
+    """The model settings checked (``neurons`` filled in), and the initial network if given."""
+    init, neurons, init_std = model.init, model.neurons, model.init_std
     init_network = None
     if isinstance(init, (ReluNetwork, STNetwork)):
         init_network = init
         if neurons is not None and neurons != init.n_neurons:
             raise ValueError(f"neurons={neurons} but the initial network has {init.n_neurons}")
         neurons = init.n_neurons
-        if (activation == "st") != isinstance(init, STNetwork):
-            raise ValueError(f"the initial network is {init.activation!r}, not {activation!r}")
+        if (model.activation == "st") != isinstance(init, STNetwork):
+            raise ValueError(
+                f"the initial network is {init.activation!r}, not {model.activation!r}"
+            )
     elif init not in INITS:
         raise ValueError(f"init must be one of {INITS} or a network; got {init!r}")
     elif init == "normal":
         init_std = check_positive(init_std, "init_std")
     neurons = check_positive_int(DEFAULT_NEURONS if neurons is None else neurons, "neurons")
-    if target is not None:
-        target = float(target)
-        if not math.isfinite(target):
-            raise ValueError(f"target must be finite; got {target!r}")
-    loss_obj = get_loss(loss)
-    torch_dtype = DTYPES[dtype]
-    dev = resolve_device(device)
+    return replace(model, neurons=neurons, init_std=init_std), init_network
 
-    # --------------------------------------------------------------- problem
-    problem = make_problem(noisy, clean, **problem_options)
-    loss_obj.validate_target(problem.target)
-    geometry, readout = problem.geometry, problem.readout.kind
-    n_images = problem.n_images
-    batch = _check_batch_size(batch_size, n_images)
-    if optimizer == "lbfgs" and batch is not None:
-        raise ValueError("optimizer='lbfgs' needs full batches: pass batch_size=None (or 0)")
 
-    model = TwoLayerCNN(
-        geometry,
-        neurons,
-        activation=activation,
-        threshold=threshold,
-        learn_threshold=learn_threshold,
-        residual=problem.residual,
-        readout=readout,
-        dtype=torch_dtype,
-        device=dev,
+def _checked_target(target: float | None) -> float | None:
+    if target is None:
+        return None
+    target = float(target)
+    if not math.isfinite(target):
+        raise ValueError(f"target must be finite; got {target!r}")
+    return target
+
+
+def _checked(setup: _Setup) -> tuple[_Setup, ReluNetwork | STNetwork | None]:
+    """The setup with every argument checked and normalized; ValueError on a bad one."""
+    opt, stop, run = setup.optimizer, setup.stop, setup.run
+    if opt.name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}; got {opt.name!r}")
+    if run.dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {tuple(DTYPES)}; got {run.dtype!r}")
+    beta = check_positive(setup.objective.beta, "beta")
+    lr = check_positive(opt.lr, "lr")
+    rtol = check_positive(stop.rtol, "rtol")
+    epochs = check_positive_int(opt.epochs, "epochs", minimum=0)
+    seed = check_positive_int(run.seed, "seed", minimum=0)
+    model, init_network = _checked_model(setup.model)
+    target = _checked_target(stop.target)
+    checked = replace(
+        setup,
+        objective=replace(setup.objective, beta=beta),
+        model=model,
+        optimizer=replace(opt, lr=lr, epochs=epochs),
+        stop=replace(stop, target=target, rtol=rtol),
+        run=replace(run, seed=seed),
     )
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    if init_network is not None:
-        model.set_weights_(init_network.U, init_network.v, getattr(init_network, "t", None))
-    else:
-        model.reset_parameters_(init, init_std, generator)
+    return checked, init_network
 
-    X = torch.as_tensor(
-        as_batch(noisy, geometry.spatial_dims, "noisy"), dtype=torch_dtype, device=dev
-    )
-    out_shape = geometry.output_shape if readout == "identity" else ()
-    T = torch.as_tensor(problem.target.reshape(n_images, *out_shape), dtype=torch_dtype, device=dev)
-    opt = make_optimizer(optimizer, list(model.parameters()), lr, optimizer_options)
 
-    def full_objective() -> float:
+# --------------------------------------------------------------------------- #
+# Training
+# --------------------------------------------------------------------------- #
+
+
+@dataclass
+class _Fit:
+    """What an epoch touches: the model, the data tensors, the objective, the optimizer."""
+
+    model: TwoLayerCNN
+    X: torch.Tensor
+    T: torch.Tensor
+    beta: float
+    loss: Loss
+    opt: torch.optim.Optimizer
+    lbfgs: bool
+    batch: int | None
+    n_images: int
+    generator: torch.Generator
+    device: torch.device
+
+    def objective(self) -> float:
+        """The full-batch ``P`` in the training dtype."""
         with torch.no_grad():
-            return float(primal_loss(model, X, T, beta, loss_obj))
+            return float(primal_loss(self.model, self.X, self.T, self.beta, self.loss))
 
-    def full_step() -> None:
-        if optimizer == "lbfgs":
+    def epoch(self) -> None:
+        """One pass over the data: a full-batch step or a shuffled mini-batch sweep."""
+        if self.batch is None:
+            self._full_step()
+        else:
+            self._minibatch_epoch()
+
+    def _full_step(self) -> None:
+        if self.lbfgs:
 
             def closure() -> torch.Tensor:
-                opt.zero_grad(set_to_none=True)
-                value = primal_loss(model, X, T, beta, loss_obj)
+                self.opt.zero_grad(set_to_none=True)
+                value = primal_loss(self.model, self.X, self.T, self.beta, self.loss)
                 value.backward()
                 return value
 
-            opt.step(closure)
+            self.opt.step(closure)
         else:
-            opt.zero_grad(set_to_none=True)
-            primal_loss(model, X, T, beta, loss_obj).backward()
-            opt.step()
-        model.project_()
+            self.opt.zero_grad(set_to_none=True)
+            primal_loss(self.model, self.X, self.T, self.beta, self.loss).backward()
+            self.opt.step()
+        self.model.project_()
 
-    def minibatch_epoch() -> None:
-        order = torch.randperm(n_images, generator=generator).to(dev)
-        for idx in order.split(batch):
-            opt.zero_grad(set_to_none=True)
-            scale = n_images / idx.numel()
-            primal_loss(model, X[idx], T[idx], beta, loss_obj, scale=scale).backward()
-            opt.step()
-            model.project_()
+    def _minibatch_epoch(self) -> None:
+        order = torch.randperm(self.n_images, generator=self.generator).to(self.device)
+        for idx in order.split(self.batch):
+            self.opt.zero_grad(set_to_none=True)
+            scale = self.n_images / idx.numel()
+            X, T = self.X[idx], self.T[idx]
+            primal_loss(self.model, X, T, self.beta, self.loss, scale=scale).backward()
+            self.opt.step()
+            self.model.project_()
 
-    def reached(value: float) -> bool:
-        return target is not None and value <= target + rtol * abs(target)
 
-    # ------------------------------------------------------------------ loop
-    objectives = [full_objective()]
-    seconds = [time.perf_counter() - start]
-    train_seconds = 0.0
-    epochs_to_target: int | None = 0 if reached(objectives[0]) else None
-    seconds_to_target = seconds[0] if epochs_to_target is not None else None
-    stop = stop_at_target and epochs_to_target is not None
+def _make_model(
+    problem: PatchProblem,
+    spec: _ModelSpec,
+    init_network: ReluNetwork | STNetwork | None,
+    generator: torch.Generator,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> TwoLayerCNN:
+    """The module for ``problem``'s geometry, initialized (from ``init_network`` if given)."""
+    model = TwoLayerCNN(
+        problem.geometry,
+        spec.neurons,
+        activation=spec.activation,
+        threshold=spec.threshold,
+        learn_threshold=spec.learn_threshold,
+        residual=problem.residual,
+        readout=problem.readout.kind,
+        dtype=dtype,
+        device=device,
+    )
+    if init_network is not None:
+        model.set_weights_(init_network.U, init_network.v, getattr(init_network, "t", None))
+    else:
+        model.reset_parameters_(spec.init, spec.init_std, generator)
+    return model
+
+
+def _data_tensors(
+    noisy: np.ndarray, problem: PatchProblem, dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs ``X`` (N, ...) and targets ``T`` (N, *output) as tensors."""
+    geometry = problem.geometry
+    X = torch.as_tensor(as_batch(noisy, geometry.spatial_dims, "noisy"), dtype=dtype, device=device)
+    out_shape = geometry.output_shape if problem.readout.kind == "identity" else ()
+    target = problem.target.reshape(problem.n_images, *out_shape)
+    return X, torch.as_tensor(target, dtype=dtype, device=device)
+
+
+def _make_fit(
+    noisy: np.ndarray,
+    problem: PatchProblem,
+    setup: _Setup,
+    init_network: ReluNetwork | STNetwork | None,
+    loss: Loss,
+    batch: int | None,
+    device: torch.device,
+) -> _Fit:
+    """The model, tensors and optimizer of a run, ready for its first epoch."""
+    dtype = DTYPES[setup.run.dtype]
+    generator = torch.Generator(device="cpu").manual_seed(setup.run.seed)
+    model = _make_model(problem, setup.model, init_network, generator, dtype, device)
+    X, T = _data_tensors(noisy, problem, dtype, device)
+    opt = setup.optimizer
+    return _Fit(
+        model=model,
+        X=X,
+        T=T,
+        beta=setup.objective.beta,
+        loss=loss,
+        opt=make_optimizer(opt.name, list(model.parameters()), opt.lr, opt.options),
+        lbfgs=opt.name == "lbfgs",
+        batch=batch,
+        n_images=problem.n_images,
+        generator=generator,
+        device=device,
+    )
+
+
+@dataclass
+class _Curve:
+    """The full-batch objective and wall-clock time after each epoch, and the target hit."""
+
+    objectives: list[float]
+    seconds: list[float]
+    step_seconds: float = 0.0
+    epochs_to_target: int | None = None
+    seconds_to_target: float | None = None
+
+    def record(self, epoch: int, value: float, seconds: float, stop: _StopRule) -> bool:
+        """Append one epoch; True when the run should stop at the target now."""
+        self.objectives.append(value)
+        self.seconds.append(seconds)
+        if self.epochs_to_target is None and stop.reached(value):
+            self.epochs_to_target, self.seconds_to_target = epoch, seconds
+            return stop.stop_at_target
+        return False
+
+
+def _check_finite(value: float, epoch: int, opt: _OptimizerSpec) -> None:
+    if not math.isfinite(value):
+        raise TrainingDivergedError(
+            f"the objective became {value} at epoch {epoch} ({opt.name}, lr={opt.lr:g}); "
+            "lower the learning rate or use float64"
+        )
+
+
+def _timed_epoch(fit: _Fit) -> float:
+    """Run one epoch; its seconds (device synchronized)."""
+    _sync(fit.device)
+    tic = time.perf_counter()
+    fit.epoch()
+    _sync(fit.device)
+    return time.perf_counter() - tic
+
+
+def _run_epochs(fit: _Fit, setup: _Setup, start: float) -> _Curve:
+    """Train for ``epochs`` (or up to the target), evaluating ``P`` after each epoch."""
+    curve = _Curve(objectives=[], seconds=[])
+    stop = curve.record(0, fit.objective(), time.perf_counter() - start, setup.stop)
+    opt = setup.optimizer
     bar = tqdm(
-        total=epochs,
-        disable=not verbose or stop,
+        total=opt.epochs,
+        disable=not setup.run.verbose or stop,
         unit="epoch",
-        desc=f"train {optimizer} ({dev.type})",
+        desc=f"train {opt.name} ({fit.device.type})",
         leave=False,
     )
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(1, opt.epochs + 1):
             if stop:
                 break
-            _sync(dev)
-            tic = time.perf_counter()
-            if batch is None:
-                full_step()
-            else:
-                minibatch_epoch()
-            _sync(dev)
-            train_seconds += time.perf_counter() - tic
-            value = full_objective()
-            objectives.append(value)
-            seconds.append(time.perf_counter() - start)
-            if not math.isfinite(value):
-                raise TrainingDivergedError(
-                    f"the objective became {value} at epoch {epoch} ({optimizer}, lr={lr:g}); "
-                    "lower the learning rate or use float64"
-                )
+            curve.step_seconds += _timed_epoch(fit)
+            value = fit.objective()
+            seconds = time.perf_counter() - start
+            _check_finite(value, epoch, opt)
             bar.update(1)
             bar.set_postfix(objective=f"{value:.6g}", refresh=False)
-            if epochs_to_target is None and reached(value):
-                epochs_to_target, seconds_to_target = epoch, seconds[-1]
-                stop = stop_at_target
+            stop = curve.record(epoch, value, seconds, setup.stop)
     finally:
         bar.close()
+    return curve
 
-    network = model.to_network()
-    final = primal_objective(network, problem, beta, loss_obj)
-    settings = {
-        "kernel_size": list(geometry.kernel_size),
-        "spatial_dims": geometry.spatial_dims,
-        "stride": list(geometry.stride),
-        "padding": _padding_setting(problem_options["padding"]),
-        "bias": geometry.bias,
-        "residual": problem.residual,
-        "readout": readout,
-        "activation": activation,
-        "threshold": float(threshold),
-        "learn_threshold": bool(learn_threshold),
-        "neurons": neurons,
-        "beta": beta,
-        "loss": loss_obj.to_dict(),
-        "optimizer": optimizer,
-        "optimizer_options": dict(optimizer_options or {}),
-        "lr": lr,
-        "epochs": epochs,
-        "batch_size": batch,
-        "init": init if isinstance(init, str) else "network",
-        "init_std": float(init_std),
-        "dtype": dtype,
-        "device": str(device),
-        "seed": seed,
-        "target": target,
-        "rtol": rtol,
-        "stop_at_target": bool(stop_at_target),
-        "threads": threads,
-        "n_images": n_images,
-        "input_shape": list(geometry.input_shape),
-        "in_channels": geometry.in_channels,
-    }
+
+def _train(noisy: np.ndarray, clean: np.ndarray, setup: _Setup) -> TrainResult:
+    """The body of :func:`train_primal`, its arguments grouped in ``setup``."""
+    start = time.perf_counter()
+    setup, init_network = _checked(setup)
+    loss = get_loss(setup.objective.loss)
+    device = resolve_device(setup.run.device)
+    problem = make_problem(noisy, clean, **setup.geometry)
+    loss.validate_target(problem.target)
+    batch = _check_batch_size(setup.optimizer.batch_size, problem.n_images)
+    if setup.optimizer.name == "lbfgs" and batch is not None:
+        raise ValueError("optimizer='lbfgs' needs full batches: pass batch_size=None (or 0)")
+    fit = _make_fit(noisy, problem, setup, init_network, loss, batch, device)
+    curve = _run_epochs(fit, setup, start)
+    network = fit.model.to_network()
+    final = primal_objective(network, problem, setup.objective.beta, loss)
+    stop = setup.stop
     return TrainResult(
         network=network,
         final_objective=final,
-        epochs=np.arange(len(objectives)),
-        objectives=np.asarray(objectives, dtype=np.float64),
-        seconds=np.asarray(seconds, dtype=np.float64),
-        step_seconds=train_seconds,
+        epochs=np.arange(len(curve.objectives)),
+        objectives=np.asarray(curve.objectives, dtype=np.float64),
+        seconds=np.asarray(curve.seconds, dtype=np.float64),
+        step_seconds=curve.step_seconds,
         total_seconds=time.perf_counter() - start,
-        device=str(dev),
-        dtype=dtype,
-        target=target,
-        rtol=rtol,
-        reached_target=None if target is None else epochs_to_target is not None,
-        epochs_to_target=epochs_to_target,
-        seconds_to_target=seconds_to_target,
-        settings=settings,
+        device=str(device),
+        dtype=setup.run.dtype,
+        target=stop.target,
+        rtol=stop.rtol,
+        reached_target=None if stop.target is None else curve.epochs_to_target is not None,
+        epochs_to_target=curve.epochs_to_target,
+        seconds_to_target=curve.seconds_to_target,
+        settings=_settings(setup, problem, loss, batch),
         problem=problem,
-        model=model,
+        model=fit.model,
     )
+
+
+def _settings(setup: _Setup, problem: PatchProblem, loss: Loss, batch: int | None) -> dict:
+    """Every (checked) argument of the run, JSON-ready, for :attr:`TrainResult.settings`."""
+    geometry = problem.geometry
+    model, opt, stop, run = setup.model, setup.optimizer, setup.stop, setup.run
+    return {
+        "kernel_size": list(geometry.kernel_size),
+        "spatial_dims": geometry.spatial_dims,
+        "stride": list(geometry.stride),
+        "padding": _padding_setting(setup.geometry["padding"]),
+        "bias": geometry.bias,
+        "residual": problem.residual,
+        "readout": problem.readout.kind,
+        "activation": model.activation,
+        "threshold": float(model.threshold),
+        "learn_threshold": bool(model.learn_threshold),
+        "neurons": model.neurons,
+        "beta": setup.objective.beta,
+        "loss": loss.to_dict(),
+        "optimizer": opt.name,
+        "optimizer_options": dict(opt.options or {}),
+        "lr": opt.lr,
+        "epochs": opt.epochs,
+        "batch_size": batch,
+        "init": model.init if isinstance(model.init, str) else "network",
+        "init_std": float(model.init_std),
+        "dtype": run.dtype,
+        "device": str(run.device),
+        "seed": run.seed,
+        "target": stop.target,
+        "rtol": stop.rtol,
+        "stop_at_target": bool(stop.stop_at_target),
+        "threads": run.threads,
+        "n_images": problem.n_images,
+        "input_shape": list(geometry.input_shape),
+        "in_channels": geometry.in_channels,
+    }

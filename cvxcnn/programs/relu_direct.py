@@ -54,6 +54,7 @@ import scipy.sparse as sp
 
 from cvxcnn.kkt import kkt_residuals
 from cvxcnn.losses import AbsoluteLoss, HuberLoss, Loss, SquaredLoss, get_loss
+from cvxcnn.patches import Readout
 from cvxcnn.problem import PatchProblem
 from cvxcnn.programs.relu import check_masks, pattern_masks
 from cvxcnn.programs.relu_result import assemble_fit_result
@@ -236,113 +237,26 @@ def build_relu_conic(
     P = masks.shape[0]
     row_mask = _check_row_mask(row_mask, n, P)
     target = np.asarray(data.target, dtype=np.float64)
-    n_out = target.shape[0]
-    dP = d * P
-
-    # ---- variables ------------------------------------------------------ #
-    W_sl, Z_sl = slice(0, dP), slice(dP, 2 * dP)
-    tw_sl, tz_sl = slice(2 * dP, 2 * dP + P), slice(2 * dP + P, 2 * dP + 2 * P)
-    names = {"squared": ("r",), "absolute": ("r", "e"), "huber": ("a", "c", "e")}[kind]
-    base = 2 * dP + 2 * P
-    loss_vars = {
-        name: slice(base + k * n_out, base + (k + 1) * n_out) for k, name in enumerate(names)
-    }
-    N = base + len(names) * n_out
-
-    blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    eye_out = np.arange(n_out)
-
-    # ---- fit rows: R G (w - z) - r = x  (ZeroConeT) ---------------------- #
-    jj, ii = np.nonzero(masks.T)  # nonzeros of M (n, P), row-major
-    g_rows = np.repeat(jj, d)
-    g_cols = (ii[:, None] * d + np.arange(d)).ravel()
-    g_vals = Y[jj].ravel()
-    G = sp.csr_matrix((g_vals, (g_rows, g_cols)), shape=(n, dP))
-    RG = (G if data.readout.kind == "identity" else data.readout.matrix @ G).tocoo()
-    blocks.append((RG.row, RG.col, RG.data))
-    blocks.append((RG.row, RG.col + dP, -RG.data))
-    fit_vars = ("a", "c") if kind == "huber" else ("r",)
-    for name in fit_vars:
-        blocks.append((eye_out, eye_out + loss_vars[name].start, -np.ones(n_out)))
-    row = n_out
-    rows = {"fit": slice(0, n_out)}
-
-    # ---- sign rows: (2 D_i - I) Y w_i >= 0  (NonnegativeConeT) ---------- #
-    keep = np.ones((P, n), dtype=bool) if row_mask is None else row_mask.T.copy()
-    keep &= np.any(Y != 0, axis=1)[None, :]  # a zero row of Y constrains nothing
-    si, sj = np.nonzero(keep)  # pattern-major
-    K = si.shape[0]
-    signs = np.where(masks[si, sj], 1.0, -1.0)
-    s_vals = -(signs[:, None] * Y[sj])  # s = b - A x = signs * Y w
-    s_rows = np.repeat(np.arange(K), d)
-    s_cols = (si[:, None] * d + np.arange(d)).ravel()
-    for name, offset in (("sign_w", 0), ("sign_z", dP)):
-        blocks.append((s_rows + row, s_cols + offset, s_vals.ravel()))
-        rows[name] = slice(row, row + K)
-        row += K
-
-    # ---- loss rows: e >= |r| (absolute) or e >= |c| (huber) ------------ #
-    n_loss_rows = 0
-    if kind in ("absolute", "huber"):
-        abs_var = loss_vars["r" if kind == "absolute" else "c"].start
-        e0 = loss_vars["e"].start
-        for sign in (1.0, -1.0):  # s = e - sign * v >= 0
-            blocks.append((row + eye_out, e0 + eye_out, -np.ones(n_out)))
-            blocks.append((row + eye_out, abs_var + eye_out, np.full(n_out, sign)))
-            row += n_out
-        n_loss_rows = 2 * n_out
-    rows["loss"] = slice(row - n_loss_rows, row)
-
-    # ---- SOC rows: (t_b, x_b) in SOC(d + 1), b = 0..2P-1 ---------------- #
-    blk = np.arange(2 * P)
-    soc_start = row
-    t_rows = soc_start + blk * (d + 1)
-    x_rows = (t_rows[:, None] + 1 + np.arange(d)).ravel()
-    x_cols = (blk[:, None] * d + np.arange(d)).ravel()  # W then Z, contiguous
-    blocks.append((t_rows, tw_sl.start + blk, -np.ones(2 * P)))
-    blocks.append((x_rows, x_cols, -np.ones(2 * P * d)))
-    row += 2 * P * (d + 1)
-    rows["soc"] = slice(soc_start, row)
-
-    A_rows = np.concatenate([blk_[0] for blk_ in blocks])
-    A_cols = np.concatenate([blk_[1] for blk_ in blocks])
-    A_vals = np.concatenate([blk_[2] for blk_ in blocks])
-    A = sp.csc_matrix((A_vals, (A_rows, A_cols)), shape=(row, N))
-    A.eliminate_zeros()
-    b = np.zeros(row)
-    b[rows["fit"]] = target  # zero cone: A_fit x = R G (w - z) - r = x
-
-    q = np.zeros(N)
-    q[tw_sl] = beta
-    q[tz_sl] = beta
-    quad = np.zeros(N)
-    if kind == "squared":
-        quad[loss_vars["r"]] = 1.0
-    elif kind == "absolute":
-        q[loss_vars["e"]] = 1.0
-    else:
-        quad[loss_vars["a"]] = 1.0
-        q[loss_vars["e"]] = loss.delta
-    Pmat = sp.diags(quad, format="csc")
-    Pmat.eliminate_zeros()
-
-    cones: list = [clarabel.ZeroConeT(n_out)]
-    if 2 * K + n_loss_rows:
-        cones.append(clarabel.NonnegativeConeT(2 * K + n_loss_rows))
-    cones.extend([clarabel.SecondOrderConeT(d + 1)] * (2 * P))
+    layout = _variable_layout(d, P, target.shape[0], kind)
+    sign_index = _kept_sign_rows(Y, masks, row_mask)
+    constraints = _constraint_rows(Y, masks, data.readout, layout, kind, sign_index)
+    A = constraints.matrix(layout.n_variables)
+    b = np.zeros(constraints.n_rows)
+    b[constraints.slices["fit"]] = target  # zero cone: A_fit x = R G (w - z) - r = x
+    Pmat, q = _objective(layout, kind, beta, loss)
     return ReluConic(
         P=Pmat,
         q=q,
         A=A,
         b=b,
-        cones=cones,
-        W=W_sl,
-        Z=Z_sl,
-        t_w=tw_sl,
-        t_z=tz_sl,
-        loss_vars=loss_vars,
-        rows=rows,
-        sign_index=(si, sj),
+        cones=_cones(layout, constraints.slices),
+        W=layout.W,
+        Z=layout.Z,
+        t_w=layout.t_w,
+        t_z=layout.t_z,
+        loss_vars=layout.loss_vars,
+        rows=constraints.slices,
+        sign_index=sign_index,
         masks=masks,
         row_mask=row_mask,
         loss=loss,
@@ -351,6 +265,200 @@ def build_relu_conic(
         n_patterns=P,
         build_seconds=time.perf_counter() - start,
     )
+
+
+# --------------------------------------------------------------------------- #
+# Pieces of build_relu_conic
+# --------------------------------------------------------------------------- #
+
+#: The loss variables of each loss kind, in ``x`` order.
+_LOSS_VARIABLES: dict[str, tuple[str, ...]] = {
+    "squared": ("r",),
+    "absolute": ("r", "e"),
+    "huber": ("a", "c", "e"),
+}
+
+#: Nonzeros ``(rows, columns, values)`` of a block of ``A``.
+_Entries = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each variable sits in ``x`` (see the module docstring)."""
+
+    d: int
+    n_patterns: int
+    n_out: int
+    W: slice
+    Z: slice
+    t_w: slice
+    t_z: slice
+    loss_vars: dict
+    n_variables: int
+
+
+def _variable_layout(d: int, P: int, n_out: int, kind: str) -> _Layout:
+    """``W``, ``Z`` (d*P each), ``t_w``, ``t_z`` (P each), then the loss variables."""
+    dP = d * P
+    base = 2 * dP + 2 * P
+    names = _LOSS_VARIABLES[kind]
+    loss_vars = {
+        name: slice(base + k * n_out, base + (k + 1) * n_out) for k, name in enumerate(names)
+    }
+    return _Layout(
+        d=d,
+        n_patterns=P,
+        n_out=n_out,
+        W=slice(0, dP),
+        Z=slice(dP, 2 * dP),
+        t_w=slice(2 * dP, 2 * dP + P),
+        t_z=slice(2 * dP + P, base),
+        loss_vars=loss_vars,
+        n_variables=base + len(names) * n_out,
+    )
+
+
+class _RowBlocks:
+    """The rows of ``A``, block after block: nonzeros and the rows of each block."""
+
+    def __init__(self) -> None:
+        self.entries: list[_Entries] = []
+        self.slices: dict[str, slice] = {}
+        self.n_rows = 0
+
+    def add(self, name: str, n_rows: int, entries: list[_Entries]) -> None:
+        """Append block ``name`` of ``n_rows`` rows; ``entries`` count rows from 0."""
+        for rows, cols, vals in entries:
+            self.entries.append((rows + self.n_rows, cols, vals))
+        self.slices[name] = slice(self.n_rows, self.n_rows + n_rows)
+        self.n_rows += n_rows
+
+    def matrix(self, n_cols: int) -> sp.csc_matrix:
+        """``A`` (n_rows, n_cols) in CSC, explicit zeros removed."""
+        rows = np.concatenate([e[0] for e in self.entries])
+        cols = np.concatenate([e[1] for e in self.entries])
+        vals = np.concatenate([e[2] for e in self.entries])
+        A = sp.csc_matrix((vals, (rows, cols)), shape=(self.n_rows, n_cols))
+        A.eliminate_zeros()
+        return A
+
+
+def _fit_entries(
+    Y: np.ndarray, masks: np.ndarray, readout: Readout, layout: _Layout, kind: str
+) -> list[_Entries]:
+    """``R G (w - z) - r`` (huber: ``- a - c``), ``G[j, i*d + k] = D_i[j] * Y[j, k]``."""
+    n, d = Y.shape
+    dP = d * layout.n_patterns
+    jj, ii = np.nonzero(masks.T)  # nonzeros of M (n, P), row-major
+    g_rows = np.repeat(jj, d)
+    g_cols = (ii[:, None] * d + np.arange(d)).ravel()
+    G = sp.csr_matrix((Y[jj].ravel(), (g_rows, g_cols)), shape=(n, dP))
+    RG = (G if readout.kind == "identity" else readout.matrix @ G).tocoo()
+    entries = [(RG.row, RG.col, RG.data), (RG.row, RG.col + dP, -RG.data)]
+    eye_out = np.arange(layout.n_out)
+    for name in ("a", "c") if kind == "huber" else ("r",):
+        entries.append((eye_out, eye_out + layout.loss_vars[name].start, -np.ones(layout.n_out)))
+    return entries
+
+
+def _kept_sign_rows(
+    Y: np.ndarray, masks: np.ndarray, row_mask: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(i, j)`` of the sign rows kept (pattern-major): in ``row_mask``, ``Y[j] != 0``."""
+    keep = np.ones(masks.shape, dtype=bool) if row_mask is None else row_mask.T.copy()
+    keep &= np.any(Y != 0, axis=1)[None, :]  # a zero row of Y constrains nothing
+    return np.nonzero(keep)
+
+
+def _sign_entries(Y: np.ndarray, masks: np.ndarray, si: np.ndarray, sj: np.ndarray) -> _Entries:
+    """``s = (2 D_i[j] - 1) Y[j] w_i`` for the kept ``(i, j)``, columns of ``W``."""
+    d = Y.shape[1]
+    signs = np.where(masks[si, sj], 1.0, -1.0)
+    s_vals = -(signs[:, None] * Y[sj])  # s = b - A x = signs * Y w
+    s_rows = np.repeat(np.arange(si.shape[0]), d)
+    s_cols = (si[:, None] * d + np.arange(d)).ravel()
+    return s_rows, s_cols, s_vals.ravel()
+
+
+def _loss_entries(layout: _Layout, kind: str) -> list[_Entries]:
+    """``e - r >= 0``, ``e + r >= 0`` (absolute; huber with ``c``); none for squared."""
+    if kind not in ("absolute", "huber"):
+        return []
+    n_out = layout.n_out
+    eye_out = np.arange(n_out)
+    abs_var = layout.loss_vars["r" if kind == "absolute" else "c"].start
+    e0 = layout.loss_vars["e"].start
+    entries = []
+    for k, sign in enumerate((1.0, -1.0)):  # s = e - sign * v >= 0
+        rows = k * n_out + eye_out
+        entries.append((rows, e0 + eye_out, -np.ones(n_out)))
+        entries.append((rows, abs_var + eye_out, np.full(n_out, sign)))
+    return entries
+
+
+def _soc_entries(layout: _Layout) -> list[_Entries]:
+    """``(t_b, x_b)`` in ``SOC(d + 1)``, ``b = 0..2P-1`` (``W`` blocks, then ``Z``)."""
+    d, P = layout.d, layout.n_patterns
+    blk = np.arange(2 * P)
+    t_rows = blk * (d + 1)
+    x_rows = (t_rows[:, None] + 1 + np.arange(d)).ravel()
+    x_cols = (blk[:, None] * d + np.arange(d)).ravel()  # W then Z, contiguous
+    return [
+        (t_rows, layout.t_w.start + blk, -np.ones(2 * P)),
+        (x_rows, x_cols, -np.ones(2 * P * d)),
+    ]
+
+
+def _constraint_rows(
+    Y: np.ndarray,
+    masks: np.ndarray,
+    readout: Readout,
+    layout: _Layout,
+    kind: str,
+    sign_index: tuple[np.ndarray, np.ndarray],
+) -> _RowBlocks:
+    """The ``fit``, ``sign_w``, ``sign_z``, ``loss`` and ``soc`` blocks of ``A``, in order."""
+    d, P, n_out = layout.d, layout.n_patterns, layout.n_out
+    rows = _RowBlocks()
+    rows.add("fit", n_out, _fit_entries(Y, masks, readout, layout, kind))
+    s_rows, s_cols, s_vals = _sign_entries(Y, masks, *sign_index)
+    K = sign_index[0].shape[0]
+    for name, offset in (("sign_w", layout.W.start), ("sign_z", layout.Z.start)):
+        rows.add(name, K, [(s_rows, s_cols + offset, s_vals)])
+    loss_entries = _loss_entries(layout, kind)
+    rows.add("loss", 2 * n_out if loss_entries else 0, loss_entries)
+    rows.add("soc", 2 * P * (d + 1), _soc_entries(layout))
+    return rows
+
+
+def _objective(
+    layout: _Layout, kind: str, beta: float, loss: Loss
+) -> tuple[sp.csc_matrix, np.ndarray]:
+    """``P`` (identity on the quadratic loss variables) and ``q`` (``beta``, 1 or ``delta``)."""
+    q = np.zeros(layout.n_variables)
+    q[layout.t_w] = beta
+    q[layout.t_z] = beta
+    quad = np.zeros(layout.n_variables)
+    if kind == "squared":
+        quad[layout.loss_vars["r"]] = 1.0
+    elif kind == "absolute":
+        q[layout.loss_vars["e"]] = 1.0
+    else:
+        quad[layout.loss_vars["a"]] = 1.0
+        q[layout.loss_vars["e"]] = loss.delta
+    Pmat = sp.diags(quad, format="csc")
+    Pmat.eliminate_zeros()
+    return Pmat, q
+
+
+def _cones(layout: _Layout, rows: dict[str, slice]) -> list:
+    """Zero cone (fit), one nonnegative cone (sign and loss rows, if any), 2P SOCs."""
+    cones: list = [clarabel.ZeroConeT(layout.n_out)]
+    n_nonneg = rows["loss"].stop - rows["sign_w"].start  # sign_w, sign_z, loss
+    if n_nonneg:
+        cones.append(clarabel.NonnegativeConeT(n_nonneg))
+    cones.extend([clarabel.SecondOrderConeT(layout.d + 1)] * (2 * layout.n_patterns))
+    return cones
 
 
 def clarabel_settings(solver_options: dict | None = None) -> clarabel.DefaultSettings:
