@@ -153,7 +153,7 @@ def run_demo(
     }
     (out / "demo.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     written = [out / "demo.json", *_write_plots(out, test, model, primal, n_images)]
-    print("wrote " + ", ".join(str(p) for p in written))
+    print("wrote " + ", ".join(p.name for p in written))  # the CLI stages the folder
     print(f"total {time.perf_counter() - start:.1f} s")
     return 0 if res.success else 1
 
