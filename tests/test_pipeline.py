@@ -296,3 +296,22 @@ def test_tiny_data_or_huge_beta_gives_the_zero_network_without_a_solve(kind):
     assert res.solve.solver != "none" and res.objective < 0.5 * float(
         problem.target @ problem.target
     )
+
+
+def test_one_estimator_for_both_activations():
+    from cvxcnn import ConvexCNN, ConvexReLUCNN
+    from cvxcnn.data import synthetic_1d
+
+    data = synthetic_1d(2, length=12, noise=0.1, random_state=0)
+    for activation, network_type in (("relu", ReluNetwork), ("st", STNetwork)):
+        model = ConvexCNN(kernel_size=2, activation=activation, beta=1e-2, patterns=30)
+        model.fit(data.noisy, data.clean)
+        assert isinstance(model.network_, network_type) and model.result_.success
+        assert model.predict(data.noisy).shape == data.clean.shape
+        assert model.objective(data.noisy, data.clean) == pytest.approx(
+            model.result_.primal_objective, rel=1e-12
+        )
+    with pytest.raises(TypeError, match="ReLU only"):
+        ConvexReLUCNN(2, activation="st")
+    with pytest.raises(ValueError, match="activation must be one of"):
+        ConvexCNN(2, activation="tanh").fit(data.noisy, data.clean)
