@@ -19,22 +19,42 @@ import numpy as np
 from cvxcnn.solve import SolveInfo
 
 
-def json_ready(value: object) -> object:
-    """``value`` with numpy scalars/arrays, NaN/inf and nested results made JSON-safe."""
+def json_ready(value: object, *, infinity: str | None = None) -> object:
+    """``value`` made JSON-safe: numpy scalars/arrays, tuples, paths, NaN/inf, nested results.
+
+    The one conversion of the package (results, the command line, benchmarks).
+
+    Parameters
+    ----------
+    value : object
+    infinity : {None, "text"}
+        NaN is always written as ``None``; infinities too by default, or as
+        the strings ``"inf"``/``"-inf"`` with ``"text"`` (where an infinite
+        value is a meaningful answer, e.g. the PSNR of a noise-free input).
+
+    Returns
+    -------
+    object
+        Built from dicts, lists, str, int, float, bool and None only.
+    """
     if isinstance(value, Result):
         return value.to_dict()
     if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
+        return {str(k): json_ready(v, infinity=infinity) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
+        return [json_ready(v, infinity=infinity) for v in value]
     if isinstance(value, np.ndarray):
-        return json_ready(value.tolist())
+        return json_ready(value.tolist(), infinity=infinity)
     if isinstance(value, np.generic):
-        return json_ready(value.item())
+        value = value.item()
+    if isinstance(value, Path):
+        return str(value)
     if isinstance(value, float) and not math.isfinite(value):
+        if infinity == "text" and not math.isnan(value):
+            return "inf" if value > 0 else "-inf"
         return None
     if hasattr(value, "to_dict"):
-        return json_ready(value.to_dict())
+        return json_ready(value.to_dict(), infinity=infinity)
     return value
 
 

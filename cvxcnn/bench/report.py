@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from cvxcnn.results import json_ready as to_json_ready
+
 __all__ = [
     "DPI",
     "Table",
@@ -219,20 +221,8 @@ def _leaves(obj: object, path: str = "") -> Iterable[tuple[str, object]]:
 # Output files
 # --------------------------------------------------------------------------- #
 def json_ready(obj: object) -> object:
-    """Convert numpy scalars/arrays, tuples and non-finite floats for ``json.dumps``."""
-    if isinstance(obj, dict):
-        return {str(k): json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_ready(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return json_ready(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
+    """:func:`cvxcnn.results.json_ready` writing infinities as ``"inf"``/``"-inf"``."""
+    return to_json_ready(obj, infinity="text")
 
 
 def write_json(path: str | Path, payload: object) -> object:

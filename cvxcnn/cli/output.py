@@ -10,16 +10,14 @@ only when the command finishes, so an error or Ctrl-C leaves no partial file.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from cvxcnn.cli.errors import UsageError
+from cvxcnn.results import json_ready as to_json_ready
 
 JSON_SUFFIXES = (".json",)
 WEIGHTS_SUFFIXES = (".npz",)
@@ -96,20 +94,8 @@ def check_distinct(paths: dict[str, Path | None]) -> None:
 
 
 def json_ready(obj: object) -> object:
-    """``obj`` with numpy scalars, paths and tuples converted; nan -> None, inf -> "inf"."""
-    if isinstance(obj, dict):
-        return {str(k): json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_ready(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return json_ready(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
-    return obj
+    """:func:`cvxcnn.results.json_ready` writing infinities as ``"inf"``/``"-inf"``."""
+    return to_json_ready(obj, infinity="text")
 
 
 def json_text(payload: dict) -> str:
