@@ -134,8 +134,8 @@ def most_violated_at_zero(
     activation: Activation, problem: PatchProblem, cells: object, loss: Loss, size: int
 ) -> np.ndarray:
     """Indices of the ``size`` cells with the largest oracle value at the zero network."""
-    r = -loss.gradient(np.zeros_like(problem.target, dtype=np.float64), problem.target)
-    oracle = activation.oracle(problem.Y, problem.readout.adjoint(r), cells)
+    _, g = dual_direction(activation.empty_network(problem.d), problem, loss)
+    oracle = activation.oracle(problem.Y, g, cells)
     return np.argsort(-oracle.cell_lower)[:size]
 
 

@@ -30,6 +30,7 @@ from dataclasses import replace
 import numpy as np
 
 from cvxcnn.activations import Activation, activation_of
+from cvxcnn.certificates import dual_direction
 from cvxcnn.facets import FacetReduction
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import primal_objective
@@ -292,12 +293,11 @@ def _zero_if_optimal(
     ``beta``, or data so small that the normalized ``beta`` is huge, where
     interior points fail). Otherwise the program is solved as usual.
     """
-    prediction = np.zeros_like(problem.target, dtype=np.float64)
-    g = problem.readout.adjoint(-loss.gradient(prediction, problem.target))
+    _, g = dual_direction(activation.empty_network(problem.d), problem, loss)
     bound = float(np.abs(g) @ np.linalg.norm(problem.Y, axis=1))
     if not bound <= beta:
         return None
-    value = loss.value(prediction, problem.target)
+    value = loss.value(np.zeros_like(problem.target, dtype=np.float64), problem.target)
     info = SolveInfo(
         status="optimal",
         success=True,
