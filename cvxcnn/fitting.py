@@ -210,7 +210,7 @@ def fit(
     original = problem
     if (a, b) != (1.0, 1.0):
         problem = normalized_problem(problem, a, b)
-    beta_original, beta = beta, beta * b ** (1 - k) / a if k else beta / a
+    beta_original, beta = beta, beta * b ** (1 - k) / a  # b = 1 unless the loss is homogeneous
     zero = _zero_if_optimal(activation, problem, cells, beta, loss)
     if zero is not None:
         return _back_to_original(activation, zero, original, beta_original, loss, a, b)
