@@ -48,8 +48,9 @@ from dataclasses import dataclass, field
 import cvxpy as cp
 import numpy as np
 
-from cvxcnn.losses import Loss, get_loss
+from cvxcnn.losses import Loss
 from cvxcnn.problem import PatchProblem
+from cvxcnn.programs.cone import prepare_loss
 from cvxcnn.programs.relu import check_masks, pattern_masks
 from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, solve_cvxpy
 from cvxcnn.validation import check_positive
@@ -214,8 +215,7 @@ def build_relu_dual_program(
     ReluDualProgram
     """
     start = time.perf_counter()
-    loss = get_loss(loss)
-    loss.validate_target(data.target)
+    loss = prepare_loss(data, loss)
     masks = check_masks(pattern_masks(patterns), data.n)
     Y = data.Y
     n, P = data.n, masks.shape[0]
