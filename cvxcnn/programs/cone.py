@@ -89,10 +89,10 @@ def make_blocks(Y: np.ndarray, P: int, name: str, *, thresholds: bool = False) -
     return Blocks(W=W, T=T, YW=Y @ W)
 
 
-def prepare_loss(data: PatchProblem, loss: str | Loss) -> Loss:
+def prepare_loss(problem: PatchProblem, loss: str | Loss) -> Loss:
     """The loss object, after checking the problem's target against it."""
     loss = get_loss(loss)
-    loss.validate_target(data.target)
+    loss.validate_target(problem.target)
     return loss
 
 
@@ -133,7 +133,7 @@ def signed_rows(
 
 
 def assemble(
-    data: PatchProblem,
+    problem: PatchProblem,
     outputs: cp.Expression,
     sides: tuple[Blocks, ...],
     cone_rows: list[cp.Constraint],
@@ -146,7 +146,7 @@ def assemble(
 
     Parameters
     ----------
-    data : PatchProblem
+    problem : PatchProblem
     outputs : cvxpy.Expression of shape (n,)
     sides : tuple of Blocks
         Their ``W`` columns carry the group-norm penalty.
@@ -164,15 +164,15 @@ def assemble(
         ``loss``, ``build_seconds``, to pass on to the program's constructor.
     """
     beta_param = cp.Parameter(nonneg=True, value=check_positive(beta, "beta"), name="beta")
-    fit = loss.expression(data.readout.expression(outputs), data.target)
+    fit = loss.expression(problem.readout.expression(outputs), problem.target)
     norms = cp.sum(cp.norm(sides[0].W, 2, axis=0))
     for side in sides[1:]:
         norms = norms + cp.sum(cp.norm(side.W, 2, axis=0))
-    problem = cp.Problem(cp.Minimize(fit + beta_param * norms), cone_rows)
+    convex = cp.Problem(cp.Minimize(fit + beta_param * norms), cone_rows)
     return dict(
-        problem=problem,
+        problem=convex,
         beta=beta_param,
-        data=data,
+        data=problem,
         loss=loss,
         build_seconds=time.perf_counter() - start,
     )

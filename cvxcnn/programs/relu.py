@@ -77,7 +77,7 @@ def pattern_masks(patterns: object) -> np.ndarray:
 
 
 def build_relu_program(
-    data: PatchProblem,
+    problem: PatchProblem,
     patterns: object,
     *,
     beta: float = 1e-3,
@@ -88,7 +88,7 @@ def build_relu_program(
 
     Parameters
     ----------
-    data : PatchProblem
+    problem : PatchProblem
         Patches ``Y`` (n, d), readout ``R`` and target ``x``.
     patterns : PatternSet or ndarray of shape (P, n), bool
         Sign patterns ``diag(D_i)``. With every cell of the arrangement the
@@ -107,18 +107,18 @@ def build_relu_program(
     ReluProgram
     """
     start = time.perf_counter()
-    loss = prepare_loss(data, loss)
-    masks = check_masks(pattern_masks(patterns), data.n)
+    loss = prepare_loss(problem, loss)
+    masks = check_masks(pattern_masks(patterns), problem.n)
     M = masks.T.astype(np.float64)  # (n, P)
     if row_mask is not None:
         row_mask = np.asarray(row_mask, dtype=bool)
         if row_mask.shape != M.shape:
             raise ValueError(f"row_mask must have shape (n, P) = {M.shape}; got {row_mask.shape}")
-    w, z = make_blocks(data.Y, M.shape[1], "W"), make_blocks(data.Y, M.shape[1], "Z")
+    w, z = make_blocks(problem.Y, M.shape[1], "W"), make_blocks(problem.Y, M.shape[1], "Z")
     outputs = cp.sum(cp.multiply(M, w.YW - z.YW), axis=1)  # (n,) = sum_i D_i Y (w_i - z_i)
     signs = 2.0 * M - 1.0  # the cone (2 D_i - I) Y w >= 0
     [sign_w], [sign_z] = (signed_rows(side.YW, signs, row_mask) for side in (w, z))
-    parts = assemble(data, outputs, (w, z), [sign_w, sign_z], beta=beta, loss=loss, start=start)
+    parts = assemble(problem, outputs, (w, z), [sign_w, sign_z], beta=beta, loss=loss, start=start)
     rows = {"sign_w": sign_w, "sign_z": sign_z}
     return ReluProgram(**parts, W=w.W, Z=z.W, masks=masks, constraints=rows, row_mask=row_mask)
 
@@ -127,7 +127,7 @@ def convex_objective(
     W: np.ndarray,
     Z: np.ndarray,
     masks: np.ndarray,
-    data: PatchProblem,
+    problem: PatchProblem,
     beta: float,
     loss: str | Loss = "squared",
 ) -> float:
@@ -137,13 +137,13 @@ def convex_objective(
     ----------
     W, Z : ndarray of shape (d, P)
     masks : ndarray of shape (P, n), bool
-    data : PatchProblem
+    problem : PatchProblem
     beta : float
     loss : str or Loss
     """
     M = np.asarray(masks, dtype=bool).T
-    outputs = np.sum(M * (data.Y @ (W - Z)), axis=1)
-    return group_norm_objective(outputs, W, Z, data, beta, loss)
+    outputs = np.sum(M * (problem.Y @ (W - Z)), axis=1)
+    return group_norm_objective(outputs, W, Z, problem, beta, loss)
 
 
 def sign_violation(W: np.ndarray, Z: np.ndarray, masks: np.ndarray, Y: np.ndarray) -> float:

@@ -204,7 +204,7 @@ def check_row_mask(row_mask: object, triples: TripleSet) -> np.ndarray:
 
 
 def build_st_program(
-    data: PatchProblem,
+    problem: PatchProblem,
     triples: TripleSet,
     *,
     beta: float = 1e-3,
@@ -216,7 +216,7 @@ def build_st_program(
 
     Parameters
     ----------
-    data : PatchProblem
+    problem : PatchProblem
         Patches ``Y`` (n, d), readout ``R``, target ``x``.
     triples : TripleSet
         With ``exact=True`` the program is exact; with sampled triples its
@@ -240,25 +240,25 @@ def build_st_program(
     STProgram
     """
     start = time.perf_counter()
-    loss = prepare_loss(data, loss)
-    triples = check_triples(triples, data.n)
+    loss = prepare_loss(problem, loss)
+    triples = check_triples(triples, problem.n)
     index = live_index(triples)
     reduction = None
     if row_mask is None:
-        reduction = resolve_st_facets(data.Y, triples, facets)
+        reduction = resolve_st_facets(problem.Y, triples, facets)
         row_mask = None if reduction is None else reduction.keep
     signs = st_row_signs(triples)[index].T.astype(np.float64)  # (2n + 1, P)
     keep = None if row_mask is None else check_row_mask(row_mask, triples)[:, index] & (signs != 0)
     M1 = triples.s1[index].T.astype(np.float64)  # (n, P)
     M3 = triples.s3[index].T.astype(np.float64)
-    w, wp = (make_blocks(data.Y, index.size, name, thresholds=True) for name in ("W", "Wp"))
+    w, wp = (make_blocks(problem.Y, index.size, name, thresholds=True) for name in ("W", "Wp"))
     # sum_j F_j(w_j, t_j) - F_j(w'_j, t'_j) = rowsum((M1 + M3) * Y(W - W')) + (M1 - M3)(T - T')
     outputs = cp.sum(cp.multiply(M1 + M3, w.YW - wp.YW), axis=1) + (M1 - M3) @ (w.T - wp.T)
     (cell_w, nonneg_w), (cell_wp, nonneg_wp) = (_cell_rows(side, signs, keep) for side in (w, wp))
     nonneg = nonneg_w + nonneg_wp
     rows = cell_w + cell_wp + nonneg
     return STProgram(
-        **assemble(data, outputs, (w, wp), rows, beta=beta, loss=loss, start=start),
+        **assemble(problem, outputs, (w, wp), rows, beta=beta, loss=loss, start=start),
         **dict(W=w.W, Wp=wp.W, T=w.T, Tp=wp.T, triples=triples, index=index, form="exact"),
         constraints={"cell_w": cell_w, "cell_wp": cell_wp, "nonneg": nonneg},
         row_mask=keep,
@@ -267,7 +267,7 @@ def build_st_program(
 
 
 def build_paper_program(
-    data: PatchProblem,
+    problem: PatchProblem,
     triples: TripleSet,
     *,
     beta: float = 1e-3,
@@ -277,7 +277,7 @@ def build_paper_program(
 
     Parameters
     ----------
-    data : PatchProblem
+    problem : PatchProblem
     triples : TripleSet
         Their gains ``Q_j`` are used as fixed coefficients (normally sampled
         with ``threshold=lambda``; the gains do not depend on the generator's scale).
@@ -298,18 +298,18 @@ def build_paper_program(
     optimum (``(w, w') -> (-w', -w)``).
     """
     start = time.perf_counter()
-    loss = prepare_loss(data, loss)
-    triples = check_triples(triples, data.n)
+    loss = prepare_loss(problem, loss)
+    triples = check_triples(triples, problem.n)
     index = live_index(triples)
     G = triples.gains[index].T  # (n, P)
     side = triples.s1[index].T.astype(np.float64) - triples.s3[index].T.astype(np.float64)
     C = G * side  # + on S1, - on S3: C * (Y w) >= 0 is eq. 24
-    w, wp = (make_blocks(data.Y, index.size, name) for name in ("W", "Wp"))
+    w, wp = (make_blocks(problem.Y, index.size, name) for name in ("W", "Wp"))
     outputs = cp.sum(cp.multiply(G, wp.YW - w.YW), axis=1)
     cone_w, cone_wp = (signed_rows(s.YW, C) for s in (w, wp))
     rows = cone_w + cone_wp
     return STProgram(
-        **assemble(data, outputs, (w, wp), rows, beta=beta, loss=loss, start=start),
+        **assemble(problem, outputs, (w, wp), rows, beta=beta, loss=loss, start=start),
         **dict(W=w.W, Wp=wp.W, T=None, Tp=None, triples=triples, index=index, form="paper"),
         constraints={"cone_w": cone_w, "cone_wp": cone_wp},
     )
@@ -341,25 +341,26 @@ def st_convex_objective(
     Tp: np.ndarray,
     s1: np.ndarray,
     s3: np.ndarray,
-    data: PatchProblem,
+    problem: PatchProblem,
     beta: float,
     loss: str | Loss = "squared",
 ) -> float:
     """The 6a objective in float64 (constraints not checked)."""
-    return group_norm_objective(st_outputs(W, Wp, T, Tp, s1, s3, data.Y), W, Wp, data, beta, loss)
+    outputs = st_outputs(W, Wp, T, Tp, s1, s3, problem.Y)
+    return group_norm_objective(outputs, W, Wp, problem, beta, loss)
 
 
 def paper_convex_objective(
     W: np.ndarray,
     Wp: np.ndarray,
     gains: np.ndarray,
-    data: PatchProblem,
+    problem: PatchProblem,
     beta: float,
     loss: str | Loss = "squared",
 ) -> float:
     """The 6c objective (our scaling) in float64; ``gains`` (P, n)."""
-    outputs = np.sum(gains.T * (data.Y @ (Wp - W)), axis=1)
-    return group_norm_objective(outputs, W, Wp, data, beta, loss)
+    outputs = np.sum(gains.T * (problem.Y @ (Wp - W)), axis=1)
+    return group_norm_objective(outputs, W, Wp, problem, beta, loss)
 
 
 def st_cell_violation(
