@@ -245,9 +245,9 @@ def test_bad_inputs_name_the_argument():
 def test_a_certified_bracket_with_lower_above_upper_is_refused():
     fields = dict(
         upper=1.0, lower=2.0, gap=-1.0, relative_gap=-1.0, kind=CERTIFIED, upper_source="x",
-        lower_source="y", candidates={}, relaxation_value=math.nan, relaxation_rank_one=None,
-        separable_value=1.0, beta=1.0, n=1, d=1, channels=2, n_cells=1, exact_cells=True,
-        certificate={}, timings={},
+        lower_source="y", candidates={}, relaxation_value=math.nan, relaxation_status=None,
+        relaxation_rank_one=None, separable_value=1.0, beta=1.0, n=1, d=1, channels=2,
+        n_cells=1, exact_cells=True, certificate={}, timings={},
     )  # fmt: skip
     with pytest.raises(CertificateError):
         VectorFitResult(**fields)

@@ -61,7 +61,11 @@ class VectorFitResult(Result):
     candidates : dict of str to float
         Objective of every candidate network.
     relaxation_value : float
-        The nuclear-norm relaxation's value (NaN when not run or failed).
+        The nuclear-norm relaxation's value (NaN when not run or failed; see
+        ``relaxation_status``). Never the certified end: the dual bound at
+        the relaxation's residual is (it equals this value up to the
+        solver's tolerance, see docs/vector_output.md).
+    relaxation_status : str or None
     relaxation_rank_one : bool or None
         Every active block rank one (the relaxation is attained: tight).
     separable_value : float
@@ -90,6 +94,7 @@ class VectorFitResult(Result):
     lower_source: str
     candidates: dict
     relaxation_value: float
+    relaxation_status: str | None
     relaxation_rank_one: bool | None
     separable_value: float
     beta: float
@@ -231,13 +236,13 @@ def fit_vector(
     candidates = {name: vector_objective(net, vp, beta) for name, net in networks.items()}
     upper_source = min(candidates, key=candidates.get)
     network, upper = networks[upper_source], candidates[upper_source]
-    relax_ok = relax is not None and relax.success
+    relax_ok = relax is not None and relax.status in ("optimal", "optimal_inaccurate")
     relax_value = relax.value if relax_ok else math.nan
     exact = relu.verify_exact(cells, vp.Y)
     cert = None
     if certify:
         directions = {}
-        if relax_ok:
+        if relax_ok:  # any direction gives a valid bound: an inaccurate solve still serves
             masks = np.asarray(getattr(cells, "masks", cells), dtype=bool)
             directions["relaxation"] = vp.target - relaxed_prediction(relax.blocks_value, masks, vp)
         cert = timer.run(
@@ -252,6 +257,7 @@ def fit_vector(
         relative_gap=gap / abs(upper) if upper != 0 else math.inf,
         kind=kind, upper_source=upper_source, lower_source=lower_source,
         candidates=candidates, relaxation_value=relax_value,
+        relaxation_status=None if relax is None else relax.status,
         relaxation_rank_one=relax.rank_one if relax_ok else None,
         separable_value=separable.objective, beta=beta, n=vp.n, d=vp.d,
         channels=vp.channels, n_cells=len(cells), exact_cells=exact,

@@ -75,8 +75,9 @@ class RelaxationResult(Result):
     ----------
     status, success, message : str, bool, str
     value : float
-        Relaxed objective at the solution, in float64 (the lower bound on
-        ``p*`` up to the solver's tolerance, with every cell).
+        Relaxed objective at the solution, in float64 (with every cell: the
+        lower bound on ``p*`` up to the solver's tolerance); also given for
+        ``optimal_inaccurate`` (check ``status``), NaN when the solve failed.
     solver_value : float
     blocks, active_blocks : int
         ``P 2^c`` blocks, and those with a nonzero nuclear norm.
@@ -231,7 +232,8 @@ def solve_relaxation(
         for j, Vs in enumerate(V):
             blocks[:, j] = np.asarray(Vs.value).reshape(d, P, c).transpose(1, 0, 2)
     blocks *= b / a
-    value = relaxed_objective(blocks, masks, problem, beta) if info.success else np.nan
+    solved = info.status in ("optimal", "optimal_inaccurate")
+    value = relaxed_objective(blocks, masks, problem, beta) if solved else np.nan
     network, ratio = blocks_network(blocks, masks, problem.Y, rtol=s.rtol)
     signs = 2.0 * masks.astype(float) - 1.0  # (P, n)
     cone = np.einsum("pn,nd,psdc,sc->psnc", signs, problem.Y, blocks, sigmas)
