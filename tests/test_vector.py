@@ -114,7 +114,7 @@ def test_vector_oracle_brackets_the_sampled_maximum(seed, c, d):
     assert at == pytest.approx(res.lower, rel=1e-12)
     assert sampled >= 0.99 * res.lower  # the sampling is close: not vacuous
     if c <= 3:  # branch and bound converges; c > 3 only has the basis bound
-        assert res.converged and res.upper <= res.lower * (1 + 1e-8)
+        assert res.converged and res.upper <= res.lower * (1 + 2e-8)
     else:
         assert res.upper <= math.sqrt(c) * res.lower * (1 + 1e-9)
 
