@@ -30,6 +30,7 @@ from cvxcnn.vector import (
     VectorFitResult,
     VectorReluNetwork,
     certify_vector,
+    channel_targets,
     fit_vector,
     solve_relaxation,
     vector_objective,
@@ -70,6 +71,18 @@ def test_separable_network_objective_is_the_sum_of_scalar_objectives():
     vp = vector_problem(problem, X)
     scalar = sum(primal_objective(net, vp.channel(k), BETA) for k, net in enumerate(nets))
     assert vector_objective(vector, vp, BETA) == pytest.approx(scalar, rel=1e-13)
+
+
+def test_channel_targets_are_the_centre_pixels_of_each_channel():
+    rng = np.random.default_rng(9)
+    L, ab = rng.random((2, 5, 6)), rng.random((2, 2, 5, 6))
+    problem = make_problem(L, L, kernel_size=3)
+    X = channel_targets(ab, problem)
+    assert X.shape == (problem.n, 2)
+    for k in range(2):  # the scalar path's centre pixels, channel by channel
+        np.testing.assert_array_equal(X[:, k], make_problem(L, ab[:, k], kernel_size=3).target)
+    with pytest.raises(ValueError, match="spatial"):
+        channel_targets(ab[:, :, :4], problem)
 
 
 def test_value_and_grad_reduce_to_the_scalar_ones_for_one_channel():

@@ -18,7 +18,7 @@ from cvxcnn.vector.certificate import VectorCertificate, certify_vector, directi
 from cvxcnn.vector.fit import VectorFitResult, fit_vector
 from cvxcnn.vector.network import VectorReluNetwork, vector_objective, vector_predict
 from cvxcnn.vector.oracle import VectorOracleResult, vector_oracle
-from cvxcnn.vector.problem import VectorProblem, vector_problem
+from cvxcnn.vector.problem import VectorProblem, channel_targets, vector_problem
 from cvxcnn.vector.relaxation import RelaxationResult, solve_relaxation
 from cvxcnn.vector.restarts import (
     VectorRestartResult,
@@ -38,6 +38,7 @@ __all__ = [
     "VectorReluNetwork",
     "VectorRestartResult",
     "certify_vector",
+    "channel_targets",
     "direction_bound",
     "fit_principal",
     "fit_separable",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from cvxcnn.patches import PatchGeometry, Readout
+from cvxcnn.patches import PatchGeometry, Readout, centre_values
 from cvxcnn.problem import PatchProblem
 from cvxcnn.validation import axis_length, check_finite_array
 
@@ -93,3 +93,36 @@ def vector_problem(problem: PatchProblem, X: object) -> VectorProblem:
             f"got {X.shape}"
         )
     return VectorProblem(Y=problem.Y, target=X, readout=problem.readout, geometry=problem.geometry)
+
+
+def channel_targets(images: object, problem: PatchProblem) -> np.ndarray:
+    """``X`` (n, c) from multi-channel target images: each channel's value at every patch centre.
+
+    Parameters
+    ----------
+    images : array_like of shape (N, c, *spatial)
+        Target images (e.g. the ``ab`` channels of Lab images, channels first),
+        with the spatial shape of the problem's inputs.
+    problem : PatchProblem
+        Built by :func:`cvxcnn.make_problem` with ``readout="identity"``.
+
+    Returns
+    -------
+    ndarray of shape (n, c)
+    """
+    if problem.geometry is None or problem.readout.kind != "identity":
+        raise ValueError(
+            "channel_targets needs a problem from make_problem with readout='identity'; for a "
+            "per-image readout pass X of shape (n_images, c) to vector_problem directly"
+        )
+    images = check_finite_array(images, "images")
+    dims = problem.geometry.spatial_dims
+    if images.ndim != dims + 2:
+        raise ValueError(
+            f"images must have shape (N, c, *spatial) with {dims} spatial axes; got {images.shape}"
+        )
+    columns = [
+        centre_values(images[:, k], problem.geometry, f"images[:, {k}]")
+        for k in range(images.shape[1])
+    ]
+    return np.column_stack(columns)
