@@ -7,6 +7,7 @@ sphere for the oracle.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -203,6 +204,11 @@ def test_relaxation_with_one_channel_is_the_scalar_program():
     )
     scalar = fit(problem, cells, beta=BETA, solver_options=dict(TIGHT_CLARABEL))
     assert relax.value == pytest.approx(scalar.objective, rel=1e-7)
+    # badly scaled data is solved normalized and mapped back: Y, X times 1e3, beta times 1e6
+    big = vector_problem(problem, 1e3 * problem.target[:, None])
+    big = dataclasses.replace(big, Y=1e3 * big.Y)
+    scaled = solve_relaxation(big, cells, beta=1e6 * BETA, settings=TIGHT)
+    assert scaled.value == pytest.approx(1e6 * relax.value, rel=1e-6)
 
 
 def test_three_channels_certified_and_below_restarts():
