@@ -233,6 +233,11 @@ def test_lower_never_exceeds_upper(seed, length, scale):
     assert result.kind == CERTIFIED
     assert result.lower <= result.upper + 1e-9 * max(1.0, result.upper)
     assert result.lower >= 0.0
+    # the bound from ANY network's residual is below every network's objective
+    other = VectorReluNetwork(rng.standard_normal((problem.d, 3)), rng.standard_normal((3, 2)))
+    cert = certify_vector(other, vector_problem(problem, X), cells, beta=BETA)
+    assert cert.certificate == CERTIFIED
+    assert cert.lower_bound <= result.upper + 1e-9 * max(1.0, result.upper)
 
 
 def test_sampled_cells_are_only_an_estimate():
