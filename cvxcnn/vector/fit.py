@@ -241,10 +241,7 @@ def fit_vector(
     exact = relu.verify_exact(cells, vp.Y)
     cert = None
     if certify:
-        directions = {}
-        if relax_ok:  # any direction gives a valid bound: an inaccurate solve still serves
-            masks = np.asarray(getattr(cells, "masks", cells), dtype=bool)
-            directions["relaxation"] = vp.target - relaxed_prediction(relax.blocks_value, masks, vp)
+        directions = _relaxation_direction(vp, cells, relax if relax_ok else None)
         cert = timer.run(
             "certificate", certify_vector, network, vp, cells, beta=beta, directions=directions,
             oracle_options=oracle_options, max_evaluations=max_evaluations,
@@ -265,6 +262,14 @@ def fit_vector(
         timings=timer.seconds, message=message, network=network,
         relaxation=relax, separable=separable,
     )  # fmt: skip
+
+
+def _relaxation_direction(vp, cells, relax: RelaxationResult | None) -> dict:
+    """``{"relaxation": X - R f_relaxed}`` (a dual direction; any direction gives a valid bound)."""
+    if relax is None or relax.blocks_value is None:
+        return {}
+    masks = np.asarray(getattr(cells, "masks", cells), dtype=bool)
+    return {"relaxation": vp.target - relaxed_prediction(relax.blocks_value, masks, vp)}
 
 
 def _lower_end(
