@@ -34,7 +34,7 @@ from cvxcnn.certificates import (
 from cvxcnn.problem import PatchProblem
 from cvxcnn.results import Result
 from cvxcnn.solve import SolverSettings, resolve_solver
-from cvxcnn.validation import check_positive, check_positive_int
+from cvxcnn.validation import check_choice, check_positive, check_positive_int
 from cvxcnn.vector.certificate import VectorCertificate, certify_vector
 from cvxcnn.vector.network import VectorReluNetwork, vector_objective
 from cvxcnn.vector.problem import vector_problem
@@ -65,7 +65,7 @@ class VectorFitResult(Result):
         ``relaxation_status``). Never the certified end: the dual bound at
         the relaxation's residual is (it equals this value up to the
         solver's tolerance, see docs/vector_output.md).
-    relaxation_status : str or None
+    relaxation_status, relaxation_form : str or None
     relaxation_rank_one : bool or None
         Every active block rank one (the relaxation is attained: tight).
     separable_value : float
@@ -95,6 +95,7 @@ class VectorFitResult(Result):
     candidates: dict
     relaxation_value: float
     relaxation_status: str | None
+    relaxation_form: str | None
     relaxation_rank_one: bool | None
     separable_value: float
     beta: float
@@ -130,6 +131,18 @@ def _default_settings(settings: SolverSettings | None) -> SolverSettings:
     return SolverSettings(solver_options=dict(TIGHT_CLARABEL))
 
 
+#: ``relaxation=True`` uses the lifted (doubly nonnegative) form up to this many
+#: patch rows (``(n + c)^2`` entrywise rows per block), the nuclear form beyond.
+DNN_MAX_ROWS = 32
+
+
+def relaxation_form(relaxation: bool | str, n: int) -> str:
+    """The relaxation form ``fit_vector(relaxation=...)`` solves (True: by size)."""
+    if relaxation is True:
+        return "dnn" if n <= DNN_MAX_ROWS else "nuclear"
+    return str(check_choice(relaxation, "relaxation", (True, False, "nuclear", "dnn")))
+
+
 class _Timer:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -150,7 +163,10 @@ def _upper_candidates(vp, cells, beta, settings, relaxation, timer, polish, rest
         networks["principal"] = principal.network
     relax = None
     if relaxation:
-        relax = timer.run("relaxation", solve_relaxation, vp, cells, beta=beta, settings=settings)
+        relax = timer.run(
+            "relaxation", solve_relaxation, vp, cells, beta=beta, settings=settings,
+            form=relaxation_form(relaxation, vp.n),
+        )  # fmt: skip
         if relax.network is not None and relax.network.n_neurons:
             networks["relaxation"] = relax.network
     if polish:
@@ -176,7 +192,7 @@ def fit_vector(
     *,
     beta: float,
     settings: SolverSettings | None = None,
-    relaxation: bool = True,
+    relaxation: bool | str = True,
     certify: bool = True,
     polish: bool = True,
     n_restarts: int = 0,
@@ -201,8 +217,11 @@ def fit_vector(
     settings : SolverSettings, optional
         Solver settings of the convex programs (default: Clarabel with
         :data:`cvxcnn.certificates.TIGHT_CLARABEL`).
-    relaxation : bool
-        Solve the nuclear-norm relaxation (an SDP with ``P 2^c`` blocks).
+    relaxation : bool or {"nuclear", "dnn"}
+        Solve a relaxation (an SDP with ``P 2^c`` blocks): ``"nuclear"``
+        (signed nuclear norms), ``"dnn"`` (lifted, tighter, ``(n + c)^2``
+        entrywise rows per block); True: ``"dnn"`` for ``n <=``
+        :data:`DNN_MAX_ROWS`, ``"nuclear"`` beyond; False: none.
     certify : bool
         Compute the dual certificate (the rigorous lower end).
     polish : bool
@@ -255,6 +274,7 @@ def fit_vector(
         kind=kind, upper_source=upper_source, lower_source=lower_source,
         candidates=candidates, relaxation_value=relax_value,
         relaxation_status=None if relax is None else relax.status,
+        relaxation_form=None if relax is None else relax.form,
         relaxation_rank_one=relax.rank_one if relax_ok else None,
         separable_value=separable.objective, beta=beta, n=vp.n, d=vp.d,
         channels=vp.channels, n_cells=len(cells), exact_cells=exact,

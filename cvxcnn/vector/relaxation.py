@@ -37,6 +37,16 @@ optimum for ``x``, and ``sum_k |a_k| ||V_{:,k}|| <= ||V||_F <= ||V||_*``
 maps any relaxed point to a scalar one no worse). The result says whether
 the blocks came out rank one, and the network built from the top singular
 pairs is always a feasible network (an upper bound, by the shared evaluator).
+
+The lifted form (``form="dnn"``, tighter). For a group, ``Z = sum_k [u_k; w_k]
+[u_k; w_k]^T`` (rescaled neurons) is PSD with ``tr Z / 2 = sum_k ||u_k|| ||w_k||``,
+its off-diagonal block is ``V_{i,sigma}``, and every ``[S_i u_k; sigma * w_k]`` is
+nonnegative, so ``T Z T^T`` (``T = diag(S_i, diag(sigma))``) is completely
+positive, hence entrywise nonnegative: the doubly nonnegative relaxation of
+the copositive program. Penalty ``tr Z / 2`` (``>= ||V||_*``, the nuclear form
+is this one without the entrywise rows on ``A`` and ``B``). Its dual cone
+(PSD + nonnegative) lies inside the copositive one, so the dual certificate
+at its residual reproduces its value (measured to 1e-8).
 """
 
 from __future__ import annotations
@@ -54,7 +64,7 @@ from cvxcnn.losses import get_loss
 from cvxcnn.programs.relu import check_masks, pattern_masks
 from cvxcnn.results import Result
 from cvxcnn.solve import SolveInfo, SolverSettings, solve_cvxpy
-from cvxcnn.validation import check_positive
+from cvxcnn.validation import check_choice, check_positive
 from cvxcnn.vector.network import VectorReluNetwork, vector_objective
 from cvxcnn.vector.problem import VectorProblem
 
@@ -90,6 +100,7 @@ class RelaxationResult(Result):
     network_objective : float
         ``P`` of ``network`` (top singular pair of every active block).
     build_seconds : float
+    form : {"nuclear", "dnn", "unsigned"}
     solve : SolveInfo
     network : VectorReluNetwork
     blocks_value : ndarray of shape (P, 2^c, d, c)
@@ -107,7 +118,8 @@ class RelaxationResult(Result):
     sign_violation: float
     network_objective: float
     build_seconds: float
-    solve: SolveInfo = field(repr=False)
+    form: str = "nuclear"
+    solve: SolveInfo = field(default=None, repr=False)
     network: VectorReluNetwork | None = field(default=None, repr=False)
     blocks_value: np.ndarray | None = field(default=None, repr=False)
 
@@ -122,8 +134,12 @@ class RelaxationResult(Result):
         }
 
 
-def _build(problem: VectorProblem, masks: np.ndarray, beta: float, signed: bool):
-    """The CVXPY program; variables ``V[s]`` (d, P c), block ``i`` = columns ``i c:(i+1) c``."""
+#: Relaxations :func:`solve_relaxation` builds (``"unsigned"`` is NOT one; kept to show it).
+RELAXATION_FORMS = ("nuclear", "dnn", "unsigned")
+
+
+def _build_nuclear(problem: VectorProblem, masks: np.ndarray, beta: float, signed: bool):
+    """Signed nuclear norms; variables ``V[s]`` (d, P c), block ``i`` = columns ``i c:(i+1) c``."""
     Y, X = problem.Y, problem.target
     P, d, c = masks.shape[0], problem.d, problem.channels
     sigmas = sign_patterns(c) if signed else np.ones((1, c))
@@ -138,11 +154,50 @@ def _build(problem: VectorProblem, masks: np.ndarray, beta: float, signed: bool)
         signs = (2.0 * M_rep - 1.0) * np.tile(sigma, P)[None, :]
         constraints.append(cp.multiply(signs, YV) >= 0)
         penalty = penalty + sum(cp.normNuc(Vs[:, i * c : (i + 1) * c]) for i in range(P))
+
+    def blocks() -> tuple[np.ndarray, float | None]:
+        out = np.zeros((P, len(sigmas), d, c))
+        if V[0].value is not None:
+            for j, Vs in enumerate(V):
+                out[:, j] = np.asarray(Vs.value).reshape(d, P, c).transpose(1, 0, 2)
+        return out, None  # penalty: the nuclear norms of the blocks
+
+    return _program(problem, outputs, X, beta, penalty, constraints), blocks, sigmas
+
+
+def _build_dnn(problem: VectorProblem, masks: np.ndarray, beta: float):
+    """Lifted blocks ``Z = [[A, V], [V^T, B]] >= 0`` (PSD) with ``T Z T^T >= 0`` entrywise."""
+    Y, X = problem.Y, problem.target
+    d, c = problem.d, problem.channels
+    sigmas = sign_patterns(c)
+    Z, outputs, penalty, constraints = [], 0, 0, []
+    for mask in masks:
+        S = (2.0 * mask - 1.0)[:, None] * Y  # (n, d)
+        for sigma in sigmas:
+            z = cp.Variable((d + c, d + c), PSD=True)
+            T = sp.block_diag([sp.csr_matrix(S), sp.diags(sigma)], format="csr")
+            constraints.append(T @ z @ T.T >= 0)
+            outputs = outputs + (mask[:, None] * Y) @ z[:d, d:]
+            penalty = penalty + 0.5 * cp.trace(z)
+            Z.append(z)
+
+    def blocks() -> tuple[np.ndarray, float | None]:
+        out = np.zeros((len(masks), len(sigmas), d, c))
+        if Z[0].value is None:
+            return out, None
+        values = np.array([np.asarray(z.value) for z in Z])  # (P S, d + c, d + c)
+        out[:] = values[:, :d, d:].reshape(out.shape)
+        return out, 0.5 * float(np.trace(values, axis1=1, axis2=2).sum())
+
+    return _program(problem, outputs, X, beta, penalty, constraints), blocks, sigmas
+
+
+def _program(problem, outputs, X, beta, penalty, constraints) -> cp.Problem:
     predictions = outputs
     if problem.readout.kind != "identity":
         predictions = problem.readout.matrix @ outputs
     objective = 0.5 * cp.sum_squares(predictions - X) + beta * penalty
-    return cp.Problem(cp.Minimize(objective), constraints), V, sigmas
+    return cp.Problem(cp.Minimize(objective), constraints)
 
 
 def relaxed_prediction(blocks: np.ndarray, masks: np.ndarray, problem: VectorProblem):
@@ -152,12 +207,20 @@ def relaxed_prediction(blocks: np.ndarray, masks: np.ndarray, problem: VectorPro
 
 
 def relaxed_objective(
-    blocks: np.ndarray, masks: np.ndarray, problem: VectorProblem, beta: float
+    blocks: np.ndarray,
+    masks: np.ndarray,
+    problem: VectorProblem,
+    beta: float,
+    penalty: float | None = None,
 ) -> float:
-    """The relaxed objective in float64 at ``blocks`` (P, S, d, c); constraints not checked."""
-    nuclear = np.linalg.svd(blocks, compute_uv=False).sum()
+    """The relaxed objective in float64 at ``blocks`` (P, S, d, c); constraints not checked.
+
+    ``penalty``: the lifted form's ``sum tr(Z) / 2``; None: the blocks' nuclear norms.
+    """
+    if penalty is None:
+        penalty = float(np.linalg.svd(blocks, compute_uv=False).sum())
     prediction = relaxed_prediction(blocks, masks, problem).ravel()
-    return get_loss("squared").value(prediction, problem.target.ravel()) + beta * float(nuclear)
+    return get_loss("squared").value(prediction, problem.target.ravel()) + beta * penalty
 
 
 def blocks_network(
@@ -192,7 +255,7 @@ def solve_relaxation(
     *,
     beta: float,
     settings: SolverSettings | None = None,
-    signed: bool = True,
+    form: str = "nuclear",
 ) -> RelaxationResult:
     """Solve the nuclear-norm relaxation over ``cells`` (an SDP; Clarabel by default).
 
@@ -205,9 +268,12 @@ def solve_relaxation(
     beta : float
     settings : SolverSettings, optional
         ``solver``, ``solver_options``, ``canon_backend``, ``rtol`` are used.
-    signed : bool
-        False drops the sign patterns (columns of ``V_i`` in ``K_i``): NOT a
-        relaxation in general, kept only to show it (see the module docstring).
+    form : {"nuclear", "dnn", "unsigned"}
+        ``"nuclear"``: signed nuclear norms (``P 2^c`` blocks d x c).
+        ``"dnn"``: the lifted (doubly nonnegative) form, tighter, with
+        ``(n + c)^2`` entrywise rows per block: tiny problems.
+        ``"unsigned"`` drops the sign patterns (columns of ``V_i`` in
+        ``K_i``): NOT a relaxation in general, kept only to show it.
 
     Returns
     -------
@@ -221,19 +287,23 @@ def solve_relaxation(
     a, b = normalization(problem, get_loss("squared"))
     scaled = problem.scaled(a, b)
     start = time.perf_counter()
-    program, V, sigmas = _build(scaled, masks, beta / (a * b), signed)
+    check_choice(form, "form", RELAXATION_FORMS)
+    if form == "dnn":
+        program, extract, sigmas = _build_dnn(scaled, masks, beta / (a * b))
+    else:
+        program, extract, sigmas = _build_nuclear(
+            scaled, masks, beta / (a * b), signed=form == "nuclear"
+        )
     build = time.perf_counter() - start
     info = solve_cvxpy(
         program, s.solver, solver_options=s.solver_options, canon_backend=s.canon_backend
     )
-    P, S, d, c = masks.shape[0], len(sigmas), problem.d, problem.channels
-    blocks = np.zeros((P, S, d, c))
-    if V[0].value is not None:
-        for j, Vs in enumerate(V):
-            blocks[:, j] = np.asarray(Vs.value).reshape(d, P, c).transpose(1, 0, 2)
-    blocks *= b / a
+    P, S = masks.shape[0], len(sigmas)
+    blocks, penalty = extract()
+    blocks *= b / a  # V = (b / a) V' and the penalty with it
+    penalty = None if penalty is None else penalty * b / a
     solved = info.status in ("optimal", "optimal_inaccurate")
-    value = relaxed_objective(blocks, masks, problem, beta) if solved else np.nan
+    value = relaxed_objective(blocks, masks, problem, beta, penalty) if solved else np.nan
     network, ratio = blocks_network(blocks, masks, problem.Y, rtol=s.rtol)
     signs = 2.0 * masks.astype(float) - 1.0  # (P, n)
     cone = np.einsum("pn,nd,psdc,sc->psnc", signs, problem.Y, blocks, sigmas)
@@ -251,6 +321,7 @@ def solve_relaxation(
         sign_violation=float(max(0.0, -cone.min())) if active.any() else 0.0,
         network_objective=vector_objective(network, problem, beta),
         build_seconds=build,
+        form=form,
         solve=info,
         network=network,
         blocks_value=blocks,
