@@ -5,8 +5,8 @@ The objective ``1/2 ||R f(Y) - X||_F^2 + beta/2 sum_j (||u_j||^2 + ||w_j||^2)``
 
 - upper bounds: :func:`fit_separable` (one scalar program per channel),
   :func:`fit_principal`, any network (:class:`VectorReluNetwork`);
-- a lower bound program: :func:`solve_relaxation` (nuclear norms with signed
-  cone constraints, an SDP);
+- lower bound programs: :func:`solve_relaxation` (nuclear norms with signed
+  cone constraints, or their doubly nonnegative lift: SDPs);
 - the dual certificate for any network: :func:`certify_vector` with the
   rigorous oracle :func:`vector_oracle`;
 - all of it as one bracket: :func:`fit_vector` -> :class:`VectorFitResult`.

@@ -10,7 +10,9 @@
 - the LOWER bound: the dual certificate (:func:`certify_vector`) at the best
   network's residual and at the relaxation's residual, whichever is larger:
   rigorous (``kind="certified"``) only with an exact cell set verified
-  against the problem; the relaxation's own value is reported beside it
+  against the problem (the relaxation is the signed nuclear-norm one or its
+  doubly nonnegative lift, see :mod:`cvxcnn.vector.relaxation`); the
+  relaxation's own value is reported beside it
   (``relaxation_value``: a lower bound up to the solver's tolerance with
   every cell; never the certified end).
 """
