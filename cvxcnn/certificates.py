@@ -99,6 +99,10 @@ class Certificate(Result):
     activation : str
     message : str
         Why the result is estimated or failed ("" when certified).
+    oracle_converged : bool
+        The oracle's bracket closed; False when an anytime oracle (the MIP)
+        stopped at its time limit: the lower bound is still certified (from
+        ``oracle_upper``), only looser.
 
     Raises
     ------
@@ -122,6 +126,7 @@ class Certificate(Result):
     oracle_seconds: float
     activation: str = "relu"
     message: str = ""
+    oracle_converged: bool = True
 
     def __post_init__(self) -> None:
         if self.certificate not in (CERTIFIED, ESTIMATED, FAILED):
@@ -250,7 +255,8 @@ def certify(
     beta : float
     loss : str or Loss
     oracle_options : dict, optional
-        Passed to the activation's oracle (ReLU: ``method="nnls"|"socp"``;
+        Passed to the activation's oracle (ReLU: ``method="nnls"|"socp"``,
+        or ``time_limit`` seconds for a :class:`cvxcnn.mip_oracle.MipArrangement`;
         soft thresholds: ``solver``, ``solver_options``).
 
     Returns
@@ -294,6 +300,7 @@ def certify(
         dual_scale=s,
         oracle_seconds=seconds,
         message=message,
+        oracle_converged=oracle.converged,
         **common,
     )
 
