@@ -152,3 +152,22 @@ def test_digit_crop_4x4_kernel_3_mip_equals_enumeration_and_colgen_optimum():
     assert by_mip.certificate.upper_bound == pytest.approx(
         by_cells.certificate.upper_bound, rel=1e-6
     )
+
+
+def test_cli_picks_the_mip_oracle_beyond_max_cells_and_says_so(tmp_path):
+    import json
+
+    from cvxcnn.cli import main
+
+    out = tmp_path / "r.json"
+    base = ["solve", "--data", "synthetic1d", "--images", "1", "--size", "8", "--kernel", "2"]
+    argv = [*base, "--beta", "0.05", "--method", "colgen", "--max-cells", "10"]
+    assert main([*argv, "--oracle-time-limit", "30", "--quiet", "--out", str(out)]) in (0, 1)
+    result = json.loads(out.read_text())
+    assert result["oracle"] == "exact/mip" and result["certificate"] == "certified"
+    assert result["oracle_converged"] is True and result["relative_gap"] <= 1e-6
+    # the enumerated arrangement when it fits
+    assert main([*base, "--beta", "0.05", "--method", "colgen", "--quiet", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["oracle"] == "exact/nnls"
+    # the flag applies only where every cell is searched
+    assert main([*base, "--oracle-time-limit", "5", "--patterns", "10", "--quiet"]) == 2
