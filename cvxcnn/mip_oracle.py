@@ -239,46 +239,71 @@ def _candidates(Y: np.ndarray, w: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.array([unit, _unit(proj)])
 
 
-def _sign_search(
-    Y: np.ndarray,
-    w: np.ndarray,
-    starts: np.ndarray,
-    deadline: float,
-    threshold: float | None,
-    progress: dict,
-) -> tuple[float, float, np.ndarray, list[np.ndarray]]:
-    """``(upper, lower, best unit point, points found)`` for ``max w^T (Y u)_+``."""
-    mip = SignedMip(Y, w)
-    vals = signed_value(Y, w, starts)
-    best = int(vals.argmax())
-    lower, point = max(float(vals[best]), 0.0), starts[best]
-    upper, found = mip.trivial, []
-    if mip.p == 0 or upper <= lower:  # no positive weight: the max is 0 (u with Y u <= 0 or 0)
-        return max(upper, lower), lower, point, found
-    norms = np.linalg.norm(Y, axis=1, keepdims=True)
-    rows = Y[norms[:, 0] > 0] / norms[norms[:, 0] > 0]
-    mip.add_cuts(np.vstack([starts, rows, -rows]))  # tangents at the starts and at +-y_i
-    scale = mip.trivial
-    while time.perf_counter() < deadline:
-        bound, U, nodes = mip.solve(deadline - time.perf_counter(), point)
-        progress["rounds"] += 1
-        progress["nodes"] += nodes
-        upper = min(upper, bound)
-        outside = U[np.linalg.norm(U, axis=1) > 1 + BALL_TOL]
-        if len(U):
-            cand = np.vstack([_candidates(Y, w, u) for u in U])
-            vals = signed_value(Y, w, cand)
-            found.extend(cand[vals > 0])
-            j = int(vals.argmax())
-            if vals[j] > lower:
-                lower, point = float(vals[j]), cand[j]
-            mip.add_cuts(np.vstack([_candidates(Y, w, u) for u in outside]) if len(outside) else [])
-        done = upper <= lower * (1 + MIP_RTOL) + MIP_ATOL * scale
-        above = threshold is not None and lower > threshold
-        if done or above or not len(outside):
-            break  # bracket closed, pricing answered, or the MIP's maximizer is on the ball
-    progress["cuts"] += mip.cuts
-    return max(upper, lower), lower, point, found
+class SignSearch:
+    """The bracket of ``M_s = max_{||u|| <= 1} w^T (Y u)_+``, refined round by round (resumable).
+
+    Parameters
+    ----------
+    Y : ndarray of shape (n, d)
+    w : ndarray of shape (n,)
+        ``s g``.
+    starts : ndarray of shape (k, d)
+        Unit warm starts: tangent cuts, and the best as the first incumbent.
+
+    Attributes
+    ----------
+    upper, lower : float
+    point : ndarray of shape (d,)
+        Unit point attaining ``lower``.
+    found : list of ndarray
+        Unit points with a positive value (new sign patterns).
+    finished : bool
+        The bracket closed, or the MIP's maximizer over the polytope lies on the ball.
+    """
+
+    def __init__(self, Y: np.ndarray, w: np.ndarray, starts: np.ndarray) -> None:
+        self.Y, self.w = Y, w
+        self.mip = SignedMip(Y, w)
+        vals = signed_value(Y, w, starts)
+        best = int(vals.argmax())
+        self.lower, self.point = max(float(vals[best]), 0.0), starts[best]
+        self.upper, self.found = self.mip.trivial, []
+        self.rounds = self.nodes = 0
+        self.finished = self.mip.p == 0 or self.upper <= self.lower
+        if self.finished:  # no positive weight: the max is 0, or the trivial bound is attained
+            self.upper = max(self.upper, self.lower)
+            return
+        norms = np.linalg.norm(Y, axis=1)
+        rows = Y[norms > 0] / norms[norms > 0, None]
+        self.mip.add_cuts(np.vstack([starts, rows, -rows]))  # tangents at the starts and +-y_i
+
+    def closed(self) -> bool:
+        """``upper <= lower (1 + MIP_RTOL)`` (plus :data:`MIP_ATOL` x the trivial bound)."""
+        return self.upper <= self.lower * (1 + MIP_RTOL) + MIP_ATOL * self.mip.trivial
+
+    def run(self, deadline: float, threshold: float | None, irrelevant_below: float) -> None:
+        """MIP rounds until ``deadline``, a closed bracket, ``lower > threshold``, or
+        ``upper <= irrelevant_below`` (the other sign's lower end: ``M`` no longer depends on it).
+        """
+        while not self.finished and time.perf_counter() < deadline:
+            if self.upper <= irrelevant_below or (threshold is not None and self.lower > threshold):
+                return
+            bound, U, nodes = self.mip.solve(deadline - time.perf_counter(), self.point)
+            self.rounds, self.nodes = self.rounds + 1, self.nodes + nodes
+            self.upper = min(self.upper, bound)
+            outside = U[np.linalg.norm(U, axis=1) > 1 + BALL_TOL]
+            if len(U):
+                cand = np.vstack([_candidates(self.Y, self.w, u) for u in U])
+                vals = signed_value(self.Y, self.w, cand)
+                self.found.extend(cand[vals > 0])
+                j = int(vals.argmax())
+                if vals[j] > self.lower:
+                    self.lower, self.point = float(vals[j]), cand[j]
+            if len(outside):
+                self.mip.add_cuts(np.vstack([_candidates(self.Y, self.w, u) for u in outside]))
+            optimal = self.mip.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+            self.finished = self.closed() or (optimal and not len(outside))
+        self.upper = max(self.upper, self.lower)
 
 
 def relu_mip_oracle(
@@ -321,17 +346,19 @@ def relu_mip_oracle(
         starts = np.eye(d)
     starts = np.atleast_2d(check_finite_array(starts, "starts", ndim=(1, 2)))
     starts = np.array([_unit(u) for u in np.vstack([starts, -starts])])
-    progress = {"rounds": 0, "nodes": 0, "cuts": 0}
     order = [1.0, -1.0]
     if signed_value(Y, -g, starts).max() > signed_value(Y, g, starts).max():
-        order.reverse()
-    out: dict[float, tuple] = {}
-    for k, s in enumerate(order):
-        sign_deadline = start_time + time_limit * (k + 1) / len(order)
-        out[s] = _sign_search(Y, s * g, starts, sign_deadline, threshold, progress)
-        if threshold is not None and out[s][1] > threshold:
-            out.setdefault(-s, (math.inf, 0.0, starts[0], []))
-            break
+        order.reverse()  # the sign with the better start first
+    search = {s: SignSearch(Y, s * g, starts) for s in order}
+    deadline = start_time + time_limit
+    for k, s in enumerate(order):  # each sign its share, then what is left to the unfinished
+        search[s].run(start_time + time_limit * (k + 1) / 2, threshold, search[-s].lower)
+    for s in order:
+        search[s].run(deadline, threshold, search[-s].lower)
+    out = {s: (r.upper, r.lower, r.point, r.found) for s, r in search.items()}
+    progress = {"rounds": sum(r.rounds for r in search.values())}
+    progress["nodes"] = sum(r.nodes for r in search.values())
+    progress["cuts"] = sum(r.mip.cuts for r in search.values())
     upper = max(out[1.0][0], out[-1.0][0])
     s_best = 1.0 if out[1.0][1] >= out[-1.0][1] else -1.0
     lower, direction = out[s_best][1], out[s_best][2]
