@@ -86,7 +86,9 @@ class Certificate(Result):
         ``upper - lower`` and ``gap / |upper|``.
     certificate : {"certified", "estimated", "failed"}
     oracle : str
-        Which oracle ran, e.g. ``"exact/nnls"`` or ``"sampled/st-socp"``.
+        Which oracle ran, e.g. ``"exact/nnls"`` (enumerated cells),
+        ``"exact/mip"`` (every cell by the mixed-integer oracle) or
+        ``"sampled/st-socp"``.
     oracle_cells : int
         Cells the oracle searched.
     oracle_upper, oracle_lower : float
@@ -248,10 +250,13 @@ def certify(
         Any two-layer network for ``problem`` (reconstructed, trained, loaded).
     problem : PatchProblem
         Patches ``Y`` (n, d), readout ``R``, target ``x``.
-    cells : PatternSet, TripleSet or ndarray of shape (P, n), bool
+    cells : PatternSet, TripleSet, MipArrangement or ndarray of shape (P, n), bool
         Cells the oracle searches, of the network's activation.
         ``certificate == "certified"`` only when they are an exact set
-        verified against ``problem.Y``.
+        verified against ``problem.Y``, or a
+        :class:`cvxcnn.mip_oracle.MipArrangement` of ``problem.Y`` (every
+        cell, searched by the mixed-integer oracle: certified at any time
+        limit, ``oracle_converged`` False when it stopped there).
     beta : float
     loss : str or Loss
     oracle_options : dict, optional

@@ -302,11 +302,15 @@ def solve_colgen(
     Parameters
     ----------
     problem : PatchProblem
-    cells : PatternSet or TripleSet
+    cells : PatternSet, TripleSet or MipArrangement
         Every cell of the arrangement (``exact=True``), e.g. from
         :func:`cvxcnn.arrangements.enumerate_relu_patterns` or
         :func:`cvxcnn.soft_threshold.enumerate_st_triples`; the oracle
-        searches them, the program holds only a few.
+        searches them, the program holds only a few. A
+        :class:`cvxcnn.mip_oracle.MipArrangement` (ReLU, no enumeration) is
+        searched by the mixed-integer oracle, whose maximizers join its known
+        cells as new columns; ``converged`` then also needs that oracle's
+        bracket closed (not stopped at its time limit).
     beta : float
     loss : str or Loss
     initial : int or ndarray of shape (P0, n), bool
