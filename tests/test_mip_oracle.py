@@ -171,3 +171,15 @@ def test_cli_picks_the_mip_oracle_beyond_max_cells_and_says_so(tmp_path):
     assert json.loads(out.read_text())["oracle"] == "exact/nnls"
     # the flag applies only where every cell is searched
     assert main([*base, "--oracle-time-limit", "5", "--patterns", "10", "--quiet"]) == 2
+    # cvxcnn certify on a saved network: the same choice by size
+    weights, cert = tmp_path / "w.npz", tmp_path / "c.json"
+    assert main([*base, "--beta", "0.05", "--patterns", "10", "--quiet", "--save-weights",
+                 str(weights)]) == 0  # fmt: skip
+    common = ["certify", "--weights", str(weights), "--data", "synthetic1d", "--images", "1"]
+    common += ["--size", "8", "--quiet"]
+    argv = [*common, "--certify", "exact", "--max-cells", "10"]
+    assert main([*argv, "--oracle-time-limit", "30", "--out", str(cert)]) == 0
+    result = json.loads(cert.read_text())
+    assert result["oracle"] == "exact/mip" and result["certificate"] == "certified"
+    assert result["oracle_converged"] is True
+    assert main([*common, "--certify", "sampled", "--oracle-time-limit", "5"]) == 2
