@@ -71,6 +71,13 @@ _HIGHS_OPTIONS = {
 }
 
 
+#: Model statuses after which HiGHS's dual bound is a bound (a completed or stopped search).
+_BOUND_STATUSES = tuple(
+    getattr(highspy.HighsModelStatus, name)
+    for name in ("kOptimal", "kTimeLimit", "kInterrupt", "kIterationLimit", "kSolutionLimit")
+)
+
+
 @dataclass
 class MipOracleResult(Result):
     """Bracket ``lower <= M(g) <= upper`` over every cell of ``Y``'s arrangement.
@@ -223,7 +230,8 @@ class SignedMip:
         h.run()
         info = h.getInfo()
         bound = float(info.mip_dual_bound)
-        if not math.isfinite(bound):
+        if h.getModelStatus() not in _BOUND_STATUSES or not math.isfinite(bound):
+            # a failed solve proves nothing (the ball is feasible: never truly infeasible)
             bound = math.inf
         found = list(self.incumbents)
         if info.primal_solution_status == highspy.kSolutionStatusFeasible:
