@@ -25,6 +25,7 @@ from cvxcnn.data import DenoisingData, load_dataset, load_digits, synthetic_1d
 from cvxcnn.estimator import ConvexCNN, ConvexReLUCNN
 from cvxcnn.fitting import fit, fit_st
 from cvxcnn.metrics import psnr
+from cvxcnn.mip_oracle import MipArrangement, mip_arrangement
 from cvxcnn.network_io import LoadedNetwork, load_network, save_network
 from cvxcnn.networks import ReluNetwork, primal_objective
 from cvxcnn.path import PathResult, solve_path
@@ -44,6 +45,7 @@ __all__ = [
     "ConvexReLUCNN",
     "DenoisingData",
     "LoadedNetwork",
+    "MipArrangement",
     "PatchProblem",
     "PathResult",
     "PatternSet",
@@ -67,6 +69,7 @@ __all__ = [
     "load_network",
     "make_cells",
     "make_problem",
+    "mip_arrangement",
     "primal_objective",
     "psnr",
     "sample_relu_patterns",

@@ -204,6 +204,9 @@ class RestrictedPrograms:
         """The oracle over every cell at ``result``'s residual; the violators outside ``mask``."""
         _, g = dual_direction(result.network, self.problem, self.loss)
         oracle = self.activation.oracle(self.problem.Y, g, self.cells)
+        if oracle.cells is not None:  # an enumeration-free oracle found cells: appended
+            self.cells = oracle.cells
+        mask = _grown(mask, len(self.cells))
         violated = np.flatnonzero((oracle.cell_lower > self.beta * (1 + self.tol)) & ~mask)
         return oracle, violated
 
@@ -223,7 +226,8 @@ class RestrictedPrograms:
             if refined.network is not None and refined.primal_objective <= fit_.primal_objective:
                 fit_, fit_mask = refined, refined_mask
         oracle, violated = self.judge(fit_, fit_mask)
-        if fit_ is not full and len(violated) and in_program[violated].all():
+        held = _grown(in_program, len(self.cells))
+        if fit_ is not full and len(violated) and held[violated].all():
             # the refinement dropped cells the full program holds: judge the full solution
             fit_, fit_mask = full, in_program.copy()
             oracle, violated = self.judge(fit_, fit_mask)
@@ -252,6 +256,11 @@ class RestrictedPrograms:
             if other.gap < cert.gap:
                 return polished, other
         return fit_, cert
+
+
+def _grown(mask: np.ndarray, size: int) -> np.ndarray:
+    """``mask`` (P,) bool padded with False to ``size`` (cells appended by the oracle)."""
+    return np.concatenate([mask, np.zeros(size - len(mask), dtype=bool)])
 
 
 def _print_round(history: list[ColgenIteration], beta: float) -> None:
@@ -293,11 +302,15 @@ def solve_colgen(
     Parameters
     ----------
     problem : PatchProblem
-    cells : PatternSet or TripleSet
+    cells : PatternSet, TripleSet or MipArrangement
         Every cell of the arrangement (``exact=True``), e.g. from
         :func:`cvxcnn.arrangements.enumerate_relu_patterns` or
         :func:`cvxcnn.soft_threshold.enumerate_st_triples`; the oracle
-        searches them, the program holds only a few.
+        searches them, the program holds only a few. A
+        :class:`cvxcnn.mip_oracle.MipArrangement` (ReLU, no enumeration) is
+        searched by the mixed-integer oracle, whose maximizers join its known
+        cells as new columns; ``converged`` then also needs that oracle's
+        bracket closed (not stopped at its time limit).
     beta : float
     loss : str or Loss
     initial : int or ndarray of shape (P0, n), bool
@@ -360,7 +373,7 @@ def solve_colgen(
     all_optimal = True
     for _ in range(max_iterations):
         t0 = time.perf_counter()
-        ever |= in_program
+        ever = _grown(ever, len(in_program)) | in_program
         step = rp.round(in_program, add_per_iteration)
         if step is None:
             all_optimal = False
@@ -382,12 +395,13 @@ def solve_colgen(
         if progress:
             _print_round(history, beta)
         if len(order) == 0 or best[1] <= gap_tol:
-            converged = True
+            converged = best[1] <= gap_tol or oracle.converged  # an anytime oracle may stop short
             break
         if _stalled(history):
             break  # solver accuracy, not missing cells, limits the oracle now
         if drop_inactive:  # keep the program small: the current active set plus the new cells
             in_program = rp.active(fit_, fit_mask, REFINE_RTOL)
+        in_program = _grown(in_program, len(rp.cells))
         in_program[order] = True
     if best is None:
         raise RuntimeError("column generation failed: the restricted program was not solved")
@@ -398,6 +412,6 @@ def solve_colgen(
         converged=converged and all_optimal and fit_.success,
         iterations=history,
         patterns_used=int(ever.sum()),
-        total_cells=len(cells),
+        total_cells=len(rp.cells),
         seconds=time.perf_counter() - start,
     )

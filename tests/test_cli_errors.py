@@ -55,7 +55,8 @@ CASES = [
     (["solve", "--backend", "direct", "--canon-backend", "CPP"], "--canon-backend"),
     # solve: sizes and modes
     (["solve", "--patterns", "exact", "--max-cells", "10", "--images", "1"], "--patterns"),
-    (["solve", "--certify", "exact", "--max-cells", "10", "--images", "1"], "--certify"),
+    # (--certify exact beyond --max-cells uses the mixed-integer oracle: tests/test_mip_oracle.py)
+    (["solve", "--oracle-time-limit", "5"], "--oracle-time-limit"),
     (["solve", "--certify-patterns", "10"], "--certify-patterns"),
     (["solve", "--certify", "sampled", "--certify-patterns", "0"], "--certify-patterns"),
     (["solve", "--huber-delta", "2"], "--huber-delta"),
@@ -86,7 +87,10 @@ CASES = [
     (["certify", *W, "--beta", "0.1", "--kernel", "2"], "--weights"),
     (["certify", *W, "--beta", "0.1", "--certify", "exact", "--patterns", "9"], "--patterns"),
     (["certify", *W, "--beta", "0.1", "--out", "{tmp}"], "--out"),
-    (["certify", *W, "--beta", "0.1", "--images", "1", "--certify", "exact"], "--certify"),
+    (
+        ["certify", *W, "--beta", "0.1", "--certify", "sampled", "--oracle-time-limit", "5"],
+        "--oracle-time-limit",
+    ),
     # path
     (["path", "--betas", "0"], "--betas"),
     (["path", "--betas", "abc"], "--betas"),

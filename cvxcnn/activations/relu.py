@@ -14,6 +14,7 @@ from cvxcnn.activations.base import Activation
 from cvxcnn.arrangements import (
     PatternSet,
     enumerate_relu_patterns,
+    matrix_digest,
     sample_relu_patterns,
 )
 from cvxcnn.facets import (
@@ -23,6 +24,7 @@ from cvxcnn.facets import (
     reduce_sign_rows,
     violated_dropped_rows,
 )
+from cvxcnn.mip_oracle import MipArrangement, mip_cells_oracle
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.oracle import OracleResult, relu_oracle
 from cvxcnn.programs.relu import build_relu_program, check_masks, pattern_masks
@@ -42,11 +44,14 @@ class Relu(Activation):
     network_type = ReluNetwork
     cell_type = PatternSet
 
+    #: Also a ReLU cell set: every cell, searched by the MIP oracle (no program over it).
+    searched_type = MipArrangement
+
     sampler = staticmethod(sample_relu_patterns)
     enumerator = staticmethod(enumerate_relu_patterns)
 
     def check_cells(self, cells, n):
-        if isinstance(cells, PatternSet) or isinstance(cells, np.ndarray):
+        if isinstance(cells, (PatternSet, MipArrangement)) or isinstance(cells, np.ndarray):
             check_masks(pattern_masks(cells), n)
             return cells
         raise TypeError(
@@ -55,6 +60,8 @@ class Relu(Activation):
         )
 
     def subset(self, cells, index):
+        if isinstance(cells, MipArrangement):  # program cells: the known ones (not exact)
+            return cells.known.subset(index)
         if isinstance(cells, PatternSet):
             return cells.subset(index)
         return np.asarray(cells, dtype=bool)[index]
@@ -67,7 +74,13 @@ class Relu(Activation):
         scale = np.linalg.norm(Y, axis=1)[:, None] * np.linalg.norm(cells.generators, axis=1)
         return (2.0 * cells.masks.T - 1.0) * H / np.maximum(scale, 1e-300)
 
+    def verify_exact(self, cells, Y) -> bool:
+        if isinstance(cells, MipArrangement):  # the MIP searches all of R^d for THIS Y
+            return cells.digest == matrix_digest(Y)
+        return super().verify_exact(cells, Y)
+
     def solve(self, problem, cells, *, beta, loss, row_mask, settings) -> ConvexFitResult:
+        _refuse_program(cells)
         s = settings
         if s.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}; got {s.backend!r}")
@@ -96,6 +109,7 @@ class Relu(Activation):
         return 2 * d * (n * P + rows)  # W and Z: the loss rows and the sign rows
 
     def facet_reduction(self, problem, cells, facets, n_jobs) -> FacetReduction | None:
+        _refuse_program(cells)
         if facets is None or (isinstance(facets, str) and facets == "off"):
             return None
         if isinstance(facets, FacetReduction):
@@ -125,6 +139,8 @@ class Relu(Activation):
         return violated_dropped_rows(signs, problem.Y, result.W, result.Z, row_mask)
 
     def colgen_row_mask(self, problem, cells, index):
+        if isinstance(cells, MipArrangement):  # known cells: no adjacency, every row
+            return None
         return facet_row_mask(cells.masks[index], cells, problem.Y)
 
     def empty_network(self, d) -> ReluNetwork:
@@ -137,5 +153,26 @@ class Relu(Activation):
     def active_cells(self, result, cells, *, rtol, floor) -> np.ndarray:
         return active_pattern_mask(result.W, result.Z, rtol=rtol, floor=floor)
 
-    def oracle(self, Y, g, cells, *, threshold=None, method="nnls") -> OracleResult:
-        return relu_oracle(Y, g, pattern_masks(cells), threshold=threshold, method=method)
+    def oracle(self, Y, g, cells, *, threshold=None, method=None, time_limit=None) -> OracleResult:
+        """NNLS/SOCP over given cells (``method``); the MIP over a :class:`MipArrangement`.
+
+        ``time_limit`` (seconds, MIP only) overrides the arrangement's own.
+        """
+        if isinstance(cells, MipArrangement):
+            if method not in (None, "mip"):
+                raise ValueError(f"a MipArrangement is searched by method 'mip'; got {method!r}")
+            return mip_cells_oracle(Y, g, cells, threshold=threshold, time_limit=time_limit)
+        if time_limit is not None:
+            raise ValueError(
+                "time_limit applies to the MIP oracle (a MipArrangement); these cells are "
+                "searched one by one (method 'nnls' or 'socp')"
+            )
+        return relu_oracle(Y, g, pattern_masks(cells), threshold=threshold, method=method or "nnls")
+
+
+def _refuse_program(cells: object) -> None:
+    if isinstance(cells, MipArrangement):
+        raise TypeError(
+            "a MipArrangement stands for every cell but holds only the cells met so far: it is "
+            "for certify and solve_colgen; fit over cells.known (an upper-bound program) instead"
+        )

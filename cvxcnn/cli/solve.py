@@ -22,6 +22,7 @@ from cvxcnn.cli.common import (
     RunContext,
     activation_name,
     add_convex_args,
+    add_oracle_time_limit,
     add_output_args,
     cell_set,
     certificate_lines,
@@ -50,11 +51,12 @@ from cvxcnn.cli.output import WEIGHTS_SUFFIXES, check_distinct, check_output_fil
 from cvxcnn.cli.solve_st import run_st
 from cvxcnn.colgen import solve_colgen
 from cvxcnn.fitting import fit_relu
+from cvxcnn.mip_oracle import MipArrangement
 
 DEFAULTS = {**CONVEX_DEFAULTS, "canon_backend": None, "backend": "cvxpy"}
 DEFAULTS |= {"method": "direct", "initial_patterns": 10, "certify": None}
 DEFAULTS |= {"certify_patterns": 5000, "activation": "relu", "threshold": None}
-DEFAULTS |= {"st_form": "exact", "st_restarts": 0, "prune": False}
+DEFAULTS |= {"st_form": "exact", "st_restarts": 0, "prune": False, "oracle_time_limit": 60.0}
 ST_FLAGS = ("threshold", "st_form", "st_restarts")
 
 
@@ -84,6 +86,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "(certified), 'sampled' --certify-patterns sampled cells (an estimate)",
     )
     g.add_argument("--certify-patterns", type=int_arg(1), help="cells for --certify sampled (5000)")
+    add_oracle_time_limit(g)
     g.add_argument("--activation", choices=("relu", "st"), help="relu (default) or st")
     g.add_argument(
         "--threshold", type=float_arg(0.0), help="soft-threshold lambda (st; omit: learnable)"
@@ -152,6 +155,9 @@ def check_st(args: argparse.Namespace, explicit: set[str]) -> None:
 
 def check(args: argparse.Namespace, explicit: set[str]) -> None:
     """Every check that needs no data: outputs, flag applicability, the solver."""
+    if args.certify != "exact" and args.method != "colgen" or args.activation == "st":
+        why = "it applies to the ReLU oracle over every cell (--certify exact, --method colgen)"
+        refuse(explicit, ("oracle_time_limit",), why)
     check_output_file(args.out, "--out")
     check_output_file(args.save_weights, "--save-weights", WEIGHTS_SUFFIXES)
     check_distinct({"--out": args.out, "--save-weights": args.save_weights})
@@ -183,7 +189,7 @@ def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
     pattern_seconds = time.perf_counter() - start
     cells = None
     if args.certify == "exact":  # enumerate (or refuse the size) before the solve
-        cells = cell_set(args, problem.Y, "exact")
+        cells = cell_set(args, problem.Y, "exact", search=True)
     result = fit_relu(
         problem,
         patterns,
@@ -200,6 +206,8 @@ def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
                 cells = cell_set(
                     args, problem.Y, "sampled", samples=args.certify_patterns, extra=patterns
                 )
+            if isinstance(cells, MipArrangement):  # the solve's cells start the MIP
+                cells = cells.with_known(patterns)
             cert = certify(result.network, problem, cells, beta=args.beta, loss=loss)
             payload.update(cert.to_dict())
             print_lines(args, certificate_lines(cert))
@@ -237,7 +245,7 @@ def run_colgen(args: argparse.Namespace, ctx: RunContext) -> int:
     start = time.perf_counter()
     data, problem, loss = load_problem(args, ctx.explicit)
     activation = activation_name(args)
-    cells = cell_set(args, problem.Y, "exact", flag="--method", activation=activation)
+    cells = cell_set(args, problem.Y, "exact", flag="--method", activation=activation, search=True)
     enumeration_seconds = time.perf_counter() - start
     info = {**data_summary(args, data), "enumeration_seconds": enumeration_seconds}
     try:
