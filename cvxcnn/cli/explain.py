@@ -38,6 +38,7 @@ from cvxcnn.cli.common import (
 )
 from cvxcnn.cli.errors import UsageError, one_line
 from cvxcnn.cli.output import FIGURE_SUFFIXES, JSON_SUFFIXES, check_distinct, check_output_file
+from cvxcnn.interpret import explain
 
 DEFAULTS = {**DATA_DEFAULTS, "offset": 0, "clusters": 12, "filters": 16, "show": 6}
 #: A reading error above this (relative to the output scale) fails the command (exit 1).
@@ -96,8 +97,6 @@ def weights_path(path: Path) -> Path:
 
 def run(args: argparse.Namespace, ctx: RunContext) -> int:
     """Run ``cvxcnn explain``; returns the exit status."""
-    from cvxcnn.interpret import explain
-
     check_output_file(args.out, "--out", JSON_SUFFIXES)
     check_output_file(args.cluster_plot, "--cluster-plot", FIGURE_SUFFIXES)
     check_output_file(args.filter_plot, "--filter-plot", FIGURE_SUFFIXES)
