@@ -32,7 +32,9 @@ def greedy(data):
 
 def test_each_block_is_certified_on_its_own_problem(greedy, data):
     assert len(greedy.blocks) == 2
-    for res, cert, value in zip(greedy.fits, greedy.certificates, greedy.block_objectives):
+    for res, cert, value in zip(
+        greedy.fits, greedy.certificates, greedy.block_objectives, strict=True
+    ):
         assert res.success
         assert cert.certificate == "certified"
         assert cert.lower_bound <= cert.upper_bound + 1e-9 * max(1.0, cert.upper_bound)

@@ -1,4 +1,4 @@
-"""Patch clustering and linear filters (Sahiner et al. 4.2): the reading is exact, clusters seeded."""
+"""Patch clustering and linear filters (Sahiner et al. 4.2): exact reading, seeded clusters."""
 
 from __future__ import annotations
 
