@@ -12,13 +12,15 @@ end to end from the greedy weights. Objectives are ``P`` (two layers) or
 cover a block's own sub-problem only, never a deep network.
 
 Writes into ``--out``: ``deep.json``, ``deep.md`` (the table),
-``interpret_clusters.png`` (Fig. 5a: k-means of d(p) on test digits, convex
-and Adam two-layer networks), ``interpret_filters.png`` (Fig. 4: the convex
-network's dual filters w_i - z_i and |FFT|), ``interpret_filters_primal.png``
-(the Adam network's u_i v_i) and ``deep_clusters.png`` (Fig. 5b: clusters of
-each block, greedy and end to end)::
+``interpret_clusters.png`` (Fig. 5a: k-means of d(p) on clean test digits,
+as the paper feeds them, convex and Adam two-layer networks),
+``interpret_filters.png`` (Fig. 4: the convex network's dual filters
+w_i - z_i and |FFT|), ``interpret_filters_primal.png`` (the Adam network's
+u_i v_i) and ``deep_clusters.png`` (Fig. 5b: clusters of
+each block, greedy and end to end), and every network's blocks in
+``weights/*.npz`` (for ``cvxcnn explain``)::
 
-    python benchmarks/deep.py --out docs/figures/interpret
+    python benchmarks/deep.py --out deep-out
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cvxcnn import certify, load_digits, make_cells, make_problem, psnr
+from cvxcnn import certify, load_digits, make_cells, make_problem, psnr, save_network
 from cvxcnn.deep import Block, deep_predict, fit_greedy
 from cvxcnn.estimator import ConvexReLUCNN
 from cvxcnn.interpret import dual_filter_groups, explain
@@ -114,6 +116,8 @@ def run(args: argparse.Namespace) -> dict:
              neurons=[b.network.n_neurons for b in tuned.blocks], seconds=tuned.seconds),
     ]  # fmt: skip
     checks = _figures(out, args, train, test, convex, primal_block, greedy, e2e)
+    named = {"convex": [convex_block], "adam": [primal_block], "greedy": greedy.blocks}
+    _save_weights(out, named | {"end_to_end": e2e.blocks, "greedy_then_adam": tuned.blocks})
     payload = {
         "config": vars(args) | {"noise": NOISE, "kernel": KERNEL},
         "machine": {"python": platform.python_version(), "processor": platform.machine()},
@@ -129,14 +133,19 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def _figures(out, args, train, test, convex, primal_block, greedy, e2e) -> dict:
-    """Figs. 4, 5a, 5b, and the linear-reading checks of every network drawn."""
+    """Figs. 4, 5a, 5b, and the linear-reading checks of every network drawn.
+
+    The clusters are of the networks fed ``--explain-input`` test images (the
+    paper feeds clean ones); block b of a deep network is fed block b-1's output.
+    """
     k, seed = args.clusters, args.seed
-    tp = make_problem(test.noisy, test.clean, kernel_size=KERNEL)
+    feed = test.clean if args.explain_input == "clean" else test.noisy
+    tp = make_problem(feed, test.clean, kernel_size=KERNEL)
     ex_convex = explain(convex.network_, tp, n_clusters=k, random_state=seed)
     ex_primal = explain(primal_block.network, tp, n_clusters=k, random_state=seed)
-    images = [("noisy", test.noisy), ("clean", test.clean)]
+    images = [(f"input ({args.explain_input})", feed)]
     rows = [("convex", ex_convex.labels), ("Adam", ex_primal.labels)]
-    title = f"k-means (k={k}) of d(p), two-layer networks, test digits"
+    title = f"k-means (k={k}) of d(p), two-layer networks, {args.explain_input} test digits"
     plot_cluster_rows(out / "interpret_clusters.png", images, rows, tp.geometry, title=title)
     groups = dual_filter_groups(convex.result_, convex.patterns_)
     ex_dual = explain(convex.network_, convex.problem_, n_clusters=k, groups=groups)
@@ -145,15 +154,14 @@ def _figures(out, args, train, test, convex, primal_block, greedy, e2e) -> dict:
     deep_rows, checks = [], {"two-layer convex": ex_convex, "two-layer Adam": ex_primal}
     checks["two-layer convex (dual blocks, train)"] = ex_dual
     for name, blocks in (("greedy", greedy.blocks), ("end to end", e2e.blocks)):
-        x = test.noisy
+        x = feed
         for b, block in enumerate(blocks, start=1):
-            ex = explain(
-                block.network, block.problem(x, test.clean), n_clusters=k, random_state=seed
-            )
+            problem = block.problem(x, test.clean)
+            ex = explain(block.network, problem, n_clusters=k, random_state=seed)
             deep_rows.append((f"{name} {b}", ex.labels))
             checks[f"{name} block {b}"] = ex
             x = block(x)
-    title = f"k-means (k={k}) of d(p) per block (Fig. 5b), test digits"
+    title = f"k-means (k={k}) of d(p) per block (Fig. 5b), {args.explain_input} test digits"
     plot_cluster_rows(out / "deep_clusters.png", images, deep_rows, tp.geometry, title=title)
     keys = ("neurons", "groups", "linear_reading_error", "group_reading_error", "output_scale")
     keys += ("active_per_pixel", "cluster_sizes")
@@ -163,6 +171,16 @@ def _figures(out, args, train, test, convex, primal_block, greedy, e2e) -> dict:
         | {"label_changes": _label_changes(ex.labels, shape)}
         for name, ex in checks.items()
     }
+
+
+def _save_weights(out: Path, named: dict[str, list[Block]]) -> None:
+    """Every network's blocks as weights files (``cvxcnn explain`` reads them)."""
+    folder = out / "weights"
+    folder.mkdir(exist_ok=True)
+    for name, blocks in named.items():
+        for b, block in enumerate(blocks, start=1):
+            suffix = f"_{b}" if len(blocks) > 1 else ""
+            save_network(folder / f"{name}{suffix}.npz", block.network, block.spec)
 
 
 def _label_changes(labels: np.ndarray, shape: tuple[int, ...]) -> float:
@@ -202,6 +220,10 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=3000, help="Adam epochs (full batch)")
     p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
     p.add_argument("--clusters", type=int, default=12, help="k of k-means")
+    p.add_argument(
+        "--explain-input", choices=("clean", "noisy"), default="clean",
+        help="test images fed to the networks for the cluster figures (paper: clean)",
+    )  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
     run(p.parse_args())
