@@ -92,7 +92,9 @@ def weights_path(path: Path) -> Path:
             f"{path} names no weights file (no 'weights' or config 'save_weights'); rerun with "
             "--save-weights / --out and pass the .npz",
         )
-    return Path(named)
+    named = Path(named)
+    beside = path.parent / named  # a relative name, written from the JSON's own folder
+    return beside if not named.is_absolute() and not named.exists() and beside.exists() else named
 
 
 def run(args: argparse.Namespace, ctx: RunContext) -> int:
