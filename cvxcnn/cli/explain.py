@@ -105,6 +105,7 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
     check_distinct(
         {"--out": args.out, "--cluster-plot": args.cluster_plot, "--filter-plot": args.filter_plot}
     )
+    _check_matplotlib(args)
     if args.filter_plot is None:
         refuse(ctx.explicit, ("filters",), "it applies with --filter-plot")
     if args.cluster_plot is None:
@@ -142,6 +143,17 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
             f"the linear reading differs from the network by {result.linear_reading_error:.3g}"
         )
     return 0
+
+
+def _check_matplotlib(args: argparse.Namespace) -> None:
+    """A figure flag without matplotlib is bad input (exit 2), found before any work."""
+    flag = "--cluster-plot" if args.cluster_plot is not None else "--filter-plot"
+    if args.cluster_plot is None and args.filter_plot is None:
+        return
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise UsageError(flag, "needs matplotlib: pip install 'cvxcnn[plot]'") from exc
 
 
 def _figures(args, ctx: RunContext, result, data, problem) -> None:
