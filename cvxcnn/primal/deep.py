@@ -111,6 +111,26 @@ def _model(spec, geometry, neurons, init_blocks, generator, dtype, device) -> De
     return DeepCNN(blocks)
 
 
+def _run(model: DeepCNN, X, T, beta: float, opt, epochs: int, verbose: bool) -> list[float]:
+    """Full-batch steps on ``P_deep``; the objective before each step."""
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        value = 0.5 * (model(X) - T).square().sum() + beta * model.penalty()
+        value.backward()
+        return value
+
+    curve = []
+    for epoch in tqdm(range(epochs), disable=not verbose, desc="train deep", unit="epoch"):
+        value = float(opt.step(closure).detach())
+        if not np.isfinite(value):
+            raise TrainingDivergedError(
+                f"the objective became {value} at epoch {epoch}; lower the learning rate"
+            )
+        curve.append(value)
+    return curve
+
+
 def train_deep(
     noisy: np.ndarray,
     clean: np.ndarray,
@@ -170,21 +190,7 @@ def train_deep(
         T = torch.as_tensor(np.asarray(clean), dtype=torch_dtype).reshape(shape)
         X, T = X.to(dev), T.to(dev)
         opt = make_optimizer(optimizer, list(model.parameters()), lr)
-
-        def closure() -> torch.Tensor:
-            opt.zero_grad()
-            value = 0.5 * (model(X) - T).square().sum() + beta * model.penalty()
-            value.backward()
-            return value
-
-        curve = []
-        for epoch in tqdm(range(epochs), disable=not verbose, desc="train deep", unit="epoch"):
-            value = float(opt.step(closure).detach())
-            if not np.isfinite(value):
-                raise TrainingDivergedError(
-                    f"the objective became {value} at epoch {epoch} ({optimizer}, lr={lr:g})"
-                )
-            curve.append(value)
+        curve = _run(model, X, T, beta, opt, epochs, verbose)
         blocks = model.to_blocks(spec)
     settings = {"n_blocks": n_blocks, "kernel_size": kernel_size, "neurons": counts}
     settings |= {"beta": beta, "residual": residual, "optimizer": optimizer, "lr": lr}
