@@ -119,6 +119,17 @@ CASES = [
     (["bench", "mri", "--seed", "-1"], "--seed"),
     (["bench", "mri", "--size", "huge"], "--size"),
     (["bench", "mri", "--out", "{tmp}/d.npz"], "--out"),
+    # explain
+    (["explain"], "weights"),
+    (["explain", "{tmp}/missing.npz"], "weights"),
+    (["explain", "{tmp}/corrupt.npz"], "weights"),
+    (["explain", "{tmp}/net.npz"], "weights"),  # no problem recorded
+    (["explain", "{tmp}/wrongkeys.json"], "weights"),
+    (["explain", "{tmp}/net.npz", "--clusters", "0"], "--clusters"),
+    (["explain", "{tmp}/net.npz", "--filters", "3"], "--filters"),
+    (["explain", "{tmp}/net.npz", "--show", "3"], "--show"),
+    (["explain", "{tmp}/net.npz", "--out", "{tmp}/e.txt"], "--out"),
+    (["explain", "{tmp}/net.npz", "--cluster-plot", "{tmp}/c.jpg"], "--cluster-plot"),
     ([], "COMMAND"),
 ]
 
@@ -130,6 +141,7 @@ def _inputs(tmp: Path) -> None:
     np.savez(tmp / "rgb.npz", noisy=np.stack([clean, clean], axis=1), clean=clean)
     np.savez(tmp / "wrongkeys.npz", a=clean)
     (tmp / "corrupt.npz").write_bytes(b"PK\x03\x04 this is not a zip archive")
+    (tmp / "wrongkeys.json").write_text('{"status": "optimal"}')
     save_network(tmp / "net.npz", ReluNetwork(rng.standard_normal((3, 9)), rng.standard_normal(3)))
 
 
@@ -157,7 +169,7 @@ def test_bad_input_exits_2_with_one_line(argv, names, tmp_path, capsys):
 
 def test_there_are_enough_cases_over_every_subcommand():
     commands = {argv[0] for argv, _ in CASES if argv}
-    assert commands == {"solve", "certify", "path", "train", "demo", "bench"}
+    assert commands == {"solve", "certify", "path", "train", "demo", "bench", "explain"}
     assert len(CASES) >= 40
 
 

@@ -18,10 +18,13 @@ from cvxcnn.activations import ACTIVATIONS
 from cvxcnn.cli import app, main
 from cvxcnn.network_io import save_network
 from cvxcnn.networks import ReluNetwork
+from cvxcnn.problem import ProblemSpec
 
 CLI_MODULES = ("common", "solve", "solve_st", "certify", "path", "train", "demo", "bench")
+CLI_MODULES += ("explain",)
 #: Library modules whose names a spy also replaces (the cells come from the activations).
 LIBRARY_MODULES = ("cvxcnn.primal", "cvxcnn.demo", "cvxcnn.bench", "cvxcnn.activations.relu")
+LIBRARY_MODULES += ("cvxcnn.interpret_figures",)
 BASE = {
     "solve": ["solve", "--data", "synthetic1d", "--images", "1", "--size", "8", "--kernel", "2"],
     "certify": ["certify", "--weights", "{w}", "--data", "synthetic1d", "--size", "8"]
@@ -30,6 +33,7 @@ BASE = {
     "train": ["train", "--data", "synthetic1d", "--images", "1", "--size", "8", "--kernel", "2"],
     "demo": ["demo"],
     "bench": ["bench", "mri"],
+    "explain": ["explain", "{ws}", "--data", "synthetic1d", "--size", "8"],  # ws: with a spec
 }
 ST = ["--activation", "st"]
 
@@ -240,7 +244,25 @@ BENCH = [
     ("--debug", ["--debug", "--seed", "3"], "run_benchmark", "debug"),
 ]
 TABLE = {"solve": SOLVE, "certify": CERTIFY, "path": PATH, "train": TRAIN}
-TABLE |= {"demo": DEMO, "bench": BENCH}
+EXPLAIN = [
+    ("weights", [], "load_network", lambda a, k: str(a[0]).endswith("net_spec.npz")),
+    *DATA,
+    ("--offset", ["--offset", "2"], "load_dataset", kw("offset", 2)),
+    ("--clusters", ["--clusters", "3"], "explain", kw("n_clusters", 3)),
+    (
+        "--filters",
+        ["--filter-plot", "{tmp}/f.png", "--filters", "3"],
+        "plot_filters",
+        kw("n_show", 3),
+    ),
+    ("--show", ["--cluster-plot", "{tmp}/c.png", "--show", "2"], "plot_clusters", kw("n_show", 2)),
+    ("--out", ["--out", "{tmp}/e.json"], None, "file:e.json"),
+    ("--cluster-plot", ["--cluster-plot", "{tmp}/c.png"], None, "file:c.png"),
+    ("--filter-plot", ["--filter-plot", "{tmp}/f.svg"], None, "file:f.svg"),
+    ("--quiet", ["--quiet"], None, "quiet"),
+    ("--debug", ["--debug", "--clusters", "3"], "explain", "debug"),
+]
+TABLE |= {"demo": DEMO, "bench": BENCH, "explain": EXPLAIN}
 CASES = [(cmd, *case) for cmd, cases in TABLE.items() for case in cases]
 
 
@@ -302,7 +324,10 @@ def test_flag_reaches_the_code(command, flag, extra, target, check, tmp_path, mo
         pytest.importorskip("torch")
     weights = tmp_path / "net.npz"
     save_network(weights, ReluNetwork(np_ones((2, 3)), np_ones(2)))
-    argv = [a.format(w=weights, tmp=tmp_path) for a in [*BASE[command], *extra]]
+    with_spec = tmp_path / "net_spec.npz"
+    spec = ProblemSpec("relu", kernel_size=3, spatial_dims=1, channels=1, beta=0.1)
+    save_network(with_spec, ReluNetwork(np_ones((2, 3)), np_ones(2)), spec)
+    argv = [a.format(w=weights, ws=with_spec, tmp=tmp_path) for a in [*BASE[command], *extra]]
     if isinstance(check, str) and check.startswith("file:"):
         _fake_outputs(monkeypatch)
         if command not in ("demo", "bench"):

@@ -343,7 +343,10 @@ def is_npz(data: str) -> bool:
 
 
 def load_data(args: argparse.Namespace, explicit: set[str]) -> DenoisingData:
-    """The data set ``--data --images --noise --noise-type --size --seed`` select."""
+    """The data set ``--data --images --noise --noise-type --size --seed`` select.
+
+    A subcommand with an ``--offset`` flag (``cvxcnn explain``) also picks the first image.
+    """
     if is_npz(args.data):
         path = Path(args.data)
         refuse(explicit, ("noise", "noise_type", "size"), f"{path} holds its own noisy inputs")
@@ -357,6 +360,7 @@ def load_data(args: argparse.Namespace, explicit: set[str]) -> DenoisingData:
             noise_type=args.noise_type,
             random_state=args.seed,
             size=args.size,
+            offset=getattr(args, "offset", None) or 0,
         )
     except INPUT_ERRORS as exc:
         raise UsageError("--data", one_line(exc)) from exc
