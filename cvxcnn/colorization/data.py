@@ -11,7 +11,10 @@ Pipeline of one image (every random choice seeded):
    (:data:`DEFAULT_SIDE`; a strong downsampling, so a small crop still shows
    objects, not texture);
 3. converted with ``skimage.color.rgb2lab``;
-4. ``size x size`` crops at seeded random positions, without repetition.
+4. ``size x size`` crops at seeded random positions, without repetition,
+   inside a band of columns (``columns``): the default split takes training
+   crops from the left :data:`TRAIN_COLUMNS` of every image and test crops
+   from the right :data:`TEST_COLUMNS`, so no test pixel was seen in training.
 
 Scaling (documented once, used everywhere):
 
@@ -26,6 +29,7 @@ Scaling (documented once, used everywhere):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,10 +47,12 @@ BUNDLED_IMAGES: tuple[str, ...] = (
     "retina",
     "colorwheel",
 )
-#: Default split: training crops come from these images ...
-TRAIN_IMAGES: tuple[str, ...] = ("chelsea", "coffee", "rocket")
-#: ... and test crops from this one (an image the network never saw).
-TEST_IMAGES: tuple[str, ...] = ("astronaut",)
+#: Images of the default training and test crops.
+TRAIN_IMAGES: tuple[str, ...] = ("chelsea", "coffee", "rocket", "astronaut")
+TEST_IMAGES: tuple[str, ...] = TRAIN_IMAGES
+#: Column bands (fractions of the width) of training and test crops: disjoint.
+TRAIN_COLUMNS: tuple[float, float] = (0.0, 0.6)
+TEST_COLUMNS: tuple[float, float] = (0.6, 1.0)
 DEFAULT_SIDE = 64
 AB_SCALE = 100.0
 L_SCALE = 50.0
@@ -103,7 +109,9 @@ def to_rgb(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     (out-of-gamut colours clipped by scikit-image)."""
     from skimage.color import lab2rgb
 
-    return np.clip(lab2rgb(to_lab(L, ab)), 0.0, 1.0)
+    with warnings.catch_warnings():  # out-of-gamut predictions: clipped, as documented
+        warnings.simplefilter("ignore", UserWarning)
+        return np.clip(lab2rgb(to_lab(L, ab)), 0.0, 1.0)
 
 
 def load_color_image(name: str, side: int = DEFAULT_SIDE) -> np.ndarray:
@@ -141,6 +149,7 @@ def load_color_crops(
     crops_per_image: int = 2,
     size: int = 16,
     side: int = DEFAULT_SIDE,
+    columns: tuple[float, float] = (0.0, 1.0),
     random_state: int | np.random.Generator | None = 0,
 ) -> ColorData:
     """Seeded ``size x size`` crops of downsampled bundled colour images.
@@ -155,6 +164,10 @@ def load_color_crops(
         Crop side (>= 4, at most ``side``).
     side : int
         Shorter side of the resized images.
+    columns : (float, float)
+        Crops lie entirely inside the columns ``[lo * W, hi * W)`` of each
+        resized image (``0 <= lo < hi <= 1``); disjoint bands give disjoint
+        train and test pixels.
     random_state : int, Generator or None
         Seeds the crop positions (image ``k`` of ``images`` uses its own stream).
 
@@ -170,16 +183,24 @@ def load_color_crops(
         raise ValueError(f"size={size} exceeds the resized images' shorter side {side}; lower it")
     if isinstance(images, str) or len(images) == 0:
         raise ValueError(f"images must be a non-empty tuple of names; got {images!r}")
+    lo, hi = (float(f) for f in columns)
+    if not 0.0 <= lo < hi <= 1.0:
+        raise ValueError(f"columns must satisfy 0 <= lo < hi <= 1; got {columns!r}")
     seed = check_random_state(random_state).integers(2**63)
     rgbs, sources, positions = [], [], []
     for k, name in enumerate(images):
         picture = load_color_image(name, side)
-        h, w = picture.shape[0] - size + 1, picture.shape[1] - size + 1
-        if crops_per_image > h * w:
-            raise ValueError(f"{name} has {h * w} distinct crops of side {size}; ask for fewer")
+        first, stop = round(lo * picture.shape[1]), round(hi * picture.shape[1])
+        h, w = picture.shape[0] - size + 1, stop - first - size + 1
+        if w < 1 or crops_per_image > h * w:
+            raise ValueError(
+                f"{name} has {max(h * w, 0)} distinct crops of side {size} in columns "
+                f"{first}:{stop}; ask for fewer or smaller crops, or a larger side"
+            )
         rng = np.random.default_rng([int(seed), k])
         for flat in rng.choice(h * w, size=crops_per_image, replace=False):
             r, c = divmod(int(flat), w)
+            c += first
             rgbs.append(picture[r : r + size, c : c + size])
             sources.append(name)
             positions.append((r, c))
