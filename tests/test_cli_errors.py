@@ -115,6 +115,12 @@ CASES = [
     (["bench", "mri", "--seed", "-1"], "--seed"),
     (["bench", "mri", "--size", "huge"], "--size"),
     (["bench", "mri", "--out", "{tmp}/d.npz"], "--out"),
+    # colorize
+    (["colorize", "--kernel", "0"], "--kernel"),
+    (["colorize", "--gamma", "-1"], "--gamma"),
+    (["colorize", "--beta", "0"], "--beta"),
+    (["colorize", "--size", "33"], "--size"),
+    (["colorize", "--out", "{tmp}/d.npz"], "--out"),
     ([], "COMMAND"),
 ]
 
@@ -153,7 +159,7 @@ def test_bad_input_exits_2_with_one_line(argv, names, tmp_path, capsys):
 
 def test_there_are_enough_cases_over_every_subcommand():
     commands = {argv[0] for argv, _ in CASES if argv}
-    assert commands == {"solve", "certify", "path", "train", "demo", "bench"}
+    assert commands == {"solve", "certify", "path", "train", "demo", "bench", "colorize"}
     assert len(CASES) >= 40
 
 
