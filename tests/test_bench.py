@@ -217,6 +217,19 @@ def test_helpers(tmp_path: Path) -> None:
     write_csv(tmp_path / "x.csv", [{"a": 1, "b": {"c": 2}}, {"a": float("nan"), "d": [1]}])
     rows = list(csv.DictReader(open(tmp_path / "x.csv", newline="")))
     assert rows[0]["b"] == '{"c": 2}' and rows[1]["a"] == "" and rows[1]["d"] == "[1]"
-    assert set(BENCHMARKS) == {"scaling", "gap", "ablation", "robustness", "mri"}
+    assert set(BENCHMARKS) == {"scaling", "gap", "ablation", "robustness", "mri", "colorization"}
     with pytest.raises(ValueError, match="unknown benchmark"):
         run_benchmark("nope", tmp_path)
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="needs torch")
+def test_colorization_tiny(tmp_path: Path) -> None:
+    from cvxcnn.bench import colorization
+
+    payload = colorization.run(tmp_path, size="tiny", seed=0, progress=False)
+    data = _check_outputs(tmp_path, "colorization", payload)
+    rows = {r["model"]: r for r in data["runs"]}
+    assert set(rows) == {"grey", "convex", "primal", "primal+chroma"}
+    assert rows["convex"]["objective_kind"].startswith("upper bound")
+    assert all(r["convex_lower_bound"] is None for r in data["runs"])  # no bound is claimed
+    assert rows["grey"]["test_chroma"] == 0
