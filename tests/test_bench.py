@@ -228,8 +228,12 @@ def test_colorization_tiny(tmp_path: Path) -> None:
 
     payload = colorization.run(tmp_path, size="tiny", seed=0, progress=False)
     data = _check_outputs(tmp_path, "colorization", payload)
-    rows = {r["model"]: r for r in data["runs"]}
+    rows = {r["model"]: r for r in data["runs"] if "model" in r}
     assert set(rows) == {"grey", "convex", "primal", "primal+chroma"}
     assert rows["convex"]["objective_kind"].startswith("upper bound")
-    assert all(r["convex_lower_bound"] is None for r in data["runs"])  # no bound is claimed
+    assert all(r["convex_lower_bound"] is None for r in rows.values())  # no bound is claimed
     assert rows["grey"]["test_chroma"] == 0
+    sweep = [r for r in data["runs"] if r.get("sweep") == "gamma"]
+    assert [r["gamma"] for r in sweep] == [0.0, 1.0]
+    # gamma = 0 is the squared loss: the same network as the "primal" row
+    assert sweep[0]["objective"] == pytest.approx(rows["primal"]["objective"], rel=1e-12)

@@ -20,7 +20,7 @@ true RGB crop. Training subsamples the patch positions with ``stride``
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -220,6 +220,59 @@ def _fit_models(cfg: ColorizeConfig, train: ColorData, verbose: bool) -> tuple[d
     return networks, rows
 
 
+def load_split(cfg: ColorizeConfig) -> tuple[ColorData, ColorData]:
+    """The training and held-out crops of ``cfg`` (disjoint column bands)."""
+    common = {"side": cfg.side, "random_state": cfg.seed}
+    train = load_color_crops(
+        cfg.train_images,
+        crops_per_image=cfg.crops_per_image,
+        size=cfg.size,
+        columns=TRAIN_COLUMNS,
+        **common,
+    )
+    test = load_color_crops(
+        cfg.test_images,
+        crops_per_image=cfg.test_crops,
+        size=cfg.test_size,
+        columns=TEST_COLUMNS,
+        **common,
+    )
+    return train, test
+
+
+def gamma_sweep(cfg: ColorizeConfig, gammas: tuple[float, ...]) -> list[dict]:
+    """The primal network trained with the chroma loss at each ``gamma`` (0: squared loss).
+
+    Parameters
+    ----------
+    cfg : ColorizeConfig
+        Everything but ``gamma``.
+    gammas : tuple of float
+        Chroma weights ``>= 0``.
+
+    Returns
+    -------
+    list of dict
+        Per gamma: its squared objective ``P``, the trained loss, train/test
+        RMSE(ab) and mean chroma, test RGB PSNR, seconds.
+    """
+    train, test = load_split(cfg)
+    problem, X = make_vector_problem(
+        train.L, train.ab, kernel_size=cfg.kernel, stride=cfg.stride, bias=True
+    )
+    rows = []
+    for gamma in gammas:
+        res = _train_primal(replace(cfg, gamma=gamma), train, "chroma", False)
+        row = {"kernel": cfg.kernel, "gamma": float(gamma)}
+        row["objective"] = vector_objective(res.network, problem, X, cfg.beta)
+        row["trained_objective"] = res.final_objective
+        for split, data in (("train", train), ("test", test)):
+            pred = colorize(res.network, data.L, cfg.kernel)
+            row |= {f"{split}_{k}": v for k, v in colour_metrics(pred, data).items()}
+        rows.append({**row, "seconds": res.total_seconds})
+    return rows
+
+
 def run_colorization(
     config: ColorizeConfig | None = None, *, verbose: bool = True
 ) -> ColorizationResult:
@@ -237,21 +290,7 @@ def run_colorization(
     """
     cfg = config or ColorizeConfig()
     start = time.perf_counter()
-    common = {"side": cfg.side, "random_state": cfg.seed}
-    train = load_color_crops(
-        cfg.train_images,
-        crops_per_image=cfg.crops_per_image,
-        size=cfg.size,
-        columns=TRAIN_COLUMNS,
-        **common,
-    )
-    test = load_color_crops(
-        cfg.test_images,
-        crops_per_image=cfg.test_crops,
-        size=cfg.test_size,
-        columns=TEST_COLUMNS,
-        **common,
-    )
+    train, test = load_split(cfg)
     networks, fitted = _fit_models(cfg, train, verbose)
     convex = fitted["convex"].pop("result")
     rows, predictions = [], {}
