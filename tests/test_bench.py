@@ -234,6 +234,6 @@ def test_colorization_tiny(tmp_path: Path) -> None:
     assert all(r["convex_lower_bound"] is None for r in rows.values())  # no bound is claimed
     assert rows["grey"]["test_chroma"] == 0
     sweep = [r for r in data["runs"] if r.get("sweep") == "gamma"]
-    assert [r["gamma"] for r in sweep] == [0.0, 1.0]
+    assert [r["gamma"] for r in sweep] == [0.0, 1.0] and sweep[0]["seed"] == 0
     # gamma = 0 is the squared loss: the same network as the "primal" row
     assert sweep[0]["objective"] == pytest.approx(rows["primal"]["objective"], rel=1e-12)
