@@ -229,9 +229,10 @@ def test_colorization_tiny(tmp_path: Path) -> None:
     payload = colorization.run(tmp_path, size="tiny", seed=0, progress=False)
     data = _check_outputs(tmp_path, "colorization", payload)
     rows = {r["model"]: r for r in data["runs"] if "model" in r}
-    assert set(rows) == {"grey", "convex", "primal", "primal+chroma"}
+    assert set(rows) == {"grey", "convex", "primal", "primal+chroma", "truth"}
+    assert rows["truth"]["test_chroma"] > 0
     assert rows["convex"]["objective_kind"].startswith("upper bound")
-    assert all(r["convex_lower_bound"] is None for r in rows.values())  # no bound is claimed
+    assert all(r.get("convex_lower_bound") is None for r in rows.values())  # no bound claimed
     assert rows["grey"]["test_chroma"] == 0
     sweep = [r for r in data["runs"] if r.get("sweep") == "gamma"]
     assert [r["gamma"] for r in sweep] == [0.0, 1.0] and sweep[0]["seed"] == 0
