@@ -31,6 +31,7 @@ from cvxcnn.path import PathResult, solve_path
 from cvxcnn.problem import PatchProblem, ProblemSpec, make_problem
 from cvxcnn.results import ConvexFitResult
 from cvxcnn.soft_threshold import STNetwork, TripleSet, enumerate_st_triples, sample_st_triples
+from cvxcnn.vector import VectorFitResult, VectorReluNetwork, fit_vector
 
 __version__ = "0.1.0"
 
@@ -50,12 +51,15 @@ __all__ = [
     "ReluNetwork",
     "STNetwork",
     "TripleSet",
+    "VectorFitResult",
+    "VectorReluNetwork",
     "__version__",
     "certify",
     "enumerate_relu_patterns",
     "enumerate_st_triples",
     "fit",
     "fit_st",
+    "fit_vector",
     "fixed_threshold_bracket",
     "get_activation",
     "load_dataset",

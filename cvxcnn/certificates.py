@@ -280,7 +280,7 @@ def certify(
     oracle = activation.oracle(problem.Y, g, cells, **(oracle_options or {}))
     seconds = time.perf_counter() - start
     s, lower = dual_bound(loss, r, problem.target, beta, oracle.upper)
-    kind, message = _verdict(activation, cells, problem, upper, lower)
+    kind, message = certificate_verdict(activation, cells, problem, upper, lower)
     gap = upper - lower
     return Certificate(
         upper_bound=upper,
@@ -308,10 +308,14 @@ def _matching_activation(network: object, cells: object) -> Activation:
     return activation
 
 
-def _verdict(
+def certificate_verdict(
     activation: Activation, cells: object, problem: PatchProblem, upper: float, lower: float
 ) -> tuple[str, str]:
-    """("certified" | "estimated" | "failed", why) for a computed bracket."""
+    """("certified" | "estimated" | "failed", why) for a computed bracket.
+
+    Only ``problem.Y`` is read (so any problem with a patch matrix will do,
+    e.g. :class:`cvxcnn.vector.VectorProblem`).
+    """
     problem_text = certificate_problem(upper, lower)
     if not (math.isfinite(upper) and math.isfinite(lower)):
         return FAILED, f"no bound: {problem_text} (weights too large for float64?)"

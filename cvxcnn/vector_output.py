@@ -9,11 +9,11 @@ with ``X`` of shape (n_out, c). ``L`` is the squared loss ``1/2 ||R f - X||_F^2`
 (eq. 6 of the colorization paper, our constants) or the chroma-augmented loss
 of eq. 2 (:class:`ChromaLoss`, not convex: primal training only).
 
-Interim module of the colorization branch: the vector-output branch brings
-the convex side (upper bound, relaxation, certificate) and its own
-``VectorReluNetwork``; when the two merge, that one replaces the class here
-(same fields ``U`` (m, d), ``W`` (m, c), same ``output``/``penalty``) and
-:func:`vector_objective` stays the one float64 evaluator of ``P(U, W)``.
+The network class, its prediction and the squared objective live in
+:mod:`cvxcnn.vector` (``VectorReluNetwork`` with ``U`` (d, m), ``W`` (m, c);
+``vector_objective``); this module adds the chroma loss, the chroma-aware
+evaluator used by the primal trainer, and the problem built from
+multi-channel target images.
 """
 
 from __future__ import annotations
@@ -22,65 +22,19 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from cvxcnn.patches import centre_values
 from cvxcnn.problem import PatchProblem, make_problem
-from cvxcnn.validation import axis_length, check_finite_array, check_positive
+from cvxcnn.validation import check_finite_array, check_positive
+from cvxcnn.vector.network import VectorReluNetwork, vector_predict
+from cvxcnn.vector.network import vector_objective as squared_vector_objective
+from cvxcnn.vector.problem import channel_targets, vector_problem
 
 __all__ = [
     "ChromaLoss",
-    "VectorReluNetwork",
     "channel_problem",
     "get_vector_loss",
     "make_vector_problem",
     "vector_objective",
-    "vector_predict",
 ]
-
-
-@dataclass(frozen=True)
-class VectorReluNetwork:
-    """``f(Y) = (Y U^T)_+ W``: m ReLU neurons, c output channels.
-
-    Attributes
-    ----------
-    U : ndarray of shape (m, d)
-        First-layer filters (rows).
-    W : ndarray of shape (m, c)
-        Output weights; row ``j`` is ``w_j``.
-    """
-
-    U: np.ndarray
-    W: np.ndarray
-
-    activation = "relu"
-
-    def __post_init__(self) -> None:
-        U = check_finite_array(self.U, "U", ndim=2)
-        W = check_finite_array(self.W, "W", ndim=2)
-        if U.shape[0] != W.shape[0]:
-            raise ValueError(f"U has {U.shape[0]} neurons (rows) but W has {W.shape[0]} rows")
-        object.__setattr__(self, "U", U)
-        object.__setattr__(self, "W", W)
-
-    n_neurons = axis_length("U", 0, "Number of hidden neurons ``m``.")
-    d = axis_length("U", 1, "Filter length ``d``.")
-    c = axis_length("W", 1, "Output channels ``c``.")
-
-    def hidden(self, Y: np.ndarray) -> np.ndarray:
-        """``(Y U^T)_+``, shape (n, m)."""
-        if Y.shape[1] != self.d:
-            raise ValueError(
-                f"patch matrix has d={Y.shape[1]} columns but the filters have d={self.d}"
-            )
-        return np.maximum(Y @ self.U.T, 0.0)
-
-    def output(self, Y: np.ndarray) -> np.ndarray:
-        """Output per patch, shape (n, c)."""
-        return self.hidden(Y) @ self.W
-
-    def penalty(self) -> float:
-        """``1/2 sum_j (||u_j||^2 + ||w_j||^2)``."""
-        return 0.5 * float(np.sum(self.U**2) + np.sum(self.W**2))
 
 
 @dataclass(frozen=True)
@@ -165,11 +119,7 @@ def make_vector_problem(
         raise ValueError(f"targets must be (N, c, *spatial) or (N, c); got shape {targets.shape}")
     problem = make_problem(inputs, targets[:, 0], **geometry)
     if problem.readout.kind == "identity":
-        columns = [
-            centre_values(targets[:, k], problem.geometry, "targets")
-            for k in range(targets.shape[1])
-        ]
-        X = np.stack(columns, axis=1)
+        X = channel_targets(targets, problem)
     else:
         X = targets.reshape(targets.shape[0], -1)
         if X.shape[1] != targets.shape[1]:
@@ -184,11 +134,6 @@ def channel_problem(problem: PatchProblem, X: np.ndarray, k: int) -> PatchProble
     return replace(problem, target=np.ascontiguousarray(X[:, k]))
 
 
-def vector_predict(network: VectorReluNetwork, problem: PatchProblem) -> np.ndarray:
-    """``R f(Y)``, shape (n_out, c)."""
-    return problem.readout.apply(network.output(problem.Y))
-
-
 def vector_objective(
     network: VectorReluNetwork,
     problem: PatchProblem,
@@ -198,6 +143,9 @@ def vector_objective(
     gamma: float | None = None,
 ) -> float:
     """The float64 objective ``L(R f(Y), X) + beta/2 sum_j (||u_j||^2 + ||w_j||^2)``.
+
+    The squared loss is :func:`cvxcnn.vector.network.vector_objective` itself;
+    ``loss="chroma"`` adds the chroma term of :class:`ChromaLoss`.
 
     Parameters
     ----------
@@ -216,10 +164,10 @@ def vector_objective(
     float
     """
     beta = check_positive(beta, "beta")
-    X = check_finite_array(X, "X", ndim=2)
-    if X.shape != (problem.readout.n_out, network.c):
-        raise ValueError(
-            f"X must be (n_out, c) = ({problem.readout.n_out}, {network.c}); got {X.shape}"
-        )
-    value = get_vector_loss(loss, gamma).value(vector_predict(network, problem), X)
-    return value + beta * network.penalty()
+    vp = vector_problem(problem, X)
+    chroma = get_vector_loss(loss, gamma)
+    if chroma.gamma == 0:
+        return squared_vector_objective(network, vp, beta)
+    if network.channels != vp.channels:
+        raise ValueError(f"the network has {network.channels} channels, X has {vp.channels}")
+    return chroma.value(vector_predict(network, vp), vp.target) + beta * network.penalty()

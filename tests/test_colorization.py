@@ -18,7 +18,8 @@ from cvxcnn.colorization.data import (
 from cvxcnn.metrics import mean_chroma, rmse
 from cvxcnn.networks import ReluNetwork, primal_objective
 from cvxcnn.problem import problem_from_matrix
-from cvxcnn.vector_output import VectorReluNetwork, channel_problem, vector_objective
+from cvxcnn.vector.network import VectorReluNetwork
+from cvxcnn.vector_output import channel_problem, vector_objective
 
 TIGHT = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 
@@ -148,7 +149,9 @@ def test_separable_optimum_beats_every_separable_restart():
 
         opt.step(closure)
         W = (v * mask).detach().numpy()
-        values.append(vector_objective(VectorReluNetwork(U.detach().numpy(), W), problem, X, beta))
+        values.append(
+            vector_objective(VectorReluNetwork(U.detach().numpy().T, W), problem, X, beta)
+        )
     assert res.upper <= min(values) + 1e-6
     assert min(values) <= res.upper * (1 + 1e-2)  # and the restarts come close to it
 

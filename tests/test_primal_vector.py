@@ -14,9 +14,9 @@ torch = pytest.importorskip("torch")
 from cvxcnn.networks import ReluNetwork, primal_objective  # noqa: E402
 from cvxcnn.primal import TwoLayerCNN, train_primal  # noqa: E402
 from cvxcnn.problem import make_problem  # noqa: E402
+from cvxcnn.vector.network import VectorReluNetwork  # noqa: E402
 from cvxcnn.vector_output import (  # noqa: E402
     ChromaLoss,
-    VectorReluNetwork,
     get_vector_loss,
     make_vector_problem,
     vector_objective,
@@ -61,7 +61,7 @@ def test_vector_objective_in_torch_equals_float64_reference(gamma):
         value = float(model.penalty() * 0.1 + _torch_fit(model, L, T, loss))
     net = model.to_network()
     assert isinstance(net, VectorReluNetwork) and net.W.shape == (5, 2)
-    ref = _reference_objective(L, ab, net.U, net.W, 0.1, gamma, bias=True)
+    ref = _reference_objective(L, ab, net.U.T, net.W, 0.1, gamma, bias=True)
     assert value == pytest.approx(ref, rel=1e-12)
     assert vector_objective(net, problem, X, 0.1, loss) == pytest.approx(ref, rel=1e-12)
 
@@ -78,7 +78,7 @@ def test_trained_vector_objective_is_the_float64_evaluators():
         L, ab, out_channels=2, neurons=6, beta=0.05, epochs=20, lr=1e-2, bias=True, verbose=False
     )
     assert isinstance(res.network, VectorReluNetwork) and res.targets.shape == (2 * 6 * 7, 2)
-    ref = _reference_objective(L, ab, res.network.U, res.network.W, 0.05, 0.0, bias=True)
+    ref = _reference_objective(L, ab, res.network.U.T, res.network.W, 0.05, 0.0, bias=True)
     assert res.final_objective == pytest.approx(ref, rel=1e-10)
     assert res.trainer_objective == pytest.approx(ref, rel=1e-10)
     assert res.objectives[-1] < res.objectives[0]
@@ -107,7 +107,7 @@ def test_one_channel_vector_network_equals_the_scalar_model():
     problem, X = make_vector_problem(L, ab, kernel_size=3)
     rng = np.random.default_rng(0)
     U, v = rng.standard_normal((4, 9)), rng.standard_normal(4)
-    vec = VectorReluNetwork(U, np.stack([v, np.zeros(4)], 1))
+    vec = VectorReluNetwork(U.T, np.stack([v, np.zeros(4)], 1))
     scalar = primal_objective(ReluNetwork(U, v), make_problem(L, ab[:, 0], kernel_size=3), 0.2)
     extra = 0.5 * np.sum(X[:, 1] ** 2)
     assert vector_objective(vec, problem, X, 0.2) == pytest.approx(scalar + extra, rel=1e-12)
@@ -162,7 +162,7 @@ def test_vector_network_saving_is_refused_clearly(tmp_path):
 def test_initial_vector_network_is_loaded():
     L, ab = _data(seed=8)
     rng = np.random.default_rng(1)
-    init = VectorReluNetwork(rng.standard_normal((3, 9)), rng.standard_normal((3, 2)))
+    init = VectorReluNetwork(rng.standard_normal((9, 3)), rng.standard_normal((3, 2)))
     res = train_primal(L, ab, out_channels=2, init=init, epochs=0, verbose=False)
     np.testing.assert_array_equal(res.network.U, init.U)
     np.testing.assert_array_equal(res.network.W, init.W)

@@ -30,7 +30,7 @@ from cvxcnn.programs.relu_direct import fit_relu_direct
 from cvxcnn.programs.relu_result import result_from_program
 from cvxcnn.reconstruct import active_pattern_mask
 from cvxcnn.results import ConvexFitResult
-from cvxcnn.solve import resolve_solver, solve_cvxpy
+from cvxcnn.solve import resolve_solver
 
 BACKENDS = ("cvxpy", "direct")
 
@@ -86,15 +86,8 @@ class Relu(Activation):
                 row_mask=row_mask,
             )
         program = build_relu_program(problem, cells, beta=beta, loss=loss, row_mask=row_mask)
-        info = solve_cvxpy(
-            program.problem,
-            s.solver,
-            solver_options=s.solver_options,
-            canon_backend=s.canon_backend,
-        )
-        return result_from_program(
-            program, info, exact=bool(getattr(cells, "exact", False)), rtol=s.rtol
-        )
+        exact = bool(getattr(cells, "exact", False))
+        return result_from_program(program, s.solve(program.problem), exact=exact, rtol=s.rtol)
 
     def program_nonzeros(self, problem, cells, row_mask, *, loss_only=False) -> int:
         n, d, P = problem.n, problem.d, len(pattern_masks(cells))

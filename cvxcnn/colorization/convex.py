@@ -30,10 +30,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cvxcnn.fitting import fit
+from cvxcnn.networks import ReluNetwork
 from cvxcnn.problem import PatchProblem
 from cvxcnn.results import ConvexFitResult, Result
 from cvxcnn.validation import check_finite_array, check_positive
-from cvxcnn.vector_output import VectorReluNetwork, channel_problem, vector_objective
+from cvxcnn.vector.network import VectorReluNetwork
+from cvxcnn.vector_output import channel_problem, vector_objective
 
 __all__ = ["SeparableVectorFit", "fit_convex_colorizer", "stack_channel_networks"]
 
@@ -87,8 +89,9 @@ class SeparableVectorFit(Result):
 def stack_channel_networks(networks: list, d: int) -> VectorReluNetwork:
     """Scalar networks ``(U_k, v_k)``, one per channel, as one vector network.
 
-    Neuron ``j`` of channel ``k`` keeps its filter and gets ``w_j = v_j e_k``, so
-    the output's column ``k`` is network ``k``'s output and the penalty is the sum
+    Neuron ``j`` of channel ``k`` keeps its filter and gets ``w_j = v_j e_k``
+    (:meth:`cvxcnn.vector.network.VectorReluNetwork.from_channels`), so the
+    output's column ``k`` is network ``k``'s output and the penalty is the sum
     of the scalar penalties.
 
     Parameters
@@ -101,14 +104,10 @@ def stack_channel_networks(networks: list, d: int) -> VectorReluNetwork:
     Returns
     -------
     VectorReluNetwork
-        ``U`` (sum m_k, d), ``W`` (sum m_k, c).
+        ``U`` (d, sum m_k), ``W`` (sum m_k, c).
     """
-    c = len(networks)
-    U = [np.asarray(net.U, dtype=np.float64).reshape(-1, d) for net in networks]
-    W = [np.zeros((u.shape[0], c)) for u in U]
-    for k, net in enumerate(networks):
-        W[k][:, k] = net.v
-    return VectorReluNetwork(np.vstack(U), np.vstack(W))
+    shaped = [ReluNetwork(np.asarray(net.U).reshape(-1, d), net.v) for net in networks]
+    return VectorReluNetwork.from_channels(shaped)
 
 
 def fit_convex_colorizer(

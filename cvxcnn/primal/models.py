@@ -23,7 +23,8 @@ from cvxcnn.losses import AbsoluteLoss, HuberLoss, LogisticLoss, Loss, SquaredLo
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.patches import READOUTS, PatchGeometry
 from cvxcnn.soft_threshold.network import STNetwork
-from cvxcnn.vector_output import ChromaLoss, VectorReluNetwork
+from cvxcnn.vector.network import VectorReluNetwork
+from cvxcnn.vector_output import ChromaLoss
 
 ACTIVATIONS = ("relu", "st")
 INITS = ("kaiming_uniform", "normal")
@@ -355,7 +356,7 @@ class TwoLayerCNN(nn.Module):
         U = self.filters().detach().to("cpu", torch.float64).numpy().copy()
         v = self.second_layer().detach().to("cpu", torch.float64).numpy().copy()
         if self.out_channels > 1:
-            return VectorReluNetwork(U, v)
+            return VectorReluNetwork(U.T, v)  # cvxcnn.vector keeps filters as columns
         if self.activation == "relu":
             return ReluNetwork(U, v)
         t = self.threshold.detach().clamp(min=0.0).to("cpu", torch.float64).numpy().copy()

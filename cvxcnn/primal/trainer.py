@@ -40,9 +40,9 @@ from cvxcnn.primal.models import INITS, TwoLayerCNN, primal_loss
 from cvxcnn.problem import PROBLEM_OPTIONS, PatchProblem, ProblemSpec, make_problem
 from cvxcnn.soft_threshold.network import STNetwork
 from cvxcnn.validation import check_positive, check_positive_int
+from cvxcnn.vector.network import VectorReluNetwork
 from cvxcnn.vector_output import (
     ChromaLoss,
-    VectorReluNetwork,
     get_vector_loss,
     make_vector_problem,
     vector_objective,
@@ -557,11 +557,11 @@ def _checked_model(model: _ModelSpec) -> tuple[_ModelSpec, InitNetwork | None]:
             raise ValueError(
                 f"the initial network is {init.activation!r}, not {model.activation!r}"
             )
-        if getattr(init, "c", 1) != out_channels or (
+        if getattr(init, "channels", 1) != out_channels or (
             out_channels > 1 and not isinstance(init, VectorReluNetwork)
         ):
             raise ValueError(
-                f"the initial network has {getattr(init, 'c', 1)} output channel(s); "
+                f"the initial network has {getattr(init, 'channels', 1)} output channel(s); "
                 f"out_channels={out_channels}"
             )
     elif init not in INITS:
@@ -689,8 +689,10 @@ def _make_model(
         device=device,
     )
     if init_network is not None:
-        second = init_network.W if isinstance(init_network, VectorReluNetwork) else init_network.v
-        model.set_weights_(init_network.U, second, getattr(init_network, "t", None))
+        if isinstance(init_network, VectorReluNetwork):  # filters as columns: U (d, m)
+            model.set_weights_(init_network.U.T, init_network.W)
+        else:
+            model.set_weights_(init_network.U, init_network.v, getattr(init_network, "t", None))
     else:
         model.reset_parameters_(spec.init, spec.init_std, generator)
     return model
