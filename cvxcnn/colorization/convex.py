@@ -14,12 +14,19 @@ Which objective is which (all in the scaled units of :mod:`cvxcnn.colorization.d
   eq. 4), and the c scalar networks stacked are a feasible vector network
   whose vector objective equals the sum of the c scalar optima.
 
+This is the computation of :func:`cvxcnn.vector.separable.fit_separable`
+(which :func:`cvxcnn.vector.fit_vector` runs first), kept here for one
+reason: it passes ``cvxcnn.fit``'s keyword arguments through ``settings``
+(``facets="off"`` above all, which :class:`cvxcnn.solve.SolverSettings` does
+not carry; on these programs the default facet reduction cost ~40 s for a
+~4 s solve).
+
 So ``upper`` is an UPPER bound on the vector problem's global optimum (with
 sampled cells it is also above the separable optimum). Nothing here is a
 lower bound: the relaxation and the dual certificate of the vector problem
-come from ``cvxcnn``'s vector-output fit (``fit_vector``), which replaces
-this function's body when the branches merge (same arguments, same
-``upper``/``lower``/``gap``/``kind``/``network``/``relaxation_value``).
+come from :func:`cvxcnn.vector.fit_vector`, which can replace this
+function's body (same arguments, same ``upper``/``lower``/``gap``/``kind``/
+``network``/``relaxation_value``).
 """
 
 from __future__ import annotations
