@@ -130,6 +130,12 @@ CASES = [
     (["explain", "{tmp}/net.npz", "--show", "3"], "--show"),
     (["explain", "{tmp}/net.npz", "--out", "{tmp}/e.txt"], "--out"),
     (["explain", "{tmp}/net.npz", "--cluster-plot", "{tmp}/c.jpg"], "--cluster-plot"),
+    # colorize
+    (["colorize", "--kernel", "0"], "--kernel"),
+    (["colorize", "--gamma", "-1"], "--gamma"),
+    (["colorize", "--beta", "0"], "--beta"),
+    (["colorize", "--size", "33"], "--size"),
+    (["colorize", "--out", "{tmp}/d.npz"], "--out"),
     ([], "COMMAND"),
 ]
 
@@ -169,7 +175,7 @@ def test_bad_input_exits_2_with_one_line(argv, names, tmp_path, capsys):
 
 def test_there_are_enough_cases_over_every_subcommand():
     commands = {argv[0] for argv, _ in CASES if argv}
-    assert commands == {"solve", "certify", "path", "train", "demo", "bench", "explain"}
+    assert commands == {"solve", "certify", "path", "train", "demo", "bench", "explain", "colorize"}
     assert len(CASES) >= 40
 
 

@@ -21,10 +21,10 @@ from cvxcnn.networks import ReluNetwork
 from cvxcnn.problem import ProblemSpec
 
 CLI_MODULES = ("common", "solve", "solve_st", "certify", "path", "train", "demo", "bench")
-CLI_MODULES += ("explain",)
+CLI_MODULES += ("explain", "colorize")
 #: Library modules whose names a spy also replaces (the cells come from the activations).
 LIBRARY_MODULES = ("cvxcnn.primal", "cvxcnn.demo", "cvxcnn.bench", "cvxcnn.activations.relu")
-LIBRARY_MODULES += ("cvxcnn.interpret_figures",)
+LIBRARY_MODULES += ("cvxcnn.interpret_figures", "cvxcnn.colorization.system")
 BASE = {
     "solve": ["solve", "--data", "synthetic1d", "--images", "1", "--size", "8", "--kernel", "2"],
     "certify": ["certify", "--weights", "{w}", "--data", "synthetic1d", "--size", "8"]
@@ -34,6 +34,7 @@ BASE = {
     "demo": ["demo"],
     "bench": ["bench", "mri"],
     "explain": ["explain", "{ws}", "--data", "synthetic1d", "--size", "8"],  # ws: with a spec
+    "colorize": ["colorize"],
 }
 ST = ["--activation", "st"]
 
@@ -263,6 +264,32 @@ EXPLAIN = [
     ("--debug", ["--debug", "--clusters", "3"], "explain", "debug"),
 ]
 TABLE |= {"demo": DEMO, "bench": BENCH, "explain": EXPLAIN}
+
+
+def cfg(name, value):
+    """The ColorizeConfig handed to run_colorization has ``name == value``."""
+    return lambda a, k: getattr(a[0], name) == value
+
+
+COLORIZE_FAST = ["--epochs", "1", "--patterns", "2", "--crops", "1", "--size", "8"]
+COLORIZE_FAST += ["--neurons", "2"]
+COLORIZE = [
+    ("--out", ["--out", "{tmp}/c", *COLORIZE_FAST], None, "file:c/colorize.png"),
+    ("--crops", ["--crops", "3"], "run_colorization", cfg("crops_per_image", 3)),
+    ("--size", ["--size", "12"], "run_colorization", cfg("size", 12)),
+    ("--stride", ["--stride", "1"], "run_colorization", cfg("stride", 1)),
+    ("--seed", ["--seed", "3"], "run_colorization", cfg("seed", 3)),
+    ("--kernel", ["--kernel", "5"], "run_colorization", cfg("kernel", 5)),
+    ("--patterns", ["--patterns", "7"], "run_colorization", cfg("patterns", 7)),
+    ("--beta", ["--beta", "0.5"], "run_colorization", cfg("beta", 0.5)),
+    ("--gamma", ["--gamma", "0"], "run_colorization", cfg("gamma", 0.0)),
+    ("--neurons", ["--neurons", "5"], "run_colorization", cfg("neurons", 5)),
+    ("--epochs", ["--epochs", "3"], "run_colorization", cfg("epochs", 3)),
+    ("--lr", ["--lr", "0.5"], "run_colorization", cfg("lr", 0.5)),
+    ("--quiet", ["--quiet"], "run_colorization", kw("verbose", False)),
+    ("--debug", ["--debug", "--seed", "3"], "run_colorization", "debug"),
+]
+TABLE |= {"colorize": COLORIZE}
 CASES = [(cmd, *case) for cmd, cases in TABLE.items() for case in cases]
 
 
@@ -320,7 +347,7 @@ def _fake_outputs(monkeypatch):
     ("command", "flag", "extra", "target", "check"), CASES, ids=[f"{c[0]} {c[1]}" for c in CASES]
 )
 def test_flag_reaches_the_code(command, flag, extra, target, check, tmp_path, monkeypatch, capsys):
-    if command == "train":
+    if command in ("train", "colorize"):
         pytest.importorskip("torch")
     weights = tmp_path / "net.npz"
     save_network(weights, ReluNetwork(np_ones((2, 3)), np_ones(2)))
@@ -330,7 +357,7 @@ def test_flag_reaches_the_code(command, flag, extra, target, check, tmp_path, mo
     argv = [a.format(w=weights, ws=with_spec, tmp=tmp_path) for a in [*BASE[command], *extra]]
     if isinstance(check, str) and check.startswith("file:"):
         _fake_outputs(monkeypatch)
-        if command not in ("demo", "bench"):
+        if command not in ("demo", "bench", "colorize"):
             argv += _fast(command)
         assert main(argv) == 0, capsys.readouterr().err
         assert (tmp_path / check[5:]).exists()

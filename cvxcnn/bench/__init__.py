@@ -13,7 +13,9 @@ progress=True) -> dict`` that writes ``<name>.json``, ``<name>.csv``,
 - :mod:`cvxcnn.bench.robustness`: Gaussian vs exponential noise, spread of
   primal training over inits and optimizers vs the certified convex optimum;
 - :mod:`cvxcnn.bench.mri`: undersampled k-space of the Shepp-Logan phantom,
-  residual denoisers.
+  residual denoisers;
+- :mod:`cvxcnn.bench.colorization`: L -> ab on bundled colour images, convex
+  vs primal vs primal+chroma (RMSE(ab), chroma, RGB PSNR).
 
 Shared machinery: :mod:`cvxcnn.bench.runner` (sizes, seeds, the sweep's
 progress bar, isolated processes, machine info), :mod:`cvxcnn.bench.report`
@@ -33,6 +35,7 @@ from pathlib import Path
 
 #: Benchmark names, in the order ``run_all`` runs them.
 BENCHMARKS: tuple[str, ...] = ("scaling", "gap", "ablation", "robustness", "mri")
+BENCHMARKS += ("colorization",)
 
 #: Benchmark sizes: ``tiny`` (tests, seconds), ``default`` (minutes), ``paper`` (long).
 SIZES: tuple[str, ...] = ("tiny", "default", "paper")

@@ -16,6 +16,7 @@ from cvxcnn.cli.common import RunContext, add_common_flags, int_arg
 from cvxcnn.cli.output import check_output_dir
 
 BENCHMARK_NAMES = ("scaling", "gap", "ablation", "robustness", "mri")
+BENCHMARK_NAMES += ("colorization",)
 SIZE_NAMES = ("tiny", "default", "paper")
 DEFAULTS = {"out": Path("bench-out"), "size": "default", "seed": 0}
 
@@ -24,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``cvxcnn bench``."""
     p = sub.add_parser(
         "bench",
-        help="run a benchmark (scaling, gap, ablation, robustness, mri, or all)",
+        help="run a benchmark (scaling, gap, ablation, robustness, mri, colorization, or all)",
         description="Run a benchmark and write NAME.json, NAME.csv, NAME.md and NAME_*.png "
         "into --out. Sizes: tiny (seconds, for tests), default (minutes), paper (long).",
     )
