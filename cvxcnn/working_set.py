@@ -1,0 +1,304 @@
+"""Working-set solves over a GIVEN cell set: one ``beta`` here, a path in :mod:`cvxcnn.path`.
+
+An optimum of the convex program uses at most ``n + 1`` of the ``P`` cells,
+so when ``P`` is large the program over a small working set has the same
+optimum: start from the cells most violated at the zero network
+(:func:`most_violated_at_zero`), solve, add every cell of the set whose
+dual constraint ``max_{u in K_i, ||u|| <= 1} |g^T act(Y u)| <= beta (1 + tol)``
+the activation's oracle finds violated, repeat. When nothing is added the
+working set's optimum is the optimum over the WHOLE set; the oracle's upper
+end over the whole set gives the rigorous lower bound on that program
+(:func:`cvxcnn.certificates.dual_bound`), reported as ``set_gap``. Over a
+sampled set that is optimality over the set, not the global certificate.
+
+This module sits below :mod:`cvxcnn.fitting`: the full-program solve is
+passed in (``solve``), so :func:`cvxcnn.fitting.fit` can dispatch here
+(``strategy="working_set"``) and :mod:`cvxcnn.path` reuses the same loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cvxcnn.activations import Activation
+from cvxcnn.certificates import dual_bound, dual_direction
+from cvxcnn.facets import FacetReduction
+from cvxcnn.losses import Loss
+from cvxcnn.problem import PatchProblem
+from cvxcnn.results import ConvexFitResult, Result
+
+#: ``fit(strategy="auto")`` solves by working set when ``P >= WORKING_SET_MIN_RATIO * (n_out + 1)``
+#: (an optimum uses at most ``n_out + 1`` cells) and ``P >= WORKING_SET_MIN_CELLS`` (below it one
+#: full solve takes about a second and the rounds' overhead dominates); see docs/performance.md.
+WORKING_SET_MIN_RATIO = 2.0
+WORKING_SET_MIN_CELLS = 500
+#: Defaults of the single-beta working-set solve (``fit(strategy="working_set")``).
+WS_TOL = 1e-4
+WS_INITIAL = 50
+WS_ADD_PER_ROUND = 100
+WS_MAX_ROUNDS = 30
+STRATEGIES = ("auto", "full", "working_set")
+
+
+def most_violated_at_zero(
+    activation: Activation, problem: PatchProblem, cells: object, loss: Loss, size: int
+) -> np.ndarray:
+    """Indices of the ``size`` cells with the largest oracle value at the zero network."""
+    _, g = dual_direction(activation.empty_network(problem.d), problem, loss)
+    oracle = activation.oracle(problem.Y, g, cells)
+    return np.argsort(-oracle.cell_lower)[:size]
+
+
+def resolve_strategy(strategy: str, n_cells: int, n_out: int) -> str:
+    """``"full"`` or ``"working_set"`` for ``strategy`` over ``n_cells`` cells, ``n_out`` outputs.
+
+    ``"auto"`` picks the working set when ``n_cells >= WORKING_SET_MIN_RATIO * (n_out + 1)``
+    and ``n_cells >= WORKING_SET_MIN_CELLS``.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}; got {strategy!r}")
+    if strategy != "auto":
+        return strategy
+    wins = n_cells >= max(WORKING_SET_MIN_RATIO * (n_out + 1), WORKING_SET_MIN_CELLS)
+    return "working_set" if wins else "full"
+
+
+def mask_of(index: np.ndarray, size: int) -> np.ndarray:
+    """(size,) bool, True at ``index``."""
+    out = np.zeros(size, dtype=bool)
+    out[index] = True
+    return out
+
+
+@dataclass
+class WorkingSets:
+    """Solves over working subsets of a cell set, and the oracle that grows them.
+
+    Attributes
+    ----------
+    activation : Activation
+    problem : PatchProblem
+    cells : PatternSet, TripleSet or ndarray of shape (P, n), bool
+    loss : Loss
+    solve : callable
+        The full-program fit, ``solve(problem, cells, *, beta, loss, facets, **options)``
+        (:func:`cvxcnn.fitting.fit` with ``strategy="full"``).
+    facets : FacetReduction or str
+        A reduction of the WHOLE set (each working set uses its columns), or
+        the ``facets`` method (``"auto"``, ``"hull"``...) applied to each cell
+        when it first enters a program (a cell is reduced once; ``"off"``: none).
+    options : dict
+        Further keyword arguments of ``solve`` (solver, solver_options, rtol, ...).
+    """
+
+    activation: Activation
+    problem: PatchProblem
+    cells: object
+    loss: Loss
+    solve: Callable[..., ConvexFitResult]
+    facets: FacetReduction | str = "off"
+    options: dict = field(default_factory=dict)
+    _reduced: FacetReduction | None = field(default=None, init=False, repr=False)
+    _done: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def fit(self, beta: float, index: np.ndarray) -> ConvexFitResult:
+        """The program over the cells at ``index`` at this ``beta``."""
+        return self.solve(
+            self.problem,
+            self.activation.subset(self.cells, index),
+            beta=beta,
+            loss=self.loss,
+            facets=self.facets_of(index),
+            **self.options,
+        )
+
+    def facets_of(self, index: np.ndarray) -> FacetReduction | str:
+        """The facet rows of the cells at ``index``: reduces only cells not reduced before.
+
+        The returned reduction's ``seconds`` is the time spent on every cell so far.
+        """
+        if isinstance(self.facets, FacetReduction):
+            return self.facets.subset(index)
+        if self.facets == "off":
+            return "off"
+        new = index if self._done is None else index[~self._done[index]]
+        if len(new):
+            sub = self.activation.subset(self.cells, new)
+            red = self.activation.facet_reduction(
+                self.problem, sub, self.facets, self.options.get("n_jobs")
+            )
+            if red is None:  # the method's own rule declined (e.g. "auto" on this data)
+                self.facets = "off"
+                return "off"
+            self._merge(new, red)
+        if self._reduced is None:
+            return "off"
+        red = self._reduced
+        return FacetReduction(red.keep[:, index], red.method, red.seconds, red.full_cones)
+
+    def _merge(self, new: np.ndarray, red: FacetReduction) -> None:
+        """Store ``red`` (columns for the cells ``new``) into the whole set's reduction."""
+        old = self._reduced
+        if old is None:
+            keep = np.ones((red.keep.shape[0], len(self.cells)), dtype=bool)
+            old = FacetReduction(keep, red.method, 0.0, 0)
+            self._done = np.zeros(len(self.cells), dtype=bool)
+        old.keep[:, new] = red.keep
+        self._done[new] = True
+        method = red.method if old.method == red.method else "mixed"
+        seconds, full_cones = old.seconds + red.seconds, old.full_cones + red.full_cones
+        self._reduced = FacetReduction(old.keep, method, seconds, full_cones)
+
+    def add_violators(self, working, g, threshold, most) -> object:
+        """Add (in place) the ``most`` cells outside ``working`` most above ``threshold`` at ``g``.
+
+        Returns the oracle's result over every cell (``cell_lower`` of shape (P,)).
+        """
+        oracle = self.activation.oracle(self.problem.Y, g, self.cells, threshold=threshold)
+        violated = np.flatnonzero((oracle.cell_lower > threshold) & ~working)
+        working[violated[np.argsort(-oracle.cell_lower[violated])][:most]] = True
+        return oracle
+
+    def solve_beta(self, beta, working, threshold, most, max_rounds):
+        """Working-set rounds at one ``beta`` until no cell of the set violates.
+
+        Returns ``(fit, index, rounds, converged, r, oracle)``: the last solve,
+        its working set, the rounds, whether the whole set was satisfied, the
+        residual direction and the last oracle over the set (None, None when
+        the solve failed).
+        """
+        r = oracle = None
+        for rounds in range(1, max_rounds + 1):
+            index = np.flatnonzero(working)
+            fit_ = self.fit(beta, index)
+            if fit_.network is None:
+                return fit_, index, rounds, False, None, None
+            r, g = dual_direction(fit_.network, self.problem, self.loss)
+            before = working.sum()
+            oracle = self.add_violators(working, g, threshold, most)
+            if working.sum() == before:
+                return fit_, index, rounds, True, r, oracle
+        converged = not np.any((oracle.cell_lower > threshold) & ~mask_of(index, working.size))
+        return fit_, index, rounds, converged, r, oracle
+
+    def active(self, fit_: ConvexFitResult, index: np.ndarray, floor: float) -> np.ndarray:
+        """(P,) bool: the cells of ``index`` active in ``fit_`` (all of them if none is)."""
+        sub = self.activation.subset(self.cells, index)
+        keep = self.activation.active_cells(fit_, sub, rtol=self.options["rtol"], floor=floor)
+        return mask_of(index[keep] if keep.any() else index, len(self.cells))
+
+
+def set_bound(
+    fit_: ConvexFitResult, beta: float, loss: Loss, problem: PatchProblem, r, oracle
+) -> tuple[float, float, float]:
+    """``(max_ratio, lower_bound, set_gap)`` of a working-set optimum over the WHOLE set.
+
+    ``max_ratio`` is ``max_i M_i / beta`` (oracle lower end), ``lower_bound``
+    the rigorous dual bound from the oracle's upper end over every cell, and
+    ``set_gap = (objective - lower_bound) / |objective|``; NaN when nothing was solved.
+    """
+    if fit_.network is None or oracle is None:
+        return float("nan"), float("nan"), float("nan")
+    lower = dual_bound(loss, r, problem.target, beta, oracle.upper)[1]
+    set_gap = (fit_.primal_objective - lower) / abs(fit_.primal_objective)
+    return oracle.lower / beta, lower, set_gap
+
+
+@dataclass
+class WorkingSetSummary(Result):
+    """How a single-beta working-set solve went (``ConvexFitResult.working_set``).
+
+    Attributes
+    ----------
+    cells : int
+        Size of the given set ``P``.
+    program_cells : int
+        Cells in the last working-set program.
+    rounds : int
+    converged : bool
+        No cell of the set violated its dual constraint at the answer.
+    max_ratio, lower_bound, set_gap : float
+        As in :func:`set_bound` (the rigorous bound over the whole set).
+    seconds : float
+    fallback : str or None
+        ``"full"`` when the rounds did not converge and the full program was solved.
+    """
+
+    cells: int
+    program_cells: int
+    rounds: int
+    converged: bool
+    max_ratio: float
+    lower_bound: float
+    set_gap: float
+    seconds: float
+    fallback: str | None = None
+
+
+def solve_working_set(
+    ws: WorkingSets,
+    beta: float,
+    *,
+    tol: float = WS_TOL,
+    initial: int = WS_INITIAL,
+    add_per_round: int = WS_ADD_PER_ROUND,
+    max_rounds: int = WS_MAX_ROUNDS,
+) -> ConvexFitResult:
+    """The optimum over ALL of ``ws.cells`` at one ``beta``, by working set.
+
+    Parameters
+    ----------
+    ws : WorkingSets
+        The problem, the whole cell set and the full-program solve.
+    beta : float
+    tol : float
+        A cell enters when its oracle value exceeds ``beta (1 + tol)``.
+    initial : int
+        Cells of the first program (most violated at the zero network).
+    add_per_round : int
+        Most violated cells added per round.
+    max_rounds : int
+        Rounds before the full program over every cell is solved instead.
+
+    Returns
+    -------
+    ConvexFitResult
+        The last working-set solve, with ``working_set`` (a
+        :class:`WorkingSetSummary` dict) and ``cell_index`` (the columns of
+        ``W``/``Z`` in the given set); ``exact_arrangement`` only when the set is
+        exact and the rounds converged.
+    """
+    start = time.perf_counter()
+    n_cells = len(ws.cells)
+    working = mask_of(
+        most_violated_at_zero(ws.activation, ws.problem, ws.cells, ws.loss, initial), n_cells
+    )
+    fit_, index, rounds, converged, r, oracle = ws.solve_beta(
+        beta, working, beta * (1 + tol), add_per_round, max_rounds
+    )
+    fallback = None
+    if fit_.network is not None and not converged:  # never report less than the set's optimum
+        fit_, index, fallback = ws.fit(beta, np.arange(n_cells)), np.arange(n_cells), "full"
+        converged = fit_.network is not None
+        if converged:
+            r, g = dual_direction(fit_.network, ws.problem, ws.loss)
+            oracle = ws.activation.oracle(ws.problem.Y, g, ws.cells)
+    max_ratio, lower, set_gap = set_bound(fit_, beta, ws.loss, ws.problem, r, oracle)
+    fit_.exact_arrangement = bool(getattr(ws.cells, "exact", False)) and converged
+    fit_.cell_index = index
+    fit_.working_set = WorkingSetSummary(
+        cells=n_cells,
+        program_cells=len(index),
+        rounds=rounds,
+        converged=converged and fit_.success,
+        max_ratio=max_ratio,
+        lower_bound=lower,
+        set_gap=set_gap,
+        seconds=time.perf_counter() - start,
+        fallback=fallback,
+    ).to_dict()
+    return fit_
