@@ -29,6 +29,7 @@ from cvxcnn.certificates import dual_bound, dual_direction
 from cvxcnn.facets import FacetReduction
 from cvxcnn.losses import Loss
 from cvxcnn.problem import PatchProblem
+from cvxcnn.reconstruct import natural_scale
 from cvxcnn.results import ConvexFitResult, Result
 
 #: ``fit(strategy="auto")`` solves by working set when ``P >= WORKING_SET_MIN_RATIO * (n_out + 1)``
@@ -36,10 +37,11 @@ from cvxcnn.results import ConvexFitResult, Result
 #: full solve takes about a second and the rounds' overhead dominates); see docs/performance.md.
 WORKING_SET_MIN_RATIO = 2.0
 WORKING_SET_MIN_CELLS = 500
-#: Defaults of the single-beta working-set solve (``fit(strategy="working_set")``).
+#: Defaults of the single-beta working-set solve (``fit(strategy="working_set")``): the first
+#: program and each round's additions hold ``max(WS_MIN_BATCH, (n_out + 1) // 2)`` cells (half
+#: the most an optimum can use), so a few rounds find the active set.
 WS_TOL = 1e-4
-WS_INITIAL = 50
-WS_ADD_PER_ROUND = 100
+WS_MIN_BATCH = 50
 WS_MAX_ROUNDS = 30
 STRATEGIES = ("auto", "full", "working_set")
 
@@ -163,8 +165,12 @@ class WorkingSets:
         working[violated[np.argsort(-oracle.cell_lower[violated])][:most]] = True
         return oracle
 
-    def solve_beta(self, beta, working, threshold, most, max_rounds):
+    def solve_beta(self, beta, working, threshold, most, max_rounds, floor=None):
         """Working-set rounds at one ``beta`` until no cell of the set violates.
+
+        With ``floor`` (:func:`cvxcnn.reconstruct.natural_scale`), each next
+        program holds only this optimum's active cells plus the new violators
+        (its optimum can only fall, and stays small); without, cells accumulate.
 
         Returns ``(fit, index, rounds, converged, r, oracle)``: the last solve,
         its working set, the rounds, whether the whole set was satisfied, the
@@ -178,10 +184,13 @@ class WorkingSets:
             if fit_.network is None:
                 return fit_, index, rounds, False, None, None
             r, g = dual_direction(fit_.network, self.problem, self.loss)
-            before = working.sum()
+            program = working.copy()
             oracle = self.add_violators(working, g, threshold, most)
-            if working.sum() == before:
+            added = working & ~program
+            if not added.any():
                 return fit_, index, rounds, True, r, oracle
+            if floor is not None:
+                working[:] = self.active(fit_, index, floor) | added
         converged = not np.any((oracle.cell_lower > threshold) & ~mask_of(index, working.size))
         return fit_, index, rounds, converged, r, oracle
 
@@ -244,8 +253,8 @@ def solve_working_set(
     beta: float,
     *,
     tol: float = WS_TOL,
-    initial: int = WS_INITIAL,
-    add_per_round: int = WS_ADD_PER_ROUND,
+    initial: int | None = None,
+    add_per_round: int | None = None,
     max_rounds: int = WS_MAX_ROUNDS,
 ) -> ConvexFitResult:
     """The optimum over ALL of ``ws.cells`` at one ``beta``, by working set.
@@ -257,10 +266,12 @@ def solve_working_set(
     beta : float
     tol : float
         A cell enters when its oracle value exceeds ``beta (1 + tol)``.
-    initial : int
-        Cells of the first program (most violated at the zero network).
-    add_per_round : int
-        Most violated cells added per round.
+    initial : int or None
+        Cells of the first program (most violated at the zero network);
+        None: ``max(WS_MIN_BATCH, (n_out + 1) // 2)``.
+    add_per_round : int or None
+        Most violated cells added per round (None: as ``initial``). Each next
+        program holds the current optimum's active cells plus these.
     max_rounds : int
         Rounds before the full program over every cell is solved instead.
 
@@ -274,11 +285,14 @@ def solve_working_set(
     """
     start = time.perf_counter()
     n_cells = len(ws.cells)
+    batch = max(WS_MIN_BATCH, (ws.problem.readout.n_out + 1) // 2)
+    initial = batch if initial is None else initial
+    add_per_round = batch if add_per_round is None else add_per_round
     working = mask_of(
         most_violated_at_zero(ws.activation, ws.problem, ws.cells, ws.loss, initial), n_cells
     )
     fit_, index, rounds, converged, r, oracle = ws.solve_beta(
-        beta, working, beta * (1 + tol), add_per_round, max_rounds
+        beta, working, beta * (1 + tol), add_per_round, max_rounds, natural_scale(ws.problem)
     )
     fallback = None
     if fit_.network is not None and not converged:  # never report less than the set's optimum
