@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from cvxcnn.cli.common import RunContext, add_common_flags, int_arg
+from cvxcnn.cli.errors import UsageError
 from cvxcnn.cli.output import check_output_dir
 
 BENCHMARK_NAMES = ("scaling", "gap", "ablation", "robustness", "mri")
@@ -33,6 +34,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--size", choices=SIZE_NAMES, help="problem sizes (default: default)")
     p.add_argument("--seed", type=int_arg(0), help="seed of every random choice (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    p.add_argument(
+        "--dask",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run the sweep's cases on Dask: a LocalCluster, or the scheduler at ADDRESS "
+        '(tcp://host:8786); ablation only; needs pip install "dask[distributed]"',
+    )
     add_common_flags(p)
     return p
 
@@ -42,12 +51,14 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_dir(args.out, "--out")
     from cvxcnn.bench import run_benchmark
 
-    staging = ctx.outputs.stage_dir(args.out)
     names = BENCHMARK_NAMES if args.name == "all" else (args.name,)
+    scheduler = check_dask(args.dask, names)
+    staging = ctx.outputs.stage_dir(args.out)
     for name in names:
         start = time.perf_counter()
+        extra = {} if scheduler is None else {"scheduler": scheduler}
         payload = run_benchmark(
-            name, staging, size=args.size, seed=args.seed, progress=not args.quiet
+            name, staging, size=args.size, seed=args.seed, progress=not args.quiet, **extra
         )
         if not args.quiet:
             print((staging / f"{name}.md").read_text(encoding="utf-8"))
@@ -56,3 +67,17 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
                 f"{name}.md, {', '.join(payload.get('figures', []))} in {args.out}"
             )
     return 0
+
+
+def check_dask(address: str | None, names: tuple[str, ...]) -> str | None:
+    """``--dask``: refused for benchmarks that run serially, or when Dask is not installed."""
+    if address is None:
+        return None
+    from cvxcnn.bench.distributed import DASK_BENCHMARKS, check_scheduler
+
+    if any(name not in DASK_BENCHMARKS for name in names):
+        raise UsageError("--dask", f"applies to {', '.join(DASK_BENCHMARKS)} only")
+    try:
+        return check_scheduler(address)
+    except (ValueError, ImportError) as exc:
+        raise UsageError("--dask", str(exc)) from None
