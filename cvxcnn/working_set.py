@@ -26,7 +26,13 @@ import numpy as np
 
 from cvxcnn.activations import Activation
 from cvxcnn.certificates import dual_bound, dual_direction
-from cvxcnn.facets import FacetReduction
+from cvxcnn.facets import (
+    PILOT_CONES,
+    SAVED_FRACTION,
+    SOLVE_SECONDS_PER_NONZERO,
+    FacetReduction,
+    hull_pays_off,
+)
 from cvxcnn.losses import Loss
 from cvxcnn.problem import PatchProblem
 from cvxcnn.reconstruct import natural_scale
@@ -125,6 +131,8 @@ class WorkingSets:
         """
         if isinstance(self.facets, FacetReduction):
             return self.facets.subset(index)
+        if self.facets == "auto":
+            self.facets = self._auto_method(index)
         if self.facets == "off":
             return "off"
         new = index if self._done is None else index[~self._done[index]]
@@ -142,6 +150,27 @@ class WorkingSets:
         red = self._reduced
         return FacetReduction(red.keep[:, index], red.method, red.seconds, red.full_cones)
 
+    def _auto_method(self, index: np.ndarray) -> str:
+        """``facets="auto"`` over a sampled set: ``"hull"`` if reducing EVERY cell would pay.
+
+        The full program's rule (:func:`cvxcnn.facets.pilot_reduction`) judged
+        per cell: Qhull on the first :data:`cvxcnn.facets.PILOT_CONES` cells
+        (CPU time, kept) against the solve time saved per cell of the full
+        program. Each cell that enters a program is then reduced once.
+        """
+        if not hull_pays_off(self.problem.Y):
+            return "off"
+        pilot = index[:PILOT_CONES]
+        cpu = time.process_time()
+        red = self.activation.facet_reduction(
+            self.problem, self.activation.subset(self.cells, pilot), "hull", None
+        )
+        per_cone = (time.process_time() - cpu) / max(len(pilot), 1)
+        self._merge(pilot, red)
+        full = self.activation.program_nonzeros(self.problem, self.cells, None)
+        saved_per_cell = SAVED_FRACTION * SOLVE_SECONDS_PER_NONZERO * full / len(self.cells)
+        return "hull" if per_cone <= saved_per_cell else "off"
+
     def _merge(self, new: np.ndarray, red: FacetReduction) -> None:
         """Store ``red`` (columns for the cells ``new``) into the whole set's reduction."""
         old = self._reduced
@@ -155,12 +184,20 @@ class WorkingSets:
         seconds, full_cones = old.seconds + red.seconds, old.full_cones + red.full_cones
         self._reduced = FacetReduction(old.keep, method, seconds, full_cones)
 
-    def add_violators(self, working, g, threshold, most) -> object:
+    def add_violators(self, working, g, threshold, most, program=None) -> object:
         """Add (in place) the ``most`` cells outside ``working`` most above ``threshold`` at ``g``.
+
+        With ``program`` ((P,) bool, the cells of the program ``g`` came from),
+        a cell must also exceed every cell of the program: the program's own
+        cells satisfy their constraints only to the solver's accuracy, so
+        outside cells within that accuracy are not evidence of a missing cell
+        (the rigorous set gap reports whatever remains).
 
         Returns the oracle's result over every cell (``cell_lower`` of shape (P,)).
         """
         oracle = self.activation.oracle(self.problem.Y, g, self.cells, threshold=threshold)
+        if program is not None:
+            threshold = max(threshold, float(oracle.cell_lower[program].max(initial=0.0)))
         violated = np.flatnonzero((oracle.cell_lower > threshold) & ~working)
         working[violated[np.argsort(-oracle.cell_lower[violated])][:most]] = True
         return oracle
@@ -185,7 +222,7 @@ class WorkingSets:
                 return fit_, index, rounds, False, None, None
             r, g = dual_direction(fit_.network, self.problem, self.loss)
             program = working.copy()
-            oracle = self.add_violators(working, g, threshold, most)
+            oracle = self.add_violators(working, g, threshold, most, program)
             added = working & ~program
             if not added.any():
                 return fit_, index, rounds, True, r, oracle
