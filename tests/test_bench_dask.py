@@ -72,7 +72,7 @@ def test_scheduler_errors_name_the_fix() -> None:
     ("argv", "message"),
     [
         (["bench", "mri", "--dask"], "--dask: applies to ablation only"),
-        (["bench", "ablation", "--dask", "my-cluster"], "scheduler address"),
+        (["bench", "ablation", "--dask", "my-cluster"], "scheduler address like tcp://"),
         (["solve", "--method", "colgen", "--strategy", "full"], "--strategy"),
     ],
 )
@@ -81,3 +81,10 @@ def test_cli_refuses_what_it_would_ignore(argv, message, tmp_path, capsys) -> No
 
     assert main([*argv, "--out", str(tmp_path / "o")]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_cli_names_the_dask_benchmarks_of_the_library() -> None:
+    from cvxcnn.bench.distributed import DASK_BENCHMARKS
+    from cvxcnn.cli.bench import DASK_NAMES
+
+    assert DASK_NAMES == DASK_BENCHMARKS
