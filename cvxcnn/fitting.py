@@ -196,7 +196,7 @@ def fit(
         the same optimum, with the rigorous gap over the whole set in
         ``result.working_set["set_gap"]`` and the program's cells in
         ``result.cell_index``. ``auto`` (default): the working set when
-        ``P >= 2 (n_out + 1)`` (:func:`cvxcnn.working_set.resolve_strategy`)
+        ``P >= max(500, 8 (n_out + 1))`` (:func:`cvxcnn.working_set.resolve_strategy`)
         and no ``row_mask`` is given, else full.
 
     Returns

@@ -40,8 +40,11 @@ from cvxcnn.results import ConvexFitResult, Result
 
 #: ``fit(strategy="auto")`` solves by working set when ``P >= WORKING_SET_MIN_RATIO * (n_out + 1)``
 #: (an optimum uses at most ``n_out + 1`` cells) and ``P >= WORKING_SET_MIN_CELLS`` (below it one
-#: full solve takes about a second and the rounds' overhead dominates); see docs/performance.md.
-WORKING_SET_MIN_RATIO = 2.0
+#: full solve takes about a second and the rounds' overhead dominates). Measured on digits
+#: (n_out = 256, beta 1e-3, CPU seconds): P = 1000 (3.9 (n_out + 1)) full 60 s, working set
+#: slower; P = 3200 working set 131 s against a full program that grows faster than P
+#: (docs/performance.md); hence 8.
+WORKING_SET_MIN_RATIO = 8.0
 WORKING_SET_MIN_CELLS = 500
 #: Defaults of the single-beta working-set solve (``fit(strategy="working_set")``): the first
 #: program and each round's additions hold ``max(WS_MIN_BATCH, (n_out + 1) // 2)`` cells (half
@@ -110,18 +113,26 @@ class WorkingSets:
     solve: Callable[..., ConvexFitResult]
     facets: FacetReduction | str = "off"
     options: dict = field(default_factory=dict)
+    history: list = field(default_factory=list, init=False, repr=False)
     _reduced: FacetReduction | None = field(default=None, init=False, repr=False)
     _done: np.ndarray | None = field(default=None, init=False, repr=False)
 
-    def fit(self, beta: float, index: np.ndarray) -> ConvexFitResult:
-        """The program over the cells at ``index`` at this ``beta``."""
+    def fit(self, beta: float, index: np.ndarray, solver_options: dict | None = None, facets=None):
+        """The program over the cells at ``index`` at this ``beta`` (a ``ConvexFitResult``).
+
+        ``solver_options`` are merged over the configured ones and ``facets``
+        replaces the working set's reduction (a tight polish over every row).
+        """
+        options = dict(self.options)
+        if solver_options:
+            options["solver_options"] = {**(options.get("solver_options") or {}), **solver_options}
         return self.solve(
             self.problem,
             self.activation.subset(self.cells, index),
             beta=beta,
             loss=self.loss,
-            facets=self.facets_of(index),
-            **self.options,
+            facets=self.facets_of(index) if facets is None else facets,
+            **options,
         )
 
     def facets_of(self, index: np.ndarray) -> FacetReduction | str:
@@ -217,13 +228,25 @@ class WorkingSets:
         r = oracle = None
         for rounds in range(1, max_rounds + 1):
             index = np.flatnonzero(working)
+            t0 = time.process_time()
             fit_ = self.fit(beta, index)
             if fit_.network is None:
                 return fit_, index, rounds, False, None, None
             r, g = dual_direction(fit_.network, self.problem, self.loss)
             program = working.copy()
+            t1 = time.process_time()
             oracle = self.add_violators(working, g, threshold, most, program)
             added = working & ~program
+            self.history.append(
+                {
+                    "cells": len(index),
+                    "fit_cpu_seconds": t1 - t0,
+                    "facet_seconds": fit_.facets.get("seconds", 0.0),
+                    "iterations": fit_.solve.iterations,
+                    "oracle_cpu_seconds": time.process_time() - t1,
+                    "added": int(added.sum()),
+                }
+            )
             if not added.any():
                 return fit_, index, rounds, True, r, oracle
             if floor is not None:
@@ -236,6 +259,34 @@ class WorkingSets:
         sub = self.activation.subset(self.cells, index)
         keep = self.activation.active_cells(fit_, sub, rtol=self.options["rtol"], floor=floor)
         return mask_of(index[keep] if keep.any() else index, len(self.cells))
+
+
+#: Set gap above which a converged working set is polished (:func:`polish`).
+POLISH_ABOVE = 1e-7
+#: Clarabel tolerances of the last solve over the active cells (:func:`polish`).
+POLISH_CLARABEL = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
+
+
+def polish(ws: WorkingSets, beta: float, fit_: ConvexFitResult, index: np.ndarray):
+    """One tight Clarabel solve over the active cells of ``fit_``, for an accurate dual point.
+
+    At default tolerances the residual is accurate to ~1e-3 relative, which
+    caps the rigorous set gap there; the active cells' program is small, and
+    is solved with every sign row (reduced programs at these tolerances were
+    reported inaccurate).
+
+    Returns ``(fit, index, (r, oracle), (max_ratio, lower, set_gap))``, or
+    None when the solver is not Clarabel or the polish failed.
+    """
+    if str(ws.options.get("solver", "")).upper() != "CLARABEL":
+        return None
+    active = np.flatnonzero(ws.active(fit_, index, natural_scale(ws.problem)))
+    polished = ws.fit(beta, active, POLISH_CLARABEL, facets="off")
+    if not polished.success or polished.network is None:
+        return None
+    r, g = dual_direction(polished.network, ws.problem, ws.loss)
+    oracle = ws.activation.oracle(ws.problem.Y, g, ws.cells)
+    return polished, active, (r, oracle), set_bound(polished, beta, ws.loss, ws.problem, r, oracle)
 
 
 def set_bound(
@@ -272,6 +323,9 @@ class WorkingSetSummary(Result):
     seconds : float
     fallback : str or None
         ``"full"`` when the rounds did not converge and the full program was solved.
+    history : list of dict
+        Per round: program cells, the fit's and the oracle's CPU seconds, the
+        cumulative facet seconds, interior-point iterations, cells added.
     """
 
     cells: int
@@ -283,6 +337,7 @@ class WorkingSetSummary(Result):
     set_gap: float
     seconds: float
     fallback: str | None = None
+    history: list = field(default_factory=list)
 
 
 def solve_working_set(
@@ -339,6 +394,11 @@ def solve_working_set(
             r, g = dual_direction(fit_.network, ws.problem, ws.loss)
             oracle = ws.activation.oracle(ws.problem.Y, g, ws.cells)
     max_ratio, lower, set_gap = set_bound(fit_, beta, ws.loss, ws.problem, r, oracle)
+    if converged and set_gap > POLISH_ABOVE and fallback is None:
+        polished = polish(ws, beta, fit_, index)
+        if polished is not None and polished[3][2] < set_gap:
+            fit_, index, (r, oracle) = polished[0], polished[1], polished[2]
+            max_ratio, lower, set_gap = polished[3]
     fit_.exact_arrangement = bool(getattr(ws.cells, "exact", False)) and converged
     fit_.cell_index = index
     fit_.working_set = WorkingSetSummary(
@@ -351,5 +411,6 @@ def solve_working_set(
         set_gap=set_gap,
         seconds=time.perf_counter() - start,
         fallback=fallback,
+        history=ws.history,
     ).to_dict()
     return fit_

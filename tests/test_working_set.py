@@ -62,6 +62,9 @@ def test_relu_working_set_with_facet_reduction(problem, patterns):
     assert ws.facets["method"] == "hull"  # each working-set program reduced its own cells
     assert ws.objective == pytest.approx(full.objective, rel=1e-6)
     assert ws.working_set["converged"]
+    # default tolerances, then one tight solve over the active cells: a small rigorous gap
+    assert 0 <= ws.working_set["set_gap"] <= 1e-6
+    assert ws.working_set["history"] and ws.working_set["history"][0]["cells"] > 0
 
 
 def test_soft_threshold_working_set_equals_full_program():
@@ -98,6 +101,8 @@ def test_too_few_rounds_fall_back_to_the_full_program(problem, patterns):
 
 def test_auto_rule_and_errors(problem, patterns):
     assert resolve_strategy("auto", WORKING_SET_MIN_CELLS, 10) == "working_set"
+    assert resolve_strategy("auto", 1000, 255) == "full"  # digits P = 1000: the full program won
+    assert resolve_strategy("auto", 3200, 255) == "working_set"
     assert resolve_strategy("auto", WORKING_SET_MIN_CELLS - 1, 10) == "full"
     assert resolve_strategy("auto", 10 * WORKING_SET_MIN_CELLS, 5 * WORKING_SET_MIN_CELLS) == "full"
     assert resolve_strategy("full", 10**6, 1) == "full"

@@ -104,7 +104,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         choices=("auto", "full", "working_set"),
         help="one program over every cell ('full') or growing working sets until no cell of "
         "the set violates its dual constraint ('working_set': same optimum, set gap reported); "
-        "default auto: working sets when P >= max(500, 2 (n_out + 1))",
+        "default auto: working sets when P >= max(500, 8 (n_out + 1))",
     )
     files = {"--out": "JSON result file", "--save-weights": "network weights file (.npz)"}
     add_output_args(p, files)
