@@ -29,6 +29,7 @@ from cvxcnn.problem import PatchProblem
 from cvxcnn.reconstruct import natural_scale
 from cvxcnn.results import ConvexFitResult, Result
 from cvxcnn.validation import check_positive, check_positive_int
+from cvxcnn.working_set import most_violated_at_zero
 
 
 @dataclass
@@ -130,15 +131,6 @@ def _initial_cells(
     return chosen
 
 
-def most_violated_at_zero(
-    activation: Activation, problem: PatchProblem, cells: object, loss: Loss, size: int
-) -> np.ndarray:
-    """Indices of the ``size`` cells with the largest oracle value at the zero network."""
-    _, g = dual_direction(activation.empty_network(problem.d), problem, loss)
-    oracle = activation.oracle(problem.Y, g, cells)
-    return np.argsort(-oracle.cell_lower)[:size]
-
-
 @dataclass
 class RestrictedPrograms:
     """The programs column generation solves over subsets of an exact cell set.
@@ -190,6 +182,7 @@ class RestrictedPrograms:
             row_mask=rows,
             facets="off",
             max_memory=self.max_memory,
+            strategy="full",
         )
 
     def active(self, result: ConvexFitResult, mask: np.ndarray, rtol: float) -> np.ndarray:

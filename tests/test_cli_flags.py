@@ -32,7 +32,7 @@ BASE = {
     "path": ["path", "--data", "synthetic1d", "--images", "1", "--size", "8", "--kernel", "2"],
     "train": ["train", "--data", "synthetic1d", "--images", "1", "--size", "8", "--kernel", "2"],
     "demo": ["demo"],
-    "bench": ["bench", "mri"],
+    "bench": ["bench", "ablation"],
     "explain": ["explain", "{ws}", "--data", "synthetic1d", "--size", "8"],  # ws: with a spec
     "colorize": ["colorize"],
 }
@@ -138,6 +138,8 @@ SOLVE = [
         kw("time_limit", 7.0),
     ),
     ("--prune", ["--prune"], "fit_relu", kw("prune", True)),
+    ("--strategy", ["--strategy", "full"], "fit_relu", kw("strategy", "full")),
+    ("--strategy", [*ST, "--strategy", "working_set"], "fit_st", kw("strategy", "working_set")),
     ("--threshold", [*ST, "--threshold", "0.2"], "fixed_threshold_bracket", arg(2, 0.2)),
     ("--st-form", [*ST, "--threshold", "0.1", "--st-form", "paper"], "fit_st", kw("form", "paper")),
     (
@@ -237,12 +239,18 @@ DEMO = [
     ("--debug", ["--debug", "--seed", "3"], "run_demo", "debug"),
 ]
 BENCH = [
-    ("name", [], "run_benchmark", arg(0, "mri")),
-    ("--out", ["--out", "{tmp}/b"], "run_benchmark", "file:b/mri.md"),
+    ("name", [], "run_benchmark", arg(0, "ablation")),
+    ("--out", ["--out", "{tmp}/b"], "run_benchmark", "file:b/ablation.md"),
     ("--size", ["--size", "tiny"], "run_benchmark", kw("size", "tiny")),
     ("--seed", ["--seed", "3"], "run_benchmark", kw("seed", 3)),
     ("--quiet", ["--quiet"], "run_benchmark", kw("progress", False)),
     ("--debug", ["--debug", "--seed", "3"], "run_benchmark", "debug"),
+    (
+        "--dask",
+        ["--dask", "tcp://127.0.0.1:1"],
+        "run_benchmark",
+        kw("scheduler", "tcp://127.0.0.1:1"),
+    ),
 ]
 TABLE = {"solve": SOLVE, "certify": CERTIFY, "path": PATH, "train": TRAIN}
 EXPLAIN = [

@@ -19,8 +19,10 @@ from cvxcnn.arrangements import (
 )
 from cvxcnn.facets import (
     FacetReduction,
+    cone_facet_mask,
     facet_row_mask,
     hull_pays_off,
+    pilot_reduction,
     reduce_sign_rows,
     violated_dropped_rows,
 )
@@ -120,8 +122,20 @@ class Relu(Activation):
                     "compute it for these patterns"
                 )
             return facets
-        if facets == "auto" and not getattr(cells, "exact", False) and not hull_pays_off(problem.Y):
-            return None  # adjacency is free for exact sets; Qhull must pay for itself
+        if facets == "auto" and not getattr(cells, "exact", False):
+            # adjacency is free for exact sets; Qhull must pay for itself (a timed pilot)
+            if not hull_pays_off(problem.Y):
+                return None
+            masks, generators = pattern_masks(cells), getattr(cells, "generators", None)
+
+            def reduce(index, jobs):
+                inside = None if generators is None else generators[index]
+                return cone_facet_mask(
+                    masks[index], problem.Y, method="hull", interior=inside, n_jobs=jobs
+                )
+
+            full = self.program_nonzeros(problem, cells, None)
+            return pilot_reduction(reduce, len(masks), full, n_jobs)
         return reduce_sign_rows(cells, problem.Y, method=str(facets), n_jobs=n_jobs)
 
     def check_row_mask(self, row_mask, problem, cells):

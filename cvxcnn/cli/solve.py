@@ -57,6 +57,7 @@ DEFAULTS = {**CONVEX_DEFAULTS, "canon_backend": None, "backend": "cvxpy"}
 DEFAULTS |= {"method": "direct", "initial_patterns": 10, "certify": None}
 DEFAULTS |= {"certify_patterns": 5000, "activation": "relu", "threshold": None}
 DEFAULTS |= {"st_form": "exact", "st_restarts": 0, "prune": False, "oracle_time_limit": 60.0}
+DEFAULTS |= {"strategy": "auto"}
 ST_FLAGS = ("threshold", "st_form", "st_restarts")
 
 
@@ -101,6 +102,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=None,
         help="reduce the network to at most n_out + 1 neurons at the same objective",
     )
+    g.add_argument(
+        "--strategy",
+        choices=("auto", "full", "working_set"),
+        help="one program over every cell ('full') or growing working sets until no cell of "
+        "the set violates its dual constraint ('working_set': same optimum, set gap reported); "
+        "default auto: working sets when P >= max(500, 8 (n_out + 1))",
+    )
     files = {"--out": "JSON result file", "--save-weights": "network weights file (.npz)"}
     add_output_args(p, files)
     return p
@@ -125,6 +133,7 @@ def check_colgen(args: argparse.Namespace, explicit: set[str]) -> None:
     why = "--method colgen searches every cell (its oracle) and samples nothing"
     refuse(explicit, ("patterns", "data_directed", "certify_patterns"), why)
     refuse(explicit, ("jobs", "canon_backend", "prune"), "--method colgen does not take it")
+    refuse(explicit, ("strategy",), "--method colgen is its own working-set solve")
     why = "--method colgen solves the learnable-threshold program (no fixed lambda)"
     refuse(explicit, ST_FLAGS, why if args.activation == "st" else "it applies to --activation st")
     if args.backend != "cvxpy":
@@ -197,6 +206,7 @@ def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
         **reduction_keywords(args),
         prune=bool(args.prune),
         backend=args.backend,
+        strategy=args.strategy,
     )
     payload = {**result.to_dict(), **data_summary(args, data)}
     payload |= {"pattern_method": patterns.method, "pattern_seconds": pattern_seconds}
@@ -224,7 +234,7 @@ def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
 def relu_summary(result: object) -> list[str]:
     """Status, objective, size and timing of a ReLU solve."""
     kind = "global optimum (every cell)" if result.exact_arrangement else "upper bound"
-    lines = [
+    lines = working_set_lines(result) + [
         f"{result.status}: objective {result.objective:.6g} ({kind}), reconstructed network "
         f"{result.primal_objective:.6g}, {result.neurons} neurons from "
         f"{result.active_patterns}/{result.n_patterns} patterns; compile "
@@ -238,6 +248,20 @@ def relu_summary(result: object) -> list[str]:
             f"{f.get('rounds', 0)} re-solve(s) for violated dropped rows)"
         )
     return lines
+
+
+def working_set_lines(result: object) -> list[str]:
+    """The working-set solve's rounds and its rigorous gap over the whole set (if one ran)."""
+    ws = result.working_set
+    if not ws:
+        return []
+    gap = ws.get("set_gap")
+    return [
+        f"working set: {ws['rounds']} round(s), last program {ws['program_cells']} of "
+        f"{ws['cells']} cells, relative gap over the whole set "
+        f"{'n/a' if gap is None else f'{gap:.2e}'}"
+        + (" (did not converge: solved the full program)" if ws.get("fallback") else "")
+    ]
 
 
 def run_colgen(args: argparse.Namespace, ctx: RunContext) -> int:
