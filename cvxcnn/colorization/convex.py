@@ -14,12 +14,11 @@ Which objective is which (all in the scaled units of :mod:`cvxcnn.colorization.d
   eq. 4), and the c scalar networks stacked are a feasible vector network
   whose vector objective equals the sum of the c scalar optima.
 
-This is the computation of :func:`cvxcnn.vector.separable.fit_separable`
-(which :func:`cvxcnn.vector.fit_vector` runs first), kept here for one
-reason: it passes ``cvxcnn.fit``'s keyword arguments through ``settings``
-(``facets="off"`` above all, which :class:`cvxcnn.solve.SolverSettings` does
-not carry; on these programs the default facet reduction cost ~40 s for a
-~4 s solve).
+The computation is :func:`cvxcnn.vector.separable.fit_separable` (which
+:func:`cvxcnn.vector.fit_vector` runs first), called with ``cvxcnn.fit``'s
+keyword arguments (``facets="off"`` above all: on these programs the default
+facet reduction cost ~40 s for a ~4 s solve); this function packages its
+result with the fields of ``VectorFitResult``.
 
 So ``upper`` is an UPPER bound on the vector problem's global optimum (with
 sampled cells it is also above the separable optimum). Nothing here is a
@@ -36,13 +35,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cvxcnn.fitting import fit
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.problem import PatchProblem
 from cvxcnn.results import ConvexFitResult, Result
 from cvxcnn.validation import check_finite_array, check_positive
 from cvxcnn.vector.network import VectorReluNetwork
-from cvxcnn.vector_output import channel_problem, vector_objective
+from cvxcnn.vector.problem import vector_problem
+from cvxcnn.vector.separable import fit_separable
 
 __all__ = ["SeparableVectorFit", "fit_convex_colorizer", "stack_channel_networks"]
 
@@ -151,27 +150,19 @@ def fit_convex_colorizer(
             f"X has {X.shape[0]} rows; the problem has {problem.readout.n_out} outputs"
         )
     start = time.perf_counter()
-    fits = [
-        fit(channel_problem(problem, X, k), cells, beta=beta, **(settings or {}))
-        for k in range(X.shape[1])
-    ]
-    seconds = time.perf_counter() - start
-    failed = [f for f in fits if not f.success or f.network is None]
-    if any(f.network is None for f in fits):
-        network, upper = None, float("nan")
-    else:
-        network = stack_channel_networks([f.network for f in fits], problem.d)
-        upper = vector_objective(network, problem, X, beta)
+    sep = fit_separable(vector_problem(problem, X), cells, beta=beta, **(settings or {}))
+    fits = sep.fits
+    failed = [f for f in fits if not f.success]
     exact = all(f.exact_arrangement for f in fits)
     return SeparableVectorFit(
-        upper=upper,
+        upper=sep.objective,
         kind=f"upper bound (separable, {'exact' if exact else 'sampled'} cells)",
         status=failed[0].status if failed else "optimal",
         success=not failed,
         channel_objectives=[float(f.objective) for f in fits],
-        neurons=0 if network is None else network.n_neurons,
+        neurons=sep.neurons,
         n_patterns=int(fits[0].n_patterns),
-        seconds=seconds,
-        network=network,
+        seconds=time.perf_counter() - start,
+        network=sep.network,
         channels=fits,
     )

@@ -24,7 +24,7 @@ import numpy as np
 from cvxcnn.fitting import fit
 from cvxcnn.problem import PatchProblem
 from cvxcnn.results import ConvexFitResult, Result
-from cvxcnn.solve import SolverSettings
+from cvxcnn.solve import SolverError, SolverSettings
 from cvxcnn.vector.network import VectorReluNetwork, vector_objective
 from cvxcnn.vector.problem import VectorProblem
 
@@ -77,10 +77,13 @@ class ScalarUpperResult(Result):
 
 
 def _scalar_fit(
-    problem: VectorProblem, target: np.ndarray, cells: object, beta: float, settings
+    problem: VectorProblem, target: np.ndarray, cells: object, beta: float, settings, fit_kwargs
 ) -> ConvexFitResult:
     scalar = PatchProblem(problem.Y, target, problem.readout, problem.geometry)
-    return fit(scalar, cells, beta=beta, **fit_options(settings))
+    result = fit(scalar, cells, beta=beta, **(fit_options(settings) | fit_kwargs))
+    if result.network is None:
+        raise SolverError(f"a scalar program of the vector problem failed: {result.status}")
+    return result
 
 
 def _seconds(result: ConvexFitResult) -> float:
@@ -102,7 +105,12 @@ def _assemble(kind, fits, network, problem, beta, program_objective) -> ScalarUp
 
 
 def fit_separable(
-    problem: VectorProblem, cells: object, *, beta: float, settings: SolverSettings | None = None
+    problem: VectorProblem,
+    cells: object,
+    *,
+    beta: float,
+    settings: SolverSettings | None = None,
+    **fit_kwargs: object,
 ) -> ScalarUpperResult:
     """One scalar program per channel over the shared ``cells``; neurons ``w = v e_k``.
 
@@ -112,13 +120,16 @@ def fit_separable(
     cells : PatternSet or ndarray of shape (P, n), bool
     beta : float
     settings : SolverSettings, optional
+    **fit_kwargs
+        Further keyword arguments of :func:`cvxcnn.fit` (``facets``, ``strategy``,
+        ...); they override ``settings``.
 
     Returns
     -------
     ScalarUpperResult
     """
     fits = [
-        _scalar_fit(problem, problem.target[:, k], cells, beta, settings)
+        _scalar_fit(problem, problem.target[:, k], cells, beta, settings, fit_kwargs)
         for k in range(problem.channels)
     ]
     network = VectorReluNetwork.from_channels([f.network for f in fits])
@@ -135,7 +146,7 @@ def fit_principal(
     """
     X = problem.target
     a = np.linalg.svd(X, full_matrices=False)[2][0]
-    result = _scalar_fit(problem, X @ a, cells, beta, settings)
+    result = _scalar_fit(problem, X @ a, cells, beta, settings, {})
     net = result.network
     network = VectorReluNetwork(net.U.T, np.outer(net.v, a))
     rest = X - np.outer(X @ a, a)
