@@ -146,6 +146,7 @@ def relu_oracle(
     solver: str = "CLARABEL",
     solver_options: dict | None = None,
     threshold: float | None = None,
+    known_lower: float = 0.0,
 ) -> OracleResult:
     """Bracket ``max over the cells in masks, ||u|| <= 1, of |g^T (Y u)_+|``.
 
@@ -170,6 +171,10 @@ def relu_oracle(
         ``masks`` (valid for the whole arrangement, which is what a
         certificate over a sampled set estimates); cells pruned that way keep
         ``cell_lower = 0``.
+    known_lower : float
+        A value of ``M`` already reached elsewhere in the same arrangement
+        (earlier chunks of a stream): by default, pairs whose bound is at
+        most this are not solved either (ignored with ``threshold``).
 
     Returns
     -------
@@ -194,7 +199,7 @@ def relu_oracle(
     side = 1.0 if value_at[best_cell, 0] >= value_at[best_cell, 1] else -1.0
     direction = side * _unit((masks[best_cell] * g) @ Y)
     # pairs whose closed-form bound is not attained and might beat `lower`
-    cut = lower if threshold is None else float(threshold)
+    cut = max(lower, known_lower) if threshold is None else float(threshold)
     todo = np.argwhere(~attained & (pair_upper > cut))
     if len(todo):
         signs = np.where(todo[:, 1] == 0, 1.0, -1.0)
