@@ -1173,10 +1173,19 @@ class PatternStream:
         The last pass ran to the end.
     repaired, dropped : int
         Generators replaced by an LP, empty cells dropped (degenerate data only).
+    cache : bool
+        Keep the cells of the first complete pass bit-packed (``n / 8 + 8 d``
+        bytes per cell instead of ``n + 8 d``) and replay them on later
+        passes instead of enumerating again (column generation runs one
+        pass per round).
     """
 
-    def __init__(self, Y: object, *, chunk_size: int = 65536, progress: bool = False) -> None:
+    def __init__(
+        self, Y: object, *, chunk_size: int = 65536, progress: bool = False, cache: bool = False
+    ) -> None:
         self.Y = _check_patch_matrix(Y)
+        self.cache = bool(cache)
+        self._cached: list[tuple[np.ndarray, np.ndarray]] | None = None
         self.chunk_size = check_positive_int(chunk_size, "chunk_size")
         self.progress = bool(progress)
         self.digest = matrix_digest(self.Y)
@@ -1214,19 +1223,34 @@ class PatternStream:
         return PatternSet(masks, _unit_rows(gens), False, "streamed", self.count_bound)
 
     def __iter__(self) -> Iterator[PatternSet]:
-        self.n_cells = self.n_chunks = self.repaired = self.dropped = 0
+        self.n_cells = self.n_chunks = 0
+        if self._cached is None:  # a replay keeps the first pass's counts
+            self.repaired = self.dropped = 0
         self.complete = False
-        if self._red is None:  # every row zero: one cell
+        if self._cached is not None:
+            chunks = self._from_cache()
+        elif self._red is None:  # every row zero: one cell
             gens = np.zeros((1, self.Y.shape[1]))
             gens[0, 0] = 1.0
             chunks = [PatternSet(np.ones((1, self.Y.shape[0]), bool), gens, False, "streamed", 1)]
         else:
             chunks = self._chunks()
+        packed: list[tuple[np.ndarray, np.ndarray]] = []
         for chunk in chunks:
             self.n_cells += len(chunk)
             self.n_chunks += 1
+            if self.cache and self._cached is None:
+                packed.append((np.packbits(chunk.masks, axis=1), chunk.generators))
             yield chunk
         self.complete = True
+        if self.cache and self._cached is None:
+            self._cached = packed
+
+    def _from_cache(self) -> Iterator[PatternSet]:
+        n = self.Y.shape[0]
+        for bits, gens in self._cached:
+            masks = np.unpackbits(bits, axis=1, count=n).astype(bool)
+            yield PatternSet(masks, gens, False, "streamed", self.count_bound)
 
     def _chunks(self) -> Iterator[PatternSet]:
         """Verified chunks of ``chunk_size`` new cells (the last one smaller)."""
@@ -1255,7 +1279,7 @@ class PatternStream:
 
 
 def stream_relu_patterns(
-    Y: object, *, chunk_size: int = 65536, progress: bool = False
+    Y: object, *, chunk_size: int = 65536, progress: bool = False, cache: bool = False
 ) -> PatternStream:
     """Every ReLU sign pattern of ``Y`` as a stream of chunks (see :class:`PatternStream`).
 
@@ -1267,6 +1291,8 @@ def stream_relu_patterns(
         the working memory is ``O(chunk_size * n)`` plus the cell keys.
     progress : bool
         A tqdm bar over the extreme rays.
+    cache : bool
+        Replay the first complete pass from a bit-packed copy (see :class:`PatternStream`).
 
     Returns
     -------
@@ -1275,4 +1301,4 @@ def stream_relu_patterns(
         chunks; the union of a complete pass is the cell set of
         :func:`enumerate_relu_patterns` (the same masks, other generators).
     """
-    return PatternStream(Y, chunk_size=chunk_size, progress=progress)
+    return PatternStream(Y, chunk_size=chunk_size, progress=progress, cache=cache)

@@ -212,7 +212,19 @@ class RestrictedPrograms:
         _, g = dual_direction(result.network, self.problem, self.loss)
         oracle = self.activation.oracle(self.problem.Y, g, self.cells)
         violated = np.flatnonzero((oracle.cell_lower > self.beta * (1 + self.tol)) & ~mask)
-        return oracle, violated
+        return oracle, violated[np.argsort(-oracle.cell_lower[violated])]
+
+    def certify(self, network: object) -> Certificate:
+        """The certificate of ``network`` over every cell."""
+        return certify(network, self.problem, self.cells, beta=self.beta, loss=self.loss)
+
+    def total_cells(self) -> int:
+        """Cells of the arrangement."""
+        return len(self.cells)
+
+    def pad(self, mask: np.ndarray) -> np.ndarray:
+        """``mask`` (k,) bool extended with False to the cells held now (a pool may grow)."""
+        return np.concatenate([mask, np.zeros(len(self.cells) - mask.size, dtype=bool)])
 
     def round(self, in_program: np.ndarray, add: int):
         """One round: solve, refine on the active cells, judge; None if nothing was solved.
@@ -230,11 +242,12 @@ class RestrictedPrograms:
             if refined.network is not None and refined.primal_objective <= fit_.primal_objective:
                 fit_, fit_mask = refined, refined_mask
         oracle, violated = self.judge(fit_, fit_mask)
+        in_program = self.pad(in_program)  # a growing pool may hold new cells now
         if fit_ is not full and len(violated) and in_program[violated].all():
             # the refinement dropped cells the full program holds: judge the full solution
             fit_, fit_mask = full, in_program.copy()
             oracle, violated = self.judge(fit_, fit_mask)
-        order = violated[np.argsort(-oracle.cell_lower[violated])][:add]
+        order = violated[:add]
         # the certificate this round's network already earns (rigorous: oracle upper end)
         r, _ = dual_direction(fit_.network, self.problem, self.loss)
         lower = dual_bound(self.loss, r, self.problem.target, self.beta, oracle.upper)[1]
@@ -263,23 +276,22 @@ class RestrictedPrograms:
         Returns ``(fit, certificate, record)``; ``record`` (JSON-ready) holds
         the relative gap before and after and the cells of each solve.
         """
-        cert = certify(fit_.network, self.problem, self.cells, beta=self.beta, loss=self.loss)
+        cert = self.certify(fit_.network)
         record = {"gap_before": cert.relative_gap, "solves": []}
         if cert.relative_gap <= gap_tol or self.solver.upper() != "CLARABEL":
             return fit_, cert, record
         options = {**(self.solver_options or {}), **POLISH_CLARABEL}
+        mask = self.pad(mask)
         masks = [self.active(fit_, mask, 1e-3)]
         if neighbours is not None:
-            masks.insert(0, self.active(fit_, mask, REFINE_RTOL) | neighbours)
+            masks.insert(0, self.active(fit_, mask, REFINE_RTOL) | self.pad(neighbours))
         for cells in masks:
             polished = self.solve(cells, options)
             entry = {"cells": int(cells.sum()), "status": polished.status, "gap": None}
             record["solves"].append(entry)
             if not polished.success:
                 continue
-            other = certify(
-                polished.network, self.problem, self.cells, beta=self.beta, loss=self.loss
-            )
+            other = self.certify(polished.network)
             entry["gap"] = other.relative_gap
             if other.gap < cert.gap:
                 fit_, cert = polished, other
@@ -388,20 +400,45 @@ def solve_colgen(
         facet_reduction, max_memory, natural_scale(problem),
     )  # fmt: skip
     in_program = _initial_cells(activation, problem, cells, initial, loss, random_state)
+    loop = ColgenLoop(add_per_iteration, max_iterations, gap_tol, drop_inactive, progress)
+    return run_colgen(rp, in_program, loop, start)
+
+
+@dataclass
+class ColgenLoop:
+    """When column generation adds, drops, prints and stops (see :func:`solve_colgen`)."""
+
+    add_per_iteration: int
+    max_iterations: int
+    gap_tol: float
+    drop_inactive: bool
+    progress: bool
+
+
+def run_colgen(
+    rp: RestrictedPrograms, in_program: np.ndarray, loop: ColgenLoop, start: float
+) -> ColgenResult:
+    """The column-generation loop over ``rp``'s cells, from the cells in ``in_program`` (P,) bool.
+
+    Written once for an exact cell set (:class:`RestrictedPrograms`) and a
+    pool that grows as the oracle finds cells (``rp.pad`` extends the masks).
+    ``start``: ``time.perf_counter()`` at the caller's start.
+    """
     history: list[ColgenIteration] = []
     converged = False
     ever = in_program.copy()  # every cell that entered the program at some round
     recent: list[np.ndarray] = []  # active and added cells of the last rounds
     best: tuple[ConvexFitResult, float, np.ndarray] | None = None
     all_optimal = True
-    for _ in range(max_iterations):
+    for _ in range(loop.max_iterations):
         t0 = time.perf_counter()
         ever |= in_program
-        step = rp.round(in_program, add_per_iteration)
+        step = rp.round(in_program, loop.add_per_iteration)
         if step is None:
             all_optimal = False
             break
         fit_, fit_mask, oracle, order, gap, full_ok = step
+        in_program, ever, recent = rp.pad(in_program), rp.pad(ever), [rp.pad(m) for m in recent]
         all_optimal &= full_ok
         if best is None or gap < best[1]:
             best = (fit_, gap, fit_mask.copy())
@@ -415,31 +452,31 @@ def solve_colgen(
                 status=fit_.status,
             )
         )
-        if progress:
-            _print_round(history, beta)
-        if len(order) == 0 or best[1] <= gap_tol:
+        if loop.progress:
+            _print_round(history, rp.beta)
+        if len(order) == 0 or best[1] <= loop.gap_tol:
             converged = True
             break
-        active = rp.active(fit_, fit_mask, REFINE_RTOL)
+        active = rp.pad(rp.active(fit_, fit_mask, REFINE_RTOL))
         recent = [*recent[-(STALL_ROUNDS - 1) :], active.copy()]
         recent[-1][order] = True
         if _stalled(history):
             break  # solver accuracy, not missing cells, limits the oracle now
-        if drop_inactive:  # keep the program small: the current active set plus the new cells
+        if loop.drop_inactive:  # keep the program small: the active set plus the new cells
             in_program = active
         in_program[order] = True
     if best is None:
         raise RuntimeError("column generation failed: the restricted program was not solved")
     neighbours = np.logical_or.reduce(recent) if recent else None
-    fit_, certificate, record = rp.polish(*best[::2], gap_tol, neighbours)
-    converged |= certificate.certified and certificate.relative_gap <= gap_tol
+    fit_, certificate, record = rp.polish(*best[::2], loop.gap_tol, neighbours)
+    converged |= certificate.certified and certificate.relative_gap <= loop.gap_tol
     return ColgenResult(
         fit=fit_,
         certificate=certificate,
         converged=converged and all_optimal and fit_.success,
         iterations=history,
-        patterns_used=int(ever.sum()),
-        total_cells=len(cells),
+        patterns_used=int(rp.pad(ever).sum()),
+        total_cells=rp.total_cells(),
         seconds=time.perf_counter() - start,
         polish=record,
     )

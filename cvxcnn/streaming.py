@@ -192,6 +192,7 @@ def certify_streamed(
     loss: str | Loss = "squared",
     chunk_size: int = 65536,
     progress: bool = False,
+    stream: PatternStream | None = None,
 ) -> Certificate:
     """:func:`cvxcnn.certify` of a ReLU network with the streamed oracle over every cell.
 
@@ -207,6 +208,8 @@ def certify_streamed(
     chunk_size : int
         Cells per chunk.
     progress : bool
+    stream : PatternStream, optional
+        A stream of ``problem.Y``'s cells to reuse (e.g. one with a cache).
 
     Returns
     -------
@@ -214,7 +217,7 @@ def certify_streamed(
     """
     if not isinstance(network, ReluNetwork):
         raise TypeError(f"network must be a ReluNetwork; got {type(network).__name__}")
-    stream = PatternStream(problem.Y, chunk_size=chunk_size, progress=progress)
+    stream = stream or PatternStream(problem.Y, chunk_size=chunk_size, progress=progress)
     source = OracleSource(
         run=lambda g: streamed_relu_oracle(problem.Y, g, stream=stream),
         label="streamed",
