@@ -99,8 +99,9 @@ def _screen(Y, g, masks):
         slack = signs * YU / scale
         attained[start : start + len(block), 0] = slack.min(axis=0) >= -1e-12
         attained[start : start + len(block), 1] = (-slack).min(axis=0) >= -1e-12
-        value_at[start : start + len(block), 0] = objective_at(Y, g, Uc)
-        value_at[start : start + len(block), 1] = objective_at(Y, g, -Uc)
+        # objective_at(Y, g, +-Uc), from the product already at hand
+        value_at[start : start + len(block), 0] = np.abs(g @ np.maximum(YU, 0.0))
+        value_at[start : start + len(block), 1] = np.abs(g @ np.maximum(-YU, 0.0))
     return c_norm, attained, value_at
 
 
