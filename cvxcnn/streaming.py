@@ -233,4 +233,9 @@ def stream_exhaustive(oracle: StreamedOracleResult, Y: np.ndarray) -> tuple[bool
         return False, "the stream enumerated another patch matrix: the bound is an estimate"
     if not oracle.complete:
         return False, "the stream of cells stopped before its end: the bound is an estimate"
+    if oracle.n_cells > oracle.count_bound:  # impossible for a correct enumeration
+        return False, (
+            f"the stream yielded {oracle.n_cells} cells, more than the count bound "
+            f"{oracle.count_bound}: the enumeration is wrong, the bound is an estimate"
+        )
     return True, ""

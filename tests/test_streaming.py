@@ -167,6 +167,8 @@ def test_incomplete_or_foreign_stream_is_only_an_estimate():
     assert not stream_exhaustive(res, problem.Y)[0]
     res.complete = True
     assert not stream_exhaustive(res, problem.Y + 1.0)[0]
+    res.n_cells = res.count_bound + 1  # more cells than any arrangement of Y has
+    assert not stream_exhaustive(res, problem.Y)[0]
     other = noisy_problem(5, (1, 16), 0.3, kernel_size=3)
     with pytest.raises(ValueError, match="same Y"):
         streamed_relu_oracle(problem.Y, np.ones(problem.n), stream=stream_relu_patterns(other.Y))
