@@ -793,14 +793,15 @@ def _vertex_batches(
     Yields, batch by batch of extreme rays, candidate masks (N, m) and interior
     generators (N, r); every cell appears at least once over the whole
     stream (once per extreme ray it touches), the rays through more than
-    ``r - 1`` rows last. ``batch``: (r-1)-subsets per batch (default: a few
-    million work elements).
+    ``r - 1`` rows last. ``batch``: at most this many (r-1)-subsets per
+    batch (never more than keeps the work arrays at a few million elements).
     """
     m, r = X.shape
     sigma = _sign_choices(r - 1)
     degenerate: dict[bytes, np.ndarray] = {}
     subsets = itertools.combinations(range(m), r - 1)
-    step = batch or _chunk_size(2 * sigma.shape[1] * m)
+    step = _chunk_size(2 * sigma.shape[1] * m)  # bounded work arrays (B, 2^(r-1), m)
+    step = min(step, batch) if batch else step
     with tqdm(
         total=math.comb(m, r - 1), disable=not progress, unit="subset", desc="vertex rays"
     ) as bar:
@@ -1257,7 +1258,7 @@ class PatternStream:
         seen = KeySet()
         held: list[tuple[np.ndarray, np.ndarray]] = []
         count = 0
-        for masks_r, gens_r in self._reduced_batches():
+        for masks_r, gens_r in self._candidate_blocks():
             new = seen.add_new(packed_keys(masks_r))
             held.append((masks_r[new], gens_r[new]))
             count += new.size
@@ -1271,6 +1272,21 @@ class PatternStream:
         if count:
             masks_r_all = np.concatenate([h[0] for h in held])
             yield from self._verified(masks_r_all, np.concatenate([h[1] for h in held]))
+
+    def _candidate_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Batches of rays gathered to ~``chunk_size`` candidates (one key merge each)."""
+        masks: list[np.ndarray] = []
+        gens: list[np.ndarray] = []
+        count = 0
+        for masks_r, gens_r in self._reduced_batches():
+            masks.append(masks_r)
+            gens.append(gens_r)
+            count += masks_r.shape[0]
+            if count >= self.chunk_size:
+                yield np.concatenate(masks), np.concatenate(gens)
+                masks, gens, count = [], [], 0
+        if masks:
+            yield np.concatenate(masks), np.concatenate(gens)
 
     def _verified(self, masks_r: np.ndarray, gens_r: np.ndarray) -> Iterator[PatternSet]:
         chunk = self._finish(masks_r, gens_r)
