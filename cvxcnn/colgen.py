@@ -263,15 +263,14 @@ class RestrictedPrograms:
     ):
         """The certificate of ``fit_``; a last tight solve if that certifies a smaller gap.
 
-        Interior-point accuracy leaves a neuron that lies on a hyperplane
-        split between the two adjacent cells, and column generation then
-        cycles between them (dropping the inactive one, re-adding it as
-        violated); the certified gap stalls at a few 1e-6 (measured: 1-D,
-        n = 300). The first polishing solve therefore runs, at
-        :data:`POLISH_CLARABEL` tolerances, over ``fit_``'s active cells
-        plus ``neighbours`` (the cells active or added in the last rounds,
-        both sides of such a cycle); the second over ``fit_``'s largest
-        blocks only. The best certified result is kept.
+        The first polishing solve runs, at :data:`POLISH_CLARABEL`
+        tolerances, over ``fit_``'s largest blocks. If that does not reach
+        ``gap_tol``, a second one runs over ``fit_``'s active cells plus
+        ``neighbours`` (the cells active or added in the last rounds): when
+        column generation cycles between the two cells adjacent to a neuron
+        on a hyperplane (dropping the inactive one, re-adding it as
+        violated), both sides are then in the program. The best certified
+        result is kept.
 
         Returns ``(fit, certificate, record)``; ``record`` (JSON-ready) holds
         the relative gap before and after and the cells of each solve.
@@ -284,7 +283,7 @@ class RestrictedPrograms:
         mask = self.pad(mask)
         masks = [self.active(fit_, mask, 1e-3)]
         if neighbours is not None:
-            masks.insert(0, self.active(fit_, mask, REFINE_RTOL) | self.pad(neighbours))
+            masks.append(self.active(fit_, mask, REFINE_RTOL) | self.pad(neighbours))
         for cells in masks:
             polished = self.solve(cells, options)
             entry = {"cells": int(cells.sum()), "status": polished.status, "gap": None}

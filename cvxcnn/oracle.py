@@ -110,9 +110,8 @@ def _screen(Y, g, masks):
         slack = signs * YU / scale
         attained[rows, 0] = slack.min(axis=0) >= -1e-12
         attained[rows, 1] = (-slack).min(axis=0) >= -1e-12
-        # objective_at(Y, g, +-Uc), from the product already at hand
-        value_at[rows, 0] = np.abs(g @ np.maximum(YU, 0.0))
-        value_at[rows, 1] = np.abs(g @ np.maximum(-YU, 0.0))
+        value_at[rows, 0] = objective_at(Y, g, Uc)
+        value_at[rows, 1] = objective_at(Y, g, -Uc)
         cosine = np.clip(signs * YU * inv_norm, -1.0, 1.0)  # (n, k): a_j^T c / (|a_j| |c|)
         worst = np.stack([np.minimum(cosine.min(axis=0), 0.0), np.maximum(cosine.max(axis=0), 0.0)])
         halfspace[rows] = c_norm[rows, None] * np.sqrt(1.0 - worst.T**2)
@@ -229,7 +228,7 @@ def relu_oracle(
             pairs = np.column_stack([todo[:, 0], signs])
             ups, points = _socp_cells(Y, g, masks, pairs, solver, solver_options)
         rows, cols = todo[:, 0], todo[:, 1]
-        pair_upper[rows, cols] = np.minimum(pair_upper[rows, cols], ups)
+        pair_upper[rows, cols] = np.minimum(c_norm[rows], ups)  # the halfspace bound only prunes
         vals = objective_at(Y, g, points)
         if threshold is not None:
             # a point that rounding put outside its cell is valued in ANOTHER cell
