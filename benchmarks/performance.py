@@ -11,7 +11,16 @@ Single solves at ``beta = 1e-3`` (the variants):
 - ``full``: every sign row, QDLDL (today's factorization, no reduction);
 - ``facets``: facet-reduced rows (Qhull, one process), QDLDL (today's default);
 - ``facets-2proc``: the same with the reduction in every CPU's process;
-- ``facets-direct``: that program assembled without CVXPY.
+- ``facets-direct``: that program assembled without CVXPY;
+- ``working-set``: :func:`cvxcnn.fitting.fit` with ``strategy="working_set"`` (issue #17:
+  growing working sets until the oracle finds no violated cell of the whole set;
+  ``set_gap`` is the rigorous relative gap over the whole set). Every other variant
+  pins ``strategy="full"`` (one program over every pattern).
+
+The facet rule (issue #17, ``--dense-repeats R``): dense Gaussian data,
+n = 400, d = 10, P = 500, ``facets="off"`` and the default ``"auto"``
+interleaved R times (``cpu_seconds`` is the process's CPU time, which other
+processes on a shared machine do not inflate).
 
 Beta paths over 10 betas from 1 down to 1e-3:
 
@@ -25,6 +34,8 @@ Usage::
 
     python benchmarks/performance.py --out benchmarks/results/performance.json
     python benchmarks/performance.py --single 4000 --variants facets --paths   # memory
+    python benchmarks/performance.py --single 1000 2000 --variants facets working-set \
+        --paths --dense-repeats 3 --out benchmarks/results/performance_ws.json  # issue #17
 """
 
 from __future__ import annotations
@@ -42,12 +53,14 @@ from cvxcnn.bench.runner import run_isolated
 
 BETA = 1e-3
 BETAS = list(np.logspace(0, -3, 10))
+FULL = dict(strategy="full")
 VARIANTS = {
-    "before": dict(facets="off", solver_options={"direct_solve_method": "auto"}),
-    "full": dict(facets="off"),
-    "facets": dict(facets="auto"),
-    "facets-2proc": dict(facets="auto", n_jobs=-1),
-    "facets-direct": dict(facets="auto", backend="direct", n_jobs=-1),
+    "before": dict(facets="off", solver_options={"direct_solve_method": "auto"}, **FULL),
+    "full": dict(facets="off", **FULL),
+    "facets": dict(facets="auto", **FULL),
+    "facets-2proc": dict(facets="auto", n_jobs=-1, **FULL),
+    "facets-direct": dict(facets="auto", backend="direct", n_jobs=-1, **FULL),
+    "working-set": dict(facets="auto", strategy="working_set"),
 }
 
 
@@ -66,10 +79,16 @@ def single_task(n_patterns: int, variant: str) -> dict:
     from cvxcnn.fitting import fit_relu
 
     problem, patterns = _problem(n_patterns)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fit = fit_relu(problem, patterns, beta=BETA, **VARIANTS[variant])
     wall = time.perf_counter() - start
+    ws = fit.working_set
     return {
+        "cpu_seconds": time.process_time() - cpu,
+        "set_gap": ws.get("set_gap"),
+        "ws_rounds": ws.get("rounds"),
+        "ws_program_cells": ws.get("program_cells"),
+        "active_patterns": fit.active_patterns,
         "status": fit.status,
         "objective": fit.objective,
         "iterations": fit.solve.iterations,
@@ -112,9 +131,34 @@ def path_task(n_patterns: int, variant: str) -> dict:
     }
 
 
+def dense_task(facets: str) -> dict:
+    """One default ``fit`` on dense n = 400, d = 10 data, P = 500; runs in the child process."""
+    from cvxcnn.arrangements import sample_relu_patterns
+    from cvxcnn.fitting import fit
+    from cvxcnn.problem import problem_from_matrix
+
+    rng = np.random.default_rng(0)
+    Y = rng.standard_normal((400, 10))
+    target = np.maximum(Y @ rng.standard_normal(10), 0) + 0.1 * rng.standard_normal(400)
+    problem = problem_from_matrix(Y, target)
+    patterns = sample_relu_patterns(Y, 500, random_state=0)
+    start, cpu = time.perf_counter(), time.process_time()
+    result = fit(problem, patterns, beta=BETA, facets=facets)
+    return {
+        "status": result.status,
+        "objective": result.objective,
+        "iterations": result.solve.iterations,
+        "constraint_rows": result.constraint_rows,
+        "facet_seconds": result.facets.get("seconds", 0.0),
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
+    }
+
+
 COLUMNS = (
     "case", "P", "variant", "status", "objective", "iterations", "constraint_rows",
-    "facet_seconds", "compile_seconds", "solve_seconds", "seconds", "peak_rss_mb",
+    "facet_seconds", "compile_seconds", "solve_seconds", "seconds", "cpu_seconds",
+    "set_gap", "ws_rounds", "ws_program_cells", "peak_rss_mb",
 )  # fmt: skip
 
 
@@ -125,6 +169,8 @@ def cases(args: argparse.Namespace) -> list[tuple[str, int, str]]:
         if p <= args.dpp_max:
             out.append(("path", p, "path-dpp"))
         out.append(("path", p, "path-active"))
+    for _ in range(args.dense_repeats):
+        out += [("dense", 500, "off"), ("dense", 500, "auto")]
     return out
 
 
@@ -134,13 +180,17 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--paths", type=int, nargs="*", default=[300, 1000])
     parser.add_argument("--dpp-max", type=int, default=300, help="largest P for path-dpp")
+    parser.add_argument("--dense-repeats", type=int, default=0, help="facet-rule repeats")
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--out", type=Path, default=Path("performance.json"))
     args = parser.parse_args()
     runs = []
     for case, p, variant in cases(args):
-        task = single_task if case == "single" else path_task
-        res = run_isolated(task, {"n_patterns": p, "variant": variant}, timeout=args.timeout)
+        if case == "dense":
+            res = run_isolated(dense_task, {"facets": variant}, timeout=args.timeout)
+        else:
+            task = single_task if case == "single" else path_task
+            res = run_isolated(task, {"n_patterns": p, "variant": variant}, timeout=args.timeout)
         runs.append({"case": case, "P": p, "variant": variant, **res})
         print(json.dumps(runs[-1]), flush=True)
     payload = {"beta": BETA, "betas": BETAS, "machine": machine_info(), "runs": runs}

@@ -25,12 +25,14 @@ from cvxcnn.data import DenoisingData, load_dataset, load_digits, synthetic_1d
 from cvxcnn.estimator import ConvexCNN, ConvexReLUCNN
 from cvxcnn.fitting import fit, fit_st
 from cvxcnn.metrics import psnr
+from cvxcnn.mip_oracle import MipArrangement, mip_arrangement
 from cvxcnn.network_io import LoadedNetwork, load_network, save_network
 from cvxcnn.networks import ReluNetwork, primal_objective
 from cvxcnn.path import PathResult, solve_path
 from cvxcnn.problem import PatchProblem, ProblemSpec, make_problem
 from cvxcnn.results import ConvexFitResult
 from cvxcnn.soft_threshold import STNetwork, TripleSet, enumerate_st_triples, sample_st_triples
+from cvxcnn.vector import VectorFitResult, VectorReluNetwork, fit_vector
 
 __version__ = "0.1.0"
 
@@ -43,6 +45,7 @@ __all__ = [
     "ConvexReLUCNN",
     "DenoisingData",
     "LoadedNetwork",
+    "MipArrangement",
     "PatchProblem",
     "PathResult",
     "PatternSet",
@@ -50,12 +53,15 @@ __all__ = [
     "ReluNetwork",
     "STNetwork",
     "TripleSet",
+    "VectorFitResult",
+    "VectorReluNetwork",
     "__version__",
     "certify",
     "enumerate_relu_patterns",
     "enumerate_st_triples",
     "fit",
     "fit_st",
+    "fit_vector",
     "fixed_threshold_bracket",
     "get_activation",
     "load_dataset",
@@ -63,6 +69,7 @@ __all__ = [
     "load_network",
     "make_cells",
     "make_problem",
+    "mip_arrangement",
     "primal_objective",
     "psnr",
     "sample_relu_patterns",

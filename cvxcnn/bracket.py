@@ -141,7 +141,7 @@ def _check_given(networks: Sequence[STNetwork], threshold: float) -> list[STNetw
 
 
 def fixed_threshold_bracket(
-    data: PatchProblem,
+    problem: PatchProblem,
     triples: TripleSet,
     threshold: float,
     *,
@@ -164,7 +164,7 @@ def fixed_threshold_bracket(
 
     Parameters
     ----------
-    data : PatchProblem
+    problem : PatchProblem
     triples : TripleSet
         Triples for program 6a (exact for a certified lower bound).
     threshold : float
@@ -172,7 +172,7 @@ def fixed_threshold_bracket(
     beta : float
     loss : str or Loss
     fit : STFitResult, optional
-        A solved 6a result for these ``data``/``triples``/``beta`` (solved here if omitted).
+        A solved 6a result for these ``problem``/``triples``/``beta`` (solved here if omitted).
     networks : sequence of STNetwork
         Further fixed-lambda networks (e.g. trained ones) for the upper bound.
     polish : bool
@@ -200,7 +200,7 @@ def fixed_threshold_bracket(
     beta = check_positive(beta, "beta")
     loss = get_loss(loss)
     given = _check_given(networks, lam)
-    target = _FixedThreshold(data, triples, lam, beta, loss, solver)
+    target = _FixedThreshold(problem, triples, lam, beta, loss, solver)
     if fit is None:
         fit = target.fit_6a(solver_options, canon_backend, facets)
     else:

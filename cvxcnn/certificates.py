@@ -87,7 +87,9 @@ class Certificate(Result):
         ``upper - lower`` and ``gap / |upper|``.
     certificate : {"certified", "estimated", "failed"}
     oracle : str
-        Which oracle ran, e.g. ``"exact/nnls"`` or ``"sampled/st-socp"``.
+        Which oracle ran, e.g. ``"exact/nnls"`` (enumerated cells),
+        ``"exact/mip"`` (every cell by the mixed-integer oracle) or
+        ``"sampled/st-socp"``.
     oracle_cells : int
         Cells the oracle searched.
     oracle_upper, oracle_lower : float
@@ -100,6 +102,10 @@ class Certificate(Result):
     activation : str
     message : str
         Why the result is estimated or failed ("" when certified).
+    oracle_converged : bool
+        The oracle's bracket closed; False when an anytime oracle (the MIP)
+        stopped at its time limit: the lower bound is still certified (from
+        ``oracle_upper``), only looser.
 
     Raises
     ------
@@ -123,6 +129,7 @@ class Certificate(Result):
     oracle_seconds: float
     activation: str = "relu"
     message: str = ""
+    oracle_converged: bool = True
 
     def __post_init__(self) -> None:
         if self.certificate not in (CERTIFIED, ESTIMATED, FAILED):
@@ -269,14 +276,18 @@ def certify(
         Any two-layer network for ``problem`` (reconstructed, trained, loaded).
     problem : PatchProblem
         Patches ``Y`` (n, d), readout ``R``, target ``x``.
-    cells : PatternSet, TripleSet or ndarray of shape (P, n), bool
+    cells : PatternSet, TripleSet, MipArrangement or ndarray of shape (P, n), bool
         Cells the oracle searches, of the network's activation.
         ``certificate == "certified"`` only when they are an exact set
-        verified against ``problem.Y``.
+        verified against ``problem.Y``, or a
+        :class:`cvxcnn.mip_oracle.MipArrangement` of ``problem.Y`` (every
+        cell, searched by the mixed-integer oracle: certified at any time
+        limit, ``oracle_converged`` False when it stopped there).
     beta : float
     loss : str or Loss
     oracle_options : dict, optional
-        Passed to the activation's oracle (ReLU: ``method="nnls"|"socp"``;
+        Passed to the activation's oracle (ReLU: ``method="nnls"|"socp"``,
+        or ``time_limit`` seconds for a :class:`cvxcnn.mip_oracle.MipArrangement`;
         soft thresholds: ``solver``, ``solver_options``).
 
     Returns
@@ -357,6 +368,7 @@ def bound_network(
         dual_scale=s,
         oracle_seconds=seconds,
         message=message,
+        oracle_converged=oracle.converged,
         **common,
     )
 
@@ -381,6 +393,17 @@ def _exhaustive(activation: Activation, cells: object, problem: PatchProblem) ->
             "matrix (enumerated from another Y, or cells missing): the bound is an estimate"
         )
     return True, ""
+
+
+def certificate_verdict(
+    activation: Activation, cells: object, problem: PatchProblem, upper: float, lower: float
+) -> tuple[str, str]:
+    """("certified" | "estimated" | "failed", why) for a bracket over ``cells``.
+
+    Only ``problem.Y`` is read (so any problem with a patch matrix will do,
+    e.g. :class:`cvxcnn.vector.VectorProblem`).
+    """
+    return _verdict(_exhaustive(activation, cells, problem), upper, lower)
 
 
 def _verdict(exhaustive: tuple[bool, str], upper: float, lower: float) -> tuple[str, str]:

@@ -29,6 +29,7 @@ from cvxcnn.problem import PatchProblem
 from cvxcnn.reconstruct import natural_scale
 from cvxcnn.results import ConvexFitResult, Result
 from cvxcnn.validation import check_positive, check_positive_int
+from cvxcnn.working_set import most_violated_at_zero
 
 
 @dataclass
@@ -137,15 +138,6 @@ def _initial_cells(
     return chosen
 
 
-def most_violated_at_zero(
-    activation: Activation, problem: PatchProblem, cells: object, loss: Loss, size: int
-) -> np.ndarray:
-    """Indices of the ``size`` cells with the largest oracle value at the zero network."""
-    _, g = dual_direction(activation.empty_network(problem.d), problem, loss)
-    oracle = activation.oracle(problem.Y, g, cells)
-    return np.argsort(-oracle.cell_lower)[:size]
-
-
 @dataclass
 class RestrictedPrograms:
     """The programs column generation solves over subsets of an exact cell set.
@@ -197,6 +189,7 @@ class RestrictedPrograms:
             row_mask=rows,
             facets="off",
             max_memory=self.max_memory,
+            strategy="full",
         )
 
     def active(self, result: ConvexFitResult, mask: np.ndarray, rtol: float) -> np.ndarray:
@@ -211,6 +204,9 @@ class RestrictedPrograms:
         """The oracle over every cell at ``result``'s residual; the violators outside ``mask``."""
         _, g = dual_direction(result.network, self.problem, self.loss)
         oracle = self.activation.oracle(self.problem.Y, g, self.cells)
+        if oracle.cells is not None:  # an enumeration-free oracle found cells: appended
+            self.cells = oracle.cells
+        mask = _grown(mask, len(self.cells))
         violated = np.flatnonzero((oracle.cell_lower > self.beta * (1 + self.tol)) & ~mask)
         return oracle, violated[np.argsort(-oracle.cell_lower[violated])]
 
@@ -300,6 +296,11 @@ class RestrictedPrograms:
         return fit_, cert, record
 
 
+def _grown(mask: np.ndarray, size: int) -> np.ndarray:
+    """``mask`` (P,) bool padded with False to ``size`` (cells appended by the oracle)."""
+    return np.concatenate([mask, np.zeros(size - len(mask), dtype=bool)])
+
+
 def _print_round(history: list[ColgenIteration], beta: float) -> None:
     it = history[-1]
     print(
@@ -339,11 +340,15 @@ def solve_colgen(
     Parameters
     ----------
     problem : PatchProblem
-    cells : PatternSet or TripleSet
+    cells : PatternSet, TripleSet or MipArrangement
         Every cell of the arrangement (``exact=True``), e.g. from
         :func:`cvxcnn.arrangements.enumerate_relu_patterns` or
         :func:`cvxcnn.soft_threshold.enumerate_st_triples`; the oracle
-        searches them, the program holds only a few.
+        searches them, the program holds only a few. A
+        :class:`cvxcnn.mip_oracle.MipArrangement` (ReLU, no enumeration) is
+        searched by the mixed-integer oracle, whose maximizers join its known
+        cells as new columns; ``converged`` then also needs that oracle's
+        bracket closed (not stopped at its time limit).
     beta : float
     loss : str or Loss
     initial : int or ndarray of shape (P0, n), bool
@@ -454,7 +459,7 @@ def run_colgen(
         if loop.progress:
             _print_round(history, rp.beta)
         if len(order) == 0 or best[1] <= loop.gap_tol:
-            converged = True
+            converged = best[1] <= loop.gap_tol or getattr(oracle, "converged", True)
             break
         active = rp.pad(rp.active(fit_, fit_mask, REFINE_RTOL))
         recent = [*recent[-(STALL_ROUNDS - 1) :], active.copy()]

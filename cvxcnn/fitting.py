@@ -47,6 +47,7 @@ from cvxcnn.soft_threshold.programs import (
 from cvxcnn.soft_threshold.triples import TripleSet
 from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, SolverSettings, solve_cvxpy
 from cvxcnn.validation import check_positive
+from cvxcnn.working_set import WorkingSets, resolve_strategy, solve_working_set
 
 #: Re-solves with added rows before the full program is solved instead.
 MAX_FACET_ROUNDS = 25
@@ -149,6 +150,7 @@ def fit(
     n_jobs: int | None = None,
     max_memory: float | None = None,
     prune: bool = False,
+    strategy: str = "auto",
 ) -> ConvexFitResult:
     """Solve the exact convex program over ``cells`` and reconstruct the network.
 
@@ -187,6 +189,15 @@ def fit(
         Reduce the reconstructed network to at most ``n_out + 1`` neurons at
         the same objective (:func:`cvxcnn.prune.prune_network`); the count
         before is kept in ``neurons_before_pruning``.
+    strategy : {"auto", "full", "working_set"}
+        ``full``: one program over every cell. ``working_set``: programs over
+        growing subsets until the oracle finds no cell of the set violating
+        its dual constraint (:func:`cvxcnn.working_set.solve_working_set`);
+        the same optimum, with the rigorous gap over the whole set in
+        ``result.working_set["set_gap"]`` and the program's cells in
+        ``result.cell_index``. ``auto`` (default): the working set when
+        ``P >= max(500, 8 (n_out + 1))`` (:func:`cvxcnn.working_set.resolve_strategy`)
+        and no ``row_mask`` is given, else full.
 
     Returns
     -------
@@ -205,6 +216,18 @@ def fit(
     loss = get_loss(loss)
     activation = activation_of(cells)
     cells = activation.check_cells(cells, problem.n)
+    if resolve_strategy(strategy, len(cells), problem.readout.n_out) == "working_set":
+        if row_mask is not None:
+            if strategy == "working_set":
+                raise ValueError(
+                    "strategy='working_set' chooses each program's rows itself; drop row_mask= "
+                    "or use strategy='full'"
+                )
+        else:
+            options = dict(solver=solver, solver_options=solver_options, rtol=rtol)
+            options |= dict(canon_backend=canon_backend, backend=backend, n_jobs=n_jobs)
+            options |= dict(max_memory=max_memory, prune=prune)
+            return _fit_working_set(activation, problem, cells, beta, loss, facets, options)
     a, b = normalization(problem, loss)
     k = loss.homogeneity or 0
     original = problem
@@ -246,6 +269,31 @@ def fit(
         result.neurons = result.network.n_neurons
         result.primal_objective = primal_objective(result.network, original, beta_original, loss)
     return result
+
+
+def _fit_working_set(
+    activation: Activation,
+    problem: PatchProblem,
+    cells: object,
+    beta: float,
+    loss: Loss,
+    facets: str | FacetReduction | None,
+    options: dict,
+) -> ConvexFitResult:
+    """:func:`fit` by working set (:func:`cvxcnn.working_set.solve_working_set`).
+
+    A sampled set's facets are reduced per working-set program (only its
+    cells pay); a given reduction, or the adjacency of an exact set (cheap
+    over every cell), is computed once and each program uses its columns.
+    """
+    if facets is None or (isinstance(facets, str) and not getattr(cells, "exact", False)):
+        reduction = "off" if facets is None else facets
+    else:
+        reduction = activation.facet_reduction(problem, cells, facets, options["n_jobs"]) or "off"
+    ws = WorkingSets(
+        activation, problem, cells, loss, fit, reduction, {**options, "strategy": "full"}
+    )
+    return solve_working_set(ws, beta)
 
 
 def _back_to_original(

@@ -6,7 +6,7 @@ import numpy as np
 
 from cvxcnn.validation import check_finite_array, check_positive
 
-__all__ = ["mse", "psnr"]
+__all__ = ["mean_chroma", "mse", "psnr", "rmse"]
 
 
 def mse(estimate: np.ndarray, reference: np.ndarray) -> float:
@@ -61,3 +61,29 @@ def psnr(estimate: np.ndarray, reference: np.ndarray, *, data_range: float | Non
     if err == 0:
         return float("inf")
     return float(10.0 * np.log10(peak**2 / err))
+
+
+def rmse(estimate: np.ndarray, reference: np.ndarray) -> float:
+    """Root mean squared error ``sqrt(mse(estimate, reference))`` (same shapes, any)."""
+    return float(np.sqrt(mse(estimate, reference)))
+
+
+def mean_chroma(ab: np.ndarray, *, axis: int = 1) -> float:
+    """Mean chroma ``sqrt(a^2 + b^2)`` over pixels: the colourfulness statistic.
+
+    Parameters
+    ----------
+    ab : array_like
+        The chroma channels along ``axis`` (length 2), e.g. ``(N, 2, H, W)``.
+    axis : int
+        The channel axis (default 1).
+
+    Returns
+    -------
+    float
+        ``mean(||ab||_2 along axis)``; 0 for a grey image.
+    """
+    arr = check_finite_array(ab, "ab")
+    if arr.ndim == 0 or arr.shape[axis] != 2:
+        raise ValueError(f"ab must have 2 channels (a, b) along axis {axis}; got shape {arr.shape}")
+    return float(np.mean(np.linalg.norm(arr, axis=axis)))

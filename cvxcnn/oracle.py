@@ -57,6 +57,12 @@ class OracleResult:
         Cells seen, settled in closed form or pruned, and solved (NNLS/SOCP).
     method : str
     seconds : float
+    converged : bool
+        ``upper`` is the value itself up to the method's tolerance (False
+        when an anytime oracle stopped at its time limit: still rigorous).
+    cells : object or None
+        The given cells grown by the cells an enumeration-free oracle found
+        (the brackets cover them, in that order); None when nothing was added.
     """
 
     upper: float
@@ -70,6 +76,8 @@ class OracleResult:
     n_solved: int
     method: str
     seconds: float
+    converged: bool = True
+    cells: object = field(default=None, repr=False)
 
 
 def objective_at(Y: np.ndarray, g: np.ndarray, U: np.ndarray) -> np.ndarray:
@@ -118,8 +126,13 @@ def _screen(Y, g, masks):
     return c_norm, attained, value_at, halfspace
 
 
-def _nnls_cell(Y, g, mask, sign):
-    """Exact max of ``sign * c^T u`` over the cell: NNLS on the polar cone."""
+def cell_nnls(Y: np.ndarray, g: np.ndarray, mask: np.ndarray, sign: float = 1.0):
+    """Exact max of ``sign * c^T u`` over the cell of ``mask`` (n,) and the unit ball.
+
+    NNLS on the polar cone (module docstring): returns ``(m, p)`` with the
+    upper end ``m = ||p||`` and ``p = P_K(c)`` (d,), whose direction is the
+    cell's maximizer (``c = Y^T D g``).
+    """
     c = sign * (Y.T @ (mask * g))
     A_T = (Y * (2.0 * mask - 1.0)[:, None]).T  # (d, n) = A^T
     a, _ = nnls(A_T, -c, maxiter=50 * A_T.shape[1])
@@ -222,7 +235,7 @@ def relu_oracle(
             ups = np.empty(len(todo))
             points = np.empty((len(todo), d))
             for j, (cell, sign) in enumerate(zip(todo[:, 0], signs, strict=True)):
-                ups[j], points[j] = _nnls_cell(Y, g, masks[cell], sign)
+                ups[j], points[j] = cell_nnls(Y, g, masks[cell], sign)
             points = _unit(points)
         else:
             pairs = np.column_stack([todo[:, 0], signs])

@@ -25,9 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from cvxcnn.activations import Activation, activation_of
-from cvxcnn.certificates import dual_bound, dual_direction
-from cvxcnn.colgen import most_violated_at_zero
+from cvxcnn.activations import activation_of
 from cvxcnn.facets import FacetReduction
 from cvxcnn.fitting import fit
 from cvxcnn.losses import Loss, get_loss
@@ -36,6 +34,7 @@ from cvxcnn.reconstruct import DEFAULT_RTOL, natural_scale
 from cvxcnn.results import ConvexFitResult, Result
 from cvxcnn.solve import DEFAULT_SOLVER
 from cvxcnn.validation import check_positive, check_positive_int
+from cvxcnn.working_set import WorkingSets, most_violated_at_zero, set_bound
 
 
 @dataclass
@@ -119,100 +118,9 @@ class PathResult(Result):
         return [p.fit for p in self.points]
 
 
-@dataclass
-class WorkingSets:
-    """Solves over working subsets of a cell set, and the oracle that grows them.
-
-    Attributes
-    ----------
-    activation : Activation
-    problem : PatchProblem
-    cells : PatternSet, TripleSet or ndarray of shape (P, n), bool
-    loss : Loss
-    solver, solver_options, rtol
-        As in :func:`cvxcnn.fitting.fit`.
-    reduction : FacetReduction or None
-        Computed once for the whole set; each working set uses its columns.
-    max_memory : float or None
-    """
-
-    activation: Activation
-    problem: PatchProblem
-    cells: object
-    loss: Loss
-    solver: str
-    solver_options: dict | None
-    rtol: float
-    reduction: FacetReduction | None
-    max_memory: float | None
-
-    def fit(self, beta: float, index: np.ndarray) -> ConvexFitResult:
-        """The program over the cells at ``index`` at this ``beta``."""
-        return fit(
-            self.problem,
-            self.activation.subset(self.cells, index),
-            beta=beta,
-            loss=self.loss,
-            solver=self.solver,
-            solver_options=self.solver_options,
-            rtol=self.rtol,
-            facets="off" if self.reduction is None else self.reduction.subset(index),
-            max_memory=self.max_memory,
-        )
-
-    def add_violators(self, working, g, threshold, most) -> np.ndarray:
-        """Add (in place) the ``most`` cells outside ``working`` most above ``threshold`` at ``g``.
-
-        Returns the oracle's per-cell lower ends, shape (P,).
-        """
-        oracle = self.activation.oracle(self.problem.Y, g, self.cells, threshold=threshold)
-        violated = np.flatnonzero((oracle.cell_lower > threshold) & ~working)
-        working[violated[np.argsort(-oracle.cell_lower[violated])][:most]] = True
-        return oracle
-
-    def solve_beta(self, beta, working, threshold, most, max_rounds):
-        """Working-set rounds at one ``beta`` until no cell of the set violates.
-
-        Returns ``(fit, index, rounds, converged, r, oracle)``: the last solve,
-        its working set, the rounds, whether the whole set was satisfied, the
-        residual direction and the last oracle over the set (None, None when
-        the solve failed).
-        """
-        r = oracle = None
-        for rounds in range(1, max_rounds + 1):
-            index = np.flatnonzero(working)
-            fit_ = self.fit(beta, index)
-            if fit_.network is None:
-                return fit_, index, rounds, False, None, None
-            r, g = dual_direction(fit_.network, self.problem, self.loss)
-            before = working.sum()
-            oracle = self.add_violators(working, g, threshold, most)
-            if working.sum() == before:
-                return fit_, index, rounds, True, r, oracle
-        converged = not np.any((oracle.cell_lower > threshold) & ~_mask(index, working.size))
-        return fit_, index, rounds, converged, r, oracle
-
-    def active(self, fit_: ConvexFitResult, index: np.ndarray, floor: float) -> np.ndarray:
-        """(P,) bool: the cells of ``index`` active in ``fit_`` (all of them if none is)."""
-        sub = self.activation.subset(self.cells, index)
-        keep = self.activation.active_cells(fit_, sub, rtol=self.rtol, floor=floor)
-        return _mask(index[keep] if keep.any() else index, len(self.cells))
-
-
-def _mask(index: np.ndarray, size: int) -> np.ndarray:
-    out = np.zeros(size, dtype=bool)
-    out[index] = True
-    return out
-
-
 def _point(fit_, beta, loss, problem, r, oracle, rounds, index, converged, t0) -> PathPoint:
     """The :class:`PathPoint` of one beta, with the rigorous lower bound over the set."""
-    if fit_.network is None:
-        max_ratio = lower = set_gap = float("nan")
-    else:
-        lower = dual_bound(loss, r, problem.target, beta, oracle.upper)[1]
-        set_gap = (fit_.primal_objective - lower) / abs(fit_.primal_objective)
-        max_ratio = oracle.lower / beta
+    max_ratio, lower, set_gap = set_bound(fit_, beta, loss, problem, r, oracle)
     return PathPoint(
         fit=fit_,
         beta=beta,
@@ -307,8 +215,10 @@ def solve_path(
         working[most_violated_at_zero(activation, problem, cells, loss, initial)] = True
     else:
         working[:] = True
+    options = dict(solver=solver, solver_options=solver_options, rtol=rtol)
+    options |= dict(max_memory=max_memory, strategy="full")
     ws = WorkingSets(
-        activation, problem, cells, loss, solver, solver_options, rtol, reduction, max_memory
+        activation, problem, cells, loss, fit, "off" if reduction is None else reduction, options
     )
     points: list[PathPoint] = []
     previous_g: np.ndarray | None = None

@@ -121,6 +121,13 @@ class ConvexFitResult(Result):
     W, Z : ndarray of shape (d, P) or None
         The solution blocks (``Z`` holds the negative-side blocks, ``w'``
         for soft thresholds).
+    working_set : dict
+        With ``fit(..., strategy="working_set")``: the rounds, the last
+        program's size and the rigorous gap over the whole given set
+        (:class:`cvxcnn.working_set.WorkingSetSummary`); empty for a full solve.
+    cell_index : ndarray of shape (P_program,) or None
+        With a working set: the given set's cells that ``W``/``Z`` columns
+        (and ``n_patterns``) refer to; None when the program held every cell.
     """
 
     status: str
@@ -148,8 +155,10 @@ class ConvexFitResult(Result):
     network: object | None = field(default=None, repr=False)
     W: np.ndarray | None = field(default=None, repr=False)
     Z: np.ndarray | None = field(default=None, repr=False)
+    working_set: dict = field(default_factory=dict)
+    cell_index: np.ndarray | None = field(default=None, repr=False)
 
-    _skip = ("solve", "network", "W", "Z", "n_patterns")
+    _skip = ("solve", "network", "W", "Z", "n_patterns", "cell_index")
 
     def _extra(self) -> dict:
         return {

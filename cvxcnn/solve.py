@@ -57,6 +57,11 @@ class SolverSettings:
     backend: str = "cvxpy"
     rtol: float = 1e-6
 
+    def solve(self, problem: cp.Problem) -> SolveInfo:
+        """Compile and solve a built CVXPY problem with these settings (:func:`solve_cvxpy`)."""
+        options, backend = self.solver_options, self.canon_backend
+        return solve_cvxpy(problem, self.solver, solver_options=options, canon_backend=backend)
+
 
 class SolverError(RuntimeError):
     """The solver failed (no usable solution at all)."""

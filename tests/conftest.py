@@ -63,6 +63,15 @@ def tiny_1d_problem():
     return noisy_problem(7, (2, 5), 0.3, kernel_size=2)
 
 
+@pytest.fixture(scope="module")
+def tiny_1d_st():
+    """``tiny_1d_problem`` and every soft-threshold triple of its patch matrix."""
+    from cvxcnn.soft_threshold import enumerate_st_triples
+
+    problem = noisy_problem(7, (2, 5), 0.3, kernel_size=2)
+    return problem, enumerate_st_triples(problem.Y)
+
+
 @pytest.fixture
 def small_2d_problem():
     """Two noisy 5x5 images, 3x3 kernel: n = 50, d = 9."""

@@ -217,6 +217,24 @@ def test_helpers(tmp_path: Path) -> None:
     write_csv(tmp_path / "x.csv", [{"a": 1, "b": {"c": 2}}, {"a": float("nan"), "d": [1]}])
     rows = list(csv.DictReader(open(tmp_path / "x.csv", newline="")))
     assert rows[0]["b"] == '{"c": 2}' and rows[1]["a"] == "" and rows[1]["d"] == "[1]"
-    assert set(BENCHMARKS) == {"scaling", "gap", "ablation", "robustness", "mri"}
+    assert set(BENCHMARKS) == {"scaling", "gap", "ablation", "robustness", "mri", "colorization"}
     with pytest.raises(ValueError, match="unknown benchmark"):
         run_benchmark("nope", tmp_path)
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="needs torch")
+def test_colorization_tiny(tmp_path: Path) -> None:
+    from cvxcnn.bench import colorization
+
+    payload = colorization.run(tmp_path, size="tiny", seed=0, progress=False)
+    data = _check_outputs(tmp_path, "colorization", payload)
+    rows = {r["model"]: r for r in data["runs"] if "model" in r}
+    assert set(rows) == {"grey", "convex", "primal", "primal+chroma", "truth"}
+    assert rows["truth"]["test_chroma"] > 0
+    assert rows["convex"]["objective_kind"].startswith("upper bound")
+    assert all(r.get("convex_lower_bound") is None for r in rows.values())  # no bound claimed
+    assert rows["grey"]["test_chroma"] == 0
+    sweep = [r for r in data["runs"] if r.get("sweep") == "gamma"]
+    assert [r["gamma"] for r in sweep] == [0.0, 1.0] and sweep[0]["seed"] == 0
+    # gamma = 0 is the squared loss: the same network as the "primal" row
+    assert sweep[0]["objective"] == pytest.approx(rows["primal"]["objective"], rel=1e-12)

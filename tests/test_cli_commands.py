@@ -27,8 +27,14 @@ def test_certify_auto_falls_back_to_an_estimate_on_digits(tmp_path, capsys):
     assert res["certificate"] == "estimated" and res["oracle"].startswith("sampled")
     assert res["config"]["data_directed"] == 0.1 and res["problem"]["kernel_size"] == [3, 3]
     assert "ESTIMATE" in capsys.readouterr().out
-    assert main([*argv, "--beta", "0.1", "--certify", "exact"]) == 2  # refused, bound named
-    assert "max-cells" in capsys.readouterr().err
+    # beyond --max-cells, exact means the mixed-integer oracle: certified (anytime), never refused
+    exact = [*argv, "--beta", "0.1", "--certify", "exact", "--oracle-time-limit", "2"]
+    assert main([*exact, "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["certificate"] == "certified" and res["oracle"] == "exact/mip"
+    assert res["lower_bound"] <= res["upper_bound"]
+    if not res["oracle_converged"]:
+        assert "anytime" in capsys.readouterr().out
 
 
 def test_solve_then_certify_reads_the_geometry_back(tmp_path):

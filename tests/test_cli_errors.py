@@ -55,7 +55,8 @@ CASES = [
     (["solve", "--backend", "direct", "--canon-backend", "CPP"], "--canon-backend"),
     # solve: sizes and modes
     (["solve", "--patterns", "exact", "--max-cells", "10", "--images", "1"], "--patterns"),
-    (["solve", "--certify", "exact", "--max-cells", "10", "--images", "1"], "--certify"),
+    # (--certify exact beyond --max-cells uses the mixed-integer oracle: tests/test_mip_oracle.py)
+    (["solve", "--oracle-time-limit", "5"], "--oracle-time-limit"),
     (["solve", "--certify-patterns", "10"], "--certify-patterns"),
     (["solve", "--certify", "sampled", "--certify-patterns", "0"], "--certify-patterns"),
     (["solve", "--huber-delta", "2"], "--huber-delta"),
@@ -86,7 +87,10 @@ CASES = [
     (["certify", *W, "--beta", "0.1", "--kernel", "2"], "--weights"),
     (["certify", *W, "--beta", "0.1", "--certify", "exact", "--patterns", "9"], "--patterns"),
     (["certify", *W, "--beta", "0.1", "--out", "{tmp}"], "--out"),
-    (["certify", *W, "--beta", "0.1", "--images", "1", "--certify", "exact"], "--certify"),
+    (
+        ["certify", *W, "--beta", "0.1", "--certify", "sampled", "--oracle-time-limit", "5"],
+        "--oracle-time-limit",
+    ),
     # path
     (["path", "--betas", "0"], "--betas"),
     (["path", "--betas", "abc"], "--betas"),
@@ -115,6 +119,23 @@ CASES = [
     (["bench", "mri", "--seed", "-1"], "--seed"),
     (["bench", "mri", "--size", "huge"], "--size"),
     (["bench", "mri", "--out", "{tmp}/d.npz"], "--out"),
+    # explain
+    (["explain"], "weights"),
+    (["explain", "{tmp}/missing.npz"], "weights"),
+    (["explain", "{tmp}/corrupt.npz"], "weights"),
+    (["explain", "{tmp}/net.npz"], "weights"),  # no problem recorded
+    (["explain", "{tmp}/wrongkeys.json"], "weights"),
+    (["explain", "{tmp}/net.npz", "--clusters", "0"], "--clusters"),
+    (["explain", "{tmp}/net.npz", "--filters", "3"], "--filters"),
+    (["explain", "{tmp}/net.npz", "--show", "3"], "--show"),
+    (["explain", "{tmp}/net.npz", "--out", "{tmp}/e.txt"], "--out"),
+    (["explain", "{tmp}/net.npz", "--cluster-plot", "{tmp}/c.jpg"], "--cluster-plot"),
+    # colorize
+    (["colorize", "--kernel", "0"], "--kernel"),
+    (["colorize", "--gamma", "-1"], "--gamma"),
+    (["colorize", "--beta", "0"], "--beta"),
+    (["colorize", "--size", "33"], "--size"),
+    (["colorize", "--out", "{tmp}/d.npz"], "--out"),
     ([], "COMMAND"),
 ]
 
@@ -126,6 +147,7 @@ def _inputs(tmp: Path) -> None:
     np.savez(tmp / "rgb.npz", noisy=np.stack([clean, clean], axis=1), clean=clean)
     np.savez(tmp / "wrongkeys.npz", a=clean)
     (tmp / "corrupt.npz").write_bytes(b"PK\x03\x04 this is not a zip archive")
+    (tmp / "wrongkeys.json").write_text('{"status": "optimal"}')
     save_network(tmp / "net.npz", ReluNetwork(rng.standard_normal((3, 9)), rng.standard_normal(3)))
 
 
@@ -153,7 +175,7 @@ def test_bad_input_exits_2_with_one_line(argv, names, tmp_path, capsys):
 
 def test_there_are_enough_cases_over_every_subcommand():
     commands = {argv[0] for argv, _ in CASES if argv}
-    assert commands == {"solve", "certify", "path", "train", "demo", "bench"}
+    assert commands == {"solve", "certify", "path", "train", "demo", "bench", "explain", "colorize"}
     assert len(CASES) >= 40
 
 

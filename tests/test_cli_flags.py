@@ -18,10 +18,13 @@ from cvxcnn.activations import ACTIVATIONS
 from cvxcnn.cli import app, main
 from cvxcnn.network_io import save_network
 from cvxcnn.networks import ReluNetwork
+from cvxcnn.problem import ProblemSpec
 
 CLI_MODULES = ("common", "solve", "solve_st", "certify", "path", "train", "demo", "bench")
+CLI_MODULES += ("explain", "colorize")
 #: Library modules whose names a spy also replaces (the cells come from the activations).
 LIBRARY_MODULES = ("cvxcnn.primal", "cvxcnn.demo", "cvxcnn.bench", "cvxcnn.activations.relu")
+LIBRARY_MODULES += ("cvxcnn.interpret_figures", "cvxcnn.colorization.system")
 BASE = {
     "solve": ["solve", "--data", "synthetic1d", "--images", "1", "--size", "8", "--kernel", "2"],
     "certify": ["certify", "--weights", "{w}", "--data", "synthetic1d", "--size", "8"]
@@ -29,7 +32,9 @@ BASE = {
     "path": ["path", "--data", "synthetic1d", "--images", "1", "--size", "8", "--kernel", "2"],
     "train": ["train", "--data", "synthetic1d", "--images", "1", "--size", "8", "--kernel", "2"],
     "demo": ["demo"],
-    "bench": ["bench", "mri"],
+    "bench": ["bench", "ablation"],
+    "explain": ["explain", "{ws}", "--data", "synthetic1d", "--size", "8"],  # ws: with a spec
+    "colorize": ["colorize"],
 }
 ST = ["--activation", "st"]
 
@@ -126,7 +131,15 @@ SOLVE = [
         arg(1, 33),
     ),
     ("--activation", ST, "fit_st", lambda a, k: True),
+    (
+        "--oracle-time-limit",
+        ["--method", "colgen", "--max-cells", "10", "--oracle-time-limit", "7"],
+        "mip_arrangement",
+        kw("time_limit", 7.0),
+    ),
     ("--prune", ["--prune"], "fit_relu", kw("prune", True)),
+    ("--strategy", ["--strategy", "full"], "fit_relu", kw("strategy", "full")),
+    ("--strategy", [*ST, "--strategy", "working_set"], "fit_st", kw("strategy", "working_set")),
     ("--threshold", [*ST, "--threshold", "0.2"], "fixed_threshold_bracket", arg(2, 0.2)),
     ("--st-form", [*ST, "--threshold", "0.1", "--st-form", "paper"], "fit_st", kw("form", "paper")),
     (
@@ -161,6 +174,12 @@ CERTIFY = [
         kw("data_directed", 0.3),
     ),
     ("--max-cells", ["--max-cells", "999"], "enumerate_relu_patterns", kw("max_cells", 999)),
+    (
+        "--oracle-time-limit",
+        ["--certify", "exact", "--max-cells", "3", "--oracle-time-limit", "7"],
+        "mip_arrangement",
+        kw("time_limit", 7.0),
+    ),
     ("--out", ["--out", "{tmp}/c.json"], None, "file:c.json"),
     ("--quiet", ["--quiet"], None, "quiet"),
     ("--debug", ["--debug", "--beta", "0.5"], "certify", "debug"),
@@ -220,15 +239,65 @@ DEMO = [
     ("--debug", ["--debug", "--seed", "3"], "run_demo", "debug"),
 ]
 BENCH = [
-    ("name", [], "run_benchmark", arg(0, "mri")),
-    ("--out", ["--out", "{tmp}/b"], "run_benchmark", "file:b/mri.md"),
+    ("name", [], "run_benchmark", arg(0, "ablation")),
+    ("--out", ["--out", "{tmp}/b"], "run_benchmark", "file:b/ablation.md"),
     ("--size", ["--size", "tiny"], "run_benchmark", kw("size", "tiny")),
     ("--seed", ["--seed", "3"], "run_benchmark", kw("seed", 3)),
     ("--quiet", ["--quiet"], "run_benchmark", kw("progress", False)),
     ("--debug", ["--debug", "--seed", "3"], "run_benchmark", "debug"),
+    (
+        "--dask",
+        ["--dask", "tcp://127.0.0.1:1"],
+        "run_benchmark",
+        kw("scheduler", "tcp://127.0.0.1:1"),
+    ),
 ]
 TABLE = {"solve": SOLVE, "certify": CERTIFY, "path": PATH, "train": TRAIN}
-TABLE |= {"demo": DEMO, "bench": BENCH}
+EXPLAIN = [
+    ("weights", [], "load_network", lambda a, k: str(a[0]).endswith("net_spec.npz")),
+    *DATA,
+    ("--offset", ["--offset", "2"], "load_dataset", kw("offset", 2)),
+    ("--clusters", ["--clusters", "3"], "explain", kw("n_clusters", 3)),
+    (
+        "--filters",
+        ["--filter-plot", "{tmp}/f.png", "--filters", "3"],
+        "plot_filters",
+        kw("n_show", 3),
+    ),
+    ("--show", ["--cluster-plot", "{tmp}/c.png", "--show", "2"], "plot_clusters", kw("n_show", 2)),
+    ("--out", ["--out", "{tmp}/e.json"], None, "file:e.json"),
+    ("--cluster-plot", ["--cluster-plot", "{tmp}/c.png"], None, "file:c.png"),
+    ("--filter-plot", ["--filter-plot", "{tmp}/f.svg"], None, "file:f.svg"),
+    ("--quiet", ["--quiet"], None, "quiet"),
+    ("--debug", ["--debug", "--clusters", "3"], "explain", "debug"),
+]
+TABLE |= {"demo": DEMO, "bench": BENCH, "explain": EXPLAIN}
+
+
+def cfg(name, value):
+    """The ColorizeConfig handed to run_colorization has ``name == value``."""
+    return lambda a, k: getattr(a[0], name) == value
+
+
+COLORIZE_FAST = ["--epochs", "1", "--patterns", "2", "--crops", "1", "--size", "8"]
+COLORIZE_FAST += ["--neurons", "2"]
+COLORIZE = [
+    ("--out", ["--out", "{tmp}/c", *COLORIZE_FAST], None, "file:c/colorize.png"),
+    ("--crops", ["--crops", "3"], "run_colorization", cfg("crops_per_image", 3)),
+    ("--size", ["--size", "12"], "run_colorization", cfg("size", 12)),
+    ("--stride", ["--stride", "1"], "run_colorization", cfg("stride", 1)),
+    ("--seed", ["--seed", "3"], "run_colorization", cfg("seed", 3)),
+    ("--kernel", ["--kernel", "5"], "run_colorization", cfg("kernel", 5)),
+    ("--patterns", ["--patterns", "7"], "run_colorization", cfg("patterns", 7)),
+    ("--beta", ["--beta", "0.5"], "run_colorization", cfg("beta", 0.5)),
+    ("--gamma", ["--gamma", "0"], "run_colorization", cfg("gamma", 0.0)),
+    ("--neurons", ["--neurons", "5"], "run_colorization", cfg("neurons", 5)),
+    ("--epochs", ["--epochs", "3"], "run_colorization", cfg("epochs", 3)),
+    ("--lr", ["--lr", "0.5"], "run_colorization", cfg("lr", 0.5)),
+    ("--quiet", ["--quiet"], "run_colorization", kw("verbose", False)),
+    ("--debug", ["--debug", "--seed", "3"], "run_colorization", "debug"),
+]
+TABLE |= {"colorize": COLORIZE}
 CASES = [(cmd, *case) for cmd, cases in TABLE.items() for case in cases]
 
 
@@ -286,14 +355,17 @@ def _fake_outputs(monkeypatch):
     ("command", "flag", "extra", "target", "check"), CASES, ids=[f"{c[0]} {c[1]}" for c in CASES]
 )
 def test_flag_reaches_the_code(command, flag, extra, target, check, tmp_path, monkeypatch, capsys):
-    if command == "train":
+    if command in ("train", "colorize"):
         pytest.importorskip("torch")
     weights = tmp_path / "net.npz"
     save_network(weights, ReluNetwork(np_ones((2, 3)), np_ones(2)))
-    argv = [a.format(w=weights, tmp=tmp_path) for a in [*BASE[command], *extra]]
+    with_spec = tmp_path / "net_spec.npz"
+    spec = ProblemSpec("relu", kernel_size=3, spatial_dims=1, channels=1, beta=0.1)
+    save_network(with_spec, ReluNetwork(np_ones((2, 3)), np_ones(2)), spec)
+    argv = [a.format(w=weights, ws=with_spec, tmp=tmp_path) for a in [*BASE[command], *extra]]
     if isinstance(check, str) and check.startswith("file:"):
         _fake_outputs(monkeypatch)
-        if command not in ("demo", "bench"):
+        if command not in ("demo", "bench", "colorize"):
             argv += _fast(command)
         assert main(argv) == 0, capsys.readouterr().err
         assert (tmp_path / check[5:]).exists()

@@ -6,7 +6,6 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import noisy_problem
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import approx_fprime, linprog
@@ -44,14 +43,14 @@ BETA = 0.05
 
 
 @pytest.fixture(scope="module")
-def problem():
+def problem(tiny_1d_st):
     """Two noisy 1-D signals of length 5, kernel 2: n = 10, d = 2 (zero-padded rows)."""
-    return noisy_problem(7, (2, 5), 0.3, kernel_size=2)
+    return tiny_1d_st[0]
 
 
 @pytest.fixture(scope="module")
-def triples(problem):
-    return enumerate_st_triples(problem.Y)
+def triples(tiny_1d_st):
+    return tiny_1d_st[1]
 
 
 @pytest.fixture(scope="module")

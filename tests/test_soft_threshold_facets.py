@@ -11,7 +11,6 @@ from cvxcnn.facets import FacetReduction
 from cvxcnn.fitting import fit_st
 from cvxcnn.soft_threshold import (
     build_st_program,
-    enumerate_st_triples,
     sample_st_triples,
 )
 from cvxcnn.soft_threshold.facets import (
@@ -23,17 +22,6 @@ from cvxcnn.soft_threshold.programs import st_cell_violation
 from cvxcnn.soft_threshold.triples import augmented_matrix
 
 BETA = 0.05
-
-
-@pytest.fixture(scope="module")
-def problem_1d():
-    """Two noisy 1-D signals of length 5, kernel 2: n = 10, d = 2 (as in test_soft_threshold)."""
-    return noisy_problem(7, (2, 5), 0.3, kernel_size=2)
-
-
-@pytest.fixture(scope="module")
-def exact_triples(problem_1d):
-    return enumerate_st_triples(problem_1d.Y)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +56,8 @@ def _same_fit(reduced, full) -> None:
 # --------------------------------------------------------------------------- #
 
 
-def test_sign_vectors_encode_the_rows_the_program_builds(problem_1d, exact_triples):
+def test_sign_vectors_encode_the_rows_the_program_builds(tiny_1d_st):
+    problem_1d, exact_triples = tiny_1d_st
     signs = st_row_signs(exact_triples)
     n = problem_1d.n
     assert signs.shape == (len(exact_triples), 2 * n + 1) and signs.dtype == np.int8
@@ -89,7 +78,8 @@ def test_sign_vectors_encode_the_rows_the_program_builds(problem_1d, exact_tripl
 # --------------------------------------------------------------------------- #
 
 
-def test_exact_triples_reduced_program_has_the_same_optimum(problem_1d, exact_triples):
+def test_exact_triples_reduced_program_has_the_same_optimum(tiny_1d_st):
+    problem_1d, exact_triples = tiny_1d_st
     full = fit_st(problem_1d, exact_triples, beta=BETA, solver_options=TIGHT_CLARABEL, facets="off")
     reduced = fit_st(
         problem_1d, exact_triples, beta=BETA, solver_options=TIGHT_CLARABEL, facets="hull"
@@ -130,7 +120,8 @@ def test_sampled_triples_reduced_program_has_the_same_optimum(problem_2d, sample
 # --------------------------------------------------------------------------- #
 
 
-def test_full_row_check_recovers_from_a_crippled_reduction(problem_1d, exact_triples):
+def test_full_row_check_recovers_from_a_crippled_reduction(tiny_1d_st):
+    problem_1d, exact_triples = tiny_1d_st
     full = fit_st(problem_1d, exact_triples, beta=BETA, solver_options=TIGHT_CLARABEL, facets="off")
     n_rows = 2 * problem_1d.n + 1
     crippled = FacetReduction(np.zeros((n_rows, len(exact_triples)), bool), "hull", 0.0)
@@ -190,8 +181,9 @@ def test_violation_check_flags_only_dropped_violated_rows():
 
 @pytest.mark.parametrize("which", ["exact", "sampled"])
 def test_kept_rows_are_facets_and_dropped_rows_redundant_by_lp(
-    which, problem_1d, exact_triples, problem_2d, sampled_triples
+    which, tiny_1d_st, problem_2d, sampled_triples
 ):
+    problem_1d, exact_triples = tiny_1d_st
     if which == "exact":
         Y, triples = problem_1d.Y, exact_triples.subset(slice(0, None, 29))
     else:
@@ -212,7 +204,8 @@ def test_kept_rows_are_facets_and_dropped_rows_redundant_by_lp(
 # --------------------------------------------------------------------------- #
 
 
-def test_errors_name_the_fix(problem_1d, exact_triples):
+def test_errors_name_the_fix(tiny_1d_st):
+    problem_1d, exact_triples = tiny_1d_st
     with pytest.raises(ValueError, match="compute it for these"):
         other = st_facet_reduction(exact_triples.subset(slice(0, 3)), problem_1d.Y)
         fit_st(problem_1d, exact_triples, beta=BETA, facets=other)
@@ -224,7 +217,8 @@ def test_errors_name_the_fix(problem_1d, exact_triples):
         fit_st(problem_1d, exact_triples, form="paper", threshold=0.1, beta=BETA, facets="hull")
 
 
-def test_paper_form_reports_its_rows(problem_1d, exact_triples):
+def test_paper_form_reports_its_rows(tiny_1d_st):
+    problem_1d, exact_triples = tiny_1d_st
     res = fit_st(problem_1d, exact_triples, form="paper", threshold=0.1, beta=BETA)
     assert res.facets == {}
     assert 0 < res.constraint_rows == res.constraint_rows_full

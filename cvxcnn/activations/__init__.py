@@ -37,7 +37,8 @@ def activation_of(obj: object) -> Activation:
 
     Parameters
     ----------
-    obj : PatternSet, TripleSet, ndarray of shape (P, n) bool, ReluNetwork or STNetwork
+    obj : PatternSet, MipArrangement, TripleSet, ndarray of shape (P, n) bool, ReluNetwork
+        or STNetwork
 
     Returns
     -------
@@ -46,7 +47,7 @@ def activation_of(obj: object) -> Activation:
     if isinstance(obj, np.ndarray):
         return ACTIVATIONS["relu"]  # raw masks are ReLU patterns
     for act in ACTIVATIONS.values():
-        if isinstance(obj, (act.cell_type, act.network_type)):
+        if isinstance(obj, (act.cell_type, act.network_type, act.searched_type)):
             return act
     raise TypeError(
         "expected cells (PatternSet, TripleSet, (P, n) bool masks) or a network "

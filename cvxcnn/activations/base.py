@@ -52,6 +52,9 @@ class Activation(ABC):
     network_type: type = object
     #: Cell-set class (``PatternSet`` / ``TripleSet``).
     cell_type: type = object
+    #: Class of a set that stands for EVERY cell without listing them, searched by an
+    #: enumeration-free oracle (ReLU: ``MipArrangement``); ``()`` when there is none.
+    searched_type: type | tuple = ()
 
     #: ``sampler(Y, count, *, random_state, **options)`` and
     #: ``enumerator(Y, *, max_cells, progress)`` of the cell type (staticmethods).

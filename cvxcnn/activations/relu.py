@@ -14,15 +14,19 @@ from cvxcnn.activations.base import Activation
 from cvxcnn.arrangements import (
     PatternSet,
     enumerate_relu_patterns,
+    matrix_digest,
     sample_relu_patterns,
 )
 from cvxcnn.facets import (
     FacetReduction,
+    cone_facet_mask,
     facet_row_mask,
     hull_pays_off,
+    pilot_reduction,
     reduce_sign_rows,
     violated_dropped_rows,
 )
+from cvxcnn.mip_oracle import MipArrangement, mip_cells_oracle
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.oracle import OracleResult, relu_oracle
 from cvxcnn.programs.relu import build_relu_program, check_masks, pattern_masks
@@ -30,7 +34,7 @@ from cvxcnn.programs.relu_direct import fit_relu_direct
 from cvxcnn.programs.relu_result import result_from_program
 from cvxcnn.reconstruct import active_pattern_mask
 from cvxcnn.results import ConvexFitResult
-from cvxcnn.solve import resolve_solver, solve_cvxpy
+from cvxcnn.solve import resolve_solver
 
 BACKENDS = ("cvxpy", "direct")
 
@@ -42,11 +46,14 @@ class Relu(Activation):
     network_type = ReluNetwork
     cell_type = PatternSet
 
+    #: Also a ReLU cell set: every cell, searched by the MIP oracle (no program over it).
+    searched_type = MipArrangement
+
     sampler = staticmethod(sample_relu_patterns)
     enumerator = staticmethod(enumerate_relu_patterns)
 
     def check_cells(self, cells, n):
-        if isinstance(cells, PatternSet) or isinstance(cells, np.ndarray):
+        if isinstance(cells, (PatternSet, MipArrangement)) or isinstance(cells, np.ndarray):
             check_masks(pattern_masks(cells), n)
             return cells
         raise TypeError(
@@ -55,6 +62,8 @@ class Relu(Activation):
         )
 
     def subset(self, cells, index):
+        if isinstance(cells, MipArrangement):  # program cells: the known ones (not exact)
+            return cells.known.subset(index)
         if isinstance(cells, PatternSet):
             return cells.subset(index)
         return np.asarray(cells, dtype=bool)[index]
@@ -67,7 +76,13 @@ class Relu(Activation):
         scale = np.linalg.norm(Y, axis=1)[:, None] * np.linalg.norm(cells.generators, axis=1)
         return (2.0 * cells.masks.T - 1.0) * H / np.maximum(scale, 1e-300)
 
+    def verify_exact(self, cells, Y) -> bool:
+        if isinstance(cells, MipArrangement):  # the MIP searches all of R^d for THIS Y
+            return cells.digest == matrix_digest(Y)
+        return super().verify_exact(cells, Y)
+
     def solve(self, problem, cells, *, beta, loss, row_mask, settings) -> ConvexFitResult:
+        _refuse_program(cells)
         s = settings
         if s.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}; got {s.backend!r}")
@@ -86,15 +101,8 @@ class Relu(Activation):
                 row_mask=row_mask,
             )
         program = build_relu_program(problem, cells, beta=beta, loss=loss, row_mask=row_mask)
-        info = solve_cvxpy(
-            program.problem,
-            s.solver,
-            solver_options=s.solver_options,
-            canon_backend=s.canon_backend,
-        )
-        return result_from_program(
-            program, info, exact=bool(getattr(cells, "exact", False)), rtol=s.rtol
-        )
+        exact = bool(getattr(cells, "exact", False))
+        return result_from_program(program, s.solve(program.problem), exact=exact, rtol=s.rtol)
 
     def program_nonzeros(self, problem, cells, row_mask, *, loss_only=False) -> int:
         n, d, P = problem.n, problem.d, len(pattern_masks(cells))
@@ -103,6 +111,7 @@ class Relu(Activation):
         return 2 * d * (n * P + rows)  # W and Z: the loss rows and the sign rows
 
     def facet_reduction(self, problem, cells, facets, n_jobs) -> FacetReduction | None:
+        _refuse_program(cells)
         if facets is None or (isinstance(facets, str) and facets == "off"):
             return None
         if isinstance(facets, FacetReduction):
@@ -113,8 +122,20 @@ class Relu(Activation):
                     "compute it for these patterns"
                 )
             return facets
-        if facets == "auto" and not getattr(cells, "exact", False) and not hull_pays_off(problem.Y):
-            return None  # adjacency is free for exact sets; Qhull must pay for itself
+        if facets == "auto" and not getattr(cells, "exact", False):
+            # adjacency is free for exact sets; Qhull must pay for itself (a timed pilot)
+            if not hull_pays_off(problem.Y):
+                return None
+            masks, generators = pattern_masks(cells), getattr(cells, "generators", None)
+
+            def reduce(index, jobs):
+                inside = None if generators is None else generators[index]
+                return cone_facet_mask(
+                    masks[index], problem.Y, method="hull", interior=inside, n_jobs=jobs
+                )
+
+            full = self.program_nonzeros(problem, cells, None)
+            return pilot_reduction(reduce, len(masks), full, n_jobs)
         return reduce_sign_rows(cells, problem.Y, method=str(facets), n_jobs=n_jobs)
 
     def check_row_mask(self, row_mask, problem, cells):
@@ -132,6 +153,8 @@ class Relu(Activation):
         return violated_dropped_rows(signs, problem.Y, result.W, result.Z, row_mask)
 
     def colgen_row_mask(self, problem, cells, index):
+        if isinstance(cells, MipArrangement):  # known cells: no adjacency, every row
+            return None
         return facet_row_mask(cells.masks[index], cells, problem.Y)
 
     def empty_network(self, d) -> ReluNetwork:
@@ -144,5 +167,26 @@ class Relu(Activation):
     def active_cells(self, result, cells, *, rtol, floor) -> np.ndarray:
         return active_pattern_mask(result.W, result.Z, rtol=rtol, floor=floor)
 
-    def oracle(self, Y, g, cells, *, threshold=None, method="nnls") -> OracleResult:
-        return relu_oracle(Y, g, pattern_masks(cells), threshold=threshold, method=method)
+    def oracle(self, Y, g, cells, *, threshold=None, method=None, time_limit=None) -> OracleResult:
+        """NNLS/SOCP over given cells (``method``); the MIP over a :class:`MipArrangement`.
+
+        ``time_limit`` (seconds, MIP only) overrides the arrangement's own.
+        """
+        if isinstance(cells, MipArrangement):
+            if method not in (None, "mip"):
+                raise ValueError(f"a MipArrangement is searched by method 'mip'; got {method!r}")
+            return mip_cells_oracle(Y, g, cells, threshold=threshold, time_limit=time_limit)
+        if time_limit is not None:
+            raise ValueError(
+                "time_limit applies to the MIP oracle (a MipArrangement); these cells are "
+                "searched one by one (method 'nnls' or 'socp')"
+            )
+        return relu_oracle(Y, g, pattern_masks(cells), threshold=threshold, method=method or "nnls")
+
+
+def _refuse_program(cells: object) -> None:
+    if isinstance(cells, MipArrangement):
+        raise TypeError(
+            "a MipArrangement stands for every cell but holds only the cells met so far: it is "
+            "for certify and solve_colgen; fit over cells.known (an upper-bound program) instead"
+        )

@@ -40,7 +40,6 @@ from cvxcnn.soft_threshold.triples import (
     enumerate_st_triples,
     sample_st_triples,
 )
-from cvxcnn.solve import solve_cvxpy
 
 
 class SoftThreshold(Activation):
@@ -78,13 +77,7 @@ class SoftThreshold(Activation):
                 "Clarabel builder covers the ReLU program only; use backend='cvxpy'"
             )
         program = build_st_program(problem, cells, beta=beta, loss=loss, row_mask=row_mask)
-        info = solve_cvxpy(
-            program.problem,
-            s.solver,
-            solver_options=s.solver_options,
-            canon_backend=s.canon_backend,
-        )
-        return result_from_st_program(program, info, rtol=s.rtol)
+        return result_from_st_program(program, s.solve(program.problem), rtol=s.rtol)
 
     def program_nonzeros(self, problem, cells, row_mask, *, loss_only=False) -> int:
         n, q, P = problem.n, problem.d + 1, len(cells)

@@ -13,7 +13,9 @@ progress=True) -> dict`` that writes ``<name>.json``, ``<name>.csv``,
 - :mod:`cvxcnn.bench.robustness`: Gaussian vs exponential noise, spread of
   primal training over inits and optimizers vs the certified convex optimum;
 - :mod:`cvxcnn.bench.mri`: undersampled k-space of the Shepp-Logan phantom,
-  residual denoisers.
+  residual denoisers;
+- :mod:`cvxcnn.bench.colorization`: L -> ab on bundled colour images, convex
+  vs primal vs primal+chroma (RMSE(ab), chroma, RGB PSNR).
 
 Shared machinery: :mod:`cvxcnn.bench.runner` (sizes, seeds, the sweep's
 progress bar, isolated processes, machine info), :mod:`cvxcnn.bench.report`
@@ -33,6 +35,7 @@ from pathlib import Path
 
 #: Benchmark names, in the order ``run_all`` runs them.
 BENCHMARKS: tuple[str, ...] = ("scaling", "gap", "ablation", "robustness", "mri")
+BENCHMARKS += ("colorization",)
 
 #: Benchmark sizes: ``tiny`` (tests, seconds), ``default`` (minutes), ``paper`` (long).
 SIZES: tuple[str, ...] = ("tiny", "default", "paper")
@@ -41,7 +44,12 @@ __all__ = ["BENCHMARKS", "SIZES", "run_benchmark"]
 
 
 def run_benchmark(
-    name: str, out_dir: str | Path, size: str = "default", seed: int = 0, progress: bool = True
+    name: str,
+    out_dir: str | Path,
+    size: str = "default",
+    seed: int = 0,
+    progress: bool = True,
+    scheduler: object = None,
 ) -> dict:
     """Run one benchmark by name (its module is imported only now).
 
@@ -55,6 +63,9 @@ def run_benchmark(
     seed : int
     progress : bool
         Show a tqdm progress bar on stderr.
+    scheduler : None, "local", str or distributed.Client
+        Run the sweep's independent cases on Dask (``ablation``; see
+        :mod:`cvxcnn.bench.distributed`); None: serially in this process.
 
     Returns
     -------
@@ -64,4 +75,13 @@ def run_benchmark(
     if name not in BENCHMARKS:
         raise ValueError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
     module = importlib.import_module(f"cvxcnn.bench.{name}")
-    return module.run(out_dir, size=size, seed=seed, progress=progress)
+    if scheduler is None:
+        return module.run(out_dir, size=size, seed=seed, progress=progress)
+    from cvxcnn.bench.distributed import DASK_BENCHMARKS
+
+    if name not in DASK_BENCHMARKS:
+        raise ValueError(
+            f"scheduler= applies to {', '.join(DASK_BENCHMARKS)}; {name!r} runs serially "
+            "(drop scheduler)"
+        )
+    return module.run(out_dir, size=size, seed=seed, progress=progress, scheduler=scheduler)

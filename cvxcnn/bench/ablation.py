@@ -172,21 +172,25 @@ def _summary(cfg: AblationConfig, rows: list[dict], refs: list[dict]) -> list[di
 def run(bench: BenchmarkRun) -> dict:
     """Run the ablation and write its JSON, CSV, Markdown and PNG.
 
+    The references and the pattern cases run through :meth:`BenchmarkRun.map`
+    (serially, or on Dask with ``scheduler=``).
+
     The seed drives the signals, the noise and the pattern samples; ``references``
     in the payload holds the certified optima.
     """
     cfg = bench.cfg
-    rows: list[dict] = []
-    refs: list[dict] = []
     with bench.sweep(len(cfg.noises) * (1 + len(cfg.patterns) * cfg.repeats)) as bar:
-        for i, (label, noise) in enumerate(cfg.noises):
-            with bar.step(f"{label}: column generation"):
-                ref, problem, cells = reference(bench, i, label, noise)
-            refs.append(ref)
+        labels = [f"{label}: column generation" for label, _ in cfg.noises]
+        cases = [(bench, i, label, noise) for i, (label, noise) in enumerate(cfg.noises)]
+        references = bench.map(reference, cases, labels, bar)
+        refs = [ref for ref, _, _ in references]
+        cases, labels = [], []
+        for i, (ref, problem, cells) in enumerate(references):
             for P in cfg.patterns:
                 for rep in range(cfg.repeats):
-                    with bar.step(f"{label}: P={P} rep {rep}"):
-                        rows.append(pattern_case(bench, ref, problem, cells, (i, P, rep)))
+                    cases.append((bench, ref, problem, cells, (i, P, rep)))
+                    labels.append(f"{ref['noise_label']}: P={P} rep {rep}")
+        rows = bench.map(pattern_case, cases, labels, bar)
     figsize = (4.6 * len(refs), 3.3)
     with bench.figure("patterns", 1, len(refs), figsize=figsize, squeeze=False) as (_, axes):
         for ax, ref in zip(axes[0], refs, strict=True):

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from cvxcnn.bench import SIZES
+from cvxcnn.bench.distributed import check_scheduler, map_cases
 from cvxcnn.bench.report import Table, pyplot, save_figure, write_outputs
 
 __all__ = [
@@ -282,6 +283,11 @@ class Progress:
             yield sw
         self.bar.update(1)
 
+    def done(self, label: str) -> None:
+        """One step finished elsewhere (a Dask worker): show ``label``, advance the bar."""
+        self.bar.set_postfix_str(label)
+        self.bar.update(1)
+
 
 class BenchmarkRun:
     """One run of a benchmark: its config, seeds, output folder, figures and timer.
@@ -300,6 +306,9 @@ class BenchmarkRun:
         The one seed every random choice derives from.
     progress : bool
         Show the tqdm bar.
+    scheduler : None, "local", str or distributed.Client
+        Where :meth:`map` runs the sweep's cases (None: serially here; see
+        :mod:`cvxcnn.bench.distributed`).
 
     Attributes
     ----------
@@ -318,8 +327,10 @@ class BenchmarkRun:
         size: str,
         seed: int,
         progress: bool,
+        scheduler: object = None,
     ) -> None:
         self.name = name
+        self.scheduler = check_scheduler(scheduler)
         self.size = size
         self.cfg = configs[check_size(size)]
         self.seed = seed
@@ -332,6 +343,23 @@ class BenchmarkRun:
     def child_seed(self, *key: int) -> int:
         """:func:`child_seed` of this run's seed and ``key``."""
         return child_seed(self.seed, *key)
+
+    def map(
+        self, func: Callable[..., Any], cases: Sequence[tuple], labels: Sequence[str], bar: Progress
+    ) -> list[Any]:
+        """``func(*args)`` for every case, on :attr:`scheduler`; results in case order.
+
+        ``func`` must be a module-level function whose cases are seeded by
+        their keys (:meth:`child_seed`), so the results do not depend on
+        where or in which order they run; ``bar`` advances once per case.
+        """
+        return map_cases(
+            func, cases, scheduler=self.scheduler, on_done=lambda i: bar.done(labels[i])
+        )
+
+    def __getstate__(self) -> dict:
+        """Picklable for Dask workers (a Client stays with the caller)."""
+        return {**self.__dict__, "scheduler": None}
 
     def sweep(self, total: int) -> Progress:
         """A :class:`Progress` bar of ``total`` steps labelled with the benchmark's name."""
@@ -410,6 +438,9 @@ seed : int
     The one seed every random choice derives from.
 progress : bool
     Show a tqdm progress bar on stderr.
+scheduler : None, "local", str or distributed.Client
+    Where the sweep's independent cases run: serially here (None) or on Dask
+    (see :mod:`cvxcnn.bench.distributed`), for the benchmarks that map them.
 **options
     Keywords of the benchmark itself, if any.
 
@@ -434,7 +465,7 @@ def benchmark(name: str, configs: Mapping[str, Any]) -> Callable:
     -------
     callable
         A decorator; the decorated function becomes
-        ``run(out_dir, size="default", seed=0, progress=True, **options) -> dict``,
+        ``run(out_dir, size="default", seed=0, progress=True, scheduler=None, **options)``,
         documented by ``body``'s docstring and :data:`RUN_PARAMETERS`.
     """
 
@@ -444,9 +475,10 @@ def benchmark(name: str, configs: Mapping[str, Any]) -> Callable:
             size: str = "default",
             seed: int = 0,
             progress: bool = True,
+            scheduler: object = None,
             **options: Any,
         ) -> dict:
-            bench = BenchmarkRun(name, configs, out_dir, size, seed, progress)
+            bench = BenchmarkRun(name, configs, out_dir, size, seed, progress, scheduler)
             return body(bench, **options)
 
         run.__module__, run.__name__, run.__qualname__ = body.__module__, "run", "run"

@@ -17,7 +17,8 @@ import traceback
 import warnings
 
 from cvxcnn import __version__
-from cvxcnn.cli import bench, certify, demo, path, solve, train
+from cvxcnn.cli import bench, certify, colorize, demo, path, solve, train
+from cvxcnn.cli import explain as explain_cli
 from cvxcnn.cli.common import RunContext, config_of, resolve_defaults
 from cvxcnn.cli.errors import (
     EXIT_FAILURE,
@@ -36,6 +37,8 @@ COMMANDS = {
     "train": train,
     "demo": demo,
     "bench": bench,
+    "explain": explain_cli,
+    "colorize": colorize,
 }
 MEMORY_HINT = (
     "out of memory; try a smaller problem (fewer --images, a smaller --size or --kernel), "

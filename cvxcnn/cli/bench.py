@@ -9,14 +9,19 @@ into a staging folder next to ``--out`` and moved there when the run ends.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
 from pathlib import Path
 
 from cvxcnn.cli.common import RunContext, add_common_flags, int_arg
+from cvxcnn.cli.errors import UsageError
 from cvxcnn.cli.output import check_output_dir
 
 BENCHMARK_NAMES = ("scaling", "gap", "ablation", "robustness", "mri")
+BENCHMARK_NAMES += ("colorization",)
 SIZE_NAMES = ("tiny", "default", "paper")
+#: The benchmarks whose sweeps run on Dask (``cvxcnn.bench.distributed.DASK_BENCHMARKS``).
+DASK_NAMES = ("ablation",)
 DEFAULTS = {"out": Path("bench-out"), "size": "default", "seed": 0}
 
 
@@ -24,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``cvxcnn bench``."""
     p = sub.add_parser(
         "bench",
-        help="run a benchmark (scaling, gap, ablation, robustness, mri, or all)",
+        help="run a benchmark (scaling, gap, ablation, robustness, mri, colorization, or all)",
         description="Run a benchmark and write NAME.json, NAME.csv, NAME.md and NAME_*.png "
         "into --out. Sizes: tiny (seconds, for tests), default (minutes), paper (long).",
     )
@@ -33,6 +38,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--size", choices=SIZE_NAMES, help="problem sizes (default: default)")
     p.add_argument("--seed", type=int_arg(0), help="seed of every random choice (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    p.add_argument(
+        "--dask",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run the sweep's cases on Dask: a LocalCluster, or the scheduler at ADDRESS "
+        '(tcp://host:8786); ablation only; needs pip install "dask[distributed]"',
+    )
     add_common_flags(p)
     return p
 
@@ -42,12 +55,14 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_dir(args.out, "--out")
     from cvxcnn.bench import run_benchmark
 
-    staging = ctx.outputs.stage_dir(args.out)
     names = BENCHMARK_NAMES if args.name == "all" else (args.name,)
+    scheduler = check_dask(args.dask, names)
+    staging = ctx.outputs.stage_dir(args.out)
     for name in names:
         start = time.perf_counter()
+        extra = {} if scheduler is None else {"scheduler": scheduler}
         payload = run_benchmark(
-            name, staging, size=args.size, seed=args.seed, progress=not args.quiet
+            name, staging, size=args.size, seed=args.seed, progress=not args.quiet, **extra
         )
         if not args.quiet:
             print((staging / f"{name}.md").read_text(encoding="utf-8"))
@@ -56,3 +71,20 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
                 f"{name}.md, {', '.join(payload.get('figures', []))} in {args.out}"
             )
     return 0
+
+
+def check_dask(address: str | None, names: tuple[str, ...]) -> str | None:
+    """``--dask``: refused for benchmarks that run serially, a malformed address, or no Dask."""
+    if address is None:
+        return None
+    if any(name not in DASK_NAMES for name in names):
+        raise UsageError("--dask", f"applies to {', '.join(DASK_NAMES)} only")
+    if address != "local" and "://" not in address:
+        raise UsageError(
+            "--dask",
+            f"give no value (a LocalCluster) or a scheduler address like "
+            f"tcp://host:8786; got {address!r}",
+        )
+    if importlib.util.find_spec("distributed") is None:
+        raise UsageError("--dask", 'needs Dask: pip install "dask[distributed]"')
+    return address

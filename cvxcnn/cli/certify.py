@@ -24,6 +24,7 @@ from cvxcnn.cli.common import (
     add_data_args,
     add_geometry_args,
     add_loss_args,
+    add_oracle_time_limit,
     add_output_args,
     build_problem,
     cell_set,
@@ -45,6 +46,7 @@ from cvxcnn.network_io import LoadedNetwork, load_network
 #: Used when neither a flag nor the weights file gives a value.
 DEFAULTS = {**DATA_DEFAULTS, "loss": "squared", "huber_delta": 1.0, "certify": "auto"}
 DEFAULTS |= {"patterns": 5000, "data_directed": 0.1, "max_cells": 200_000}
+DEFAULTS |= {"oracle_time_limit": 60.0}
 GEOMETRY = {"kernel": 3, "stride": 1, "padding": "same", "bias": False, "residual": False}
 GEOMETRY |= {"beta": None}
 
@@ -63,8 +65,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument(
         "--certify",
         choices=("auto", "exact", "sampled"),
-        help="exact: every cell (certified); sampled: --patterns cells (estimated); auto "
-        "(default): exact when the cell-count bound is at most --max-cells, else sampled",
+        help="exact: every cell (certified: enumerated up to --max-cells, else searched by the "
+        "mixed-integer oracle); sampled: --patterns cells (estimated); auto (default): "
+        "enumerated when the cell-count bound is at most --max-cells, else sampled",
     )
     g.add_argument("--patterns", type=int_arg(1), help="sampled cells (default 5000)")
     g.add_argument(
@@ -73,6 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="fraction of sampled cells from data-directed generators (default 0.1)",
     )
     g.add_argument("--max-cells", type=int_arg(1), help="bound for exact (default 200000)")
+    add_oracle_time_limit(g)
     add_output_args(p, {"--out": "JSON certificate file"}, title=None)
     return p
 
@@ -148,6 +152,8 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
     check_output_file(args.out, "--out")
     if args.certify == "exact":
         refuse(ctx.explicit, ("patterns", "data_directed"), "--certify exact samples nothing")
+    else:
+        refuse(ctx.explicit, ("oracle_time_limit",), "it applies to --certify exact")
     ctx.explicit |= {name for name in GEOMETRY if getattr(args, name) is not None}
     loaded = load_weights(args.weights)
     network = loaded.network
@@ -162,8 +168,9 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
         )
     start = time.perf_counter()
     cells = cell_set(
-        args, problem.Y, args.certify, samples=args.patterns, activation=network.activation
-    )
+        args, problem.Y, args.certify, samples=args.patterns, activation=network.activation,
+        search=True,
+    )  # fmt: skip
     if args.certify == "auto" and not cells.exact:
         print_lines(args, [f"note: too many cells; searching {len(cells)} sampled (ESTIMATE)"])
     cert = certify(network, problem, cells, beta=spec.beta, loss=spec.make_loss())

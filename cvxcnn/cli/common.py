@@ -28,6 +28,7 @@ from cvxcnn.cli.output import Outputs
 from cvxcnn.data import DenoisingData, load_dataset
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.metrics import psnr
+from cvxcnn.mip_oracle import DEFAULT_TIME_LIMIT, mip_arrangement
 from cvxcnn.network_io import save_network
 from cvxcnn.problem import PatchProblem, ProblemSpec, make_problem
 from cvxcnn.soft_threshold import TripleSet
@@ -342,7 +343,10 @@ def is_npz(data: str) -> bool:
 
 
 def load_data(args: argparse.Namespace, explicit: set[str]) -> DenoisingData:
-    """The data set ``--data --images --noise --noise-type --size --seed`` select."""
+    """The data set ``--data --images --noise --noise-type --size --seed`` select.
+
+    A subcommand with an ``--offset`` flag (``cvxcnn explain``) also picks the first image.
+    """
     if is_npz(args.data):
         path = Path(args.data)
         refuse(explicit, ("noise", "noise_type", "size"), f"{path} holds its own noisy inputs")
@@ -356,6 +360,7 @@ def load_data(args: argparse.Namespace, explicit: set[str]) -> DenoisingData:
             noise_type=args.noise_type,
             random_state=args.seed,
             size=args.size,
+            offset=getattr(args, "offset", None) or 0,
         )
     except INPUT_ERRORS as exc:
         raise UsageError("--data", one_line(exc)) from exc
@@ -440,6 +445,7 @@ def cell_set(
     flag: str = "--certify",
     extra: PatternSet | None = None,
     threshold: float | None = None,
+    search: bool = False,
 ) -> PatternSet | TripleSet:
     """Every cell of ``Y``'s arrangement or a seeded sample, as ``mode`` asks.
 
@@ -464,16 +470,24 @@ def cell_set(
         ReLU patterns (e.g. the solve's own) added to a sample.
     threshold : float, optional
         The fixed soft threshold a sample of triples is drawn for.
+    search : bool
+        For the oracle only (certify, column generation): ``exact`` beyond
+        ``--max-cells`` gives every ReLU cell searched by the mixed-integer
+        oracle (``--oracle-time-limit`` seconds per call) instead of a refusal.
 
     Returns
     -------
-    PatternSet or TripleSet
+    PatternSet, MipArrangement or TripleSet
     """
     act = get_activation(activation)
     if mode in ("auto", "exact"):
         try:
             return act.enumerate(Y, max_cells=args.max_cells)
         except ArrangementTooLargeError as exc:
+            if mode == "exact" and search and act.name == "relu":
+                return mip_arrangement(
+                    Y, time_limit=oracle_time_limit(args), random_state=args.seed
+                )
             if mode == "exact":
                 raise too_large(flag, exc) from exc
     options = {} if threshold is None else {"threshold": threshold}
@@ -481,6 +495,23 @@ def cell_set(
         Y, samples, data_directed=args.data_directed, random_state=args.seed, **options
     )
     return cells.union(extra) if isinstance(extra, PatternSet) else cells
+
+
+def oracle_time_limit(args: argparse.Namespace) -> float:
+    """``--oracle-time-limit`` (seconds per MIP oracle call), or the default."""
+    value = getattr(args, "oracle_time_limit", None)
+    return DEFAULT_TIME_LIMIT if value is None else float(value)
+
+
+def add_oracle_time_limit(group: argparse._ArgumentGroup) -> None:
+    """``--oracle-time-limit``: seconds per call of the mixed-integer oracle."""
+    group.add_argument(
+        "--oracle-time-limit",
+        type=float_arg(0.0),
+        help="seconds per call of the mixed-integer oracle, used when every cell is asked for "
+        f"and the arrangement is beyond --max-cells (default {DEFAULT_TIME_LIMIT:g}); at the "
+        "limit the gap is still certified, only looser",
+    )
 
 
 def training_cells(
@@ -634,6 +665,12 @@ def certificate_lines(cert: object) -> list[str]:
         f"gap {cert.gap:.3g} (relative {cert.relative_gap:.3g}); oracle {cert.oracle} over "
         f"{cert.oracle_cells} cells"
     ]
+    if cert.certified and not cert.oracle_converged:
+        lines.append(
+            f"note: anytime certificate: the {cert.oracle} oracle stopped at its time limit with "
+            f"M in [{cert.oracle_lower:.6g}, {cert.oracle_upper:.6g}]; the lower bound uses the "
+            "upper end (rigorous, possibly loose); raise --oracle-time-limit to tighten it"
+        )
     if cert.gap < 0:
         lines.append(
             "note: the estimate exceeds the network's own objective, which a true lower bound "

@@ -22,6 +22,7 @@ from cvxcnn.cli.common import (
     RunContext,
     activation_name,
     add_convex_args,
+    add_oracle_time_limit,
     add_output_args,
     cell_set,
     certificate_lines,
@@ -50,11 +51,13 @@ from cvxcnn.cli.output import WEIGHTS_SUFFIXES, check_distinct, check_output_fil
 from cvxcnn.cli.solve_st import run_st
 from cvxcnn.colgen import solve_colgen
 from cvxcnn.fitting import fit_relu
+from cvxcnn.mip_oracle import MipArrangement
 
 DEFAULTS = {**CONVEX_DEFAULTS, "canon_backend": None, "backend": "cvxpy"}
 DEFAULTS |= {"method": "direct", "initial_patterns": 10, "certify": None}
 DEFAULTS |= {"certify_patterns": 5000, "activation": "relu", "threshold": None}
-DEFAULTS |= {"st_form": "exact", "st_restarts": 0, "prune": False}
+DEFAULTS |= {"st_form": "exact", "st_restarts": 0, "prune": False, "oracle_time_limit": 60.0}
+DEFAULTS |= {"strategy": "auto"}
 ST_FLAGS = ("threshold", "st_form", "st_restarts")
 
 
@@ -84,6 +87,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "(certified), 'sampled' --certify-patterns sampled cells (an estimate)",
     )
     g.add_argument("--certify-patterns", type=int_arg(1), help="cells for --certify sampled (5000)")
+    add_oracle_time_limit(g)
     g.add_argument("--activation", choices=("relu", "st"), help="relu (default) or st")
     g.add_argument(
         "--threshold", type=float_arg(0.0), help="soft-threshold lambda (st; omit: learnable)"
@@ -97,6 +101,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="reduce the network to at most n_out + 1 neurons at the same objective",
+    )
+    g.add_argument(
+        "--strategy",
+        choices=("auto", "full", "working_set"),
+        help="one program over every cell ('full') or growing working sets until no cell of "
+        "the set violates its dual constraint ('working_set': same optimum, set gap reported); "
+        "default auto: working sets when P >= max(500, 8 (n_out + 1))",
     )
     files = {"--out": "JSON result file", "--save-weights": "network weights file (.npz)"}
     add_output_args(p, files)
@@ -122,6 +133,7 @@ def check_colgen(args: argparse.Namespace, explicit: set[str]) -> None:
     why = "--method colgen searches every cell (its oracle) and samples nothing"
     refuse(explicit, ("patterns", "data_directed", "certify_patterns"), why)
     refuse(explicit, ("jobs", "canon_backend", "prune"), "--method colgen does not take it")
+    refuse(explicit, ("strategy",), "--method colgen is its own working-set solve")
     why = "--method colgen solves the learnable-threshold program (no fixed lambda)"
     refuse(explicit, ST_FLAGS, why if args.activation == "st" else "it applies to --activation st")
     if args.backend != "cvxpy":
@@ -152,6 +164,9 @@ def check_st(args: argparse.Namespace, explicit: set[str]) -> None:
 
 def check(args: argparse.Namespace, explicit: set[str]) -> None:
     """Every check that needs no data: outputs, flag applicability, the solver."""
+    if args.certify != "exact" and args.method != "colgen" or args.activation == "st":
+        why = "it applies to the ReLU oracle over every cell (--certify exact, --method colgen)"
+        refuse(explicit, ("oracle_time_limit",), why)
     check_output_file(args.out, "--out")
     check_output_file(args.save_weights, "--save-weights", WEIGHTS_SUFFIXES)
     check_distinct({"--out": args.out, "--save-weights": args.save_weights})
@@ -183,7 +198,7 @@ def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
     pattern_seconds = time.perf_counter() - start
     cells = None
     if args.certify == "exact":  # enumerate (or refuse the size) before the solve
-        cells = cell_set(args, problem.Y, "exact")
+        cells = cell_set(args, problem.Y, "exact", search=True)
     result = fit_relu(
         problem,
         patterns,
@@ -191,6 +206,7 @@ def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
         **reduction_keywords(args),
         prune=bool(args.prune),
         backend=args.backend,
+        strategy=args.strategy,
     )
     payload = {**result.to_dict(), **data_summary(args, data)}
     payload |= {"pattern_method": patterns.method, "pattern_seconds": pattern_seconds}
@@ -200,6 +216,8 @@ def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
                 cells = cell_set(
                     args, problem.Y, "sampled", samples=args.certify_patterns, extra=patterns
                 )
+            if isinstance(cells, MipArrangement):  # the solve's cells start the MIP
+                cells = cells.with_known(patterns)
             cert = certify(result.network, problem, cells, beta=args.beta, loss=loss)
             payload.update(cert.to_dict())
             print_lines(args, certificate_lines(cert))
@@ -216,7 +234,7 @@ def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
 def relu_summary(result: object) -> list[str]:
     """Status, objective, size and timing of a ReLU solve."""
     kind = "global optimum (every cell)" if result.exact_arrangement else "upper bound"
-    lines = [
+    lines = working_set_lines(result) + [
         f"{result.status}: objective {result.objective:.6g} ({kind}), reconstructed network "
         f"{result.primal_objective:.6g}, {result.neurons} neurons from "
         f"{result.active_patterns}/{result.n_patterns} patterns; compile "
@@ -232,12 +250,26 @@ def relu_summary(result: object) -> list[str]:
     return lines
 
 
+def working_set_lines(result: object) -> list[str]:
+    """The working-set solve's rounds and its rigorous gap over the whole set (if one ran)."""
+    ws = result.working_set
+    if not ws:
+        return []
+    gap = ws.get("set_gap")
+    return [
+        f"working set: {ws['rounds']} round(s), last program {ws['program_cells']} of "
+        f"{ws['cells']} cells, relative gap over the whole set "
+        f"{'n/a' if gap is None else f'{gap:.2e}'}"
+        + (" (did not converge: solved the full program)" if ws.get("fallback") else "")
+    ]
+
+
 def run_colgen(args: argparse.Namespace, ctx: RunContext) -> int:
     """Column generation over every cell (ReLU patterns or ST triples): a certified optimum."""
     start = time.perf_counter()
     data, problem, loss = load_problem(args, ctx.explicit)
     activation = activation_name(args)
-    cells = cell_set(args, problem.Y, "exact", flag="--method", activation=activation)
+    cells = cell_set(args, problem.Y, "exact", flag="--method", activation=activation, search=True)
     enumeration_seconds = time.perf_counter() - start
     info = {**data_summary(args, data), "enumeration_seconds": enumeration_seconds}
     try:

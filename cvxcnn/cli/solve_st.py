@@ -64,7 +64,8 @@ def bracket_payload(bracket: object) -> dict:
 def fit_learnable(args: argparse.Namespace, problem: object, triples: object, kw: dict):
     """Program 6a with the ``--facets`` / ``--jobs`` reduction."""
     prune = bool(args.prune)
-    return fit_st(problem, triples, form="exact", prune=prune, **reduction_keywords(args), **kw)
+    keywords = {**reduction_keywords(args), "strategy": args.strategy}
+    return fit_st(problem, triples, form="exact", prune=prune, **keywords, **kw)
 
 
 def certify_learnable(args: argparse.Namespace, problem: object, triples: object, fit, kw):

@@ -23,6 +23,8 @@ from cvxcnn.losses import AbsoluteLoss, HuberLoss, LogisticLoss, Loss, SquaredLo
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.patches import READOUTS, PatchGeometry
 from cvxcnn.soft_threshold.network import STNetwork
+from cvxcnn.vector.network import VectorReluNetwork
+from cvxcnn.vector_output import ChromaLoss
 
 ACTIVATIONS = ("relu", "st")
 INITS = ("kaiming_uniform", "normal")
@@ -33,20 +35,33 @@ def soft_threshold(a: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
     return torch.sign(a) * torch.relu(a.abs() - t)
 
 
-def torch_loss(loss: Loss, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def torch_loss(
+    loss: Loss | ChromaLoss, prediction: torch.Tensor, target: torch.Tensor
+) -> torch.Tensor:
     """The value of a :class:`cvxcnn.losses.Loss` in torch (summed, never averaged).
 
     Parameters
     ----------
-    loss : Loss
-        Squared (``1/2 ||p - x||^2``), absolute, Huber or logistic.
+    loss : Loss or ChromaLoss
+        Squared (``1/2 ||p - x||^2``), absolute, Huber or logistic; or the
+        chroma-augmented loss of vector outputs (channel axis 1).
     prediction, target : Tensor of the same shape
 
     Returns
     -------
     Tensor
-        0-d; equals ``loss.value(prediction, target)``.
+        0-d; equals ``loss.value(prediction, target)`` (for ``ChromaLoss``,
+        with the channel axis moved last and the rest flattened).
     """
+    if isinstance(loss, ChromaLoss):
+        r = prediction - target
+        fit = 0.5 * (r * r).sum()
+        if loss.gamma == 0:
+            return fit
+        norms = torch.linalg.vector_norm(target, dim=1) - torch.linalg.vector_norm(
+            prediction, dim=1
+        )
+        return fit + loss.gamma * (norms * norms).sum()
     if isinstance(loss, SquaredLoss):
         r = prediction - target
         return 0.5 * (r * r).sum()
@@ -88,6 +103,9 @@ class TwoLayerCNN(nn.Module):
         channel, identity readout), as :func:`cvxcnn.patches.centre_values`.
     readout : {"identity", "sum", "mean"}
         ``sum``/``mean`` pool the outputs of each image to one scalar.
+    out_channels : int
+        Output channels ``c`` of the 1x1 convolution (vector outputs, ReLU only;
+        default 1). With ``c > 1`` the outputs below gain a channel axis 1.
     dtype : torch.dtype
     device : torch.device or str, optional
 
@@ -108,6 +126,7 @@ class TwoLayerCNN(nn.Module):
         learn_threshold: bool = False,
         residual: bool = False,
         readout: str = "identity",
+        out_channels: int = 1,
         dtype: torch.dtype = torch.float64,
         device: torch.device | str | None = None,
     ) -> None:
@@ -127,6 +146,15 @@ class TwoLayerCNN(nn.Module):
             raise ValueError(f"threshold must be finite and >= 0; got {threshold!r}")
         if learn_threshold and activation != "st":
             raise ValueError("learn_threshold=True needs activation='st'")
+        if isinstance(out_channels, bool) or not isinstance(out_channels, (int, np.integer)):
+            raise TypeError(f"out_channels must be an integer; got {out_channels!r}")
+        if out_channels < 1:
+            raise ValueError(f"out_channels must be >= 1; got {out_channels}")
+        if out_channels > 1 and (activation != "relu" or residual):
+            raise ValueError(
+                "out_channels > 1 (vector outputs) needs activation='relu' and residual=False; "
+                f"got activation={activation!r}, residual={residual}"
+            )
         if residual and (readout != "identity" or geometry.in_channels != 1):
             raise ValueError(
                 "residual=True needs readout='identity' and single-channel inputs; got "
@@ -138,6 +166,7 @@ class TwoLayerCNN(nn.Module):
         self.learn_threshold = bool(learn_threshold)
         self.residual = bool(residual)
         self.readout = readout
+        self.out_channels = int(out_channels)
         conv = nn.Conv1d if geometry.spatial_dims == 1 else nn.Conv2d
         kw = {"dtype": dtype, "device": device}
         self.conv1 = conv(
@@ -149,7 +178,7 @@ class TwoLayerCNN(nn.Module):
             bias=geometry.bias,
             **kw,
         )
-        self.conv2 = conv(self.n_neurons, 1, kernel_size=1, bias=False, **kw)
+        self.conv2 = conv(self.n_neurons, self.out_channels, kernel_size=1, bias=False, **kw)
         if activation == "st":
             t = torch.full((self.n_neurons,), threshold, **kw)
             if self.learn_threshold:
@@ -187,16 +216,19 @@ class TwoLayerCNN(nn.Module):
         return self._activate(self.conv1(F.pad(x, self._pad)))
 
     def patch_output(self, x: torch.Tensor) -> torch.Tensor:
-        """``f(Y)`` per output position, shape ``(N, *output_shape)`` (no residual)."""
-        return self.conv2(self.hidden(x))[:, 0]
+        """``f(Y)`` per output position, shape ``(N, *output_shape)`` (no residual);
+        ``(N, c, *output_shape)`` for vector outputs."""
+        out = self.conv2(self.hidden(x))
+        return out[:, 0] if self.out_channels == 1 else out
 
     def readout_output(self, x: torch.Tensor) -> torch.Tensor:
-        """``R f(Y)``: ``(N, *output_shape)`` (identity) or ``(N,)`` (sum, mean)."""
+        """``R f(Y)``: ``(N, *output_shape)`` (identity) or ``(N,)`` (sum, mean);
+        with vector outputs ``(N, c, *output_shape)`` or ``(N, c)``."""
         out = self.patch_output(x)
         if self.readout == "identity":
             return out
-        pooled = out.flatten(1)
-        return pooled.sum(dim=1) if self.readout == "sum" else pooled.mean(dim=1)
+        pooled = out.flatten(out.ndim - self.geometry.spatial_dims)
+        return pooled.sum(dim=-1) if self.readout == "sum" else pooled.mean(dim=-1)
 
     def centre_values(self, x: torch.Tensor) -> torch.Tensor:
         """Input value at every patch centre, ``(N, *output_shape)`` (0 in the padding)."""
@@ -227,8 +259,10 @@ class TwoLayerCNN(nn.Module):
         return U
 
     def second_layer(self) -> torch.Tensor:
-        """``v`` (m,): the 1x1 convolution's weights."""
-        return self.conv2.weight.reshape(self.n_neurons)
+        """``v`` (m,): the 1x1 convolution's weights; ``W`` (m, c) for vector outputs."""
+        if self.out_channels == 1:
+            return self.conv2.weight.reshape(self.n_neurons)
+        return self.conv2.weight.reshape(self.out_channels, self.n_neurons).T
 
     def penalty(self) -> torch.Tensor:
         """``1/2 sum_j (||u_j||^2 + v_j^2)`` (bias included, thresholds excluded), 0-d."""
@@ -287,15 +321,20 @@ class TwoLayerCNN(nn.Module):
     def set_weights_(
         self, U: np.ndarray, v: np.ndarray, t: np.ndarray | float | None = None
     ) -> None:
-        """Load patch-matrix weights ``U`` (m, d), ``v`` (m,) and thresholds ``t`` (m,)."""
+        """Load patch-matrix weights ``U`` (m, d), ``v`` (m,) and thresholds ``t`` (m,);
+        for vector outputs ``v`` is ``W`` (m, c)."""
         U = np.asarray(U, dtype=np.float64)
-        v = np.asarray(v, dtype=np.float64).reshape(-1)
-        d = self.geometry.d
-        if U.shape != (self.n_neurons, d) or v.shape != (self.n_neurons,):
+        given = np.asarray(v, dtype=np.float64)
+        d, c = self.geometry.d, self.out_channels
+        v = given.reshape(-1) if c == 1 else given
+        want = (self.n_neurons,) if c == 1 else (self.n_neurons, c)
+        if U.shape != (self.n_neurons, d) or v.shape != want:
+            second = f"v {want}" if c == 1 else f"W {want}"
             raise ValueError(
-                f"weights must be U ({self.n_neurons}, {d}) and v ({self.n_neurons},) for this "
-                f"model; got U {U.shape}, v {v.shape}"
+                f"weights must be U ({self.n_neurons}, {d}) and {second} for this model; "
+                f"got U {U.shape}, second layer {given.shape}"
             )
+        v = v if c == 1 else v.T  # conv2 stores (c, m)
         w = self.conv1.weight
         kw = {"dtype": w.dtype, "device": w.device}
         k = d - int(self.geometry.bias)
@@ -312,10 +351,12 @@ class TwoLayerCNN(nn.Module):
             self.threshold.copy_(torch.as_tensor(t, **kw))
 
     @torch.no_grad()
-    def to_network(self) -> ReluNetwork | STNetwork:
+    def to_network(self) -> ReluNetwork | STNetwork | VectorReluNetwork:
         """The weights as a float64 NumPy network (``U`` rows ordered like patch rows)."""
         U = self.filters().detach().to("cpu", torch.float64).numpy().copy()
         v = self.second_layer().detach().to("cpu", torch.float64).numpy().copy()
+        if self.out_channels > 1:
+            return VectorReluNetwork(U.T, v)  # cvxcnn.vector keeps filters as columns
         if self.activation == "relu":
             return ReluNetwork(U, v)
         t = self.threshold.detach().clamp(min=0.0).to("cpu", torch.float64).numpy().copy()
@@ -327,7 +368,7 @@ def primal_loss(
     inputs: torch.Tensor,
     target: torch.Tensor,
     beta: float,
-    loss: Loss,
+    loss: Loss | ChromaLoss,
     *,
     scale: float = 1.0,
 ) -> torch.Tensor:
@@ -345,7 +386,7 @@ def primal_loss(
         ``x`` for these images (the residual already subtracted), shaped like
         ``model.readout_output(inputs)``.
     beta : float
-    loss : Loss
+    loss : Loss or ChromaLoss
     scale : float
 
     Returns

@@ -5,11 +5,18 @@ The loss is exactly the objective of :func:`cvxcnn.networks.primal_objective`,
     P(U, v) = L(R f(Y), x) + beta/2 * sum_j (||u_j||^2 + v_j^2)
 
 (squared loss ``1/2 ||.||^2``, sums not means), the weight decay inside the
-objective, never the optimizer's own. A mini-batch of ``B`` of the ``N``
-images minimizes ``N/B * L(batch) + beta/2 * sum_j(...)``, whose expectation
-is ``P``. After every epoch the FULL-batch ``P`` is evaluated (in the
-training dtype) and recorded; the final objective reported is the float64
-evaluator's value on the exported weights.
+objective, never the optimizer's own. With ``out_channels = c > 1`` the
+network has vector outputs (``w_j`` in R^c) and the objective is
+``L(R f(Y), X) + beta/2 sum_j (||u_j||^2 + ||w_j||^2)`` with ``X`` (n_out, c)
+(:func:`cvxcnn.vector_output.vector_objective`); ``loss="chroma"`` adds the
+chroma term of the colorization paper's eq. 2 (:class:`~cvxcnn.vector_output.ChromaLoss`,
+``gamma``), which is NOT convex: it exists for primal training only.
+
+A mini-batch of ``B`` of the ``N`` images minimizes
+``N/B * L(batch) + beta/2 * sum_j(...)``, whose expectation is ``P``. After
+every epoch the FULL-batch ``P`` is evaluated (in the training dtype) and
+recorded; the final objective reported is the float64 evaluator's value on
+the exported weights.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from cvxcnn.losses import Loss, get_loss
+from cvxcnn.losses import Loss, SquaredLoss, get_loss
 from cvxcnn.network_io import save_network
 from cvxcnn.networks import ReluNetwork, primal_objective
 from cvxcnn.patches import as_batch
@@ -33,10 +40,19 @@ from cvxcnn.primal.models import INITS, TwoLayerCNN, primal_loss
 from cvxcnn.problem import PROBLEM_OPTIONS, PatchProblem, ProblemSpec, make_problem
 from cvxcnn.soft_threshold.network import STNetwork
 from cvxcnn.validation import check_positive, check_positive_int
+from cvxcnn.vector.network import VectorReluNetwork
+from cvxcnn.vector_output import (
+    ChromaLoss,
+    get_vector_loss,
+    make_vector_problem,
+    vector_objective,
+)
 
 OPTIMIZERS = ("adam", "sgd", "sgdm", "adagrad", "rmsprop", "asgd", "lbfgs")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 DEFAULT_NEURONS = 512
+#: Starting weights ``train_primal(init=...)`` accepts.
+InitNetwork = ReluNetwork | STNetwork | VectorReluNetwork
 
 
 class TrainingDivergedError(RuntimeError):
@@ -155,11 +171,13 @@ class TrainResult:
 
     Attributes
     ----------
-    network : ReluNetwork or STNetwork
+    network : ReluNetwork, STNetwork or VectorReluNetwork
         The trained weights in float64 (``U`` (m, d) rows ordered like patch rows).
     final_objective : float
         ``P(U, v)`` of ``network`` by the float64 evaluator
-        :func:`cvxcnn.networks.primal_objective` on ``problem``.
+        :func:`cvxcnn.networks.primal_objective` on ``problem``
+        (:func:`cvxcnn.vector_output.vector_objective` with ``targets`` for
+        vector outputs, in the loss trained: squared or chroma).
     epochs : ndarray of shape (E + 1,), int
         0 (the initial weights), 1, ..., E.
     objectives : ndarray of shape (E + 1,)
@@ -187,9 +205,11 @@ class TrainResult:
         :func:`cvxcnn.problem.make_problem` with the model's geometry).
     model : TwoLayerCNN
         The trained module (on ``device``).
+    targets : ndarray of shape (n_out, c) or None
+        ``X`` of a vector-output run (None for one output channel).
     """
 
-    network: ReluNetwork | STNetwork = field(repr=False)
+    network: ReluNetwork | STNetwork | VectorReluNetwork = field(repr=False)
     final_objective: float
     epochs: np.ndarray = field(repr=False)
     objectives: np.ndarray = field(repr=False)
@@ -206,6 +226,7 @@ class TrainResult:
     settings: dict = field(repr=False)
     problem: PatchProblem = field(repr=False)
     model: TwoLayerCNN | None = field(default=None, repr=False)
+    targets: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def epochs_run(self) -> int:
@@ -260,6 +281,11 @@ class TrainResult:
         for a fixed soft threshold, ``threshold``; ``final_objective`` is
         stored as extra metadata.
         """
+        if isinstance(self.network, VectorReluNetwork):
+            raise ValueError(
+                "saving vector-output networks is not supported by cvxcnn.network_io yet; "
+                "keep result.network (U, W) or np.savez its arrays"
+            )
         s = self.settings
         loss = dict(s["loss"])
         fixed = None
@@ -306,8 +332,10 @@ def train_primal(
     threshold: float = 0.1,
     learn_threshold: bool = False,
     neurons: int | None = None,
+    out_channels: int = 1,
     beta: float = 1e-3,
-    loss: str | Loss = "squared",
+    loss: str | Loss | ChromaLoss = "squared",
+    gamma: float | None = None,
     optimizer: str = "adam",
     lr: float = 1e-3,
     epochs: int = 200,
@@ -333,7 +361,8 @@ def train_primal(
         ``spatial_dims=1``).
     clean : ndarray
         Targets: images ``(N, *spatial)`` for the identity readout, one scalar
-        per image ``(N,)`` for ``sum``/``mean``.
+        per image ``(N,)`` for ``sum``/``mean``; with ``out_channels = c > 1``
+        ``(N, c, *spatial)`` or ``(N, c)``.
     kernel_size, spatial_dims, stride, padding, bias, residual, readout
         The geometry, exactly as for :func:`cvxcnn.problem.make_problem` (which
         builds the problem the final objective is evaluated on).
@@ -345,10 +374,18 @@ def train_primal(
         Learnable per-neuron thresholds (kept >= 0, not penalized).
     neurons : int, optional
         Hidden width ``m`` (default 512, or the width of ``init`` when it is a network).
+    out_channels : int
+        Output channels ``c`` (default 1). ``c > 1``: vector outputs (ReLU,
+        no residual), objective ``L(R f, X) + beta/2 sum_j(||u_j||^2 + ||w_j||^2)``.
     beta : float
         Weight decay inside the objective, > 0.
     loss : str or Loss
-        ``squared`` (default, ``1/2 ||.||^2``), ``absolute``, ``huber``, ``logistic``.
+        ``squared`` (default, ``1/2 ||.||^2``), ``absolute``, ``huber``, ``logistic``;
+        with ``out_channels > 1``: ``squared`` or ``chroma`` (eq. 2 of the
+        colorization paper, ``1/2 ||R f - X||_F^2 + gamma sum_i (||X_i|| -
+        ||(R f)_i||)^2``; not convex, primal only).
+    gamma : float, optional
+        Chroma weight ``>= 0`` of ``loss="chroma"`` (default 0.5); refused otherwise.
     optimizer : {"adam", "sgd", "sgdm", "adagrad", "rmsprop", "asgd", "lbfgs"}
     lr : float
     epochs : int
@@ -394,8 +431,9 @@ def train_primal(
     arguments = dict(locals())  # every parameter, nothing else yet
     setup = _Setup(
         geometry={name: arguments[name] for name in PROBLEM_OPTIONS},
-        objective=_Objective(beta=beta, loss=loss),
+        objective=_Objective(beta=beta, loss=loss, gamma=gamma),
         model=_ModelSpec(
+            out_channels=out_channels,
             activation=activation,
             threshold=threshold,
             learn_threshold=learn_threshold,
@@ -423,18 +461,37 @@ class _Objective:
     """What is minimized besides the data: the weight decay and the loss."""
 
     beta: float
-    loss: str | Loss
+    loss: str | Loss | ChromaLoss
+    gamma: float | None = None
+
+    def resolve(self, out_channels: int) -> Loss | ChromaLoss:
+        """The loss object: a :class:`~cvxcnn.losses.Loss` for one output channel,
+        a :class:`~cvxcnn.vector_output.ChromaLoss` (gamma 0: squared) for vector outputs."""
+        if out_channels == 1:
+            if self.loss == "chroma" or isinstance(self.loss, ChromaLoss):
+                raise ValueError("loss='chroma' needs vector outputs: out_channels >= 2")
+            if self.gamma is not None:
+                raise ValueError("gamma applies to loss='chroma' (vector outputs); drop it")
+            return get_loss(self.loss)
+        loss = "squared" if isinstance(self.loss, SquaredLoss) else self.loss
+        if not (isinstance(loss, ChromaLoss) or loss in ("squared", "chroma")):
+            raise ValueError(
+                f"vector outputs (out_channels={out_channels}) train the squared or the chroma "
+                f"loss; got {self.loss!r}"
+            )
+        return get_vector_loss(loss, self.gamma)
 
 
 @dataclass(frozen=True)
 class _ModelSpec:
-    """The network: activation, width and starting weights."""
+    """The network: output channels, activation, width and starting weights."""
 
+    out_channels: int
     activation: str
     threshold: float
     learn_threshold: bool
     neurons: int | None
-    init: str | ReluNetwork | STNetwork
+    init: str | ReluNetwork | STNetwork | VectorReluNetwork
     init_std: float
 
 
@@ -486,11 +543,12 @@ class _Setup:
     run: _RunSpec
 
 
-def _checked_model(model: _ModelSpec) -> tuple[_ModelSpec, ReluNetwork | STNetwork | None]:
+def _checked_model(model: _ModelSpec) -> tuple[_ModelSpec, InitNetwork | None]:
     """The model settings checked (``neurons`` filled in), and the initial network if given."""
     init, neurons, init_std = model.init, model.neurons, model.init_std
+    out_channels = check_positive_int(model.out_channels, "out_channels")
     init_network = None
-    if isinstance(init, (ReluNetwork, STNetwork)):
+    if isinstance(init, (ReluNetwork, STNetwork, VectorReluNetwork)):
         init_network = init
         if neurons is not None and neurons != init.n_neurons:
             raise ValueError(f"neurons={neurons} but the initial network has {init.n_neurons}")
@@ -499,12 +557,20 @@ def _checked_model(model: _ModelSpec) -> tuple[_ModelSpec, ReluNetwork | STNetwo
             raise ValueError(
                 f"the initial network is {init.activation!r}, not {model.activation!r}"
             )
+        if getattr(init, "channels", 1) != out_channels or (
+            out_channels > 1 and not isinstance(init, VectorReluNetwork)
+        ):
+            raise ValueError(
+                f"the initial network has {getattr(init, 'channels', 1)} output channel(s); "
+                f"out_channels={out_channels}"
+            )
     elif init not in INITS:
         raise ValueError(f"init must be one of {INITS} or a network; got {init!r}")
     elif init == "normal":
         init_std = check_positive(init_std, "init_std")
     neurons = check_positive_int(DEFAULT_NEURONS if neurons is None else neurons, "neurons")
-    return replace(model, neurons=neurons, init_std=init_std), init_network
+    model = replace(model, neurons=neurons, init_std=init_std, out_channels=out_channels)
+    return model, init_network
 
 
 def _checked_target(target: float | None) -> float | None:
@@ -516,7 +582,7 @@ def _checked_target(target: float | None) -> float | None:
     return target
 
 
-def _checked(setup: _Setup) -> tuple[_Setup, ReluNetwork | STNetwork | None]:
+def _checked(setup: _Setup) -> tuple[_Setup, InitNetwork | None]:
     """The setup with every argument checked and normalized; ValueError on a bad one."""
     opt, stop, run = setup.optimizer, setup.stop, setup.run
     if opt.name not in OPTIMIZERS:
@@ -554,7 +620,7 @@ class _Fit:
     X: torch.Tensor
     T: torch.Tensor
     beta: float
-    loss: Loss
+    loss: Loss | ChromaLoss
     opt: torch.optim.Optimizer
     lbfgs: bool
     batch: int | None
@@ -604,7 +670,7 @@ class _Fit:
 def _make_model(
     problem: PatchProblem,
     spec: _ModelSpec,
-    init_network: ReluNetwork | STNetwork | None,
+    init_network: InitNetwork | None,
     generator: torch.Generator,
     dtype: torch.dtype,
     device: torch.device,
@@ -618,24 +684,37 @@ def _make_model(
         learn_threshold=spec.learn_threshold,
         residual=problem.residual,
         readout=problem.readout.kind,
+        out_channels=spec.out_channels,
         dtype=dtype,
         device=device,
     )
     if init_network is not None:
-        model.set_weights_(init_network.U, init_network.v, getattr(init_network, "t", None))
+        if isinstance(init_network, VectorReluNetwork):  # filters as columns: U (d, m)
+            model.set_weights_(init_network.U.T, init_network.W)
+        else:
+            model.set_weights_(init_network.U, init_network.v, getattr(init_network, "t", None))
     else:
         model.reset_parameters_(spec.init, spec.init_std, generator)
     return model
 
 
 def _data_tensors(
-    noisy: np.ndarray, problem: PatchProblem, dtype: torch.dtype, device: torch.device
+    noisy: np.ndarray,
+    problem: PatchProblem,
+    targets: np.ndarray | None,
+    dtype: torch.dtype,
+    device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs ``X`` (N, ...) and targets ``T`` (N, *output) as tensors."""
+    """Inputs ``X`` (N, ...) and targets ``T`` (N, *output), or (N, c, *output) from
+    the vector targets ``targets`` (n_out, c), as tensors."""
     geometry = problem.geometry
     X = torch.as_tensor(as_batch(noisy, geometry.spatial_dims, "noisy"), dtype=dtype, device=device)
     out_shape = geometry.output_shape if problem.readout.kind == "identity" else ()
-    target = problem.target.reshape(problem.n_images, *out_shape)
+    if targets is None:
+        target = problem.target.reshape(problem.n_images, *out_shape)
+    else:
+        grouped = targets.reshape(problem.n_images, *out_shape, targets.shape[1])
+        target = np.moveaxis(grouped, -1, 1)
     return X, torch.as_tensor(target, dtype=dtype, device=device)
 
 
@@ -643,16 +722,17 @@ def _make_fit(
     noisy: np.ndarray,
     problem: PatchProblem,
     setup: _Setup,
-    init_network: ReluNetwork | STNetwork | None,
-    loss: Loss,
+    init_network: InitNetwork | None,
+    loss: Loss | ChromaLoss,
     batch: int | None,
     device: torch.device,
+    targets: np.ndarray | None = None,
 ) -> _Fit:
     """The model, tensors and optimizer of a run, ready for its first epoch."""
     dtype = DTYPES[setup.run.dtype]
     generator = torch.Generator(device="cpu").manual_seed(setup.run.seed)
     model = _make_model(problem, setup.model, init_network, generator, dtype, device)
-    X, T = _data_tensors(noisy, problem, dtype, device)
+    X, T = _data_tensors(noisy, problem, targets, dtype, device)
     opt = setup.optimizer
     return _Fit(
         model=model,
@@ -738,17 +818,21 @@ def _train(noisy: np.ndarray, clean: np.ndarray, setup: _Setup) -> TrainResult:
     """The body of :func:`train_primal`, its arguments grouped in ``setup``."""
     start = time.perf_counter()
     setup, init_network = _checked(setup)
-    loss = get_loss(setup.objective.loss)
+    loss = setup.objective.resolve(setup.model.out_channels)
     device = resolve_device(setup.run.device)
-    problem = make_problem(noisy, clean, **setup.geometry)
+    problem, targets = _problem(noisy, clean, setup)
     loss.validate_target(problem.target)
     batch = _check_batch_size(setup.optimizer.batch_size, problem.n_images)
     if setup.optimizer.name == "lbfgs" and batch is not None:
         raise ValueError("optimizer='lbfgs' needs full batches: pass batch_size=None (or 0)")
-    fit = _make_fit(noisy, problem, setup, init_network, loss, batch, device)
+    fit = _make_fit(noisy, problem, setup, init_network, loss, batch, device, targets)
     curve = _run_epochs(fit, setup, start)
     network = fit.model.to_network()
-    final = primal_objective(network, problem, setup.objective.beta, loss)
+    beta = setup.objective.beta
+    if targets is None:
+        final = primal_objective(network, problem, beta, loss)
+    else:
+        final = vector_objective(network, problem, targets, beta, loss)
     stop = setup.stop
     return TrainResult(
         network=network,
@@ -768,10 +852,29 @@ def _train(noisy: np.ndarray, clean: np.ndarray, setup: _Setup) -> TrainResult:
         settings=_settings(setup, problem, loss, batch),
         problem=problem,
         model=fit.model,
+        targets=targets,
     )
 
 
-def _settings(setup: _Setup, problem: PatchProblem, loss: Loss, batch: int | None) -> dict:
+def _problem(
+    noisy: np.ndarray, clean: np.ndarray, setup: _Setup
+) -> tuple[PatchProblem, np.ndarray | None]:
+    """The patch problem, and the (n_out, c) targets of a vector-output run (else None)."""
+    c = setup.model.out_channels
+    if c == 1:
+        return make_problem(noisy, clean, **setup.geometry), None
+    problem, targets = make_vector_problem(noisy, clean, **setup.geometry)
+    if targets.shape[1] != c:
+        raise ValueError(
+            f"out_channels={c} but clean has {targets.shape[1]} channels (axis 1); "
+            "pass targets (N, c, *spatial) or (N, c)"
+        )
+    return problem, targets
+
+
+def _settings(
+    setup: _Setup, problem: PatchProblem, loss: Loss | ChromaLoss, batch: int | None
+) -> dict:
     """Every (checked) argument of the run, JSON-ready, for :attr:`TrainResult.settings`."""
     geometry = problem.geometry
     model, opt, stop, run = setup.model, setup.optimizer, setup.stop, setup.run
@@ -787,6 +890,7 @@ def _settings(setup: _Setup, problem: PatchProblem, loss: Loss, batch: int | Non
         "threshold": float(model.threshold),
         "learn_threshold": bool(model.learn_threshold),
         "neurons": model.neurons,
+        "out_channels": model.out_channels,
         "beta": setup.objective.beta,
         "loss": loss.to_dict(),
         "optimizer": opt.name,

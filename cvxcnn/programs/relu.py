@@ -13,50 +13,45 @@ so compile time does not grow with a Python loop over patterns.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
 
-from cvxcnn.losses import Loss, get_loss
+from cvxcnn.losses import Loss
 from cvxcnn.problem import PatchProblem
+from cvxcnn.programs.cone import (
+    ConeProgram,
+    assemble,
+    make_blocks,
+    prepare_loss,
+    signed_rows,
+)
 from cvxcnn.programs.objective import group_norm_objective
-from cvxcnn.validation import check_positive
 
 
-@dataclass
-class ReluProgram:
+@dataclass(kw_only=True)
+class ReluProgram(ConeProgram):
     """A built (not yet solved) ReLU convex program.
 
     Attributes
     ----------
-    problem : cvxpy.Problem
+    problem, beta, data, loss, build_seconds
+        As in :class:`~cvxcnn.programs.cone.ConeProgram`.
     W, Z : cvxpy.Variable of shape (d, P)
         Column ``i`` is ``w_i`` / ``z_i`` of pattern ``i``.
-    beta : cvxpy.Parameter
-        Regularization weight; set ``beta.value`` and re-solve without rebuilding (DPP).
-    data : PatchProblem
     masks : ndarray of shape (P, n), bool
         ``masks[i] = diag(D_i)``.
-    loss : Loss
     constraints : dict of str to cvxpy.Constraint
         ``"sign_w"`` and ``"sign_z"``, each of shape (n, P) (or the kept
         entries only when a ``row_mask`` was given), for dual values.
     row_mask : ndarray of shape (n, P), bool, or None
         Which sign constraints the program holds (None: all).
-    build_seconds : float
-        Time spent creating the CVXPY expressions (not the compile).
     """
 
-    problem: cp.Problem
     W: cp.Variable
     Z: cp.Variable
-    beta: cp.Parameter
-    data: PatchProblem
     masks: np.ndarray
-    loss: Loss
-    constraints: dict = field(default_factory=dict)
-    build_seconds: float = 0.0
     row_mask: np.ndarray | None = None
 
     @property
@@ -82,7 +77,7 @@ def pattern_masks(patterns: object) -> np.ndarray:
 
 
 def build_relu_program(
-    data: PatchProblem,
+    problem: PatchProblem,
     patterns: object,
     *,
     beta: float = 1e-3,
@@ -93,7 +88,7 @@ def build_relu_program(
 
     Parameters
     ----------
-    data : PatchProblem
+    problem : PatchProblem
         Patches ``Y`` (n, d), readout ``R`` and target ``x``.
     patterns : PatternSet or ndarray of shape (P, n), bool
         Sign patterns ``diag(D_i)``. With every cell of the arrangement the
@@ -112,54 +107,27 @@ def build_relu_program(
     ReluProgram
     """
     start = time.perf_counter()
-    loss = get_loss(loss)
-    loss.validate_target(data.target)
-    masks = check_masks(pattern_masks(patterns), data.n)
-    Y = data.Y
-    d, P = data.d, masks.shape[0]
+    loss = prepare_loss(problem, loss)
+    masks = check_masks(pattern_masks(patterns), problem.n)
     M = masks.T.astype(np.float64)  # (n, P)
-    signs = 2.0 * M - 1.0
-
-    W = cp.Variable((d, P), name="W")
-    Z = cp.Variable((d, P), name="Z")
-    beta_param = cp.Parameter(nonneg=True, value=check_positive(beta, "beta"), name="beta")
-
-    YW, YZ = Y @ W, Y @ Z
-    outputs = cp.sum(cp.multiply(M, YW - YZ), axis=1)  # (n,) = sum_i D_i Y (w_i - z_i)
-    fit = loss.expression(data.readout.expression(outputs), data.target)
-    group_norms = cp.sum(cp.norm(W, 2, axis=0)) + cp.sum(cp.norm(Z, 2, axis=0))
-    if row_mask is None:
-        sign_w = cp.multiply(signs, YW) >= 0
-        sign_z = cp.multiply(signs, YZ) >= 0
-    else:
+    if row_mask is not None:
         row_mask = np.asarray(row_mask, dtype=bool)
         if row_mask.shape != M.shape:
             raise ValueError(f"row_mask must have shape (n, P) = {M.shape}; got {row_mask.shape}")
-        rows, cols = np.nonzero(row_mask)
-        if len(rows) == 0:  # every cone is the whole space: constrain nothing
-            rows, cols = np.array([0]), np.array([0])
-        sign_w = cp.multiply(signs[rows, cols], YW[rows, cols]) >= 0
-        sign_z = cp.multiply(signs[rows, cols], YZ[rows, cols]) >= 0
-    problem = cp.Problem(cp.Minimize(fit + beta_param * group_norms), [sign_w, sign_z])
-    return ReluProgram(
-        problem=problem,
-        W=W,
-        Z=Z,
-        beta=beta_param,
-        data=data,
-        masks=masks,
-        loss=loss,
-        constraints={"sign_w": sign_w, "sign_z": sign_z},
-        build_seconds=time.perf_counter() - start,
-        row_mask=row_mask,
-    )
+    w, z = make_blocks(problem.Y, M.shape[1], "W"), make_blocks(problem.Y, M.shape[1], "Z")
+    outputs = cp.sum(cp.multiply(M, w.YW - z.YW), axis=1)  # (n,) = sum_i D_i Y (w_i - z_i)
+    signs = 2.0 * M - 1.0  # the cone (2 D_i - I) Y w >= 0
+    [sign_w], [sign_z] = (signed_rows(side.YW, signs, row_mask) for side in (w, z))
+    parts = assemble(problem, outputs, (w, z), [sign_w, sign_z], beta=beta, loss=loss, start=start)
+    rows = {"sign_w": sign_w, "sign_z": sign_z}
+    return ReluProgram(**parts, W=w.W, Z=z.W, masks=masks, constraints=rows, row_mask=row_mask)
 
 
 def convex_objective(
     W: np.ndarray,
     Z: np.ndarray,
     masks: np.ndarray,
-    data: PatchProblem,
+    problem: PatchProblem,
     beta: float,
     loss: str | Loss = "squared",
 ) -> float:
@@ -169,13 +137,13 @@ def convex_objective(
     ----------
     W, Z : ndarray of shape (d, P)
     masks : ndarray of shape (P, n), bool
-    data : PatchProblem
+    problem : PatchProblem
     beta : float
     loss : str or Loss
     """
     M = np.asarray(masks, dtype=bool).T
-    outputs = np.sum(M * (data.Y @ (W - Z)), axis=1)
-    return group_norm_objective(outputs, W, Z, data, beta, loss)
+    outputs = np.sum(M * (problem.Y @ (W - Z)), axis=1)
+    return group_norm_objective(outputs, W, Z, problem, beta, loss)
 
 
 def sign_violation(W: np.ndarray, Z: np.ndarray, masks: np.ndarray, Y: np.ndarray) -> float:

@@ -194,7 +194,7 @@ def _check_row_mask(row_mask: object, n: int, P: int) -> np.ndarray | None:
 
 
 def build_relu_conic(
-    data: PatchProblem,
+    problem: PatchProblem,
     masks: object,
     *,
     beta: float,
@@ -205,7 +205,7 @@ def build_relu_conic(
 
     Parameters
     ----------
-    data : PatchProblem
+    problem : PatchProblem
         Patches ``Y`` (n, d), readout ``R`` (n_out, n) and target ``x`` (n_out,).
     masks : PatternSet or ndarray of shape (P, n), bool
         Sign patterns ``diag(D_i)``.
@@ -230,16 +230,16 @@ def build_relu_conic(
     start = time.perf_counter()
     beta = check_positive(beta, "beta")
     loss, kind = _direct_loss(loss)
-    loss.validate_target(data.target)
-    masks = check_masks(pattern_masks(masks), data.n)
-    Y = np.asarray(data.Y, dtype=np.float64)
+    loss.validate_target(problem.target)
+    masks = check_masks(pattern_masks(masks), problem.n)
+    Y = np.asarray(problem.Y, dtype=np.float64)
     n, d = Y.shape
     P = masks.shape[0]
     row_mask = _check_row_mask(row_mask, n, P)
-    target = np.asarray(data.target, dtype=np.float64)
+    target = np.asarray(problem.target, dtype=np.float64)
     layout = _variable_layout(d, P, target.shape[0], kind)
     sign_index = _kept_sign_rows(Y, masks, row_mask)
-    constraints = _constraint_rows(Y, masks, data.readout, layout, kind, sign_index)
+    constraints = _constraint_rows(Y, masks, problem.readout, layout, kind, sign_index)
     A = constraints.matrix(layout.n_variables)
     b = np.zeros(constraints.n_rows)
     b[constraints.slices["fit"]] = target  # zero cone: A_fit x = R G (w - z) - r = x
@@ -552,7 +552,9 @@ def solve_conic(conic: ReluConic, solver_options: dict | None = None) -> tuple[S
     return info, solution
 
 
-def _kkt_view(conic: ReluConic, data: PatchProblem, status: str, W, Z, mu, nu) -> SimpleNamespace:
+def _kkt_view(
+    conic: ReluConic, problem: PatchProblem, status: str, W, Z, mu, nu
+) -> SimpleNamespace:
     """The attributes :func:`cvxcnn.kkt.kkt_residuals` reads from a solved ``ReluProgram``."""
     if conic.row_mask is None:
         dual_w, dual_z = mu, nu
@@ -567,7 +569,7 @@ def _kkt_view(conic: ReluConic, data: PatchProblem, status: str, W, Z, mu, nu) -
             "sign_w": SimpleNamespace(dual_value=dual_w),
             "sign_z": SimpleNamespace(dual_value=dual_z),
         },
-        data=data,
+        data=problem,
         loss=conic.loss,
         beta=SimpleNamespace(value=conic.beta),
         masks=conic.masks,
@@ -577,7 +579,7 @@ def _kkt_view(conic: ReluConic, data: PatchProblem, status: str, W, Z, mu, nu) -
 
 
 def fit_relu_direct(
-    data: PatchProblem,
+    problem: PatchProblem,
     patterns: object,
     *,
     beta: float = 1e-3,
@@ -593,7 +595,7 @@ def fit_relu_direct(
 
     Parameters
     ----------
-    data : PatchProblem
+    problem : PatchProblem
         Patches ``Y`` (n, d), readout and target.
     patterns : PatternSet or ndarray of shape (P, n), bool
         A ``PatternSet`` with ``exact=True`` makes the result the global optimum.
@@ -628,7 +630,7 @@ def fit_relu_direct(
         For an unsupported loss (e.g. logistic), ``beta <= 0``, or masks /
         ``row_mask`` of the wrong shape.
     """
-    conic = build_relu_conic(data, patterns, beta=beta, loss=loss, row_mask=row_mask)
+    conic = build_relu_conic(problem, patterns, beta=beta, loss=loss, row_mask=row_mask)
     info, solution = solve_conic(conic, solver_options)
     W = Z = None
     kkt: dict = {}
@@ -636,13 +638,13 @@ def fit_relu_direct(
         W, Z = conic.unpack(solution.x)
         try:
             mu, nu = conic.sign_duals(solution.z)
-            view = _kkt_view(conic, data, info.status, W, Z, mu, nu)
+            view = _kkt_view(conic, problem, info.status, W, Z, mu, nu)
             kkt = kkt_residuals(view, rtol=rtol).to_dict()
         except (ValueError, AttributeError, TypeError) as exc:
             kkt = {"error": str(exc)}
     return assemble_fit_result(
         info=info,
-        problem=data,
+        problem=problem,
         masks=conic.masks,
         beta=conic.beta,
         loss=conic.loss,

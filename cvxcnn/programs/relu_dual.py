@@ -48,8 +48,9 @@ from dataclasses import dataclass, field
 import cvxpy as cp
 import numpy as np
 
-from cvxcnn.losses import Loss, get_loss
+from cvxcnn.losses import Loss
 from cvxcnn.problem import PatchProblem
+from cvxcnn.programs.cone import prepare_loss
 from cvxcnn.programs.relu import check_masks, pattern_masks
 from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, solve_cvxpy
 from cvxcnn.validation import check_positive
@@ -171,7 +172,7 @@ def dual_constraint_violation(
     alpha: np.ndarray,
     alpha_neg: np.ndarray,
     masks: object,
-    data: PatchProblem,
+    problem: PatchProblem,
     beta: float,
 ) -> float:
     """Largest violation of the dual's norm constraints at given certificates (float64).
@@ -180,10 +181,10 @@ def dual_constraint_violation(
     (n, P) are projected onto ``>= 0`` first, so a returned 0 means ``lam`` is
     exactly dual feasible (in float64) for these patterns.
     """
-    M = check_masks(pattern_masks(masks), data.n).T.astype(np.float64)  # (n, P)
+    M = check_masks(pattern_masks(masks), problem.n).T.astype(np.float64)  # (n, P)
     S = 2.0 * M - 1.0
-    Y = data.Y
-    g = data.readout.adjoint(np.asarray(lam, dtype=np.float64))
+    Y = problem.Y
+    g = problem.readout.adjoint(np.asarray(lam, dtype=np.float64))
     C = Y.T @ (M * g[:, None])  # (d, P): column i is c_i
     pos = np.linalg.norm(-C + Y.T @ (S * np.maximum(alpha, 0.0)), axis=0)
     neg = np.linalg.norm(C + Y.T @ (S * np.maximum(alpha_neg, 0.0)), axis=0)
@@ -192,7 +193,7 @@ def dual_constraint_violation(
 
 
 def build_relu_dual_program(
-    data: PatchProblem,
+    problem: PatchProblem,
     patterns: object,
     *,
     beta: float,
@@ -202,7 +203,7 @@ def build_relu_dual_program(
 
     Parameters
     ----------
-    data : PatchProblem
+    problem : PatchProblem
     patterns : PatternSet or ndarray of shape (P, n), bool
     beta : float
         Weight decay (> 0), stored in a ``cvxpy.Parameter``.
@@ -214,36 +215,35 @@ def build_relu_dual_program(
     ReluDualProgram
     """
     start = time.perf_counter()
-    loss = get_loss(loss)
-    loss.validate_target(data.target)
-    masks = check_masks(pattern_masks(patterns), data.n)
-    Y = data.Y
-    n, P = data.n, masks.shape[0]
+    loss = prepare_loss(problem, loss)
+    masks = check_masks(pattern_masks(patterns), problem.n)
+    Y = problem.Y
+    n, P = problem.n, masks.shape[0]
     M = masks.T.astype(np.float64)  # (n, P)
     S = 2.0 * M - 1.0
 
-    lam = cp.Variable(data.readout.n_out, name="lam")
+    lam = cp.Variable(problem.readout.n_out, name="lam")
     alpha = cp.Variable((n, P), nonneg=True, name="alpha")
     alpha_neg = cp.Variable((n, P), nonneg=True, name="alpha_neg")
     beta_param = cp.Parameter(nonneg=True, value=check_positive(beta, "beta"), name="beta")
 
-    R = data.readout.matrix
-    g = lam if data.readout.kind == "identity" else R.T @ lam  # (n,)
+    R = problem.readout.matrix
+    g = lam if problem.readout.kind == "identity" else R.T @ lam  # (n,)
     G = cp.reshape(g, (n, 1), order="F") @ np.ones((1, P))  # (n, P): g in every column
     C = Y.T @ cp.multiply(M, G)  # (d, P): column i is c_i = Y^T D_i g
-    conj, domain = loss.conjugate_expression(lam, data.target)
+    conj, domain = loss.conjugate_expression(lam, problem.target)
     constraints = [
         cp.norm(-C + Y.T @ cp.multiply(S, alpha), 2, axis=0) <= beta_param,
         cp.norm(C + Y.T @ cp.multiply(S, alpha_neg), 2, axis=0) <= beta_param,
         *domain,
     ]
-    problem = cp.Problem(cp.Minimize(conj), constraints)
+    convex = cp.Problem(cp.Minimize(conj), constraints)
     return ReluDualProgram(
-        problem=problem,
+        problem=convex,
         lam=lam,
         beta=beta_param,
         masks=masks,
-        data=data,
+        data=problem,
         loss=loss,
         alpha=alpha,
         alpha_neg=alpha_neg,
@@ -252,7 +252,7 @@ def build_relu_dual_program(
 
 
 def solve_relu_dual(
-    data: PatchProblem,
+    problem: PatchProblem,
     patterns: object,
     *,
     beta: float,
@@ -264,7 +264,7 @@ def solve_relu_dual(
 
     Parameters
     ----------
-    data : PatchProblem
+    problem : PatchProblem
     patterns : PatternSet or ndarray of shape (P, n), bool
     beta : float
     loss : str or Loss
@@ -278,7 +278,7 @@ def solve_relu_dual(
     DualResult
         A failed solve is reported (``value`` nan), not raised.
     """
-    program = build_relu_dual_program(data, patterns, beta=beta, loss=loss)
+    program = build_relu_dual_program(problem, patterns, beta=beta, loss=loss)
     info = solve_cvxpy(program.problem, solver, solver_options=solver_options)
     common = dict(
         solve=info,
@@ -290,15 +290,15 @@ def solve_relu_dual(
     if program.lam.value is None or info.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
         return DualResult(value=float("nan"), lam=None, **common)
     lam = project_to_conjugate_domain(
-        program.loss, np.asarray(program.lam.value, dtype=np.float64), data.target
+        program.loss, np.asarray(program.lam.value, dtype=np.float64), problem.target
     )
     alpha = np.asarray(program.alpha.value, dtype=np.float64)
     alpha_neg = np.asarray(program.alpha_neg.value, dtype=np.float64)
     return DualResult(
-        value=-program.loss.conjugate(lam, data.target),
+        value=-program.loss.conjugate(lam, problem.target),
         lam=lam,
         constraint_violation=dual_constraint_violation(
-            lam, alpha, alpha_neg, program.masks, data, common["beta"]
+            lam, alpha, alpha_neg, program.masks, problem, common["beta"]
         ),
         alpha=alpha,
         alpha_neg=alpha_neg,

@@ -44,9 +44,17 @@ import cvxpy as cp
 import numpy as np
 
 from cvxcnn.facets import FacetReduction
-from cvxcnn.losses import Loss, get_loss
+from cvxcnn.losses import Loss
 from cvxcnn.networks import primal_objective
 from cvxcnn.problem import PatchProblem
+from cvxcnn.programs.cone import (
+    Blocks,
+    ConeProgram,
+    assemble,
+    make_blocks,
+    prepare_loss,
+    signed_rows,
+)
 from cvxcnn.programs.objective import group_norm_objective
 from cvxcnn.reconstruct import DEFAULT_RTOL, natural_scale
 from cvxcnn.results import ConvexFitResult
@@ -64,29 +72,25 @@ ST_FORMS = ("exact", "paper")
 # --------------------------------------------------------------------------- #
 
 
-@dataclass
-class STProgram:
+@dataclass(kw_only=True)
+class STProgram(ConeProgram):
     """A built (not yet solved) soft-threshold program, 6a (``form="exact"``) or 6c (``"paper"``).
 
     Attributes
     ----------
-    problem : cvxpy.Problem
+    problem, beta, data, loss, constraints, build_seconds
+        As in :class:`~cvxcnn.programs.cone.ConeProgram` (``constraints``:
+        ``"cell_w"`` and ``"cell_wp"``, the cone rows of each side).
     W, Wp : cvxpy.Variable of shape (d, P)
         Column ``j`` is ``w_j`` / ``w'_j`` of live triple ``j``.
     T, Tp : cvxpy.Variable of shape (P,) or None
         Thresholds ``t_j`` / ``t'_j`` (6a only).
-    beta : cvxpy.Parameter
-        Set ``beta.value`` and re-solve without rebuilding (DPP).
-    data : PatchProblem
     triples : TripleSet
         The full triple set handed in.
     index : ndarray of shape (P,)
         Live triples (at least one row outside the dead zone) used as blocks;
         all-dead triples contribute nothing and are left out.
-    loss : Loss
     form : {"exact", "paper"}
-    constraints : dict of str to cvxpy.Constraint
-    build_seconds : float
     row_mask : ndarray of shape (2n + 1, P), bool, or None
         6a only: rows of ``augmented_matrix(Y)`` kept for each block (see
         :func:`~cvxcnn.soft_threshold.facets.st_row_signs`); None when every
@@ -95,19 +99,13 @@ class STProgram:
         The facet reduction the mask came from (None: off or a given mask).
     """
 
-    problem: cp.Problem
     W: cp.Variable
     Wp: cp.Variable
     T: cp.Variable | None
     Tp: cp.Variable | None
-    beta: cp.Parameter
-    data: PatchProblem
     triples: TripleSet
     index: np.ndarray
-    loss: Loss
     form: str
-    constraints: dict = field(default_factory=dict)
-    build_seconds: float = 0.0
     row_mask: np.ndarray | None = field(default=None, repr=False)
     reduction: FacetReduction | None = field(default=None, repr=False)
 
@@ -175,27 +173,22 @@ def live_index(triples: TripleSet) -> np.ndarray:
     return index
 
 
-def _masked_nonneg(expr: cp.Expression, mask: np.ndarray) -> list[cp.Constraint]:
-    """``expr[mask] >= 0`` (nothing when ``mask`` selects no entry)."""
-    return [expr[mask] >= 0] if mask.any() else []
-
-
-def _cell_constraints(
-    YW: cp.Expression, T: cp.Variable, M1: np.ndarray, M3: np.ndarray, keep: np.ndarray
+def _cell_rows(
+    side: Blocks, signs: np.ndarray, keep: np.ndarray | None
 ) -> tuple[list[cp.Constraint], list[cp.Constraint]]:
-    """Rows of 6a: ``s3 (Y w - t) >= 0`` off S1, ``s1 (-Y w - t) >= 0`` off S3, ``t >= 0``.
+    """6a's cone rows of one side: ``signs * (augmented_matrix(Y) . (w, t)) >= 0``.
 
-    ``keep`` (2n + 1, P) selects the rows (layout of :func:`st_row_signs`);
-    returns (sign rows, ``t >= 0`` rows).
+    ``signs``/``keep`` (2n + 1, P) in the layout of :func:`st_row_signs`: rows
+    ``y_i . w - t``, then ``y_i . w + t``, then ``t``. Returns (cell rows, ``t >= 0`` rows).
     """
-    n = M1.shape[0]
-    Trow = cp.reshape(T, (1, T.shape[0]), order="C")
-    upper = cp.multiply(2.0 * M3 - 1.0, YW - Trow)
-    lower = cp.multiply(2.0 * M1 - 1.0, -YW - Trow)
-    cells = _masked_nonneg(upper, (M1 == 0) & keep[:n]) + _masked_nonneg(
-        lower, (M3 == 0) & keep[n : 2 * n]
+    n = (signs.shape[0] - 1) // 2
+    groups = (
+        (side.YW - side.T_row, slice(0, n)),
+        (side.YW + side.T_row, slice(n, 2 * n)),
+        (side.T_row, slice(2 * n, 2 * n + 1)),
     )
-    return cells, _masked_nonneg(T, keep[2 * n])
+    rows = [signed_rows(expr, signs[k], None if keep is None else keep[k]) for expr, k in groups]
+    return rows[0] + rows[1], rows[2]
 
 
 def check_row_mask(row_mask: object, triples: TripleSet) -> np.ndarray:
@@ -211,7 +204,7 @@ def check_row_mask(row_mask: object, triples: TripleSet) -> np.ndarray:
 
 
 def build_st_program(
-    data: PatchProblem,
+    problem: PatchProblem,
     triples: TripleSet,
     *,
     beta: float = 1e-3,
@@ -223,7 +216,7 @@ def build_st_program(
 
     Parameters
     ----------
-    data : PatchProblem
+    problem : PatchProblem
         Patches ``Y`` (n, d), readout ``R``, target ``x``.
     triples : TripleSet
         With ``exact=True`` the program is exact; with sampled triples its
@@ -247,59 +240,34 @@ def build_st_program(
     STProgram
     """
     start = time.perf_counter()
-    loss = get_loss(loss)
-    loss.validate_target(data.target)
-    triples = check_triples(triples, data.n)
+    loss = prepare_loss(problem, loss)
+    triples = check_triples(triples, problem.n)
     index = live_index(triples)
     reduction = None
     if row_mask is None:
-        reduction = resolve_st_facets(data.Y, triples, facets)
+        reduction = resolve_st_facets(problem.Y, triples, facets)
         row_mask = None if reduction is None else reduction.keep
-    if row_mask is not None:
-        keep = check_row_mask(row_mask, triples)[:, index] & (st_row_signs(triples)[index].T != 0)
-    else:
-        keep = np.ones((2 * data.n + 1, index.size), dtype=bool)
-    Y = data.Y
-    d, P = data.d, index.size
+    signs = st_row_signs(triples)[index].T.astype(np.float64)  # (2n + 1, P)
+    keep = None if row_mask is None else check_row_mask(row_mask, triples)[:, index] & (signs != 0)
     M1 = triples.s1[index].T.astype(np.float64)  # (n, P)
     M3 = triples.s3[index].T.astype(np.float64)
-
-    W = cp.Variable((d, P), name="W")
-    Wp = cp.Variable((d, P), name="Wp")
-    T = cp.Variable(P, name="T")
-    Tp = cp.Variable(P, name="Tp")
-    beta_param = cp.Parameter(nonneg=True, value=check_positive(beta, "beta"), name="beta")
-
-    YW, YWp = Y @ W, Y @ Wp
+    w, wp = (make_blocks(problem.Y, index.size, name, thresholds=True) for name in ("W", "Wp"))
     # sum_j F_j(w_j, t_j) - F_j(w'_j, t'_j) = rowsum((M1 + M3) * Y(W - W')) + (M1 - M3)(T - T')
-    outputs = cp.sum(cp.multiply(M1 + M3, YW - YWp), axis=1) + (M1 - M3) @ (T - Tp)
-    fit = loss.expression(data.readout.expression(outputs), data.target)
-    norms = cp.sum(cp.norm(W, 2, axis=0)) + cp.sum(cp.norm(Wp, 2, axis=0))
-    cell_w, nonneg_w = _cell_constraints(YW, T, M1, M3, keep)
-    cell_wp, nonneg_wp = _cell_constraints(YWp, Tp, M1, M3, keep)
+    outputs = cp.sum(cp.multiply(M1 + M3, w.YW - wp.YW), axis=1) + (M1 - M3) @ (w.T - wp.T)
+    (cell_w, nonneg_w), (cell_wp, nonneg_wp) = (_cell_rows(side, signs, keep) for side in (w, wp))
     nonneg = nonneg_w + nonneg_wp
-    problem = cp.Problem(cp.Minimize(fit + beta_param * norms), cell_w + cell_wp + nonneg)
+    rows = cell_w + cell_wp + nonneg
     return STProgram(
-        problem=problem,
-        W=W,
-        Wp=Wp,
-        T=T,
-        Tp=Tp,
-        beta=beta_param,
-        data=data,
-        triples=triples,
-        index=index,
-        loss=loss,
-        form="exact",
+        **assemble(problem, outputs, (w, wp), rows, beta=beta, loss=loss, start=start),
+        **dict(W=w.W, Wp=wp.W, T=w.T, Tp=wp.T, triples=triples, index=index, form="exact"),
         constraints={"cell_w": cell_w, "cell_wp": cell_wp, "nonneg": nonneg},
-        build_seconds=time.perf_counter() - start,
-        row_mask=None if row_mask is None else keep,
+        row_mask=keep,
         reduction=reduction,
     )
 
 
 def build_paper_program(
-    data: PatchProblem,
+    problem: PatchProblem,
     triples: TripleSet,
     *,
     beta: float = 1e-3,
@@ -309,7 +277,7 @@ def build_paper_program(
 
     Parameters
     ----------
-    data : PatchProblem
+    problem : PatchProblem
     triples : TripleSet
         Their gains ``Q_j`` are used as fixed coefficients (normally sampled
         with ``threshold=lambda``; the gains do not depend on the generator's scale).
@@ -330,41 +298,20 @@ def build_paper_program(
     optimum (``(w, w') -> (-w', -w)``).
     """
     start = time.perf_counter()
-    loss = get_loss(loss)
-    loss.validate_target(data.target)
-    triples = check_triples(triples, data.n)
+    loss = prepare_loss(problem, loss)
+    triples = check_triples(triples, problem.n)
     index = live_index(triples)
-    Y = data.Y
-    d, P = data.d, index.size
     G = triples.gains[index].T  # (n, P)
     side = triples.s1[index].T.astype(np.float64) - triples.s3[index].T.astype(np.float64)
     C = G * side  # + on S1, - on S3: C * (Y w) >= 0 is eq. 24
-
-    W = cp.Variable((d, P), name="W")
-    Wp = cp.Variable((d, P), name="Wp")
-    beta_param = cp.Parameter(nonneg=True, value=check_positive(beta, "beta"), name="beta")
-    YW, YWp = Y @ W, Y @ Wp
-    outputs = cp.sum(cp.multiply(G, YWp - YW), axis=1)
-    fit = loss.expression(data.readout.expression(outputs), data.target)
-    norms = cp.sum(cp.norm(W, 2, axis=0)) + cp.sum(cp.norm(Wp, 2, axis=0))
-    active = C != 0
-    cone_w = _masked_nonneg(cp.multiply(C, YW), active)
-    cone_wp = _masked_nonneg(cp.multiply(C, YWp), active)
-    problem = cp.Problem(cp.Minimize(fit + beta_param * norms), cone_w + cone_wp)
+    w, wp = (make_blocks(problem.Y, index.size, name) for name in ("W", "Wp"))
+    outputs = cp.sum(cp.multiply(G, wp.YW - w.YW), axis=1)
+    cone_w, cone_wp = (signed_rows(s.YW, C) for s in (w, wp))
+    rows = cone_w + cone_wp
     return STProgram(
-        problem=problem,
-        W=W,
-        Wp=Wp,
-        T=None,
-        Tp=None,
-        beta=beta_param,
-        data=data,
-        triples=triples,
-        index=index,
-        loss=loss,
-        form="paper",
+        **assemble(problem, outputs, (w, wp), rows, beta=beta, loss=loss, start=start),
+        **dict(W=w.W, Wp=wp.W, T=None, Tp=None, triples=triples, index=index, form="paper"),
         constraints={"cone_w": cone_w, "cone_wp": cone_wp},
-        build_seconds=time.perf_counter() - start,
     )
 
 
@@ -394,25 +341,26 @@ def st_convex_objective(
     Tp: np.ndarray,
     s1: np.ndarray,
     s3: np.ndarray,
-    data: PatchProblem,
+    problem: PatchProblem,
     beta: float,
     loss: str | Loss = "squared",
 ) -> float:
     """The 6a objective in float64 (constraints not checked)."""
-    return group_norm_objective(st_outputs(W, Wp, T, Tp, s1, s3, data.Y), W, Wp, data, beta, loss)
+    outputs = st_outputs(W, Wp, T, Tp, s1, s3, problem.Y)
+    return group_norm_objective(outputs, W, Wp, problem, beta, loss)
 
 
 def paper_convex_objective(
     W: np.ndarray,
     Wp: np.ndarray,
     gains: np.ndarray,
-    data: PatchProblem,
+    problem: PatchProblem,
     beta: float,
     loss: str | Loss = "squared",
 ) -> float:
     """The 6c objective (our scaling) in float64; ``gains`` (P, n)."""
-    outputs = np.sum(gains.T * (data.Y @ (Wp - W)), axis=1)
-    return group_norm_objective(outputs, W, Wp, data, beta, loss)
+    outputs = np.sum(gains.T * (problem.Y @ (Wp - W)), axis=1)
+    return group_norm_objective(outputs, W, Wp, problem, beta, loss)
 
 
 def st_cell_violation(

@@ -16,14 +16,14 @@ from cvxcnn.soft_threshold.network import STNetwork
 __all__ = ["polish_st_network", "st_random_restarts", "st_value_and_grad"]
 
 
-def polish_st_network(network: STNetwork, data: PatchProblem, **options: object) -> STNetwork:
+def polish_st_network(network: STNetwork, problem: PatchProblem, **options: object) -> STNetwork:
     """:func:`cvxcnn.nonconvex.polish_network` for an :class:`STNetwork` (never worse).
 
     Parameters
     ----------
     network : STNetwork
         Starting point, ``m`` neurons on ``d``-dimensional patches.
-    data : PatchProblem
+    problem : PatchProblem
     **options
         ``beta`` (required), ``threshold`` (fixed ``lambda``; None: learn the
         thresholds), ``loss``, ``max_iter``: see :func:`cvxcnn.nonconvex.polish_network`.
@@ -35,15 +35,15 @@ def polish_st_network(network: STNetwork, data: PatchProblem, **options: object)
     """
     if not isinstance(network, STNetwork):
         raise TypeError(f"network must be an STNetwork; got {type(network).__name__}")
-    return polish_network(network, data, **options)
+    return polish_network(network, problem, **options)
 
 
-def st_random_restarts(data: PatchProblem, **options: object) -> RestartResult:
+def st_random_restarts(problem: PatchProblem, **options: object) -> RestartResult:
     """:func:`cvxcnn.nonconvex.random_restarts` with ``activation="soft_threshold"``.
 
     Parameters
     ----------
-    data : PatchProblem
+    problem : PatchProblem
     **options
         ``n_neurons`` and ``beta`` (required), ``threshold`` (fixed ``lambda > 0``,
         Xiong et al.'s network; None: learnable thresholds ``t >= 0``, DESIGN
@@ -56,4 +56,4 @@ def st_random_restarts(data: PatchProblem, **options: object) -> RestartResult:
         ``objectives`` (n_restarts,) from the shared evaluator, the best one
         and its :class:`STNetwork`.
     """
-    return random_restarts(data, activation="soft_threshold", **options)
+    return random_restarts(problem, activation="soft_threshold", **options)
