@@ -36,6 +36,7 @@ import itertools
 import logging
 import math
 import numbers
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,7 @@ __all__ = [
     "relu_count_bound",
     "sample_generators",
     "sample_relu_patterns",
+    "stream_relu_patterns",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -762,17 +764,44 @@ def _degenerate_ray_cells(X: np.ndarray, T: np.ndarray, acc: _CellAccumulator) -
         acc.add(masks, side * rho[None, :] + eps * W)
 
 
-def _pointed_cells(X: np.ndarray, *, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Every cell of the arrangement of distinct unit rows ``X`` (m, r) of rank ``r >= 2``.
+class _Batch:
+    """Collects the candidate cells of one batch of rays (the ``acc`` of :func:`_vertex_chunk`)."""
 
-    Returns masks (P, m) and unit interior generators (P, r).
+    def __init__(self, n_rows: int, dim: int) -> None:
+        self.n_rows, self.dim = n_rows, dim
+        self.masks: list[np.ndarray] = []
+        self.gens: list[np.ndarray] = []
+        self.count = 0
+
+    def add(self, masks: np.ndarray, gens: np.ndarray) -> None:
+        self.masks.append(masks)
+        self.gens.append(gens)
+        self.count += masks.shape[0]
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate masks (N, n_rows) and generators (N, dim), repeats included."""
+        if not self.masks:
+            return np.zeros((0, self.n_rows), dtype=bool), np.zeros((0, self.dim))
+        return np.concatenate(self.masks), np.concatenate(self.gens)
+
+
+def _vertex_batches(
+    X: np.ndarray, *, progress: bool = False, batch: int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Candidate cells of the arrangement of distinct unit rows ``X`` (m, r), ``r >= 2``.
+
+    Yields, batch by batch of extreme rays, candidate masks (N, m) and interior
+    generators (N, r); every cell appears at least once over the whole
+    stream (once per extreme ray it touches), the rays through more than
+    ``r - 1`` rows last. ``batch``: at most this many (r-1)-subsets per
+    batch (never more than keeps the work arrays at a few million elements).
     """
     m, r = X.shape
     sigma = _sign_choices(r - 1)
-    acc = _CellAccumulator(m, r)
     degenerate: dict[bytes, np.ndarray] = {}
     subsets = itertools.combinations(range(m), r - 1)
-    step = _chunk_size(2 * sigma.shape[1] * m)
+    step = _chunk_size(2 * sigma.shape[1] * m)  # bounded work arrays (B, 2^(r-1), m)
+    step = min(step, batch) if batch else step
     with tqdm(
         total=math.comb(m, r - 1), disable=not progress, unit="subset", desc="vertex rays"
     ) as bar:
@@ -781,12 +810,29 @@ def _pointed_cells(X: np.ndarray, *, progress: bool = False) -> tuple[np.ndarray
             S = np.fromiter(flat, dtype=np.intp).reshape(-1, r - 1)
             if S.shape[0] == 0:
                 break
-            _vertex_chunk(X, S, sigma, acc, degenerate)
+            sink = _Batch(m, r)
+            _vertex_chunk(X, S, sigma, sink, degenerate)
             bar.update(S.shape[0])
+            yield sink.arrays()
     rays = tqdm(degenerate.values(), disable=not progress, unit="ray", desc="degenerate rays")
     with rays:
+        sink = _Batch(m, r)
         for T in rays:
-            _degenerate_ray_cells(X, T, acc)
+            _degenerate_ray_cells(X, T, sink)
+            if sink.count >= step:
+                yield sink.arrays()
+                sink = _Batch(m, r)
+        yield sink.arrays()
+
+
+def _pointed_cells(X: np.ndarray, *, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Every cell of the arrangement of distinct unit rows ``X`` (m, r) of rank ``r >= 2``.
+
+    Returns masks (P, m) and unit interior generators (P, r).
+    """
+    acc = _CellAccumulator(*X.shape)
+    for masks, gens in _vertex_batches(X, progress=progress):
+        acc.add(masks, gens)
     return acc.result()
 
 
@@ -1058,3 +1104,217 @@ def hyperplane_classes(Y: object) -> np.ndarray:
     if nonzero.any():
         classes[nonzero] = reduce_hyperplanes(Y[nonzero]).rep
     return classes
+
+
+# --------------------------------------------------------------------------- #
+# Streamed exact enumeration
+# --------------------------------------------------------------------------- #
+
+
+def packed_keys(masks: np.ndarray) -> np.ndarray:
+    """One sortable, comparable key per row of bool ``masks`` (N, n): packed bits as ``np.void``."""
+    packed = np.ascontiguousarray(np.packbits(np.asarray(masks, dtype=bool), axis=1))
+    return packed.view(np.dtype((np.void, packed.shape[1]))).reshape(-1)
+
+
+class KeySet:
+    """An exact set of :func:`packed_keys`, held sorted (``n / 8`` bytes per key)."""
+
+    def __init__(self, keys: np.ndarray | None = None) -> None:
+        self.keys = np.unique(keys) if keys is not None and keys.size else None
+
+    def __len__(self) -> int:
+        return 0 if self.keys is None else int(self.keys.size)
+
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        """(N,) bool: which of ``keys`` are in the set."""
+        if self.keys is None or keys.size == 0:
+            return np.zeros(keys.size, dtype=bool)
+        pos = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
+        return self.keys[pos] == keys
+
+    def add_new(self, keys: np.ndarray) -> np.ndarray:
+        """Add ``keys`` (N,); return the sorted indices of those not seen before (first copies)."""
+        _, first = np.unique(keys, return_index=True)
+        first = first[~self.contains(keys[first])]
+        if first.size:
+            fresh = keys[first]  # sorted: np.unique sorted them
+            if self.keys is None:
+                self.keys = fresh.copy()
+            else:
+                self.keys = np.insert(self.keys, np.searchsorted(self.keys, fresh), fresh)
+        return np.sort(first)
+
+
+class PatternStream:
+    """Every cell of ``Y``'s arrangement, chunk by chunk, each cell exactly once.
+
+    The vertex method of :func:`enumerate_relu_patterns`, run over batches of
+    extreme rays; each batch's candidates are deduplicated against the keys
+    of every cell seen so far (:class:`KeySet`: ``ceil(m / 8)`` bytes per
+    cell, ``m`` distinct hyperplanes, instead of ``n`` bytes of mask and
+    ``8 d`` of generator), expanded to the rows of ``Y``, their generators
+    checked (and repaired by LP, or dropped when the cell is empty, as in
+    :func:`enumerate_relu_patterns`), and yielded as non-exact
+    :class:`PatternSet` chunks of at most ``chunk_size`` cells. Each
+    iteration enumerates afresh. After a full pass ``complete`` is True and
+    ``n_cells`` is the number of cells (the count of the in-memory method).
+
+    Attributes
+    ----------
+    Y : ndarray of shape (n, d)
+    chunk_size : int
+    count_bound : int
+        ``relu_count_bound(m, rank)``; generic data attain it.
+    digest : str
+        :func:`matrix_digest` of ``Y``.
+    n_cells, n_chunks : int
+        Cells and chunks yielded by the last (or current) pass.
+    complete : bool
+        The last pass ran to the end.
+    repaired, dropped : int
+        Generators replaced by an LP, empty cells dropped (degenerate data only).
+    cache : bool
+        Keep the cells of the first complete pass bit-packed (``n / 8 + 8 d``
+        bytes per cell instead of ``n + 8 d``) and replay them on later
+        passes instead of enumerating again (column generation runs one
+        pass per round).
+    """
+
+    def __init__(
+        self, Y: object, *, chunk_size: int = 65536, progress: bool = False, cache: bool = False
+    ) -> None:
+        self.Y = _check_patch_matrix(Y)
+        self.cache = bool(cache)
+        self._cached: list[tuple[np.ndarray, np.ndarray]] | None = None
+        self.chunk_size = check_positive_int(chunk_size, "chunk_size")
+        self.progress = bool(progress)
+        self.digest = matrix_digest(self.Y)
+        self._nonzero = _nonzero_rows(self.Y)
+        self._red = reduce_hyperplanes(self.Y[self._nonzero]) if self._nonzero.any() else None
+        red = self._red
+        self.count_bound = 1 if red is None else relu_count_bound(red.rows.shape[0], red.rank)
+        self.n_cells = self.n_chunks = self.repaired = self.dropped = 0
+        self.complete = False
+
+    def __repr__(self) -> str:
+        return (
+            f"PatternStream(n_rows={self.Y.shape[0]}, count_bound={self.count_bound}, "
+            f"chunk_size={self.chunk_size}, n_cells={self.n_cells}, complete={self.complete})"
+        )
+
+    def _reduced_batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        red = self._red
+        if red.rank == 1:
+            gens = np.array([[1.0], [-1.0]])
+            yield (gens @ red.rows.T) > 0, gens
+            return
+        subsets = max(1, self.chunk_size // (2**red.rank))  # ~chunk_size candidates a batch
+        yield from _vertex_batches(red.rows, progress=self.progress, batch=subsets)
+
+    def _finish(self, masks_r: np.ndarray, gens_r: np.ndarray) -> PatternSet:
+        """Reduced candidates (new cells only) -> a verified chunk over the rows of ``Y``."""
+        n = self.Y.shape[0]
+        masks_nz, gens = _expand(self._red, masks_r, gens_r)
+        masks = np.ones((masks_nz.shape[0], n), dtype=bool)
+        masks[:, self._nonzero] = masks_nz
+        masks, gens, stats = _verify_and_repair(self.Y, masks, gens)
+        self.repaired += stats["repaired"]
+        self.dropped += stats["dropped"]
+        return PatternSet(masks, _unit_rows(gens), False, "streamed", self.count_bound)
+
+    def __iter__(self) -> Iterator[PatternSet]:
+        self.n_cells = self.n_chunks = 0
+        if self._cached is None:  # a replay keeps the first pass's counts
+            self.repaired = self.dropped = 0
+        self.complete = False
+        if self._cached is not None:
+            chunks = self._from_cache()
+        elif self._red is None:  # every row zero: one cell
+            gens = np.zeros((1, self.Y.shape[1]))
+            gens[0, 0] = 1.0
+            chunks = [PatternSet(np.ones((1, self.Y.shape[0]), bool), gens, False, "streamed", 1)]
+        else:
+            chunks = self._chunks()
+        packed: list[tuple[np.ndarray, np.ndarray]] = []
+        for chunk in chunks:
+            self.n_cells += len(chunk)
+            self.n_chunks += 1
+            if self.cache and self._cached is None:
+                packed.append((np.packbits(chunk.masks, axis=1), chunk.generators))
+            yield chunk
+        self.complete = True
+        if self.cache and self._cached is None:
+            self._cached = packed
+
+    def _from_cache(self) -> Iterator[PatternSet]:
+        n = self.Y.shape[0]
+        for bits, gens in self._cached:
+            masks = np.unpackbits(bits, axis=1, count=n).astype(bool)
+            yield PatternSet(masks, gens, False, "streamed", self.count_bound)
+
+    def _chunks(self) -> Iterator[PatternSet]:
+        """Verified chunks of ``chunk_size`` new cells (the last one smaller)."""
+        seen = KeySet()
+        held: list[tuple[np.ndarray, np.ndarray]] = []
+        count = 0
+        for masks_r, gens_r in self._candidate_blocks():
+            new = seen.add_new(packed_keys(masks_r))
+            held.append((masks_r[new], gens_r[new]))
+            count += new.size
+            while count >= self.chunk_size:
+                masks_r_all = np.concatenate([h[0] for h in held])
+                gens_r_all = np.concatenate([h[1] for h in held])
+                size = self.chunk_size
+                held = [(masks_r_all[size:], gens_r_all[size:])]
+                count -= size
+                yield from self._verified(masks_r_all[:size], gens_r_all[:size])
+        if count:
+            masks_r_all = np.concatenate([h[0] for h in held])
+            yield from self._verified(masks_r_all, np.concatenate([h[1] for h in held]))
+
+    def _candidate_blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Batches of rays gathered to ~``chunk_size`` candidates (one key merge each)."""
+        masks: list[np.ndarray] = []
+        gens: list[np.ndarray] = []
+        count = 0
+        for masks_r, gens_r in self._reduced_batches():
+            masks.append(masks_r)
+            gens.append(gens_r)
+            count += masks_r.shape[0]
+            if count >= self.chunk_size:
+                yield np.concatenate(masks), np.concatenate(gens)
+                masks, gens, count = [], [], 0
+        if masks:
+            yield np.concatenate(masks), np.concatenate(gens)
+
+    def _verified(self, masks_r: np.ndarray, gens_r: np.ndarray) -> Iterator[PatternSet]:
+        chunk = self._finish(masks_r, gens_r)
+        if len(chunk):
+            yield chunk
+
+
+def stream_relu_patterns(
+    Y: object, *, chunk_size: int = 65536, progress: bool = False, cache: bool = False
+) -> PatternStream:
+    """Every ReLU sign pattern of ``Y`` as a stream of chunks (see :class:`PatternStream`).
+
+    Parameters
+    ----------
+    Y : array_like of shape (n, d)
+    chunk_size : int
+        Most cells per chunk (and about the candidates per batch of rays):
+        the working memory is ``O(chunk_size * n)`` plus the cell keys.
+    progress : bool
+        A tqdm bar over the extreme rays.
+    cache : bool
+        Replay the first complete pass from a bit-packed copy (see :class:`PatternStream`).
+
+    Returns
+    -------
+    PatternStream
+        Iterate it (each pass enumerates afresh) for :class:`PatternSet`
+        chunks; the union of a complete pass is the cell set of
+        :func:`enumerate_relu_patterns` (the same masks, other generators).
+    """
+    return PatternStream(Y, chunk_size=chunk_size, progress=progress, cache=cache)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -233,6 +234,31 @@ def dual_direction(
     return r, problem.readout.adjoint(r)
 
 
+@dataclass
+class OracleSource:
+    """Where a certificate's ``M(r)`` comes from: the one thing that differs between oracles.
+
+    Attributes
+    ----------
+    run : callable
+        ``run(g) -> OracleResult`` for ``g = R^T r`` (n,); its ``upper`` bounds
+        ``M(r)`` over the cells searched and ``n_cells`` counts them.
+    label : str
+        Prefix of ``Certificate.oracle`` ("exact", "sampled", "streamed", ...).
+    exhaustive : callable
+        ``exhaustive(oracle_result) -> (bool, why_not)``: whether the search
+        covered every cell of THIS problem's arrangement (only then is the
+        bound certified).
+    n_cells : int
+        Cells to report when the oracle never ran (a failed network).
+    """
+
+    run: Callable[[np.ndarray], object]
+    label: str
+    exhaustive: Callable[[object], tuple[bool, str]]
+    n_cells: int = 0
+
+
 def certify(
     network: object,
     problem: PatchProblem,
@@ -270,28 +296,64 @@ def certify(
         ``certificate="failed"`` (with ``message``) when the network's
         objective or the bound is not finite.
     """
-    beta = check_positive(beta, "beta")
-    loss = get_loss(loss)
     activation = _matching_activation(network, cells)
     cells = activation.check_cells(cells, problem.n)
+    exact = getattr(cells, "exact", False)
+
+    def exhaustive(_: object) -> tuple[bool, str]:
+        return _exhaustive(activation, cells, problem)
+
+    source = OracleSource(
+        run=lambda g: activation.oracle(problem.Y, g, cells, **(oracle_options or {})),
+        label="exact" if exact else "sampled",
+        exhaustive=exhaustive,
+        n_cells=len(cells),
+    )
+    return bound_network(network, problem, source, beta=beta, loss=loss)
+
+
+def bound_network(
+    network: object,
+    problem: PatchProblem,
+    source: OracleSource,
+    *,
+    beta: float,
+    loss: str | Loss = "squared",
+) -> Certificate:
+    """The certificate of ``network`` with ``M(r)`` from ``source`` (the body of :func:`certify`).
+
+    Parameters
+    ----------
+    network : ReluNetwork or STNetwork
+    problem : PatchProblem
+    source : OracleSource
+    beta : float
+    loss : str or Loss
+
+    Returns
+    -------
+    Certificate
+    """
+    beta = check_positive(beta, "beta")
+    loss = get_loss(loss)
+    activation = activation_of(network)
     with np.errstate(over="ignore", invalid="ignore"):  # huge weights: judged below
         upper = primal_objective(network, problem, beta, loss)
         r, g = dual_direction(network, problem, loss)
-    exact = getattr(cells, "exact", False)
-    common = dict(oracle_cells=len(cells), beta=beta, loss=loss.name, activation=activation.name)
+    common = dict(beta=beta, loss=loss.name, activation=activation.name)
     if not (math.isfinite(upper) and np.all(np.isfinite(g))):
         nan = math.nan
         return Certificate(
             upper_bound=upper, lower_bound=nan, gap=nan, relative_gap=nan, certificate=FAILED,
-            oracle=f"{'exact' if exact else 'sampled'}/none", oracle_upper=nan, oracle_lower=nan,
-            dual_scale=nan, oracle_seconds=0.0, **common,
+            oracle=f"{source.label}/none", oracle_cells=source.n_cells, oracle_upper=nan,
+            oracle_lower=nan, dual_scale=nan, oracle_seconds=0.0, **common,
             message=f"the network's objective is not finite ({upper}): weights overflow float64",
         )  # fmt: skip
     start = time.perf_counter()
-    oracle = activation.oracle(problem.Y, g, cells, **(oracle_options or {}))
+    oracle = source.run(g)
     seconds = time.perf_counter() - start
     s, lower = dual_bound(loss, r, problem.target, beta, oracle.upper)
-    kind, message = certificate_verdict(activation, cells, problem, upper, lower)
+    kind, message = _verdict(source.exhaustive(oracle), upper, lower)
     gap = upper - lower
     return Certificate(
         upper_bound=upper,
@@ -299,7 +361,8 @@ def certify(
         gap=gap,
         relative_gap=gap / abs(upper) if upper != 0 else math.inf,
         certificate=kind,
-        oracle=f"{'exact' if exact else 'sampled'}/{oracle.method}",
+        oracle=f"{source.label}/{oracle.method}",
+        oracle_cells=int(oracle.n_cells),
         oracle_upper=oracle.upper,
         oracle_lower=oracle.lower,
         dual_scale=s,
@@ -320,24 +383,36 @@ def _matching_activation(network: object, cells: object) -> Activation:
     return activation
 
 
+def _exhaustive(activation: Activation, cells: object, problem: PatchProblem) -> tuple[bool, str]:
+    """Whether ``cells`` are every cell of ``problem``'s arrangement, and why not."""
+    if not getattr(cells, "exact", False):
+        return False, SAMPLED_WARNING
+    if not activation.verify_exact(cells, problem.Y):
+        return False, (
+            "the cells claim to be exact but were not verified against this problem's patch "
+            "matrix (enumerated from another Y, or cells missing): the bound is an estimate"
+        )
+    return True, ""
+
+
 def certificate_verdict(
     activation: Activation, cells: object, problem: PatchProblem, upper: float, lower: float
 ) -> tuple[str, str]:
-    """("certified" | "estimated" | "failed", why) for a computed bracket.
+    """("certified" | "estimated" | "failed", why) for a bracket over ``cells``.
 
     Only ``problem.Y`` is read (so any problem with a patch matrix will do,
     e.g. :class:`cvxcnn.vector.VectorProblem`).
     """
+    return _verdict(_exhaustive(activation, cells, problem), upper, lower)
+
+
+def _verdict(exhaustive: tuple[bool, str], upper: float, lower: float) -> tuple[str, str]:
+    """("certified" | "estimated" | "failed", why) for a computed bracket."""
     problem_text = certificate_problem(upper, lower)
     if not (math.isfinite(upper) and math.isfinite(lower)):
         return FAILED, f"no bound: {problem_text} (weights too large for float64?)"
-    if not getattr(cells, "exact", False):
-        return ESTIMATED, SAMPLED_WARNING
-    if not activation.verify_exact(cells, problem.Y):
-        return ESTIMATED, (
-            "the cells claim to be exact but were not verified against this problem's patch "
-            "matrix (enumerated from another Y, or cells missing): the bound is an estimate"
-        )
+    if not exhaustive[0]:
+        return ESTIMATED, exhaustive[1]
     if problem_text:
         return FAILED, problem_text
     return CERTIFIED, ""

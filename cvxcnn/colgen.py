@@ -63,6 +63,9 @@ class ColgenResult(Result):
     total_cells : int
         Cells of the arrangement.
     seconds : float
+    polish : dict
+        The final polishing solves (:meth:`RestrictedPrograms.polish`):
+        relative gap before and after, cells and status of each solve.
     """
 
     fit: ConvexFitResult
@@ -72,6 +75,7 @@ class ColgenResult(Result):
     patterns_used: int = 0
     total_cells: int = 0
     seconds: float = 0.0
+    polish: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """The fit's and the certificate's summaries, with the column-generation record."""
@@ -85,6 +89,7 @@ class ColgenResult(Result):
                 "total_cells": self.total_cells,
                 "colgen_history": [it.to_dict() for it in self.iterations],
                 "colgen_seconds": self.seconds,
+                "colgen_polish": self.polish,
             }
         )
         return out
@@ -95,6 +100,8 @@ REFINE_RTOL = 1e-4
 #: Tolerances of the final polishing solve; its result is used only when the
 #: solver reports ``optimal`` and the certified gap is smaller.
 POLISH_CLARABEL = {"tol_gap_abs": 1e-11, "tol_gap_rel": 1e-11, "tol_feas": 1e-11}
+#: Rounds without progress after which column generation stops (and polishes).
+STALL_ROUNDS = 4
 
 
 def _initial_cells(
@@ -201,7 +208,19 @@ class RestrictedPrograms:
             self.cells = oracle.cells
         mask = _grown(mask, len(self.cells))
         violated = np.flatnonzero((oracle.cell_lower > self.beta * (1 + self.tol)) & ~mask)
-        return oracle, violated
+        return oracle, violated[np.argsort(-oracle.cell_lower[violated])]
+
+    def certify(self, network: object) -> Certificate:
+        """The certificate of ``network`` over every cell."""
+        return certify(network, self.problem, self.cells, beta=self.beta, loss=self.loss)
+
+    def total_cells(self) -> int:
+        """Cells of the arrangement."""
+        return len(self.cells)
+
+    def pad(self, mask: np.ndarray) -> np.ndarray:
+        """``mask`` (k,) bool extended with False to the cells held now (a pool may grow)."""
+        return np.concatenate([mask, np.zeros(len(self.cells) - mask.size, dtype=bool)])
 
     def round(self, in_program: np.ndarray, add: int):
         """One round: solve, refine on the active cells, judge; None if nothing was solved.
@@ -219,36 +238,62 @@ class RestrictedPrograms:
             if refined.network is not None and refined.primal_objective <= fit_.primal_objective:
                 fit_, fit_mask = refined, refined_mask
         oracle, violated = self.judge(fit_, fit_mask)
-        held = _grown(in_program, len(self.cells))
-        if fit_ is not full and len(violated) and held[violated].all():
+        in_program = self.pad(in_program)  # a growing pool may hold new cells now
+        if fit_ is not full and len(violated) and in_program[violated].all():
             # the refinement dropped cells the full program holds: judge the full solution
             fit_, fit_mask = full, in_program.copy()
             oracle, violated = self.judge(fit_, fit_mask)
-        order = violated[np.argsort(-oracle.cell_lower[violated])][:add]
+        order = violated[:add]
         # the certificate this round's network already earns (rigorous: oracle upper end)
         r, _ = dual_direction(fit_.network, self.problem, self.loss)
         lower = dual_bound(self.loss, r, self.problem.target, self.beta, oracle.upper)[1]
         gap = (fit_.primal_objective - lower) / abs(fit_.primal_objective)
         return fit_, fit_mask, oracle, order, gap, bool(full.success)
 
-    def polish(self, fit_: ConvexFitResult, mask: np.ndarray, gap_tol: float):
-        """The certificate of ``fit_``; a last tight solve on its largest blocks if that is better.
+    def polish(
+        self,
+        fit_: ConvexFitResult,
+        mask: np.ndarray,
+        gap_tol: float,
+        neighbours: np.ndarray | None = None,
+    ):
+        """The certificate of ``fit_``; a last tight solve if that certifies a smaller gap.
 
-        Returns ``(fit, certificate)``.
+        The first polishing solve runs, at :data:`POLISH_CLARABEL`
+        tolerances, over ``fit_``'s largest blocks. If that does not reach
+        ``gap_tol``, a second one runs over ``fit_``'s active cells plus
+        ``neighbours`` (the cells active or added in the last rounds): when
+        column generation cycles between the two cells adjacent to a neuron
+        on a hyperplane (dropping the inactive one, re-adding it as
+        violated), both sides are then in the program. The best certified
+        result is kept.
+
+        Returns ``(fit, certificate, record)``; ``record`` (JSON-ready) holds
+        the relative gap before and after and the cells of each solve.
         """
-        cert = certify(fit_.network, self.problem, self.cells, beta=self.beta, loss=self.loss)
+        cert = self.certify(fit_.network)
+        record = {"gap_before": cert.relative_gap, "solves": []}
         if cert.relative_gap <= gap_tol or self.solver.upper() != "CLARABEL":
-            return fit_, cert
-        polished = self.solve(
-            self.active(fit_, mask, 1e-3), {**(self.solver_options or {}), **POLISH_CLARABEL}
-        )
-        if polished.success:
-            other = certify(
-                polished.network, self.problem, self.cells, beta=self.beta, loss=self.loss
-            )
+            return fit_, cert, record
+        options = {**(self.solver_options or {}), **POLISH_CLARABEL}
+        mask = self.pad(mask)
+        masks = [self.active(fit_, mask, 1e-3)]
+        if neighbours is not None:
+            masks.append(self.active(fit_, mask, REFINE_RTOL) | self.pad(neighbours))
+        for cells in masks:
+            polished = self.solve(cells, options)
+            entry = {"cells": int(cells.sum()), "status": polished.status, "gap": None}
+            record["solves"].append(entry)
+            if not polished.success:
+                continue
+            other = self.certify(polished.network)
+            entry["gap"] = other.relative_gap
             if other.gap < cert.gap:
-                return polished, other
-        return fit_, cert
+                fit_, cert = polished, other
+            if cert.relative_gap <= gap_tol:
+                break
+        record["gap_after"] = cert.relative_gap
+        return fit_, cert, record
 
 
 def _grown(mask: np.ndarray, size: int) -> np.ndarray:
@@ -264,7 +309,7 @@ def _print_round(history: list[ColgenIteration], beta: float) -> None:
     )
 
 
-def _stalled(history: list[ColgenIteration], rounds: int = 4) -> bool:
+def _stalled(history: list[ColgenIteration], rounds: int = STALL_ROUNDS) -> bool:
     """The objective has not moved (1e-11 relative) over the last ``rounds`` rounds."""
     objectives = [it.objective for it in history[-rounds:]]
     spread = max(objectives) - min(objectives)
@@ -359,19 +404,45 @@ def solve_colgen(
         facet_reduction, max_memory, natural_scale(problem),
     )  # fmt: skip
     in_program = _initial_cells(activation, problem, cells, initial, loss, random_state)
+    loop = ColgenLoop(add_per_iteration, max_iterations, gap_tol, drop_inactive, progress)
+    return run_colgen(rp, in_program, loop, start)
+
+
+@dataclass
+class ColgenLoop:
+    """When column generation adds, drops, prints and stops (see :func:`solve_colgen`)."""
+
+    add_per_iteration: int
+    max_iterations: int
+    gap_tol: float
+    drop_inactive: bool
+    progress: bool
+
+
+def run_colgen(
+    rp: RestrictedPrograms, in_program: np.ndarray, loop: ColgenLoop, start: float
+) -> ColgenResult:
+    """The column-generation loop over ``rp``'s cells, from the cells in ``in_program`` (P,) bool.
+
+    Written once for an exact cell set (:class:`RestrictedPrograms`) and a
+    pool that grows as the oracle finds cells (``rp.pad`` extends the masks).
+    ``start``: ``time.perf_counter()`` at the caller's start.
+    """
     history: list[ColgenIteration] = []
     converged = False
     ever = in_program.copy()  # every cell that entered the program at some round
+    recent: list[np.ndarray] = []  # active and added cells of the last rounds
     best: tuple[ConvexFitResult, float, np.ndarray] | None = None
     all_optimal = True
-    for _ in range(max_iterations):
+    for _ in range(loop.max_iterations):
         t0 = time.perf_counter()
-        ever = _grown(ever, len(in_program)) | in_program
-        step = rp.round(in_program, add_per_iteration)
+        ever |= in_program
+        step = rp.round(in_program, loop.add_per_iteration)
         if step is None:
             all_optimal = False
             break
         fit_, fit_mask, oracle, order, gap, full_ok = step
+        in_program, ever, recent = rp.pad(in_program), rp.pad(ever), [rp.pad(m) for m in recent]
         all_optimal &= full_ok
         if best is None or gap < best[1]:
             best = (fit_, gap, fit_mask.copy())
@@ -385,26 +456,31 @@ def solve_colgen(
                 status=fit_.status,
             )
         )
-        if progress:
-            _print_round(history, beta)
-        if len(order) == 0 or best[1] <= gap_tol:
-            converged = best[1] <= gap_tol or oracle.converged  # an anytime oracle may stop short
+        if loop.progress:
+            _print_round(history, rp.beta)
+        if len(order) == 0 or best[1] <= loop.gap_tol:
+            converged = best[1] <= loop.gap_tol or getattr(oracle, "converged", True)
             break
+        active = rp.pad(rp.active(fit_, fit_mask, REFINE_RTOL))
+        recent = [*recent[-(STALL_ROUNDS - 1) :], active.copy()]
+        recent[-1][order] = True
         if _stalled(history):
             break  # solver accuracy, not missing cells, limits the oracle now
-        if drop_inactive:  # keep the program small: the current active set plus the new cells
-            in_program = rp.active(fit_, fit_mask, REFINE_RTOL)
-        in_program = _grown(in_program, len(rp.cells))
+        if loop.drop_inactive:  # keep the program small: the active set plus the new cells
+            in_program = active
         in_program[order] = True
     if best is None:
         raise RuntimeError("column generation failed: the restricted program was not solved")
-    fit_, certificate = rp.polish(*best[::2], gap_tol)
+    neighbours = np.logical_or.reduce(recent) if recent else None
+    fit_, certificate, record = rp.polish(*best[::2], loop.gap_tol, neighbours)
+    converged |= certificate.certified and certificate.relative_gap <= loop.gap_tol
     return ColgenResult(
         fit=fit_,
         certificate=certificate,
         converged=converged and all_optimal and fit_.success,
         iterations=history,
-        patterns_used=int(ever.sum()),
-        total_cells=len(rp.cells),
+        patterns_used=int(rp.pad(ever).sum()),
+        total_cells=rp.total_cells(),
         seconds=time.perf_counter() - start,
+        polish=record,
     )

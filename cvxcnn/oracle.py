@@ -91,25 +91,39 @@ def _unit(rows: np.ndarray) -> np.ndarray:
 
 
 def _screen(Y, g, masks):
-    """Vectorized closed forms: ||c_i||, whether it is attained, and lower bounds."""
+    """Vectorized closed forms: ||c_i||, whether it is attained, lower and halfspace bounds.
+
+    The halfspace bound of a (cell, sign) pair is ``||P_H(c)||`` for the
+    half-space ``H = {a_j^T u >= 0}`` of the cell's row most violated by
+    ``c``: ``K`` lies in ``H``, so ``m(c) = ||P_K(c)|| <= ||P_H(c)|| =
+    ||c|| sqrt(1 - cos^2)``, with ``cos`` the most negative cosine between
+    ``c`` and a row ``a_j`` (exact where ``c`` is in the cell).
+    """
     P = masks.shape[0]
     c_norm = np.empty(P)
     attained = np.empty((P, 2), dtype=bool)
     value_at = np.empty((P, 2))
+    halfspace = np.empty((P, 2))
+    row_norm = np.linalg.norm(Y, axis=1)[:, None]
+    inv_norm = np.divide(1.0, row_norm, out=np.zeros_like(row_norm), where=row_norm > 0)
     for start in range(0, P, _CHUNK):
         block = masks[start : start + _CHUNK]
+        rows = slice(start, start + len(block))
         C = (block * g) @ Y  # (k, d): c_i = Y^T D_i g
-        c_norm[start : start + len(block)] = np.linalg.norm(C, axis=1)
+        c_norm[rows] = np.linalg.norm(C, axis=1)
         Uc = _unit(C)
         YU = Y @ Uc.T  # (n, k)
         signs = 2.0 * block.T - 1.0
         scale = np.abs(YU).max(axis=0) + 1e-300
         slack = signs * YU / scale
-        attained[start : start + len(block), 0] = slack.min(axis=0) >= -1e-12
-        attained[start : start + len(block), 1] = (-slack).min(axis=0) >= -1e-12
-        value_at[start : start + len(block), 0] = objective_at(Y, g, Uc)
-        value_at[start : start + len(block), 1] = objective_at(Y, g, -Uc)
-    return c_norm, attained, value_at
+        attained[rows, 0] = slack.min(axis=0) >= -1e-12
+        attained[rows, 1] = (-slack).min(axis=0) >= -1e-12
+        value_at[rows, 0] = objective_at(Y, g, Uc)
+        value_at[rows, 1] = objective_at(Y, g, -Uc)
+        cosine = np.clip(signs * YU * inv_norm, -1.0, 1.0)  # (n, k): a_j^T c / (|a_j| |c|)
+        worst = np.stack([np.minimum(cosine.min(axis=0), 0.0), np.maximum(cosine.max(axis=0), 0.0)])
+        halfspace[rows] = c_norm[rows, None] * np.sqrt(1.0 - worst.T**2)
+    return c_norm, attained, value_at, halfspace
 
 
 def cell_nnls(Y: np.ndarray, g: np.ndarray, mask: np.ndarray, sign: float = 1.0):
@@ -159,6 +173,7 @@ def relu_oracle(
     solver: str = "CLARABEL",
     solver_options: dict | None = None,
     threshold: float | None = None,
+    known_lower: float = 0.0,
 ) -> OracleResult:
     """Bracket ``max over the cells in masks, ||u|| <= 1, of |g^T (Y u)_+|``.
 
@@ -183,6 +198,10 @@ def relu_oracle(
         ``masks`` (valid for the whole arrangement, which is what a
         certificate over a sampled set estimates); cells pruned that way keep
         ``cell_lower = 0``.
+    known_lower : float
+        A value of ``M`` already reached elsewhere in the same arrangement
+        (earlier chunks of a stream): by default, pairs whose bound is at
+        most this are not solved either (ignored with ``threshold``).
 
     Returns
     -------
@@ -196,10 +215,11 @@ def relu_oracle(
         raise ValueError(f"masks must be a non-empty (P, n={Y.shape[0]}) array; got {masks.shape}")
     P, d = masks.shape
     d = Y.shape[1]
-    c_norm, attained, value_at = _screen(Y, g, masks)
-    # per (cell, sign) bracket: ||c_i|| bounds every pair and is exact where attained
-    pair_upper = np.repeat(c_norm[:, None], 2, axis=1)
-    pair_lower = np.where(attained, pair_upper, 0.0)
+    c_norm, attained, value_at, halfspace = _screen(Y, g, masks)
+    # per (cell, sign) bracket: ||c_i|| (and the halfspace bound below it) bounds every
+    # pair and is exact where attained
+    pair_lower = np.where(attained, c_norm[:, None], 0.0)
+    pair_upper = np.maximum(np.minimum(halfspace, c_norm[:, None]), pair_lower)
     if threshold is not None:  # a point outside its cell says nothing about the given cells
         value_at = np.where(attained, value_at, 0.0)
     best = value_at.max(axis=1)
@@ -207,7 +227,7 @@ def relu_oracle(
     side = 1.0 if value_at[best_cell, 0] >= value_at[best_cell, 1] else -1.0
     direction = side * _unit((masks[best_cell] * g) @ Y)
     # pairs whose closed-form bound is not attained and might beat `lower`
-    cut = lower if threshold is None else float(threshold)
+    cut = max(lower, known_lower) if threshold is None else float(threshold)
     todo = np.argwhere(~attained & (pair_upper > cut))
     if len(todo):
         signs = np.where(todo[:, 1] == 0, 1.0, -1.0)
@@ -221,7 +241,7 @@ def relu_oracle(
             pairs = np.column_stack([todo[:, 0], signs])
             ups, points = _socp_cells(Y, g, masks, pairs, solver, solver_options)
         rows, cols = todo[:, 0], todo[:, 1]
-        pair_upper[rows, cols] = np.minimum(pair_upper[rows, cols], ups)
+        pair_upper[rows, cols] = np.minimum(c_norm[rows], ups)  # the halfspace bound only prunes
         vals = objective_at(Y, g, points)
         if threshold is not None:
             # a point that rounding put outside its cell is valued in ANOTHER cell
