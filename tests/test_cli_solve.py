@@ -204,3 +204,15 @@ def test_console_script_entry_point_is_main():
 
     text = (Path(__file__).parents[1] / "pyproject.toml").read_text()
     assert 'cvxcnn = "cvxcnn.cli:main"' in text
+
+
+def test_solve_colgen_exit_status_follows_the_certificate(tmp_path):
+    """Exit 0 iff the restricted solve was optimal or the certified gap is within tol."""
+    out = tmp_path / "cg.json"
+    argv = ["solve", *TINY, "--beta", "0.01", "--method", "colgen", "--quiet", "--out", str(out)]
+    code = main(argv)
+    res = json.loads(out.read_text())
+    proven = res["certificate"] == "certified" and res["relative_gap"] <= 1e-6
+    assert res["colgen_converged"] is True or not proven
+    assert code == (0 if res["success"] or proven else 1)
+    assert proven  # a tiny exact problem: colgen certifies it

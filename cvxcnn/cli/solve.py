@@ -291,8 +291,6 @@ def run_colgen(args: argparse.Namespace, ctx: RunContext) -> int:
         payload |= {"method": "colgen", "colgen_converged": False, **info}
         return write_result(args, ctx, payload, False)
     payload = {**result.to_dict(), **info, "total_seconds": time.perf_counter() - start}
-    if not result.fit.success:  # never claim convergence from inaccurate restricted solves
-        payload["colgen_converged"] = False
     if result.fit.network is not None:
         spec = problem_spec(args, problem, loss, activation=activation)
         save_weights(args, ctx, result.fit.network, spec)
@@ -304,4 +302,5 @@ def run_colgen(args: argparse.Namespace, ctx: RunContext) -> int:
             *certificate_lines(result.certificate),
         ],
     )
-    return write_result(args, ctx, payload, result.fit.success)
+    # success: the restricted solve was optimal, or the certificate proves the gap within tol
+    return write_result(args, ctx, payload, result.fit.success or result.converged)
