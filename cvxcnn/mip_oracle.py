@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -132,6 +134,28 @@ def _unit(u: np.ndarray) -> np.ndarray:
     return u / norm if norm > 0 else u
 
 
+
+def quiet_highs() -> object:
+    """A ``highspy.Highs`` with :data:`_HIGHS_OPTIONS`, without its banner on stdout.
+
+    HiGHS 1.16 prints "Running HiGHS ..." from the constructor, before any
+    option can be set (ERGO-Code/HiGHS#1932), straight to file descriptor 1;
+    it is redirected to ``os.devnull`` for the construction only.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highs = highspy.Highs()
+            for name, value in _HIGHS_OPTIONS.items():
+                highs.setOptionValue(name, value)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    return highs
+
+
 class SignedMip:
     """The MIP for ``max w^T (Y u)_+`` over a polytope containing the unit ball.
 
@@ -152,9 +176,7 @@ class SignedMip:
         #: trivial bound: sum of the positive weights times ||y_i||
         self.trivial = float(self.w[self.pos] @ self.M[self.pos])
         self.cuts = 0
-        self.highs = highspy.Highs()
-        for name, value in _HIGHS_OPTIONS.items():
-            self.highs.setOptionValue(name, value)
+        self.highs = quiet_highs()
         #: improving incumbents ``u`` of the current solve
         self.incumbents: list[np.ndarray] = []
         if self.p:
