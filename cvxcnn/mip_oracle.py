@@ -134,7 +134,6 @@ def _unit(u: np.ndarray) -> np.ndarray:
     return u / norm if norm > 0 else u
 
 
-
 def quiet_highs() -> object:
     """A ``highspy.Highs`` with :data:`_HIGHS_OPTIONS`, without its banner on stdout.
 
