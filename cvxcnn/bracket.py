@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cvxcnn.certificates import Certificate, CertificateError, certificate_problem
+from cvxcnn.certificates import Certificate, guard_certified
 from cvxcnn.certificates import certify as dual_certificate
 from cvxcnn.facets import FacetReduction
 from cvxcnn.fitting import fit_st
@@ -120,10 +120,7 @@ class Bracket(Result):
     _skip = ("network", "fit")
 
     def __post_init__(self) -> None:
-        if self.lower_kind == CERTIFIED:
-            problem = certificate_problem(self.upper, self.lower)
-            if problem:
-                raise CertificateError(f"refusing to certify the bracket: {problem}")
+        guard_certified(self.lower_kind, self.upper, self.lower, "the bracket")
 
 
 def _check_given(networks: Sequence[STNetwork], threshold: float) -> list[STNetwork]:

@@ -134,10 +134,7 @@ class Certificate(Result):
     def __post_init__(self) -> None:
         if self.certificate not in (CERTIFIED, ESTIMATED, FAILED):
             raise CertificateError(f"unknown certificate kind {self.certificate!r}")
-        if self.certificate == CERTIFIED:
-            problem = certificate_problem(self.upper_bound, self.lower_bound)
-            if problem:
-                raise CertificateError(f"refusing to certify: {problem}")
+        guard_certified(self.certificate, self.upper_bound, self.lower_bound, "the network")
 
     @property
     def certified(self) -> bool:
@@ -154,6 +151,18 @@ def certificate_problem(upper: float, lower: float) -> str:
             f"tolerance {CERTIFICATE_RTOL:g} (relative)"
         )
     return ""
+
+
+def guard_certified(kind: str, upper: float, lower: float, what: str) -> None:
+    """The one guard of every certified result's constructor.
+
+    Raises :class:`CertificateError` when ``kind`` is "certified" but
+    ``(upper, lower)`` is not a proof (:func:`certificate_problem`).
+    """
+    if kind == CERTIFIED:
+        problem = certificate_problem(upper, lower)
+        if problem:
+            raise CertificateError(f"refusing to certify {what}: {problem}")
 
 
 def _domain_limit(loss: Loss, r: np.ndarray, target: np.ndarray) -> float:

@@ -32,10 +32,9 @@ from cvxcnn.activations import get_activation
 from cvxcnn.certificates import (
     CERTIFIED,
     FAILED,
-    CertificateError,
-    certificate_problem,
     certificate_verdict,
     dual_bound,
+    guard_certified,
 )
 from cvxcnn.losses import get_loss
 from cvxcnn.results import Result
@@ -84,10 +83,7 @@ class VectorCertificate(Result):
     message: str = ""
 
     def __post_init__(self) -> None:
-        if self.certificate == CERTIFIED:
-            problem = certificate_problem(self.upper_bound, self.lower_bound)
-            if problem:
-                raise CertificateError(f"refusing to certify: {problem}")
+        guard_certified(self.certificate, self.upper_bound, self.lower_bound, "the network")
 
     @property
     def certified(self) -> bool:

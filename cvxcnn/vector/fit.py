@@ -30,8 +30,7 @@ from cvxcnn.certificates import (
     CERTIFIED,
     ESTIMATED,
     TIGHT_CLARABEL,
-    CertificateError,
-    certificate_problem,
+    guard_certified,
 )
 from cvxcnn.problem import PatchProblem
 from cvxcnn.results import Result
@@ -116,10 +115,7 @@ class VectorFitResult(Result):
     _skip = ("network", "relaxation", "separable")
 
     def __post_init__(self) -> None:
-        if self.kind == CERTIFIED:
-            problem = certificate_problem(self.upper, self.lower)
-            if problem:
-                raise CertificateError(f"refusing to certify the vector bracket: {problem}")
+        guard_certified(self.kind, self.upper, self.lower, "the vector bracket")
 
     @property
     def certified(self) -> bool:
