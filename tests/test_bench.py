@@ -232,7 +232,17 @@ def test_colorization_tiny(tmp_path: Path) -> None:
     assert set(rows) == {"grey", "convex", "primal", "primal+chroma", "truth"}
     assert rows["truth"]["test_chroma"] > 0
     assert rows["convex"]["objective_kind"].startswith("upper bound")
-    assert all(r.get("convex_lower_bound") is None for r in rows.values())  # no bound claimed
+    # the vector bracket (fit_vector, sampled cells) on the convex row only, never "certified"
+    convex = rows["convex"]
+    assert convex["vector_kind"] == "estimated" and not convex["vector_exact_cells"]
+    assert 0 < convex["vector_lower"] <= convex["vector_upper"]
+    assert convex["vector_gap"] == pytest.approx(convex["vector_upper"] - convex["vector_lower"])
+    # its best network is at least as good as the separable one (up to the solvers' tolerance)
+    assert convex["vector_upper"] <= convex["objective"] * (1 + 1e-4)
+    others = [r for name, r in rows.items() if name != "convex"]
+    assert all(r.get("vector_lower") is None for r in others)
+    table = data["tables"][0]
+    assert "estimated (sampled cells)" in table["title"]
     assert rows["grey"]["test_chroma"] == 0
     sweep = [r for r in data["runs"] if r.get("sweep") == "gamma"]
     assert [r["gamma"] for r in sweep] == [0.0, 1.0] and sweep[0]["seed"] == 0
