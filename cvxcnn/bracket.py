@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cvxcnn.certificates import Certificate, guard_certified
+from cvxcnn.certificates import Certificate, guard_certified, relative_gap
 from cvxcnn.certificates import certify as dual_certificate
 from cvxcnn.facets import FacetReduction
 from cvxcnn.fitting import fit_st
@@ -221,7 +221,7 @@ def fixed_threshold_bracket(
         upper=upper,
         upper_source=source,
         gap=gap,
-        relative_gap=gap / abs(upper) if upper != 0 else math.inf,
+        relative_gap=relative_gap(upper, lower),
         candidates=candidates,
         zero_threshold_neurons=zero,
         beta=beta,

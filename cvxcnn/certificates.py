@@ -153,6 +153,11 @@ def certificate_problem(upper: float, lower: float) -> str:
     return ""
 
 
+def relative_gap(upper: float, lower: float) -> float:
+    """``(upper - lower) / |upper|``, every certificate's relative gap (inf at ``upper == 0``)."""
+    return (upper - lower) / abs(upper) if upper != 0 else math.inf
+
+
 def guard_certified(kind: str, upper: float, lower: float, what: str) -> None:
     """The one guard of every certified result's constructor.
 
@@ -368,7 +373,7 @@ def bound_network(
         upper_bound=upper,
         lower_bound=lower,
         gap=gap,
-        relative_gap=gap / abs(upper) if upper != 0 else math.inf,
+        relative_gap=relative_gap(upper, lower),
         certificate=kind,
         oracle=f"{source.label}/{oracle.method}",
         oracle_cells=int(oracle.n_cells),

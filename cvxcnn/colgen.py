@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cvxcnn.activations import Activation, activation_of
-from cvxcnn.certificates import TIGHT_CLARABEL, Certificate, certify, dual_bound, dual_direction
+from cvxcnn.certificates import (
+    TIGHT_CLARABEL,
+    Certificate,
+    certify,
+    dual_bound,
+    dual_direction,
+    relative_gap,
+)
 from cvxcnn.fitting import fit
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.problem import PatchProblem
@@ -247,7 +254,7 @@ class RestrictedPrograms:
         # the certificate this round's network already earns (rigorous: oracle upper end)
         r, _ = dual_direction(fit_.network, self.problem, self.loss)
         lower = dual_bound(self.loss, r, self.problem.target, self.beta, oracle.upper)[1]
-        gap = (fit_.primal_objective - lower) / abs(fit_.primal_objective)
+        gap = relative_gap(fit_.primal_objective, lower)
         return fit_, fit_mask, oracle, order, gap, bool(full.success)
 
     def polish(

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cvxcnn.activations import Activation
-from cvxcnn.certificates import dual_bound, dual_direction
+from cvxcnn.certificates import dual_bound, dual_direction, relative_gap
 from cvxcnn.facets import (
     PILOT_CONES,
     SAVED_FRACTION,
@@ -301,7 +301,7 @@ def set_bound(
     if fit_.network is None or oracle is None:
         return float("nan"), float("nan"), float("nan")
     lower = dual_bound(loss, r, problem.target, beta, oracle.upper)[1]
-    set_gap = (fit_.primal_objective - lower) / abs(fit_.primal_objective)
+    set_gap = relative_gap(fit_.primal_objective, lower)
     return oracle.lower / beta, lower, set_gap
 
 

@@ -35,6 +35,7 @@ from cvxcnn.certificates import (
     certificate_verdict,
     dual_bound,
     guard_certified,
+    relative_gap,
 )
 from cvxcnn.losses import get_loss
 from cvxcnn.results import Result
@@ -179,7 +180,7 @@ def certify_vector(
         upper_bound=upper,
         lower_bound=lower,
         gap=gap,
-        relative_gap=gap / abs(upper) if upper != 0 else math.inf,
+        relative_gap=relative_gap(upper, lower),
         certificate=kind,
         direction=name,
         oracle_upper=oracle.upper,

@@ -31,6 +31,7 @@ from cvxcnn.certificates import (
     ESTIMATED,
     TIGHT_CLARABEL,
     guard_certified,
+    relative_gap,
 )
 from cvxcnn.problem import PatchProblem
 from cvxcnn.results import Result
@@ -268,7 +269,7 @@ def fit_vector(
     gap = upper - lower
     return VectorFitResult(
         upper=upper, lower=lower, gap=gap,
-        relative_gap=gap / abs(upper) if upper != 0 else math.inf,
+        relative_gap=relative_gap(upper, lower),
         kind=kind, upper_source=upper_source, lower_source=lower_source,
         candidates=candidates, relaxation_value=relax_value,
         relaxation_status=None if relax is None else relax.status,
