@@ -86,10 +86,10 @@ BRACKET_KEYS = ("vector_upper", "vector_lower", "vector_gap", "vector_kind")
 def vector_bracket(cfg: object, result: object, max_evaluations: int) -> dict:
     """The vector-output bracket of one run's training problem over its sampled cells.
 
-    Rebuilds the problem and the cells exactly as
-    :func:`cvxcnn.colorization.system.run_colorization` did (same crops,
-    same ``patterns``/``data_directed``/seed) and runs
-    :func:`cvxcnn.vector.fit_vector` with ``relaxation=False, certify=True``.
+    Rebuilds the problem and the cells by the run's own
+    :func:`cvxcnn.colorization.system.training_problem` (same crops, cells
+    and seed) and runs :func:`cvxcnn.vector.fit_vector` with
+    ``relaxation=False, certify=True``.
 
     Parameters
     ----------
@@ -104,17 +104,10 @@ def vector_bracket(cfg: object, result: object, max_evaluations: int) -> dict:
         ``vector_upper``, ``vector_lower``, ``vector_gap``, ``vector_kind``
         (``"estimated"`` over sampled cells), the sources and seconds.
     """
-    from cvxcnn.arrangements import sample_relu_patterns
+    from cvxcnn.colorization.system import training_problem
     from cvxcnn.vector import fit_vector
-    from cvxcnn.vector_output import make_vector_problem
 
-    train = result.train
-    problem, X = make_vector_problem(
-        train.L, train.ab, kernel_size=cfg.kernel, stride=cfg.stride, bias=True
-    )
-    cells = sample_relu_patterns(
-        problem.Y, cfg.patterns, data_directed=cfg.data_directed, random_state=cfg.seed
-    )
+    problem, X, cells = training_problem(cfg, result.train)
     fit = fit_vector(
         problem, cells, X, beta=cfg.beta, relaxation=False, certify=True,
         max_evaluations=max_evaluations, random_state=cfg.seed,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cvxcnn.arrangements import sample_relu_patterns
+from cvxcnn.arrangements import PatternSet, sample_relu_patterns
 from cvxcnn.colorization.convex import SeparableVectorFit, fit_convex_colorizer
 from cvxcnn.colorization.data import (
     AB_SCALE,
@@ -39,6 +39,7 @@ from cvxcnn.colorization.data import (
 )
 from cvxcnn.metrics import mean_chroma, psnr, rmse
 from cvxcnn.patches import extract_patches
+from cvxcnn.problem import PatchProblem
 from cvxcnn.vector_output import make_vector_problem, vector_objective
 
 #: The models of one run, in table order (``grey`` is the ab = 0 reference).
@@ -182,14 +183,36 @@ def _train_primal(cfg: ColorizeConfig, train: ColorData, loss: str, verbose: boo
     )
 
 
-def _fit_models(cfg: ColorizeConfig, train: ColorData, verbose: bool) -> tuple[dict, dict]:
-    """The three networks and their objectives: ({model: network}, {model: row})."""
+def training_problem(
+    cfg: ColorizeConfig, train: ColorData
+) -> tuple[PatchProblem, np.ndarray, PatternSet]:
+    """The training problem of a run: patches ``Y``, readout, targets ``X`` (n_out, 2), cells.
+
+    Parameters
+    ----------
+    cfg : ColorizeConfig
+        ``kernel``, ``stride`` (a first-layer bias is always used), ``patterns``,
+        ``data_directed``, ``seed``.
+    train : ColorData
+        Scaled training crops: L ``(N, H, W)``, ab ``(N, 2, H, W)``.
+
+    Returns
+    -------
+    (PatchProblem, ndarray of shape (n_out, 2), PatternSet)
+        The cells are ``cfg.patterns`` seeded samples (never exact).
+    """
     problem, X = make_vector_problem(
         train.L, train.ab, kernel_size=cfg.kernel, stride=cfg.stride, bias=True
     )
     cells = sample_relu_patterns(
         problem.Y, cfg.patterns, data_directed=cfg.data_directed, random_state=cfg.seed
     )
+    return problem, X, cells
+
+
+def _fit_models(cfg: ColorizeConfig, train: ColorData, verbose: bool) -> tuple[dict, dict]:
+    """The three networks and their objectives: ({model: network}, {model: row})."""
+    problem, X, cells = training_problem(cfg, train)
     solver = {"facets": cfg.facets, "solver_options": {"direct_solve_method": "qdldl"}}
     convex = fit_convex_colorizer(problem, cells, X, cfg.beta, settings=solver)
     rows = {
