@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from conftest import noisy_problem
@@ -112,3 +114,22 @@ def test_auto_rule_and_errors(problem, patterns):
     row_mask = np.ones((problem.n, len(patterns)), dtype=bool)
     with pytest.raises(ValueError, match="row_mask"):
         fit(problem, patterns, beta=BETA, strategy="working_set", row_mask=row_mask)
+
+
+def test_program_direction_is_the_programs_own_dual_point(problem, patterns):
+    """The residual of every block (not the pruned network) satisfies the dual constraints."""
+    from cvxcnn.working_set import program_direction
+
+    res = fit(problem, patterns, beta=BETA, strategy="full", facets="off", rtol=1e-2)
+    act, loss = activation_of(patterns), get_loss("squared")
+    out = act.program_output(res, problem, patterns)
+    value = loss.value(problem.readout.apply(out), problem.target)
+    penalty = BETA * (np.linalg.norm(res.W, axis=0).sum() + np.linalg.norm(res.Z, axis=0).sum())
+    assert value + penalty == pytest.approx(res.objective, rel=1e-9)  # the program's objective
+    _, g = program_direction(act, problem, patterns, res, loss)
+    ratio = act.oracle(problem.Y, g, patterns, threshold=BETA).upper / BETA
+    assert abs(ratio - 1) < 1e-4  # at default tolerances
+    # a coarse reconstruction (rtol 1e-2) moves the network's residual off the dual point
+    _, g_net = program_direction(act, problem, patterns, replace(res, W=None), loss)
+    ratio_net = act.oracle(problem.Y, g_net, patterns, threshold=BETA).upper / BETA
+    assert ratio_net - 1 > 10 * abs(ratio - 1)

@@ -196,6 +196,18 @@ class Activation(ABC):
     ) -> np.ndarray:
         """(P,) bool over ``cells``: the cells whose blocks are nonzero in ``result``."""
 
+    def program_output(
+        self, result: ConvexFitResult, problem: PatchProblem, cells: object
+    ) -> np.ndarray | None:
+        """(n,) patch outputs of the program's solution blocks, every block kept; None: unknown.
+
+        The residual of this prediction is the program's dual point to the
+        solver's accuracy; the reconstructed network drops blocks below its
+        ``rtol``, which moves the residual by more than ``beta`` allows at
+        small ``beta`` (:mod:`cvxcnn.working_set`). None: use the network.
+        """
+        return None
+
     # ---------------------------------------------------------------- oracle
     @abstractmethod
     def oracle(

@@ -167,6 +167,12 @@ class Relu(Activation):
     def active_cells(self, result, cells, *, rtol, floor) -> np.ndarray:
         return active_pattern_mask(result.W, result.Z, rtol=rtol, floor=floor)
 
+    def program_output(self, result, problem, cells) -> np.ndarray | None:
+        if result.W is None or isinstance(cells, MipArrangement):
+            return None
+        blocks = problem.Y @ (result.W - result.Z)  # (n, P): Y (w_i - z_i)
+        return (blocks * pattern_masks(cells).T).sum(axis=1)  # sum_i D_i Y (w_i - z_i)
+
     def oracle(self, Y, g, cells, *, threshold=None, method=None, time_limit=None) -> OracleResult:
         """NNLS/SOCP over given cells (``method``); the MIP over a :class:`MipArrangement`.
 
