@@ -36,6 +36,7 @@ Usage::
     python benchmarks/performance.py --single 4000 --variants facets --paths   # memory
     python benchmarks/performance.py --single 1000 2000 --variants facets working-set \
         --paths --dense-repeats 3 --out benchmarks/results/performance_ws.json  # issue #17
+    python benchmarks/performance.py --config ws --out ws.json  # full vs working set, P 1000/3200
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def single_task(n_patterns: int, variant: str) -> dict:
     wall = time.perf_counter() - start
     ws = fit.working_set
     return {
+        **working_set_times(ws),
         "cpu_seconds": time.process_time() - cpu,
         "set_gap": ws.get("set_gap"),
         "ws_rounds": ws.get("rounds"),
@@ -100,6 +102,23 @@ def single_task(n_patterns: int, variant: str) -> dict:
         "solve_seconds": fit.solve.solve_seconds,
         "seconds": wall,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def working_set_times(ws: dict) -> dict:
+    """Where a working-set solve's CPU time went: solves, oracle, polish (from its history)."""
+    if not ws:
+        return {}
+    rounds = [h for h in ws["history"] if h.get("phase", "round") == "round"]
+    polish = [h for h in ws["history"] if h.get("phase") == "polish"]
+    return {
+        "ws_fit_cpu": sum(h["fit_cpu_seconds"] for h in rounds),
+        "ws_oracle_cpu": sum(h["oracle_cpu_seconds"] for h in ws["history"]),
+        "ws_polish_cpu": sum(h["fit_cpu_seconds"] for h in polish),
+        "ws_polish_solves": len(polish),
+        "ws_iterations": sum(h["iterations"] for h in ws["history"]),
+        "ws_max_ratio": ws["max_ratio"],
+        "ws_fallback": ws["fallback"],
     }
 
 
@@ -131,8 +150,8 @@ def path_task(n_patterns: int, variant: str) -> dict:
     }
 
 
-def dense_task(facets: str) -> dict:
-    """One default ``fit`` on dense n = 400, d = 10 data, P = 500; runs in the child process."""
+def dense_task(facets: str, n_patterns: int = 500) -> dict:
+    """One default ``fit`` on dense n = 400, d = 10 data, P patterns; runs in the child process."""
     from cvxcnn.arrangements import sample_relu_patterns
     from cvxcnn.fitting import fit
     from cvxcnn.problem import problem_from_matrix
@@ -141,7 +160,7 @@ def dense_task(facets: str) -> dict:
     Y = rng.standard_normal((400, 10))
     target = np.maximum(Y @ rng.standard_normal(10), 0) + 0.1 * rng.standard_normal(400)
     problem = problem_from_matrix(Y, target)
-    patterns = sample_relu_patterns(Y, 500, random_state=0)
+    patterns = sample_relu_patterns(Y, n_patterns, random_state=0)
     start, cpu = time.perf_counter(), time.process_time()
     result = fit(problem, patterns, beta=BETA, facets=facets)
     return {
@@ -158,8 +177,31 @@ def dense_task(facets: str) -> dict:
 COLUMNS = (
     "case", "P", "variant", "status", "objective", "iterations", "constraint_rows",
     "facet_seconds", "compile_seconds", "solve_seconds", "seconds", "cpu_seconds",
-    "set_gap", "ws_rounds", "ws_program_cells", "peak_rss_mb",
+    "set_gap", "ws_rounds", "ws_program_cells", "ws_fit_cpu", "ws_oracle_cpu", "ws_polish_cpu",
+    "peak_rss_mb",
 )  # fmt: skip
+#: ``--config ws`` (issue #17): full program vs working set at each P, interleaved.
+CONFIGS = {"ws": dict(single=[1000, 3200], variants=["facets", "working-set"], paths=[])}
+
+
+def ratios(runs: list[dict]) -> list[dict]:
+    """Per ``P``: working-set over full-program CPU and wall time, from one run's single solves."""
+    out = []
+    for p in sorted({r["P"] for r in runs if r["case"] == "single"}):
+        by = {r["variant"]: r for r in runs if r["case"] == "single" and r["P"] == p}
+        full, ws = by.get("facets"), by.get("working-set")
+        if full and ws and full.get("cpu_seconds") and ws.get("cpu_seconds"):
+            out.append(
+                {
+                    "P": p,
+                    "cpu_ratio": ws["cpu_seconds"] / full["cpu_seconds"],
+                    "wall_ratio": ws["seconds"] / full["seconds"],
+                    "objective_rel_diff": abs(ws["objective"] - full["objective"])
+                    / abs(full["objective"]),
+                    "set_gap": ws["set_gap"],
+                }
+            )
+    return out
 
 
 def cases(args: argparse.Namespace) -> list[tuple[str, int, str]]:
@@ -170,7 +212,7 @@ def cases(args: argparse.Namespace) -> list[tuple[str, int, str]]:
             out.append(("path", p, "path-dpp"))
         out.append(("path", p, "path-active"))
     for _ in range(args.dense_repeats):
-        out += [("dense", 500, "off"), ("dense", 500, "auto")]
+        out += [("dense", args.dense_patterns, "off"), ("dense", args.dense_patterns, "auto")]
     return out
 
 
@@ -181,21 +223,30 @@ def main() -> None:
     parser.add_argument("--paths", type=int, nargs="*", default=[300, 1000])
     parser.add_argument("--dpp-max", type=int, default=300, help="largest P for path-dpp")
     parser.add_argument("--dense-repeats", type=int, default=0, help="facet-rule repeats")
+    parser.add_argument("--dense-patterns", type=int, default=500, help="P of the dense case")
+    parser.add_argument("--config", choices=list(CONFIGS), help="preset (overrides the above)")
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--out", type=Path, default=Path("performance.json"))
     args = parser.parse_args()
+    if args.config:
+        vars(args).update(CONFIGS[args.config])
     runs = []
     for case, p, variant in cases(args):
         if case == "dense":
-            res = run_isolated(dense_task, {"facets": variant}, timeout=args.timeout)
+            kwargs = {"facets": variant, "n_patterns": p}
+            res = run_isolated(dense_task, kwargs, timeout=args.timeout)
         else:
             task = single_task if case == "single" else path_task
             res = run_isolated(task, {"n_patterns": p, "variant": variant}, timeout=args.timeout)
         runs.append({"case": case, "P": p, "variant": variant, **res})
         print(json.dumps(runs[-1]), flush=True)
     payload = {"beta": BETA, "betas": BETAS, "machine": machine_info(), "runs": runs}
+    payload["ratios"] = ratios(runs)
     write_json(args.out, payload)
     print(Table("performance", [(c, c) for c in COLUMNS], runs).to_markdown())
+    if payload["ratios"]:
+        keys = list(payload["ratios"][0])
+        print(Table("working set / full", [(k, k) for k in keys], payload["ratios"]).to_markdown())
 
 
 if __name__ == "__main__":

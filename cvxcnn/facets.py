@@ -120,6 +120,14 @@ AUTO_MIN_ROWS_PER_DIM = 20
 SOLVE_SECONDS_PER_NONZERO = 4.5e-6
 SAVED_FRACTION = 0.5
 PILOT_CONES = 12
+#: Qhull seconds per cone by the rank of the patch matrix (the measurements above: dense
+#: n = 400, wall time; digits at rank 9 measured 8-10 ms, so these are the upper end).
+QHULL_SECONDS_BY_RANK = {5: 2.4e-3, 8: 7.9e-3, 9: 20e-3, 10: 70e-3, 11: 211e-3}
+#: :func:`hull_decision` decides without a pilot when the predicted reduction time and the
+#: predicted solve time saved differ by more than this factor (dense n = 400, d = 10, P = 500:
+#: 35 s predicted for 18 s saved, 1.9x: off with no Qhull call; digits n = 256, d = 9: within
+#: the margin, so the pilot measures).
+CLEAR_MARGIN = 1.5
 
 #: Relative violation of a dropped row (see :func:`violated_dropped_rows`) beyond
 #: which a reduced program is re-solved with that row added.
@@ -567,18 +575,47 @@ def hull_pays_off(A: np.ndarray, rows_per_dim: int = AUTO_MIN_ROWS_PER_DIM) -> b
     return int(np.linalg.matrix_rank(A)) <= HULL_MAX_RANK
 
 
+def predicted_hull_seconds(rank: int) -> float:
+    """Qhull seconds per cone at this rank: :data:`QHULL_SECONDS_BY_RANK`, log-interpolated."""
+    ranks = np.array(sorted(QHULL_SECONDS_BY_RANK), dtype=float)
+    logs = np.log([QHULL_SECONDS_BY_RANK[int(k)] for k in ranks])
+    slope = (logs[-1] - logs[-2]) / (ranks[-1] - ranks[-2])
+    if rank > ranks[-1]:  # beyond the table: the last measured growth per dimension
+        return float(np.exp(logs[-1] + slope * (rank - ranks[-1])))
+    return float(np.exp(np.interp(rank, ranks, logs)))
+
+
+def hull_decision(rank: int, n_cones: int, full_nonzeros: int, n_jobs: int | None = None) -> str:
+    """``"hull"``, ``"off"`` or ``"pilot"`` for ``facets="auto"`` from the sizes alone.
+
+    Predicted reduction time ``predicted_hull_seconds(rank) * n_cones / jobs``
+    against the predicted solve time saved ``SAVED_FRACTION *
+    SOLVE_SECONDS_PER_NONZERO * full_nonzeros``: beyond :data:`CLEAR_MARGIN`
+    either way the answer is clear and no cone is reduced to find out;
+    within it a timed pilot (:func:`pilot_reduction`) decides.
+    """
+    cost = predicted_hull_seconds(rank) * n_cones / _resolve_jobs(n_jobs)
+    saved = SAVED_FRACTION * SOLVE_SECONDS_PER_NONZERO * full_nonzeros
+    if cost >= CLEAR_MARGIN * saved:
+        return "off"
+    return "hull" if cost * CLEAR_MARGIN <= saved else "pilot"
+
+
 def pilot_reduction(
     reduce: Callable[[np.ndarray, int | None], FacetReduction],
     n_cones: int,
     full_nonzeros: int,
     n_jobs: int | None = None,
+    rank: int | None = None,
 ) -> FacetReduction | None:
     """A facet reduction only where it is predicted to pay for itself end to end.
 
-    Reduces the first :data:`PILOT_CONES` cones, predicts the time of the
-    rest from theirs, and finishes only when that is below the predicted
-    solve time saved (see :data:`SOLVE_SECONDS_PER_NONZERO`); the pilot's
-    cones are kept, so nothing is computed twice.
+    With ``rank`` (of the patch matrix), :func:`hull_decision` first: a clear
+    case reduces every cone or none without a pilot. Otherwise reduces the
+    first :data:`PILOT_CONES` cones, predicts the time of the rest from
+    theirs, and finishes only when that is below the predicted solve time
+    saved (see :data:`SOLVE_SECONDS_PER_NONZERO`); the pilot's cones are
+    kept, so nothing is computed twice.
 
     Parameters
     ----------
@@ -590,12 +627,19 @@ def pilot_reduction(
         Nonzeros of the program without reduction.
     n_jobs : int or None
         Processes for the rest of the cones.
+    rank : int or None
+        Rank of the patch matrix, for the pilot-free decision (None: always a pilot).
 
     Returns
     -------
     FacetReduction or None
         None when the reduction is predicted to cost more than it saves.
     """
+    decision = "pilot" if rank is None else hull_decision(rank, n_cones, full_nonzeros, n_jobs)
+    if decision == "off":
+        return None
+    if decision == "hull":
+        return reduce(np.arange(n_cones), n_jobs)
     k = min(n_cones, PILOT_CONES)
     cpu = time.process_time()  # CPU time: other processes on a shared machine do not count
     pilot = reduce(np.arange(k), None)

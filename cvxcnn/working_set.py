@@ -31,6 +31,7 @@ from cvxcnn.facets import (
     SAVED_FRACTION,
     SOLVE_SECONDS_PER_NONZERO,
     FacetReduction,
+    hull_decision,
     hull_pays_off,
 )
 from cvxcnn.losses import Loss
@@ -189,13 +190,19 @@ class WorkingSets:
     def _auto_method(self, index: np.ndarray) -> str:
         """``facets="auto"`` over a sampled set: ``"hull"`` if reducing EVERY cell would pay.
 
-        The full program's rule (:func:`cvxcnn.facets.pilot_reduction`) judged
+        Clear cases are decided from the sizes (:func:`cvxcnn.facets.hull_decision`); otherwise
+        the full program's rule (:func:`cvxcnn.facets.pilot_reduction`) judged
         per cell: Qhull on the first :data:`cvxcnn.facets.PILOT_CONES` cells
         (CPU time, kept) against the solve time saved per cell of the full
         program. Each cell that enters a program is then reduced once.
         """
         if not hull_pays_off(self.problem.Y):
             return "off"
+        full = self.activation.program_nonzeros(self.problem, self.cells, None)
+        rank = int(np.linalg.matrix_rank(self.problem.Y))
+        decision = hull_decision(rank, len(self.cells), full, self.options.get("n_jobs"))
+        if decision != "pilot":  # clear from the sizes: no cone is reduced to find out
+            return decision
         pilot = index[:PILOT_CONES]
         cpu = time.process_time()
         red = self.activation.facet_reduction(
@@ -203,7 +210,6 @@ class WorkingSets:
         )
         per_cone = (time.process_time() - cpu) / max(len(pilot), 1)
         self._merge(pilot, red)
-        full = self.activation.program_nonzeros(self.problem, self.cells, None)
         saved_per_cell = SAVED_FRACTION * SOLVE_SECONDS_PER_NONZERO * full / len(self.cells)
         return "hull" if per_cone <= saved_per_cell else "off"
 

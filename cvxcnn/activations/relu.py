@@ -135,7 +135,8 @@ class Relu(Activation):
                 )
 
             full = self.program_nonzeros(problem, cells, None)
-            return pilot_reduction(reduce, len(masks), full, n_jobs)
+            rank = int(np.linalg.matrix_rank(problem.Y))
+            return pilot_reduction(reduce, len(masks), full, n_jobs, rank)
         return reduce_sign_rows(cells, problem.Y, method=str(facets), n_jobs=n_jobs)
 
     def check_row_mask(self, row_mask, problem, cells):
