@@ -37,6 +37,7 @@ from scipy.spatial import ConvexHull, QhullError
 from tqdm.auto import tqdm
 
 from cvxcnn.arrangements import PatternSet, hyperplane_classes, reduce_hyperplanes
+from cvxcnn.executor import map_calls, worker_count
 
 
 def _void_keys(packed: np.ndarray) -> np.ndarray:
@@ -356,6 +357,7 @@ def cone_facet_mask(
     interior: np.ndarray | None = None,
     progress: bool = False,
     n_jobs: int | None = None,
+    executor: object = None,
 ) -> FacetReduction:
     """Facet rows of each pattern's cone for ANY pattern set (sampled or given).
 
@@ -373,6 +375,9 @@ def cone_facet_mask(
         Show a tqdm bar over cones.
     n_jobs : int or None
         Processes for the per-cone loop (None: 1; -1: every CPU).
+    executor : None, int, "local", address or distributed.Client
+        Runs the per-cone chunks instead (:func:`cvxcnn.executor.map_calls`,
+        e.g. a Dask cluster); the reduction is the serial one.
 
     Returns
     -------
@@ -390,6 +395,7 @@ def cone_facet_mask(
         interior=interior,
         progress=progress,
         n_jobs=n_jobs,
+        executor=executor,
     )
 
 
@@ -409,6 +415,7 @@ def signed_cone_facets(
     interior: np.ndarray | None = None,
     progress: bool = False,
     n_jobs: int | None = None,
+    executor: object = None,
 ) -> FacetReduction:
     """Facet rows of the cones ``{w : s_ij y_j . w >= 0 for s_ij != 0}``.
 
@@ -439,6 +446,8 @@ def signed_cone_facets(
         Show a tqdm bar over cones.
     n_jobs : int or None
         Processes for the per-cone loop (None: 1; -1: every CPU).
+    executor : None, int, "local", address or distributed.Client
+        Runs the per-cone chunks instead (:func:`cvxcnn.executor.map_calls`).
 
     Returns
     -------
@@ -482,10 +491,15 @@ def signed_cone_facets(
             )
         centers, centered = _analytic_centers(class_sign, rows, interior @ basis)
         centered &= consistent
-    chunks = np.array_split(np.arange(P), max(1, min(P, 8 * _resolve_jobs(n_jobs))))
+    workers = _resolve_jobs(n_jobs) if executor is None else worker_count(executor)
+    chunks = np.array_split(np.arange(P), max(1, min(P, 8 * workers)))
     args = [(class_sign[c], consistent[c], centers[c], centered[c], rows, method) for c in chunks]
+    if executor is None:
+        mapped = _map_chunks(args, n_jobs)
+    else:
+        mapped = iter(map_calls(_facets_of_chunk, args, executor=executor))
     with tqdm(total=P, disable=not progress, unit="cone", desc="facets") as bar:
-        for c, results in zip(chunks, _map_chunks(args, n_jobs), strict=True):
+        for c, results in zip(chunks, mapped, strict=True):
             for i, (status, facet_classes) in zip(c, results, strict=True):
                 if status == "full":  # no interior (or opposite signs on a hyperplane)
                     present_rows = signs[i] != 0

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.optimize import minimize
 
+from cvxcnn.executor import map_calls
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import ReluNetwork, primal_objective
 from cvxcnn.problem import PatchProblem
@@ -275,6 +276,7 @@ def random_restarts(
     random_state: int | np.random.Generator | None = 0,
     activation: object = "relu",
     threshold: float | None = None,
+    executor: object = None,
 ) -> RestartResult:
     """Minimize the non-convex ``P`` from random initial points with L-BFGS-B.
 
@@ -298,6 +300,9 @@ def random_restarts(
     threshold : float, optional
         Soft threshold only: a fixed ``lambda > 0`` (Xiong et al.'s network);
         None: learnable thresholds ``t >= 0`` (DESIGN 6a), bounded below by L-BFGS-B.
+    executor : None, int, "local", address or distributed.Client
+        Where the restarts run (:func:`cvxcnn.executor.map_calls`); the initial
+        points are drawn here first, so the result is the serial one.
 
     Returns
     -------
@@ -312,20 +317,18 @@ def random_restarts(
     loss = get_loss(loss)
     rng = check_random_state(random_state)
     d = data.d
-    objectives = np.empty(n_restarts)
-    best_network, best = None, np.inf
-    for k in range(n_restarts):
+    starts = []
+    for _ in range(n_restarts):
         U0 = rng.normal(0.0, init_scale / np.sqrt(d), (m, d))
         v0 = rng.normal(0.0, init_scale, m)
         t0 = None
         if layout.learn_t:
             t0 = rng.random(m) * np.median(np.abs(data.Y @ U0.T), axis=0)
-        x0 = layout.pack(U0, t0, v0)
-        network = _local_minimum(layout, x0, data, beta, loss, m, max_iter)
-        objectives[k] = primal_objective(network, data, beta, loss)
-        if objectives[k] < best:
-            best, best_network = objectives[k], network
-    return RestartResult(objectives=objectives, best=float(best), best_network=best_network)
+        starts.append((layout, layout.pack(U0, t0, v0), data, beta, loss, m, max_iter))
+    networks = map_calls(_local_minimum, starts, executor=executor)
+    objectives = np.array([primal_objective(net, data, beta, loss) for net in networks])
+    k = int(np.argmin(objectives))
+    return RestartResult(objectives=objectives, best=float(objectives[k]), best_network=networks[k])
 
 
 def polish_network(

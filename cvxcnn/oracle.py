@@ -140,6 +140,36 @@ def cell_nnls(Y: np.ndarray, g: np.ndarray, mask: np.ndarray, sign: float = 1.0)
     return float(np.linalg.norm(proj)), proj
 
 
+def nnls_pairs(Y: np.ndarray, g: np.ndarray, masks: np.ndarray, signs: np.ndarray):
+    """:func:`cell_nnls` over (cell, sign) pairs: ``masks`` (k, n), ``signs`` (k,).
+
+    Returns ``(upper (k,), points (k, d))``, points unnormalized (one chunk of
+    the oracle's exact per-cell work, run by :func:`cvxcnn.executor.map_calls`).
+    """
+    ups = np.empty(len(masks))
+    points = np.empty((len(masks), Y.shape[1]))
+    for j in range(len(masks)):
+        ups[j], points[j] = cell_nnls(Y, g, masks[j], signs[j])
+    return ups, points
+
+
+#: Pairs per oracle chunk when an executor runs the NNLS (enough work to pay for a task).
+NNLS_CHUNK = 256
+
+
+def _nnls_todo(Y, g, masks, todo, signs, executor):
+    """Upper ends and unit points of the ``todo`` (cell, sign) pairs, in order."""
+    if executor is None:
+        ups, points = nnls_pairs(Y, g, masks[todo[:, 0]], signs)
+        return ups, _unit(points)
+    from cvxcnn.executor import map_calls
+
+    parts = np.array_split(np.arange(len(todo)), max(1, -(-len(todo) // NNLS_CHUNK)))
+    cases = [(Y, g, masks[todo[part, 0]], signs[part]) for part in parts]
+    results = map_calls(nnls_pairs, cases, executor=executor)
+    return np.concatenate([u for u, _ in results]), _unit(np.vstack([p for _, p in results]))
+
+
 def _socp_cells(Y, g, masks, pairs, solver, solver_options):
     """One stacked SOCP over (cell, sign) pairs; upper bounds from its duals."""
     k = len(pairs)
@@ -174,6 +204,7 @@ def relu_oracle(
     solver_options: dict | None = None,
     threshold: float | None = None,
     known_lower: float = 0.0,
+    executor: object = None,
 ) -> OracleResult:
     """Bracket ``max over the cells in masks, ||u|| <= 1, of |g^T (Y u)_+|``.
 
@@ -202,6 +233,9 @@ def relu_oracle(
         A value of ``M`` already reached elsewhere in the same arrangement
         (earlier chunks of a stream): by default, pairs whose bound is at
         most this are not solved either (ignored with ``threshold``).
+    executor : None, int, "local", address or distributed.Client
+        Where the per-cell NNLS runs, in chunks of :data:`NNLS_CHUNK` pairs
+        (:func:`cvxcnn.executor.map_calls`; None: here). The result is the serial one.
 
     Returns
     -------
@@ -213,8 +247,7 @@ def relu_oracle(
     masks = np.asarray(masks, dtype=bool)
     if masks.ndim != 2 or masks.shape[1] != Y.shape[0] or masks.shape[0] == 0:
         raise ValueError(f"masks must be a non-empty (P, n={Y.shape[0]}) array; got {masks.shape}")
-    P, d = masks.shape
-    d = Y.shape[1]
+    P = masks.shape[0]
     c_norm, attained, value_at, halfspace = _screen(Y, g, masks)
     # per (cell, sign) bracket: ||c_i|| (and the halfspace bound below it) bounds every
     # pair and is exact where attained
@@ -232,11 +265,7 @@ def relu_oracle(
     if len(todo):
         signs = np.where(todo[:, 1] == 0, 1.0, -1.0)
         if method == "nnls":
-            ups = np.empty(len(todo))
-            points = np.empty((len(todo), d))
-            for j, (cell, sign) in enumerate(zip(todo[:, 0], signs, strict=True)):
-                ups[j], points[j] = cell_nnls(Y, g, masks[cell], sign)
-            points = _unit(points)
+            ups, points = _nnls_todo(Y, g, masks, todo, signs, executor)
         else:
             pairs = np.column_stack([todo[:, 0], signs])
             ups, points = _socp_cells(Y, g, masks, pairs, solver, solver_options)

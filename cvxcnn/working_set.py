@@ -306,6 +306,8 @@ POLISH_CLARABEL = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10
 POLISH_TOL = 1e-7
 #: Most polishing solves (each adds the cells the tight dual point finds violated).
 POLISH_ROUNDS = 4
+#: Sign rows of the polishing solves: ``None`` the working set's facet rows, ``"off"`` every row.
+POLISH_FACETS: str | None = None
 
 
 def polish(ws: WorkingSets, beta: float, fit_: ConvexFitResult, index: np.ndarray, most: int):
@@ -330,7 +332,7 @@ def polish(ws: WorkingSets, beta: float, fit_: ConvexFitResult, index: np.ndarra
     for _ in range(POLISH_ROUNDS):
         idx = np.flatnonzero(working)
         t0 = time.process_time()
-        polished = ws.fit(beta, idx, POLISH_CLARABEL)
+        polished = ws.fit(beta, idx, POLISH_CLARABEL, facets=POLISH_FACETS)
         if not polished.success or polished.network is None:
             break
         r, g = ws.direction(polished, idx)

@@ -174,10 +174,13 @@ class Relu(Activation):
         blocks = problem.Y @ (result.W - result.Z)  # (n, P): Y (w_i - z_i)
         return (blocks * pattern_masks(cells).T).sum(axis=1)  # sum_i D_i Y (w_i - z_i)
 
-    def oracle(self, Y, g, cells, *, threshold=None, method=None, time_limit=None) -> OracleResult:
+    def oracle(
+        self, Y, g, cells, *, threshold=None, method=None, time_limit=None, executor=None
+    ) -> OracleResult:
         """NNLS/SOCP over given cells (``method``); the MIP over a :class:`MipArrangement`.
 
-        ``time_limit`` (seconds, MIP only) overrides the arrangement's own.
+        ``time_limit`` (seconds, MIP only) overrides the arrangement's own; ``executor``
+        runs the per-cell NNLS chunks (:func:`cvxcnn.executor.map_calls`).
         """
         if isinstance(cells, MipArrangement):
             if method not in (None, "mip"):
@@ -188,7 +191,9 @@ class Relu(Activation):
                 "time_limit applies to the MIP oracle (a MipArrangement); these cells are "
                 "searched one by one (method 'nnls' or 'socp')"
             )
-        return relu_oracle(Y, g, pattern_masks(cells), threshold=threshold, method=method or "nnls")
+        masks = pattern_masks(cells)
+        method = method or "nnls"
+        return relu_oracle(Y, g, masks, threshold=threshold, method=method, executor=executor)
 
 
 def _refuse_program(cells: object) -> None:
