@@ -212,7 +212,7 @@ def scnn_task(n: int, d: int, n_patterns: int, solver: str) -> dict:
         G = cells.generators.T  # (d, P): scnn's D_i = diag(X g_i >= 0)
         model = ConvexReLU(G)
         model, _ = optimize_model(
-            model, AL(model), Metrics(), Y, x, regularizer=NeuronGL1(BETA / n),
+            model, AL(model), Metrics(), Y, x[:, None], regularizer=NeuronGL1(BETA / n),
             unitize_data=False, dtype="float64", return_convex=True,
         )  # fmt: skip
         W, Z, status = model.parameters[0][0].T, model.parameters[1][0].T, "scnn-al"

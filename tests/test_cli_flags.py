@@ -183,6 +183,12 @@ CERTIFY = [
     ("--out", ["--out", "{tmp}/c.json"], None, "file:c.json"),
     ("--quiet", ["--quiet"], None, "quiet"),
     ("--debug", ["--debug", "--beta", "0.5"], "certify", "debug"),
+    (
+        "--dask",
+        ["--dask", "tcp://127.0.0.1:1"],
+        "certify",
+        lambda a, k: k["oracle_options"] == {"executor": "tcp://127.0.0.1:1"},
+    ),
 ]
 PATH = [
     *DATA,

@@ -41,6 +41,7 @@ from cvxcnn.cli.common import (
 )
 from cvxcnn.cli.errors import UsageError, one_line
 from cvxcnn.cli.output import check_output_file
+from cvxcnn.executor import check_executor
 from cvxcnn.network_io import LoadedNetwork, load_network
 
 #: Used when neither a flag nor the weights file gives a value.
@@ -77,6 +78,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     g.add_argument("--max-cells", type=int_arg(1), help="bound for exact (default 200000)")
     add_oracle_time_limit(g)
+    g.add_argument(
+        "--dask",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run the oracle's per-cell NNLS chunks on Dask: a LocalCluster, or the scheduler "
+        'at ADDRESS (tcp://host:8786); ReLU networks; needs pip install "dask[distributed]"',
+    )
     add_output_args(p, {"--out": "JSON certificate file"}, title=None)
     return p
 
@@ -173,10 +182,24 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
     )  # fmt: skip
     if args.certify == "auto" and not cells.exact:
         print_lines(args, [f"note: too many cells; searching {len(cells)} sampled (ESTIMATE)"])
-    cert = certify(network, problem, cells, beta=spec.beta, loss=spec.make_loss())
+    options = dask_oracle_options(args.dask, network, cells)
+    cert = certify(network, problem, cells, beta=spec.beta, loss=spec.make_loss(), **options)
     payload = {**cert.to_dict(), **data_summary(args, data), "weights": str(args.weights)}
     payload |= {"neurons": network.n_neurons, "n": problem.n, "d": problem.d}
     payload |= {"weights_format": loaded.format_version, "problem": spec.to_dict()}
     payload["cells_seconds"] = time.perf_counter() - start - cert.oracle_seconds
     print_lines(args, certificate_lines(cert))
     return write_result(args, ctx, payload, cert.certificate != "failed")
+
+
+def dask_oracle_options(address: str | None, network: object, cells: object) -> dict:
+    """``--dask``: the oracle's executor (:mod:`cvxcnn.executor`), or refused with the reason."""
+    if address is None:
+        return {}
+    if getattr(network, "activation", None) != "relu" or not hasattr(cells, "masks"):
+        raise UsageError("--dask", "applies to ReLU networks over listed cells (the NNLS oracle)")
+    try:
+        executor = check_executor(address, "--dask")
+    except (ValueError, ImportError) as exc:
+        raise UsageError("--dask", one_line(exc)) from None
+    return {"oracle_options": {"executor": executor}}
