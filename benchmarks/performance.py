@@ -111,7 +111,7 @@ def working_set_times(ws: dict) -> dict:
     if not ws:
         return {}
     rounds = [h for h in ws["history"] if h.get("phase", "round") == "round"]
-    polish = [h for h in ws["history"] if h.get("phase") == "polish"]
+    polish = [h for h in ws["history"] if str(h.get("phase")).startswith("polish")]
     return {
         "ws_fit_cpu": sum(h["fit_cpu_seconds"] for h in rounds),
         "ws_oracle_cpu": sum(h["oracle_cpu_seconds"] for h in ws["history"]),
