@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.optimize import minimize
 
-from cvxcnn.losses import Loss, get_loss
+from cvxcnn.losses import Loss, check_objective, get_loss
 from cvxcnn.networks import ReluNetwork, primal_objective
 from cvxcnn.problem import PatchProblem
 from cvxcnn.validation import check_positive, check_positive_int, check_random_state
@@ -357,8 +357,7 @@ def polish_network(
     ReluNetwork or STNetwork
         The better of the start and the local optimum (shared evaluator).
     """
-    beta = check_positive(beta, "beta")
-    loss = get_loss(loss)
+    beta, loss = check_objective(beta, loss)
     layout = _layout(network.activation, threshold)
     if layout.activation == "soft_threshold" and threshold is not None:
         network = type(network)(

@@ -321,20 +321,6 @@ def build_paper_program(
 # --------------------------------------------------------------------------- #
 
 
-def st_outputs(
-    W: np.ndarray,
-    Wp: np.ndarray,
-    T: np.ndarray,
-    Tp: np.ndarray,
-    s1: np.ndarray,
-    s3: np.ndarray,
-    Y: np.ndarray,
-) -> np.ndarray:
-    """``sum_j F_j(w_j, t_j) - F_j(w'_j, t'_j)`` (n,) for blocks (d, P), (P,), masks (P, n)."""
-    M1, M3 = s1.T.astype(np.float64), s3.T.astype(np.float64)
-    return np.sum((M1 + M3) * (Y @ (W - Wp)), axis=1) + (M1 - M3) @ (T - Tp)
-
-
 def st_convex_objective(
     W: np.ndarray,
     Wp: np.ndarray,
@@ -346,8 +332,14 @@ def st_convex_objective(
     beta: float,
     loss: str | Loss = "squared",
 ) -> float:
-    """The 6a objective in float64 (constraints not checked)."""
-    outputs = st_outputs(W, Wp, T, Tp, s1, s3, problem.Y)
+    """The 6a objective in float64 (constraints not checked).
+
+    The outputs ``sum_j F_j(w_j, t_j) - F_j(w'_j, t'_j)`` (n,) of the blocks
+    ``W, Wp`` (d, P) and ``T, Tp`` (P,) with the masks ``s1, s3`` (P, n), in
+    :func:`cvxcnn.programs.objective.group_norm_objective`.
+    """
+    M1, M3 = s1.T.astype(np.float64), s3.T.astype(np.float64)
+    outputs = np.sum((M1 + M3) * (problem.Y @ (W - Wp)), axis=1) + (M1 - M3) @ (T - Tp)
     return group_norm_objective(outputs, W, Wp, problem, beta, loss)
 
 

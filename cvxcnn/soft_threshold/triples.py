@@ -419,10 +419,12 @@ def enumerate_st_triples(
     Y: object,
     *,
     max_cells: int = 200_000,
-    method: str = "vertex",
-    progress: bool = False,
+    **relu_options: object,
 ) -> TripleSet:
     """Every soft-threshold triple of ``Y``: one per full-dimensional cell with ``t > 0``.
+
+    The cells are those of the ReLU arrangement of :func:`augmented_matrix`
+    (``Y`` with ``-t`` and ``+t`` columns, and ``t``) on the side ``t > 0``.
 
     Parameters
     ----------
@@ -431,9 +433,10 @@ def enumerate_st_triples(
         Refuse with :class:`cvxcnn.arrangements.ArrangementTooLargeError` when
         :func:`st_count_bound` of the distinct nonzero rows (up to sign)
         exceeds this. Checked before any enumeration work.
-    method : {"vertex", "lp"}
-        Passed to :func:`cvxcnn.arrangements.enumerate_relu_patterns`.
-    progress : bool
+    **relu_options
+        ``method`` ("vertex" or "lp") and ``progress`` of
+        :func:`cvxcnn.arrangements.enumerate_relu_patterns`, which enumerates
+        the augmented arrangement.
 
     Returns
     -------
@@ -462,7 +465,7 @@ def enumerate_st_triples(
     A = augmented_matrix(Y)
     # the ReLU refusal counts cells on both sides of t = 0: never binding after the check above
     cells = enumerate_relu_patterns(
-        A, max_cells=relu_count_bound(A.shape[0], d + 1), method=method, progress=progress
+        A, max_cells=relu_count_bound(A.shape[0], d + 1), **relu_options
     )
     positive = cells.masks[:, -1]
     masks, gens = cells.masks[positive], cells.generators[positive]
