@@ -860,11 +860,13 @@ def _all_cells(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- #
 
 
-def _max_slack(A: np.ndarray) -> tuple[float, np.ndarray | None]:
-    """Solve ``max s  s.t.  A u >= s, -1 <= u <= 1, s <= 1`` (A has unit rows).
+def max_slack(A: np.ndarray) -> tuple[float, np.ndarray | None]:
+    """Solve ``max s  s.t.  A u >= s, -1 <= u <= 1, s <= 1`` (A (k, d) has unit rows).
 
-    Returns the optimum ``s`` and its ``u``; the open cone ``A u > 0`` is
-    nonempty iff ``s > 0`` (``_LP_TOL`` in practice).
+    Returns the optimum ``s`` and its ``u`` (d,), or ``(-inf, None)`` when the
+    LP fails; the open cone ``A u > 0`` is nonempty iff ``s > 0`` (``_LP_TOL``
+    in practice). The maximizer is a well-centred interior point, unlike a
+    sampled generator that may sit next to a facet (the facet hull uses it).
     """
     k, d = A.shape
     c = np.zeros(d + 1)
@@ -884,7 +886,7 @@ def _max_slack(A: np.ndarray) -> tuple[float, np.ndarray | None]:
 
 def _interior_witness(A: np.ndarray) -> np.ndarray | None:
     """An interior point of the open cone ``A u > 0``, or None if it is not full-dimensional."""
-    slack, u = _max_slack(A)
+    slack, u = max_slack(A)
     if u is None or slack <= _LP_TOL or not np.all(A @ u > 0):
         return None
     return u

@@ -20,6 +20,7 @@ Every final value is re-evaluated by :func:`cvxcnn.networks.primal_objective`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -263,6 +264,29 @@ class RestartResult:
     best_network: Network = field(repr=False)
 
 
+def best_of_restarts(
+    n_restarts: int, run: Callable[[], object], objective: Callable[[object], float]
+) -> tuple[np.ndarray, float, object]:
+    """``run()`` (one local minimization from a fresh random start) ``n_restarts`` times.
+
+    Returns
+    -------
+    objectives : ndarray of shape (n_restarts,)
+        ``objective(network)`` of each run.
+    best : float
+    best_network : network object
+        The first run that reached ``best``.
+    """
+    objectives = np.empty(n_restarts)
+    best, best_network = np.inf, None
+    for k in range(n_restarts):
+        network = run()
+        objectives[k] = objective(network)
+        if objectives[k] < best:
+            best, best_network = float(objectives[k]), network
+    return objectives, best, best_network
+
+
 def random_restarts(
     data: PatchProblem,
     *,
@@ -312,20 +336,20 @@ def random_restarts(
     loss = get_loss(loss)
     rng = check_random_state(random_state)
     d = data.d
-    objectives = np.empty(n_restarts)
-    best_network, best = None, np.inf
-    for k in range(n_restarts):
+
+    def run() -> Network:
         U0 = rng.normal(0.0, init_scale / np.sqrt(d), (m, d))
         v0 = rng.normal(0.0, init_scale, m)
         t0 = None
         if layout.learn_t:
             t0 = rng.random(m) * np.median(np.abs(data.Y @ U0.T), axis=0)
         x0 = layout.pack(U0, t0, v0)
-        network = _local_minimum(layout, x0, data, beta, loss, m, max_iter)
-        objectives[k] = primal_objective(network, data, beta, loss)
-        if objectives[k] < best:
-            best, best_network = objectives[k], network
-    return RestartResult(objectives=objectives, best=float(best), best_network=best_network)
+        return _local_minimum(layout, x0, data, beta, loss, m, max_iter)
+
+    objectives, best, network = best_of_restarts(
+        n_restarts, run, lambda net: primal_objective(net, data, beta, loss)
+    )
+    return RestartResult(objectives=objectives, best=best, best_network=network)
 
 
 def polish_network(
