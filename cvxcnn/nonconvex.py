@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.optimize import minimize
 
-from cvxcnn.losses import Loss, check_objective, get_loss
+from cvxcnn.losses import Loss, check_objective
 from cvxcnn.networks import ReluNetwork, primal_objective
 from cvxcnn.problem import PatchProblem
 from cvxcnn.validation import check_positive, check_positive_int, check_random_state
@@ -329,11 +329,10 @@ def random_restarts(
         ``objectives`` (n_restarts,) from the shared evaluator, the best one
         and its network (:class:`ReluNetwork` or :class:`STNetwork`).
     """
-    beta = check_positive(beta, "beta")
+    beta, loss = check_objective(beta, loss)
     m = check_positive_int(n_neurons, "n_neurons")
     n_restarts = check_positive_int(n_restarts, "n_restarts")
     layout = _layout(activation, threshold)
-    loss = get_loss(loss)
     rng = check_random_state(random_state)
     d = data.d
 

@@ -280,6 +280,12 @@ def test_trained_objective_reaches_but_never_beats_the_convex_optimum(exact_prob
     assert 0 < result.seconds_to_target == result.seconds[-1]
 
 
+def test_an_unknown_keyword_is_refused_with_the_problem_keywords():
+    noisy, clean = _images((1, 5))
+    with pytest.raises(TypeError, match="kernal_size.*kernel_size, spatial_dims"):
+        train_primal(noisy, clean, kernal_size=3, epochs=1, verbose=False)
+
+
 def test_unreachable_target_runs_every_epoch(exact_problem):
     optimum = exact_problem[3]
     result = _train_exact(exact_problem, neurons=8, lr=1e-2, epochs=20, target=0.5 * optimum)

@@ -428,8 +428,8 @@ def train_primal(
     unknown = sorted(set(geometry) - set(PROBLEM_OPTIONS))
     if unknown:
         raise TypeError(
-            f"train_primal got unexpected keyword arguments {unknown}; the problem's are "
-            f"{', '.join(PROBLEM_OPTIONS)}"
+            f"train_primal got unexpected keyword arguments {unknown}: it takes its own "
+            f"(see its signature) and the problem's, {', '.join(PROBLEM_OPTIONS)}"
         )
     defaults = inspect.signature(make_problem).parameters
     setup = _Setup(
