@@ -117,6 +117,8 @@ def working_set_times(ws: dict) -> dict:
         "ws_oracle_cpu": sum(h["oracle_cpu_seconds"] for h in ws["history"]),
         "ws_polish_cpu": sum(h["fit_cpu_seconds"] for h in polish),
         "ws_polish_solves": len(polish),
+        "ws_compile_wall": sum(h.get("compile_seconds", 0.0) for h in ws["history"]),
+        "ws_solve_wall": sum(h.get("solve_seconds", 0.0) for h in ws["history"]),
         "ws_iterations": sum(h["iterations"] for h in ws["history"]),
         "ws_max_ratio": ws["max_ratio"],
         "ws_fallback": ws["fallback"],

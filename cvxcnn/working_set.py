@@ -275,6 +275,8 @@ class WorkingSets:
                     "fit_cpu_seconds": t1 - t0,
                     "facet_seconds": fit_.facets.get("seconds", 0.0),
                     "iterations": fit_.solve.iterations,
+                    "compile_seconds": fit_.solve.compile_seconds,
+                    "solve_seconds": fit_.solve.solve_seconds,
                     "oracle_cpu_seconds": time.process_time() - t1,
                     "added": int(added.sum()),
                 }
@@ -349,6 +351,8 @@ def polish(ws: WorkingSets, beta: float, fit_: ConvexFitResult, index: np.ndarra
                 "fit_cpu_seconds": t1 - t0,
                 "facet_seconds": polished.facets.get("seconds", 0.0),
                 "iterations": polished.solve.iterations,
+                "compile_seconds": polished.solve.compile_seconds,
+                "solve_seconds": polished.solve.solve_seconds,
                 "oracle_cpu_seconds": time.process_time() - t1,
                 "added": int(added.sum()),
                 "set_gap": bound[2],
@@ -402,8 +406,10 @@ class WorkingSetSummary(Result):
     fallback : str or None
         ``"full"`` when the rounds did not converge and the full program was solved.
     history : list of dict
-        Per round: program cells, the fit's and the oracle's CPU seconds, the
-        cumulative facet seconds, interior-point iterations, cells added.
+        Per round (``phase``: "round", "polish" or "polish-tight"): program cells,
+        the fit's and the oracle's CPU seconds, the cumulative facet seconds, the
+        solve's compile and solve (wall) seconds, interior-point iterations,
+        cells added (and, when polishing, the set gap).
     """
 
     cells: int

@@ -133,3 +133,17 @@ def test_program_direction_is_the_programs_own_dual_point(problem, patterns):
     _, g_net = program_direction(act, problem, patterns, replace(res, W=None), loss)
     ratio_net = act.oracle(problem.Y, g_net, patterns, threshold=BETA).upper / BETA
     assert ratio_net - 1 > 10 * abs(ratio - 1)
+
+
+def test_polish_re_adds_the_cells_the_rounds_tolerated(problem, patterns):
+    """Rounds that stop at a loose entry threshold (1%) are finished by the polish."""
+    loss = get_loss("squared")
+    options = dict(solver="CLARABEL", solver_options=None, rtol=1e-6, strategy="full")
+    ws = WorkingSets(activation_of(patterns), problem, patterns, loss, fit, "off", options)
+    result = solve_working_set(ws, BETA, tol=1e-2, initial=10, add_per_round=10)
+    info = result.working_set
+    polish = [h for h in info["history"] if h["phase"].startswith("polish")]
+    assert polish and sum(h["added"] for h in polish) > 0  # the polish found cells to add
+    assert info["converged"] and info["set_gap"] <= 1e-6
+    full = fit(problem, patterns, beta=BETA, strategy="full", facets="off")
+    assert result.objective == pytest.approx(full.objective, rel=1e-6)
