@@ -42,8 +42,8 @@ from cvxcnn.results import ConvexFitResult, Result
 #: ``fit(strategy="auto")`` solves by working set when ``P >= WORKING_SET_MIN_RATIO * (n_out + 1)``
 #: (an optimum uses at most ``n_out + 1`` cells) and ``P >= WORKING_SET_MIN_CELLS`` (below it one
 #: full solve takes about a second and the rounds' overhead dominates). Measured on digits
-#: (n_out = 256, beta 1e-3, CPU seconds): P = 1000 (3.9 (n_out + 1)) full 60 s, working set
-#: slower; P = 3200 working set 131 s against a full program that grows faster than P
+#: (n_out = 256, beta 1e-3, CPU seconds, set gap 1e-8): P = 1000 (3.9 (n_out + 1)) full 54 s,
+#: working set 92 s; P = 3200 (12.5 (n_out + 1)) full 256 s, working set 132 s
 #: (docs/performance.md); hence 8.
 WORKING_SET_MIN_RATIO = 8.0
 WORKING_SET_MIN_CELLS = 500
