@@ -145,3 +145,13 @@ def test_cli_picks_the_st_mip_oracle_beyond_max_cells_and_says_so(tmp_path):
     assert result["oracle_converged"] is True and result["relative_gap"] <= 1e-6
     # a direct ST solve searches nothing by MIP: the flag is refused there
     assert main([*base, "--activation", "st", "--oracle-time-limit", "5", "--quiet"]) == 2
+    # cvxcnn certify on a saved ST network: the same choice by size
+    weights, cert = tmp_path / "w.npz", tmp_path / "c.json"
+    argv = [*base, "--activation", "st", "--beta", "0.05", "--patterns", "10", "--quiet"]
+    assert main([*argv, "--save-weights", str(weights)]) == 0
+    argv = ["certify", "--weights", str(weights), "--data", "synthetic1d", "--images", "1"]
+    argv += ["--size", "8", "--certify", "exact", "--max-cells", "10", "--oracle-time-limit", "30"]
+    assert main([*argv, "--quiet", "--out", str(cert)]) == 0
+    result = json.loads(cert.read_text())
+    assert result["oracle"] == "exact/mip" and result["certificate"] == "certified"
+    assert result["oracle_converged"] is True
