@@ -167,6 +167,21 @@ class SignedMip:
 
     def __init__(self, Y: np.ndarray, w: np.ndarray) -> None:
         self.Y, self.w_full = Y, w
+        self.prepare(Y, w)
+        self.cuts = 0
+        self.highs = quiet_highs()
+        #: improving incumbents ``u`` of the current solve
+        self.incumbents: list[np.ndarray] = []
+        if self.p:
+            self.build()
+            self.highs.cbMipImprovingSolution.subscribe(self._on_incumbent)
+
+    def prepare(self, Y: np.ndarray, w: np.ndarray) -> None:
+        """The model's data: ``d``, ``p`` (binaries: none, no model) and ``trivial`` (a bound).
+
+        Subclasses for other activations (soft thresholds) override this,
+        :meth:`build` (the columns, ``u`` first, and rows) and :meth:`start_point`.
+        """
         norms = np.linalg.norm(Y, axis=1)
         rows = (w != 0) & (norms > 0)
         self.Yr, self.w, self.M = Y[rows], w[rows], norms[rows]
@@ -174,19 +189,13 @@ class SignedMip:
         self.d, self.m, self.p = Y.shape[1], int(rows.sum()), int(self.pos.sum())
         #: trivial bound: sum of the positive weights times ||y_i||
         self.trivial = float(self.w[self.pos] @ self.M[self.pos])
-        self.cuts = 0
-        self.highs = quiet_highs()
-        #: improving incumbents ``u`` of the current solve
-        self.incumbents: list[np.ndarray] = []
-        if self.p:
-            self._build()
-            self.highs.cbMipImprovingSolution.subscribe(self._on_incumbent)
 
     def _on_incumbent(self, event: highspy.HighsCallbackEvent) -> None:
         """Keep every improving incumbent: each one outside the ball gives cuts."""
         self.incumbents.append(np.asarray(event.data_out.mip_solution[: self.d], dtype=float))
 
-    def _build(self) -> None:
+    def build(self) -> None:
+        """Columns ``(u, |u|, h, z)`` and rows of the ReLU model (see the module docstring)."""
         d, m, p = self.d, self.m, self.p
         h = self.highs
         inf = highspy.kHighsInf
@@ -292,8 +301,8 @@ class SignSearch:
 
     def __init__(self, Y: np.ndarray, w: np.ndarray, starts: np.ndarray) -> None:
         self.Y, self.w = Y, w
-        self.mip = SignedMip(Y, w)
-        vals = signed_value(Y, w, starts)
+        self.mip = self.build_mip()
+        vals = self.value(starts)
         best = int(vals.argmax())
         self.lower, self.point = max(float(vals[best]), 0.0), starts[best]
         self.upper, self.found = self.mip.trivial, []
@@ -305,6 +314,20 @@ class SignSearch:
         norms = np.linalg.norm(Y, axis=1)
         rows = Y[norms > 0] / norms[norms > 0, None]
         self.mip.add_cuts(np.vstack([starts, rows, -rows]))  # tangents at the starts and +-y_i
+
+    # the activation's hooks (soft thresholds override them)
+    def build_mip(self) -> SignedMip:
+        """The MIP of ``max w^T act(Y u)`` over a polytope containing the ball."""
+        return SignedMip(self.Y, self.w)
+
+    def value(self, U: np.ndarray) -> np.ndarray:
+        """Float64 value of ``w^T act(Y u)`` at each row of ``U`` (k, d) (points of the ball)."""
+        return signed_value(self.Y, self.w, U)
+
+    def candidates(self, U: np.ndarray) -> np.ndarray:
+        """(2k, d): for each incumbent ``U[i]`` (k, d), rows ``2i`` (it, on the ball) and
+        ``2i + 1`` (its cell's maximizer, whose tangent is the cell cut)."""
+        return np.vstack([_candidates(self.Y, self.w, u) for u in U])
 
     def closed(self) -> bool:
         """``upper <= lower (1 + MIP_RTOL)`` (plus :data:`MIP_ATOL` x the trivial bound)."""
@@ -322,14 +345,15 @@ class SignSearch:
             self.upper = min(self.upper, bound)
             outside = U[np.linalg.norm(U, axis=1) > 1 + BALL_TOL]
             if len(U):
-                cand = np.vstack([_candidates(self.Y, self.w, u) for u in U])
-                vals = signed_value(self.Y, self.w, cand)
+                cand = self.candidates(U)
+                vals = self.value(cand)
                 self.found.extend(cand[vals > 0])
                 j = int(vals.argmax())
                 if vals[j] > self.lower:
                     self.lower, self.point = float(vals[j]), cand[j]
             if len(outside):
-                self.mip.add_cuts(np.vstack([_candidates(self.Y, self.w, u) for u in outside]))
+                far = np.repeat(np.linalg.norm(U, axis=1) > 1 + BALL_TOL, 2)
+                self.mip.add_cuts(cand[far])
             optimal = self.mip.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
             self.finished = self.closed() or (optimal and not len(outside))
         self.upper = max(self.upper, self.lower)

@@ -62,7 +62,7 @@ def most_violated_at_zero(
     """Indices of the ``size`` cells with the largest oracle value at the zero network."""
     _, g = dual_direction(activation.empty_network(problem.d), problem, loss)
     oracle = activation.oracle(problem.Y, g, cells)
-    return np.argsort(-oracle.cell_lower)[:size]
+    return np.argsort(-oracle.cell_lower[: len(cells)])[:size]  # not cells an oracle appended
 
 
 def resolve_strategy(strategy: str, n_cells: int, n_out: int) -> str:

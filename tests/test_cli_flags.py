@@ -25,6 +25,7 @@ CLI_MODULES += ("explain", "colorize")
 #: Library modules whose names a spy also replaces (the cells come from the activations).
 LIBRARY_MODULES = ("cvxcnn.primal", "cvxcnn.demo", "cvxcnn.bench", "cvxcnn.activations.relu")
 LIBRARY_MODULES += ("cvxcnn.interpret_figures", "cvxcnn.colorization.system")
+LIBRARY_MODULES += ("cvxcnn.activations.soft_threshold",)
 BASE = {
     "solve": ["solve", "--data", "synthetic1d", "--images", "1", "--size", "8", "--kernel", "2"],
     "certify": ["certify", "--weights", "{w}", "--data", "synthetic1d", "--size", "8"]
@@ -135,6 +136,12 @@ SOLVE = [
         "--oracle-time-limit",
         ["--method", "colgen", "--max-cells", "10", "--oracle-time-limit", "7"],
         "mip_arrangement",
+        kw("time_limit", 7.0),
+    ),
+    (
+        "--oracle-time-limit",
+        [*ST, "--method", "colgen", "--max-cells", "10", "--oracle-time-limit", "7"],
+        "st_mip_triples",
         kw("time_limit", 7.0),
     ),
     ("--prune", ["--prune"], "fit_relu", kw("prune", True)),

@@ -26,7 +26,7 @@ from cvxcnn.facets import (
     reduce_sign_rows,
     violated_dropped_rows,
 )
-from cvxcnn.mip_oracle import MipArrangement, mip_cells_oracle
+from cvxcnn.mip_oracle import MipArrangement, mip_arrangement, mip_cells_oracle
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.oracle import OracleResult, relu_oracle
 from cvxcnn.programs.relu import build_relu_program, check_masks, pattern_masks
@@ -70,6 +70,9 @@ class Relu(Activation):
 
     def cell_bits(self, cells) -> np.ndarray:
         return np.asarray(pattern_masks(cells), dtype=bool)
+
+    def search_all(self, Y, *, time_limit, random_state=0) -> MipArrangement:
+        return mip_arrangement(Y, time_limit=time_limit, random_state=random_state)
 
     def generator_slack(self, cells, Y) -> np.ndarray:
         H = Y @ cells.generators.T  # (n, P)

@@ -28,7 +28,7 @@ from cvxcnn.cli.output import Outputs
 from cvxcnn.data import DenoisingData, load_dataset
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.metrics import psnr
-from cvxcnn.mip_oracle import DEFAULT_TIME_LIMIT, mip_arrangement
+from cvxcnn.mip_oracle import DEFAULT_TIME_LIMIT
 from cvxcnn.network_io import save_network
 from cvxcnn.problem import PatchProblem, ProblemSpec, make_problem
 from cvxcnn.soft_threshold import TripleSet
@@ -472,8 +472,9 @@ def cell_set(
         The fixed soft threshold a sample of triples is drawn for.
     search : bool
         For the oracle only (certify, column generation): ``exact`` beyond
-        ``--max-cells`` gives every ReLU cell searched by the mixed-integer
-        oracle (``--oracle-time-limit`` seconds per call) instead of a refusal.
+        ``--max-cells`` gives every cell (ReLU patterns or ST triples) searched
+        by the activation's mixed-integer oracle (``--oracle-time-limit``
+        seconds per call) instead of a refusal.
 
     Returns
     -------
@@ -484,10 +485,8 @@ def cell_set(
         try:
             return act.enumerate(Y, max_cells=args.max_cells)
         except ArrangementTooLargeError as exc:
-            if mode == "exact" and search and act.name == "relu":
-                return mip_arrangement(
-                    Y, time_limit=oracle_time_limit(args), random_state=args.seed
-                )
+            if mode == "exact" and search and act.searched_type:
+                return act.search_all(Y, time_limit=oracle_time_limit(args), random_state=args.seed)
             if mode == "exact":
                 raise too_large(flag, exc) from exc
     options = {} if threshold is None else {"threshold": threshold}

@@ -164,8 +164,9 @@ def check_st(args: argparse.Namespace, explicit: set[str]) -> None:
 
 def check(args: argparse.Namespace, explicit: set[str]) -> None:
     """Every check that needs no data: outputs, flag applicability, the solver."""
-    if args.certify != "exact" and args.method != "colgen" or args.activation == "st":
-        why = "it applies to the ReLU oracle over every cell (--certify exact, --method colgen)"
+    st_direct = args.activation == "st" and args.method != "colgen"
+    if args.certify != "exact" and args.method != "colgen" or st_direct:
+        why = "it applies to the oracle over every cell (--certify exact, --method colgen)"
         refuse(explicit, ("oracle_time_limit",), why)
     check_output_file(args.out, "--out")
     check_output_file(args.save_weights, "--save-weights", WEIGHTS_SUFFIXES)
