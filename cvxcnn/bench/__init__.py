@@ -16,6 +16,9 @@ progress=True) -> dict`` that writes ``<name>.json``, ``<name>.csv``,
   residual denoisers;
 - :mod:`cvxcnn.bench.colorization`: L -> ab on bundled colour images, convex
   vs primal vs primal+chroma (RMSE(ab), chroma, RGB PSNR).
+- :mod:`cvxcnn.bench.certify` (by name only, not in ``all``): sampled-pattern
+  optima vs certified gaps (exact MIP oracle) vs column generation with MIP
+  pricing vs the primal trainer on digit crops.
 
 Shared machinery: :mod:`cvxcnn.bench.runner` (sizes, seeds, the sweep's
 progress bar, isolated processes, machine info), :mod:`cvxcnn.bench.report`
@@ -36,11 +39,13 @@ from pathlib import Path
 #: Benchmark names, in the order ``run_all`` runs them.
 BENCHMARKS: tuple[str, ...] = ("scaling", "gap", "ablation", "robustness", "mri")
 BENCHMARKS += ("colorization",)
+#: Benchmarks run only by name (time-budgeted, machine-dependent; not in ``all``).
+EXTRA_BENCHMARKS: tuple[str, ...] = ("certify",)
 
 #: Benchmark sizes: ``tiny`` (tests, seconds), ``default`` (minutes), ``paper`` (long).
 SIZES: tuple[str, ...] = ("tiny", "default", "paper")
 
-__all__ = ["BENCHMARKS", "SIZES", "run_benchmark"]
+__all__ = ["BENCHMARKS", "EXTRA_BENCHMARKS", "SIZES", "run_benchmark"]
 
 
 def run_benchmark(
@@ -50,6 +55,7 @@ def run_benchmark(
     seed: int = 0,
     progress: bool = True,
     scheduler: object = None,
+    **options: object,
 ) -> dict:
     """Run one benchmark by name (its module is imported only now).
 
@@ -66,17 +72,20 @@ def run_benchmark(
     scheduler : None, "local", str or distributed.Client
         Run the sweep's independent cases on Dask (``ablation``; see
         :mod:`cvxcnn.bench.distributed`); None: serially in this process.
+    **options
+        Keywords of the benchmark itself (``certify``: ``config``).
 
     Returns
     -------
     dict
         The benchmark's JSON payload.
     """
-    if name not in BENCHMARKS:
-        raise ValueError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
+    if name not in BENCHMARKS + EXTRA_BENCHMARKS:
+        names = ", ".join(BENCHMARKS + EXTRA_BENCHMARKS)
+        raise ValueError(f"unknown benchmark {name!r}; choose one of {names}")
     module = importlib.import_module(f"cvxcnn.bench.{name}")
     if scheduler is None:
-        return module.run(out_dir, size=size, seed=seed, progress=progress)
+        return module.run(out_dir, size=size, seed=seed, progress=progress, **options)
     from cvxcnn.bench.distributed import DASK_BENCHMARKS
 
     if name not in DASK_BENCHMARKS:
