@@ -41,7 +41,7 @@ benchmark is not part of ``cvxcnn bench all``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
