@@ -127,8 +127,12 @@ DIGITS = CertifyConfig(
     colgen_rounds=4,
 )
 
+#: ``frontier``: the 4x6 crop (n = 24) with a 10-minute colgen budget (75 s x (5 + 3) calls).
+FRONTIER = CertifyConfig(cases=((1, 4, 6, 3),), colgen_time_limit=75.0, colgen_rounds=5)
+
 #: The named configs (``cvxcnn bench certify --config NAME``).
 NAMED: dict[str, CertifyConfig] = {"quick": QUICK, "full": FULL, "digits": DIGITS}
+NAMED |= {"frontier": FRONTIER}
 #: Per size (``--size``): tiny = quick, default = full, paper = digits.
 CONFIGS: dict[str, CertifyConfig] = {"tiny": QUICK, "default": FULL, "paper": DIGITS}
 

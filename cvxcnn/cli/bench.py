@@ -23,7 +23,7 @@ BENCHMARK_NAMES += ("colorization",)
 EXTRA_NAMES = ("certify",)
 SIZE_NAMES = ("tiny", "default", "paper")
 #: Named configs of ``cvxcnn bench certify --config`` (``cvxcnn.bench.certify.NAMED``).
-CERTIFY_CONFIGS = ("quick", "full", "digits")
+CERTIFY_CONFIGS = ("quick", "full", "digits", "frontier")
 #: The benchmarks whose sweeps run on Dask (``cvxcnn.bench.distributed.DASK_BENCHMARKS``).
 DASK_NAMES = ("ablation",)
 DEFAULTS = {"out": Path("bench-out"), "size": "default", "seed": 0}
@@ -59,7 +59,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--config",
         choices=CERTIFY_CONFIGS,
         help="certify only, instead of --size: quick (< 1 min, tests), full (crops 4x4 to one "
-        "digit, ~20-30 min), digits (colgen with MIP pricing on 1, 2 and 4 digits)",
+        "digit, ~20-30 min), digits (colgen with MIP pricing on 1, 2 and 4 digits), frontier "
+        "(the 4x6 crop with a 10-minute colgen budget)",
     )
     add_common_flags(p)
     return p
