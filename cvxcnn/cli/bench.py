@@ -60,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         choices=CERTIFY_CONFIGS,
         help="certify only, instead of --size: quick (< 1 min, tests), full (crops 4x4 to one "
         "digit, ~20-30 min), digits (colgen with MIP pricing on 1, 2 and 4 digits), frontier "
-        "(the 4x6 crop with a 10-minute colgen budget)",
+        "(the 4x4 and 4x6 crops, 150 s per MIP pricing call)",
     )
     add_common_flags(p)
     return p
