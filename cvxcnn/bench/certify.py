@@ -435,17 +435,25 @@ def frontier(rows: list[dict], seconds: float = 600.0) -> dict:
     }
 
 
+def _color(method: str) -> str:
+    """One colour per method in both panels (sampled programs in order of size)."""
+    order = ["colgen-mip", "primal", "brute-force"]
+    if method in order:
+        return f"C{order.index(method)}"
+    return f"C{3 + int(method.rsplit('-', 1)[-1]) % 7}" if method.startswith("sampled") else "k"
+
+
 def _plot_gaps(ax: object, rows: list[dict]) -> None:
     """Certified (solid) and estimated (dashed) relative gaps against n, per method."""
     methods = list(dict.fromkeys(r["method"] for r in rows if r["method"] != "brute-force"))
-    for j, method in enumerate(methods):
+    for method in methods:
         sel = [r for r in rows if r["method"] == method]
         n = [r["n"] for r in sel]
         ax.semilogy(n, nan_if_none(r.get("gap_vs_best_lower") for r in sel), "o-",
-                    color=f"C{j}", label=f"{method} (certified)")  # fmt: skip
+                    color=_color(method), label=f"{method} (certified)")  # fmt: skip
         est = nan_if_none(r.get("estimated_gap") for r in sel)
         if not all(np.isnan(est)):
-            ax.semilogy(n, est, "x--", color=f"C{j}", label=f"{method} (ESTIMATED)")
+            ax.semilogy(n, est, "x--", color=_color(method), label=f"{method} (ESTIMATED)")
     ax.axhline(CERTIFIED_TOL, color="k", lw=0.5, ls=":")
     ax.set_xlabel("n (patches)")
     ax.set_ylabel("relative gap")
@@ -456,10 +464,10 @@ def _plot_gaps(ax: object, rows: list[dict]) -> None:
 def _plot_objectives(ax: object, rows: list[dict], reference: str) -> None:
     """Objective relative to the largest sampled program, per method, against n."""
     methods = [m for m in dict.fromkeys(r["method"] for r in rows) if m != reference]
-    for j, method in enumerate(methods):
+    for method in methods:
         sel = [r for r in rows if r["method"] == method]
         vals = [100 * v if v is not None else None for v in (r.get("vs_reference") for r in sel)]
-        ax.plot([r["n"] for r in sel], nan_if_none(vals), "o-", color=f"C{j}", label=method)
+        ax.plot([r["n"] for r in sel], nan_if_none(vals), "o-", color=_color(method), label=method)
     ax.axhline(0, color="k", lw=0.5)
     ax.set_xlabel("n (patches)")
     ax.set_ylabel(f"objective vs {reference} (%)")
