@@ -134,9 +134,14 @@ FRONTIER = CertifyConfig(
     cases=((1, 4, 4, 3), (1, 4, 6, 3)), colgen_time_limit=150.0, colgen_rounds=2
 )
 
+#: ``k2digits``: 2x2 kernels (d = 4) on 1 and 2 whole digits (brute force on one: 83k cells).
+K2DIGITS = CertifyConfig(
+    cases=((1, 8, 8, 2), (2, 8, 8, 2)), colgen_time_limit=60.0, colgen_rounds=6, epochs=2000
+)
+
 #: The named configs (``cvxcnn bench certify --config NAME``).
 NAMED: dict[str, CertifyConfig] = {"quick": QUICK, "full": FULL, "digits": DIGITS}
-NAMED |= {"frontier": FRONTIER}
+NAMED |= {"frontier": FRONTIER, "k2digits": K2DIGITS}
 #: Per size (``--size``): tiny = quick, default = full, paper = digits.
 CONFIGS: dict[str, CertifyConfig] = {"tiny": QUICK, "default": FULL, "paper": DIGITS}
 

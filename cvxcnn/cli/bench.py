@@ -23,7 +23,7 @@ BENCHMARK_NAMES += ("colorization",)
 EXTRA_NAMES = ("certify",)
 SIZE_NAMES = ("tiny", "default", "paper")
 #: Named configs of ``cvxcnn bench certify --config`` (``cvxcnn.bench.certify.NAMED``).
-CERTIFY_CONFIGS = ("quick", "full", "digits", "frontier")
+CERTIFY_CONFIGS = ("quick", "full", "digits", "frontier", "k2digits")
 #: The benchmarks whose sweeps run on Dask (``cvxcnn.bench.distributed.DASK_BENCHMARKS``).
 DASK_NAMES = ("ablation",)
 DEFAULTS = {"out": Path("bench-out"), "size": "default", "seed": 0}
@@ -60,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         choices=CERTIFY_CONFIGS,
         help="certify only, instead of --size: quick (< 1 min, tests), full (crops 4x4 to one "
         "digit, ~20-30 min), digits (colgen with MIP pricing on 1, 2 and 4 digits), frontier "
-        "(the 4x4 and 4x6 crops, 150 s per MIP pricing call)",
+        "(the 4x4 and 4x6 crops, 150 s per MIP pricing call), k2digits (2x2 kernels, 1-2 digits)",
     )
     add_common_flags(p)
     return p
