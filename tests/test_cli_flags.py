@@ -264,6 +264,8 @@ BENCH = [
         "run_benchmark",
         kw("scheduler", "tcp://127.0.0.1:1"),
     ),
+    # certify only (tests/test_bench_certify.py: it reaches run_benchmark as config=)
+    ("--config", ["--config", "quick"], "check_config", arg(0, "quick")),
 ]
 TABLE = {"solve": SOLVE, "certify": CERTIFY, "path": PATH, "train": TRAIN}
 EXPLAIN = [
