@@ -63,6 +63,8 @@ class OracleResult:
     cells : object or None
         The given cells grown by the cells an enumeration-free oracle found
         (the brackets cover them, in that order); None when nothing was added.
+    sign_lower : ndarray of shape (P, 2) or None
+        ``cell_lower`` per sign (``+c_i``, ``-c_i``) where the oracle knows it.
     """
 
     upper: float
@@ -78,6 +80,7 @@ class OracleResult:
     seconds: float
     converged: bool = True
     cells: object = field(default=None, repr=False)
+    sign_lower: np.ndarray | None = field(default=None, repr=False)
 
 
 def objective_at(Y: np.ndarray, g: np.ndarray, U: np.ndarray) -> np.ndarray:
@@ -140,6 +143,38 @@ def cell_nnls(Y: np.ndarray, g: np.ndarray, mask: np.ndarray, sign: float = 1.0)
     return float(np.linalg.norm(proj)), proj
 
 
+def _nnls_pairs(Y, g, masks, todo, best):
+    """NNLS on the (cell, sign) pairs ``todo`` (k, 2); ``best``: stop early for a top-k.
+
+    ``best = (pair_lower, pair_upper, keep)``: pairs go best bound first, and
+    a pair whose bound cannot beat its sign's ``keep``-th best lower end so
+    far (closed-form values included) is skipped. Returns the pairs solved,
+    their upper ends (k',) and unit maximizers (k', d).
+    """
+    ups, points, done = [], [], []
+    if best is None:
+        order, bars = range(len(todo)), None
+    else:
+        pair_lower, pair_upper, keep = best
+        order = np.argsort(-pair_upper[todo[:, 0], todo[:, 1]], kind="stable")
+        bars = [np.sort(pair_lower[:, s])[::-1][:keep].tolist() for s in (0, 1)]
+    for j in order:
+        cell, side = int(todo[j, 0]), int(todo[j, 1])
+        if bars is not None and len(bars[side]) >= keep:
+            if pair_upper[cell, side] <= bars[side][-1]:
+                continue
+        up, proj = cell_nnls(Y, g, masks[cell], 1.0 if side == 0 else -1.0)
+        ups.append(up)
+        points.append(proj)
+        done.append(j)
+        if bars is not None:  # the point's value (within this cell) joins the sign's best
+            value = min(float(objective_at(Y, g, _unit(proj[None]))[0]), up)
+            bars[side] = sorted([*bars[side], value], reverse=True)[:keep]
+    d = Y.shape[1]
+    points = _unit(np.array(points).reshape(-1, d))
+    return todo[np.array(done, dtype=np.intp)], np.array(ups), points
+
+
 def _socp_cells(Y, g, masks, pairs, solver, solver_options):
     """One stacked SOCP over (cell, sign) pairs; upper bounds from its duals."""
     k = len(pairs)
@@ -174,6 +209,7 @@ def relu_oracle(
     solver_options: dict | None = None,
     threshold: float | None = None,
     known_lower: float = 0.0,
+    keep: int | None = None,
 ) -> OracleResult:
     """Bracket ``max over the cells in masks, ||u|| <= 1, of |g^T (Y u)_+|``.
 
@@ -202,6 +238,12 @@ def relu_oracle(
         A value of ``M`` already reached elsewhere in the same arrangement
         (earlier chunks of a stream): by default, pairs whose bound is at
         most this are not solved either (ignored with ``threshold``).
+    keep : int, optional
+        With ``threshold`` (NNLS): only the ``keep`` best cells per sign are
+        wanted. Pairs are solved best bound first, and a pair whose bound is
+        below its sign's ``keep``-th best lower end so far is left unsolved
+        (its bracket stays the closed-form one): ``cell_lower > threshold``
+        then lists the ``keep`` most violated cells per sign, not every one.
 
     Returns
     -------
@@ -213,8 +255,7 @@ def relu_oracle(
     masks = np.asarray(masks, dtype=bool)
     if masks.ndim != 2 or masks.shape[1] != Y.shape[0] or masks.shape[0] == 0:
         raise ValueError(f"masks must be a non-empty (P, n={Y.shape[0]}) array; got {masks.shape}")
-    P, d = masks.shape
-    d = Y.shape[1]
+    P = masks.shape[0]
     c_norm, attained, value_at, halfspace = _screen(Y, g, masks)
     # per (cell, sign) bracket: ||c_i|| (and the halfspace bound below it) bounds every
     # pair and is exact where attained
@@ -232,14 +273,13 @@ def relu_oracle(
     if len(todo):
         signs = np.where(todo[:, 1] == 0, 1.0, -1.0)
         if method == "nnls":
-            ups = np.empty(len(todo))
-            points = np.empty((len(todo), d))
-            for j, (cell, sign) in enumerate(zip(todo[:, 0], signs, strict=True)):
-                ups[j], points[j] = cell_nnls(Y, g, masks[cell], sign)
-            points = _unit(points)
+            best = None if keep is None or threshold is None else (pair_lower, pair_upper, keep)
+            todo, ups, points = _nnls_pairs(Y, g, masks, todo, best)
+            signs = np.where(todo[:, 1] == 0, 1.0, -1.0)
         else:
             pairs = np.column_stack([todo[:, 0], signs])
             ups, points = _socp_cells(Y, g, masks, pairs, solver, solver_options)
+    if len(todo):
         rows, cols = todo[:, 0], todo[:, 1]
         pair_upper[rows, cols] = np.minimum(c_norm[rows], ups)  # the halfspace bound only prunes
         vals = objective_at(Y, g, points)
@@ -265,4 +305,5 @@ def relu_oracle(
         n_solved=len(todo),
         method=method,
         seconds=time.perf_counter() - start,
+        sign_lower=pair_lower,
     )
