@@ -79,6 +79,7 @@ class StreamedPrograms(RestrictedPrograms):
             exclude=program,
             threshold=self.beta * (1 + self.tol),
             bounds=self.bounds,
+            budget=self.keep,
         )
         self._log(oracle)
         found = oracle.cells.subset(np.flatnonzero(oracle.cell_lower > self.beta * (1 + self.tol)))

@@ -75,8 +75,12 @@ class _Best:
 
     def kth(self) -> float:
         """The smaller of the signs' ``keep``-th best lower bounds (``-inf`` until full)."""
+        return float(min(self.sign_kth()))
+
+    def sign_kth(self) -> tuple[float, float]:
+        """Per sign, the ``keep``-th best lower bound held (``-inf`` until ``keep`` are held)."""
         full = [lower.min() if lower.size >= self.keep else -math.inf for lower in self.lower]
-        return float(min(full))
+        return float(full[0]), float(full[1])
 
     def merge(self, chunk: PatternSet, result: OracleResult) -> None:
         signs = result.sign_lower
@@ -124,7 +128,8 @@ class CellBounds:
     Attributes
     ----------
     upper : list of ndarray
-        One (P_i,) array per cached chunk; valid at :attr:`g`.
+        One (P_i, 2) array per cached chunk (signs ``+c_i``, ``-c_i``); valid
+        at :attr:`g`.
     g : ndarray of shape (n,) or None
     skipped, examined : int
         Cells skipped and screened by the last pass.
@@ -147,14 +152,15 @@ class CellBounds:
 
     def ready(self, stream: PatternStream) -> bool:
         """Bounds for every cached chunk of ``stream``."""
-        sizes = [u.size for u in self.upper]
+        sizes = [u.shape[0] for u in self.upper]
         return self.g is not None and stream.cached and sizes == stream.cached_sizes()
 
 
 def _passes(stream, bounds, g, cut):
-    """``(key, chunk)`` of one pass; with ready bounds only the cells above ``cut()``.
+    """``(key, chunk)`` of one pass; with ready bounds only cells that may exceed ``cut()``.
 
-    ``key`` is None in a full pass, else ``(chunk number, cell indices)``.
+    ``cut()`` gives the current (2,) per-sign values below which a pair cannot
+    matter. ``key`` is None in a full pass, else ``(chunk number, cell indices)``.
     """
     if bounds is None or not bounds.ready(stream):
         if bounds is not None:
@@ -169,9 +175,9 @@ def _passes(stream, bounds, g, cut):
     bounds.skipped = bounds.examined = 0
 
     def rows(i: int) -> np.ndarray:
-        index = np.flatnonzero(bounds.upper[i] > cut())
+        index = np.flatnonzero((bounds.upper[i] > np.asarray(cut())).any(axis=1))
         bounds.examined += index.size
-        bounds.skipped += bounds.upper[i].size - index.size
+        bounds.skipped += bounds.upper[i].shape[0] - index.size
         return index
 
     # chunks with the largest bounds first: the cut rises early, later chunks are skipped
@@ -191,6 +197,7 @@ def streamed_relu_oracle(
     progress: bool = False,
     stream: PatternStream | None = None,
     bounds: CellBounds | None = None,
+    budget: int | None = None,
 ) -> StreamedOracleResult:
     """Bracket ``M = max over EVERY cell and ||u|| <= 1 of |g^T (Y u)_+|``, chunk by chunk.
 
@@ -223,6 +230,12 @@ def streamed_relu_oracle(
         cells whose moved bound is at most the threshold (or the best value
         so far) are skipped; the pass updates the bounds (the first pass
         records them).
+    budget : int, optional
+        With ``threshold``: NNLS solves per chunk and sign once ``keep``
+        violators of that sign are known (see ``relu_oracle``): ``cells``
+        are then violators, not necessarily the most violated, and a pass
+        far from the optimum costs ``O(budget)`` solves a chunk. Without
+        violators it changes nothing.
 
     Returns
     -------
@@ -245,15 +258,20 @@ def streamed_relu_oracle(
     state = {"upper": 0.0, "lower": 0.0, "screened": 0, "solved": 0}
     direction = np.zeros(Y.shape[1])
 
-    def cut() -> float:  # below it a cell cannot matter
-        return state["lower"] if threshold is None else max(floor, best.kth())
+    def cut() -> tuple[float, float]:  # per sign: at or below it a pair cannot matter
+        if threshold is None:
+            return state["lower"], state["lower"]
+        kth = best.sign_kth()
+        return max(floor, kth[0]), max(floor, kth[1])
 
     recorded: list[np.ndarray] = []
     for key, chunk in _passes(stream, bounds, g, cut):
         if threshold is None:
             res = relu_oracle(Y, g, chunk.masks, known_lower=state["lower"])
         else:
-            res = relu_oracle(Y, g, chunk.masks, threshold=cut(), keep=keep)
+            res = relu_oracle(
+                Y, g, chunk.masks, threshold=floor, keep=keep, sign_floor=cut(), budget=budget
+            )
         state["upper"] = max(state["upper"], res.upper)
         if res.lower > state["lower"]:
             state["lower"], direction = res.lower, res.direction
@@ -261,7 +279,7 @@ def streamed_relu_oracle(
         state["solved"] += res.n_solved
         best.merge(chunk, res)
         if bounds is not None:
-            _record(bounds, recorded, key, res.cell_upper)
+            _record(bounds, recorded, key, res.sign_upper)
     upper = state["upper"]
     if bounds is not None:
         upper = _finish_bounds(bounds, recorded, stream, g, upper)
@@ -286,20 +304,20 @@ def streamed_relu_oracle(
     )
 
 
-def _record(bounds: CellBounds, recorded: list, key: object, cell_upper: np.ndarray) -> None:
-    """Store a chunk's fresh per-cell upper ends (a replayed chunk's selected cells)."""
+def _record(bounds: CellBounds, recorded: list, key: object, sign_upper: np.ndarray) -> None:
+    """Store a chunk's fresh (P, 2) per-sign upper ends (a replayed chunk's selected cells)."""
     if key is None:  # a full pass: chunk after chunk, in the cache's order
-        recorded.append(cell_upper.copy())
+        recorded.append(sign_upper.copy())
     else:
         chunk_id, rows = key
-        bounds.upper[chunk_id][rows] = cell_upper
+        bounds.upper[chunk_id][rows] = sign_upper
 
 
 def _finish_bounds(bounds, recorded, stream, g, upper) -> float:
     """Bounds valid at ``g`` after the pass; the pass's upper end over skipped cells too."""
     if recorded:  # a full pass recorded every chunk (kept only if the stream cached it)
         bounds.upper = recorded if stream.complete and stream.cached else []
-        bounds.examined, bounds.skipped = sum(u.size for u in recorded), 0
+        bounds.examined, bounds.skipped = sum(u.shape[0] for u in recorded), 0
     if not stream.complete or not bounds.upper:
         bounds.upper, bounds.g = [], None
         return upper

@@ -267,3 +267,21 @@ def test_carried_bounds_skip_most_cells_for_a_nearby_residual():
     assert bounds.skipped + bounds.examined == stream.n_cells
     assert np.allclose(again.cell_lower, first.cell_lower, atol=1e-4)
     assert again.upper >= first.upper - 1e-4
+
+
+def test_budget_returns_genuine_violators_and_misses_none_when_few():
+    rng = np.random.default_rng(21)
+    Y = rng.standard_normal((30, 3))
+    g = rng.standard_normal(30)
+    masks = enumerate_relu_patterns(Y).masks
+    every = relu_oracle(Y, g, masks, threshold=0.0)
+    many = 0.2 * every.upper  # many violators: the budget caps the solves
+    capped = relu_oracle(Y, g, masks, threshold=many, keep=3, budget=2)
+    full = relu_oracle(Y, g, masks, threshold=many, keep=3)
+    assert capped.n_solved < full.n_solved
+    assert capped.upper == pytest.approx(every.upper, abs=1e-9)  # still a bound on every cell
+    hit = capped.cell_lower > many
+    assert hit.sum() >= 3 and np.all(capped.cell_lower[hit] <= every.cell_upper[hit] + 1e-9)
+    few = np.sort(every.cell_lower)[-3]  # two violators only: every one is found
+    res = relu_oracle(Y, g, masks, threshold=few, keep=3, budget=1)
+    assert set(np.flatnonzero(res.cell_lower > few)) == set(np.flatnonzero(every.cell_lower > few))
