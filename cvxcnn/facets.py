@@ -36,7 +36,7 @@ from scipy.optimize import linprog
 from scipy.spatial import ConvexHull, QhullError
 from tqdm.auto import tqdm
 
-from cvxcnn.arrangements import PatternSet, hyperplane_classes, reduce_hyperplanes
+from cvxcnn.arrangements import PatternSet, hyperplane_classes, max_slack, reduce_hyperplanes
 
 
 def _void_keys(packed: np.ndarray) -> np.ndarray:
@@ -184,29 +184,6 @@ class FacetReduction:
             "seconds": self.seconds,
             "full_cones": self.full_cones,
         }
-
-
-def _max_slack_center(A: np.ndarray) -> tuple[float, np.ndarray]:
-    """``max t  s.t.  A u >= t, -1 <= u <= 1, t <= 1`` for unit rows ``A`` (k, r).
-
-    The maximizer is a well-centred interior point (the hull's points
-    ``a / (a . u)`` stay of moderate size), unlike a sampled generator that
-    may sit next to a facet.
-    """
-    k, r = A.shape
-    c = np.zeros(r + 1)
-    c[-1] = -1.0
-    res = linprog(
-        c,
-        A_ub=np.hstack([-A, np.ones((k, 1))]),
-        b_ub=np.zeros(k),
-        bounds=[(-1.0, 1.0)] * r + [(None, 1.0)],
-        method="highs",
-        options=_HIGHS_OPTIONS,
-    )
-    if res.status != 0:
-        return -np.inf, np.zeros(r)
-    return float(-res.fun), np.asarray(res.x[:r])
 
 
 def _hull_vertices(A: np.ndarray, u: np.ndarray) -> np.ndarray | None:
@@ -537,7 +514,7 @@ def _facets_of_chunk(
             u = centers[i]
             slack = float((A @ u).min() / np.linalg.norm(u))
         else:
-            slack, u = _max_slack_center(A)
+            slack, u = max_slack(A)
             if slack > _CENTER_TOL:  # the LP's vertex solution, centred: Qhull needs both
                 u = _analytic_centers(class_sign[i : i + 1], rows, u[None, :])[0][0]
                 slack = float((A @ u).min() / np.linalg.norm(u))
