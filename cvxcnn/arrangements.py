@@ -35,7 +35,7 @@ import hashlib
 import itertools
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -1160,6 +1160,9 @@ class PatternStream:
     chunk_size : int
     count_bound : int
         ``relu_count_bound(m, rank)``; generic data attain it.
+    rank, hyperplanes : int
+        Rank ``r`` and number ``m`` of the distinct hyperplanes (nonzero rows
+        up to positive scale).
     digest : str
         :func:`matrix_digest` of ``Y``.
     n_cells, n_chunks : int
@@ -1187,7 +1190,9 @@ class PatternStream:
         self._nonzero = _nonzero_rows(self.Y)
         self._red = reduce_hyperplanes(self.Y[self._nonzero]) if self._nonzero.any() else None
         red = self._red
-        self.count_bound = 1 if red is None else relu_count_bound(red.rows.shape[0], red.rank)
+        self.rank = 0 if red is None else red.rank
+        self.hyperplanes = 0 if red is None else red.rows.shape[0]
+        self.count_bound = 1 if red is None else relu_count_bound(self.hyperplanes, self.rank)
         self.n_cells = self.n_chunks = self.repaired = self.dropped = 0
         self.complete = False
 
@@ -1240,6 +1245,46 @@ class PatternStream:
         self.complete = True
         if self.cache and self._cached is None:
             self._cached = packed
+
+    @property
+    def cached(self) -> bool:
+        """A complete pass is held bit-packed (later passes and :meth:`replay` use it)."""
+        return self._cached is not None
+
+    def cached_sizes(self) -> list[int]:
+        """Cells of each cached chunk, in order (empty before a complete cached pass)."""
+        return [bits.shape[0] for bits, _ in self._cached or []]
+
+    def replay(
+        self, rows: Callable[[int], np.ndarray | None], order: Iterable[int] | None = None
+    ) -> Iterator[tuple[int, np.ndarray, PatternSet]]:
+        """A pass over the cached chunks, chunk ``i`` cut to the cells ``rows(i)`` selects.
+
+        ``rows(i)`` is called when chunk ``i`` is reached (indices into it,
+        or None for all of it); only the selected cells are unpacked, and a
+        chunk with none is skipped. ``order``: the chunks' order (default:
+        as cached; every chunk must appear once). Yields ``(i, index,
+        cells)``. The pass is ``complete`` (and ``n_cells`` counts every
+        cell) at its end: the caller answers for the cells it did not select.
+        """
+        if self._cached is None:
+            raise RuntimeError("replay needs a cached stream after one complete pass")
+        n = self.Y.shape[0]
+        self.n_cells = self.n_chunks = 0
+        self.complete = False
+        order = list(range(len(self._cached)) if order is None else order)
+        if sorted(order) != list(range(len(self._cached))):
+            raise ValueError("order must list every cached chunk once")
+        for i in order:
+            bits, gens = self._cached[i]
+            self.n_cells += bits.shape[0]
+            self.n_chunks += 1
+            index = rows(i)
+            index = np.arange(bits.shape[0]) if index is None else np.asarray(index, np.intp)
+            if index.size:
+                masks = np.unpackbits(bits[index], axis=1, count=n).astype(bool)
+                yield i, index, PatternSet(masks, gens[index], False, "streamed", self.count_bound)
+        self.complete = True
 
     def _from_cache(self) -> Iterator[PatternSet]:
         n = self.Y.shape[0]

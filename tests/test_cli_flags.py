@@ -134,7 +134,8 @@ SOLVE = [
     ("--activation", ST, "fit_st", lambda a, k: True),
     (
         "--oracle-time-limit",
-        ["--method", "colgen", "--max-cells", "10", "--oracle-time-limit", "7"],
+        ["--method", "colgen", "--max-cells", "10", "--max-memory", "1e-9"]
+        + ["--oracle-time-limit", "7"],  # beyond --max-cells and a stream's memory: the MIP
         "mip_arrangement",
         kw("time_limit", 7.0),
     ),
@@ -183,9 +184,16 @@ CERTIFY = [
     ("--max-cells", ["--max-cells", "999"], "enumerate_relu_patterns", kw("max_cells", 999)),
     (
         "--oracle-time-limit",
-        ["--certify", "exact", "--max-cells", "3", "--oracle-time-limit", "7"],
+        ["--certify", "exact", "--max-cells", "3", "--max-memory", "1e-9"]
+        + ["--oracle-time-limit", "7"],
         "mip_arrangement",
         kw("time_limit", 7.0),
+    ),
+    (
+        "--max-memory",
+        ["--certify", "exact", "--max-memory", "3"],
+        "choose_oracle",
+        kw("max_memory", 3 * 2**30),
     ),
     ("--out", ["--out", "{tmp}/c.json"], None, "file:c.json"),
     ("--quiet", ["--quiet"], None, "quiet"),

@@ -165,6 +165,7 @@ def test_cli_picks_the_mip_oracle_beyond_max_cells_and_says_so(tmp_path):
     out = tmp_path / "r.json"
     base = ["solve", "--data", "synthetic1d", "--images", "1", "--size", "8", "--kernel", "2"]
     argv = [*base, "--beta", "0.05", "--method", "colgen", "--max-cells", "10"]
+    argv += ["--max-memory", "0.001"]  # 1 MiB: a stream (1.8 MiB) no, the programs yes
     assert main([*argv, "--oracle-time-limit", "30", "--quiet", "--out", str(out)]) in (0, 1)
     result = json.loads(out.read_text())
     assert result["oracle"] == "exact/mip" and result["certificate"] == "certified"
@@ -180,7 +181,7 @@ def test_cli_picks_the_mip_oracle_beyond_max_cells_and_says_so(tmp_path):
                  str(weights)]) == 0  # fmt: skip
     common = ["certify", "--weights", str(weights), "--data", "synthetic1d", "--images", "1"]
     common += ["--size", "8", "--quiet"]
-    argv = [*common, "--certify", "exact", "--max-cells", "10"]
+    argv = [*common, "--certify", "exact", "--max-cells", "10", "--max-memory", "1e-9"]
     assert main([*argv, "--oracle-time-limit", "30", "--out", str(cert)]) == 0
     result = json.loads(cert.read_text())
     assert result["oracle"] == "exact/mip" and result["certificate"] == "certified"
