@@ -30,10 +30,14 @@ def run_tiny(name: str, out: Path) -> dict:
     """The tiny, seed-0 payload of one benchmark (scaling solves in this process)."""
     from cvxcnn.bench import run_benchmark
 
-    if name == "scaling":
+    if name == "scaling":  # the reference's solver set, whatever else is installed now
         from cvxcnn.bench import scaling
 
-        return scaling.run(out, size="tiny", seed=0, progress=False, isolate=False)
+        reference = json.loads((REFERENCE / "scaling.json").read_text())
+        solvers = scaling.extra_solvers_of(reference)
+        return scaling.run(
+            out, size="tiny", seed=0, progress=False, isolate=False, extra_solvers=solvers
+        )
     return run_benchmark(name, out, size="tiny", seed=0, progress=False)
 
 

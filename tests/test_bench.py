@@ -65,7 +65,17 @@ def _check_outputs(out: Path, name: str, payload: dict) -> dict:
 def test_scaling_tiny(tmp_path: Path) -> None:
     from cvxcnn.bench import scaling
 
-    payload = scaling.run(tmp_path, size="tiny", seed=0, progress=False, isolate=False)
+    # the reference's solvers besides the main ones (a solver installed since, e.g. SCIP
+    # with pyscipopt, would add runs that the reference cannot have)
+    reference = json.loads((REFERENCE / "scaling.json").read_text())
+    payload = scaling.run(
+        tmp_path,
+        size="tiny",
+        seed=0,
+        progress=False,
+        isolate=False,
+        extra_solvers=scaling.extra_solvers_of(reference),
+    )
     data = _check_outputs(tmp_path, "scaling", payload)
     runs = data["runs"]
     assert {r["sweep"] for r in runs} == {"P", "n", "d"}
@@ -248,3 +258,11 @@ def test_colorization_tiny(tmp_path: Path) -> None:
     assert [r["gamma"] for r in sweep] == [0.0, 1.0] and sweep[0]["seed"] == 0
     # gamma = 0 is the squared loss: the same network as the "primal" row
     assert sweep[0]["objective"] == pytest.approx(rows["primal"]["objective"], rel=1e-12)
+
+
+def test_extra_solvers_of_names_the_timed_and_skipped_extra_solvers() -> None:
+    from cvxcnn.bench import scaling
+
+    runs = [{"solver": "CLARABEL"}, {"solver": "CLARABEL-facets"}, {"solver": "SCIP"}]
+    payload = {"runs": runs, "skipped_solvers": [{"solver": "OSQP", "note": "skipped"}]}
+    assert scaling.extra_solvers_of(payload) == ["OSQP", "SCIP"]

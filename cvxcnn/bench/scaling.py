@@ -27,6 +27,7 @@ of the best convex optimum found, which is labelled an **upper bound**.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -217,8 +218,11 @@ def solve_task(
     }
 
 
-def _other_solvers() -> tuple[list[str], list[dict]]:
-    """Installed CVXPY solvers besides the main ones that solve a tiny instance of the program."""
+def _other_solvers(only: Sequence[str] | None = None) -> tuple[list[str], list[dict]]:
+    """Installed CVXPY solvers besides the main ones that solve a tiny instance of the program.
+
+    ``only``: try just these names (those installed), e.g. the solvers a reference payload saw.
+    """
     import cvxpy as cp
 
     from cvxcnn.fitting import fit_relu
@@ -230,7 +234,10 @@ def _other_solvers() -> tuple[list[str], list[dict]]:
     masks = Y @ rng.standard_normal((2, 3)) >= 0
     usable, notes = [], []
     main = {solver for solver, _, _ in MAIN_SOLVERS.values()}
-    for name in sorted(set(cp.installed_solvers()) - main):
+    names = set(cp.installed_solvers()) - main
+    if only is not None:
+        names &= set(only)
+    for name in sorted(names):
         try:
             fit = fit_relu(problem, masks.T.copy(), beta=0.1, solver=name)
             ok = fit.status in ("optimal", "optimal_inaccurate")
@@ -474,16 +481,31 @@ def _solves(bench: BenchmarkRun, variants: dict, bar: object, isolate: bool) -> 
     return runs
 
 
+def extra_solvers_of(payload: dict) -> list[str]:
+    """The solvers besides the main ones that a scaling payload tried (timed or skipped).
+
+    Passed as ``extra_solvers`` to rerun a recorded payload with the same solver
+    set whatever else is installed now (the smoke reference check).
+    """
+    main = set(MAIN_SOLVERS) | {solver for solver, _, _ in MAIN_SOLVERS.values()}
+    timed = {run["solver"] for run in payload.get("runs", [])} - main
+    return sorted(timed | {note["solver"] for note in payload.get("skipped_solvers", [])})
+
+
 @benchmark(NAME, CONFIGS)
-def run(bench: BenchmarkRun, *, isolate: bool = True) -> dict:
+def run(
+    bench: BenchmarkRun, *, isolate: bool = True, extra_solvers: Sequence[str] | None = None
+) -> dict:
     """Run the scaling benchmark and write its JSON, CSV, Markdown and PNGs.
 
-    The seed drives the data, the patterns and the trainer. The one option,
-    ``isolate`` (default True), solves each program in a fresh ``spawn``
-    process (per-run peak memory); False solves in this process.
+    The seed drives the data, the patterns and the trainer. Options:
+    ``isolate`` (default True) solves each program in a fresh ``spawn``
+    process (per-run peak memory), False in this process; ``extra_solvers``
+    (default: every installed CVXPY solver that solves a tiny instance) limits
+    the solvers timed besides the main ones to these names.
     """
     cfg = bench.cfg
-    extra_solvers, solver_notes = _other_solvers()
+    extra_solvers, solver_notes = _other_solvers(extra_solvers)
     variants = {k: MAIN_SOLVERS[k] for k in cfg.solvers}
     variants.update({name: (name, {}, "auto") for name in extra_solvers})
     solvers = list(variants)
