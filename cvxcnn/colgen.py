@@ -41,7 +41,14 @@ from cvxcnn.working_set import most_violated_at_zero
 
 @dataclass
 class ColgenIteration(Result):
-    """One round: program size, its optimum, the solve's status, and the oracle's verdict."""
+    """One round: program size, its optimum, the solve's status, and the oracle's verdict.
+
+    ``upper_bound`` is the round's network objective, ``lower_bound`` the
+    certified lower bound its residual gives with the oracle's upper end
+    (valid for the global optimum whatever the round), ``relative_gap``
+    their relative gap; ``oracle_converged`` False when an anytime oracle
+    stopped at its time limit or at its first violator.
+    """
 
     patterns: int
     objective: float
@@ -49,6 +56,12 @@ class ColgenIteration(Result):
     added: int
     seconds: float
     status: str = "optimal"
+    upper_bound: float = float("nan")
+    lower_bound: float = float("nan")
+    relative_gap: float = float("nan")
+    oracle_lower: float = float("nan")
+    oracle_seconds: float = 0.0
+    oracle_converged: bool = True
 
 
 @dataclass
@@ -73,6 +86,12 @@ class ColgenResult(Result):
     polish : dict
         The final polishing solves (:meth:`RestrictedPrograms.polish`):
         relative gap before and after, cells and status of each solve.
+    best_lower_bound : float
+        The largest certified lower bound over the rounds and the final
+        certificate (each one bounds the global optimum); NaN when not certified.
+    best_relative_gap : float
+        ``fit``'s objective against ``best_lower_bound`` (at most the
+        certificate's own relative gap); NaN when not certified.
     """
 
     fit: ConvexFitResult
@@ -83,6 +102,8 @@ class ColgenResult(Result):
     total_cells: int = 0
     seconds: float = 0.0
     polish: dict = field(default_factory=dict)
+    best_lower_bound: float = float("nan")
+    best_relative_gap: float = float("nan")
 
     def to_dict(self) -> dict:
         """The fit's and the certificate's summaries, with the column-generation record."""
@@ -97,6 +118,8 @@ class ColgenResult(Result):
                 "colgen_history": [it.to_dict() for it in self.iterations],
                 "colgen_seconds": self.seconds,
                 "colgen_polish": self.polish,
+                "colgen_best_lower_bound": self.best_lower_bound,
+                "colgen_best_relative_gap": self.best_relative_gap,
             }
         )
         return out
@@ -210,11 +233,19 @@ class RestrictedPrograms:
     def judge(self, result: ConvexFitResult, mask: np.ndarray):
         """The oracle over every cell at ``result``'s residual; the violators outside ``mask``."""
         _, g = dual_direction(result.network, self.problem, self.loss)
-        oracle = self.activation.oracle(self.problem.Y, g, self.cells)
-        if oracle.cells is not None:  # an enumeration-free oracle found cells: appended
-            self.cells = oracle.cells
-        mask = _grown(mask, len(self.cells))
-        violated = np.flatnonzero((oracle.cell_lower > self.beta * (1 + self.tol)) & ~mask)
+        threshold = self.beta * (1 + self.tol)
+        options = {"threshold": threshold} if getattr(self.cells, "prices_to_threshold", 0) else {}
+        for _ in range(2 if options else 1):
+            oracle = self.activation.oracle(self.problem.Y, g, self.cells, **options)
+            if oracle.cells is not None:  # an enumeration-free oracle found cells: appended
+                self.cells = oracle.cells
+            mask = _grown(mask, len(self.cells))
+            violated = np.flatnonzero((oracle.cell_lower > threshold) & ~mask)
+            if len(violated) or getattr(oracle, "converged", True):
+                break
+            # pricing stopped at violators the program already holds (solver accuracy):
+            # the full search brackets M itself
+            options = {}
         return oracle, violated[np.argsort(-oracle.cell_lower[violated])]
 
     def certify(self, network: object) -> Certificate:
@@ -232,7 +263,7 @@ class RestrictedPrograms:
     def round(self, in_program: np.ndarray, add: int):
         """One round: solve, refine on the active cells, judge; None if nothing was solved.
 
-        Returns ``(fit, fit_mask, oracle, cells_to_add, certified_relative_gap,
+        Returns ``(fit, fit_mask, oracle, cells_to_add, certified_lower_bound,
         full_solve_optimal)``.
         """
         full = fit_ = self.solve(in_program)
@@ -254,8 +285,7 @@ class RestrictedPrograms:
         # the certificate this round's network already earns (rigorous: oracle upper end)
         r, _ = dual_direction(fit_.network, self.problem, self.loss)
         lower = dual_bound(self.loss, r, self.problem.target, self.beta, oracle.upper)[1]
-        gap = relative_gap(fit_.primal_objective, lower)
-        return fit_, fit_mask, oracle, order, gap, bool(full.success)
+        return fit_, fit_mask, oracle, order, lower, bool(full.success)
 
     def polish(
         self,
@@ -312,7 +342,8 @@ def _print_round(history: list[ColgenIteration], beta: float) -> None:
     it = history[-1]
     print(
         f"colgen round {len(history)}: {it.patterns} cells, objective "
-        f"{it.objective:.10g}, M/beta {it.oracle_upper / beta:.8f}, added {it.added}"
+        f"{it.objective:.10g}, M/beta {it.oracle_upper / beta:.8f}, added {it.added}, "
+        f"certified gap {it.relative_gap:.3g}, oracle {it.oracle_seconds:.1f} s"
     )
 
 
@@ -435,7 +466,11 @@ def run_colgen(
 
     Written once for an exact cell set (:class:`RestrictedPrograms`) and a
     pool that grows as the oracle finds cells (``rp.pad`` extends the masks).
-    ``start``: ``time.perf_counter()`` at the caller's start.
+    ``start``: ``time.perf_counter()`` at the caller's start. The returned
+    network is the round with the LOWEST objective (ties within 1e-12
+    relative: the smaller gap); with an anytime oracle a later round may
+    carry a better bound, so the best certified lower bound of every round
+    is reported too (``best_lower_bound``).
     """
     history: list[ColgenIteration] = []
     converged = False
@@ -450,25 +485,17 @@ def run_colgen(
         if step is None:
             all_optimal = False
             break
-        fit_, fit_mask, oracle, order, gap, full_ok = step
+        fit_, fit_mask, oracle, order, lower, full_ok = step
         in_program, ever, recent = rp.pad(in_program), rp.pad(ever), [rp.pad(m) for m in recent]
         all_optimal &= full_ok
-        if best is None or gap < best[1]:
+        gap = relative_gap(fit_.primal_objective, lower)
+        if best is None or _lower_objective(fit_, gap, best):
             best = (fit_, gap, fit_mask.copy())
-        history.append(
-            ColgenIteration(
-                patterns=fit_.n_patterns,
-                objective=fit_.objective,
-                oracle_upper=oracle.upper,
-                added=len(order),
-                seconds=time.perf_counter() - t0,
-                status=fit_.status,
-            )
-        )
+        history.append(_iteration(fit_, oracle, order, lower, gap, time.perf_counter() - t0))
         if loop.progress:
             _print_round(history, rp.beta)
-        if len(order) == 0 or best[1] <= loop.gap_tol:
-            converged = best[1] <= loop.gap_tol or getattr(oracle, "converged", True)
+        if len(order) == 0 or gap <= loop.gap_tol:
+            converged = gap <= loop.gap_tol or getattr(oracle, "converged", True)
             break
         active = rp.pad(rp.active(fit_, fit_mask, REFINE_RTOL))
         recent = [*recent[-(STALL_ROUNDS - 1) :], active.copy()]
@@ -485,6 +512,9 @@ def run_colgen(
     # the certificate is the proof: a certified gap within tolerance holds whatever the
     # restricted solves' status (its upper end is the network's float64 objective)
     proven = certificate.certified and certificate.relative_gap <= loop.gap_tol
+    best_lower = max([certificate.lower_bound] + [it.lower_bound for it in history])
+    if not certificate.certified:
+        best_lower = float("nan")
     return ColgenResult(
         fit=fit_,
         certificate=certificate,
@@ -494,4 +524,43 @@ def run_colgen(
         total_cells=rp.total_cells(),
         seconds=time.perf_counter() - start,
         polish=record,
+        best_lower_bound=best_lower,
+        best_relative_gap=relative_gap(certificate.upper_bound, best_lower),
+    )
+
+
+def _lower_objective(fit_: ConvexFitResult, gap: float, best: tuple) -> bool:
+    """Whether ``fit_`` (with certified ``gap``) replaces ``best``: a lower objective.
+
+    Within 1e-12 relative the objectives tie (interior-point accuracy) and
+    the smaller certified gap wins.
+    """
+    value, incumbent = fit_.primal_objective, best[0].primal_objective
+    if value < incumbent - 1e-12 * abs(incumbent):
+        return True
+    return value <= incumbent + 1e-12 * abs(incumbent) and gap < best[1]
+
+
+def _iteration(
+    fit_: ConvexFitResult,
+    oracle: object,
+    order: np.ndarray,
+    lower: float,
+    gap: float,
+    seconds: float,
+) -> ColgenIteration:
+    """The record of one round."""
+    return ColgenIteration(
+        patterns=fit_.n_patterns,
+        objective=fit_.objective,
+        oracle_upper=oracle.upper,
+        added=len(order),
+        seconds=seconds,
+        status=fit_.status,
+        upper_bound=fit_.primal_objective,
+        lower_bound=lower,
+        relative_gap=gap,
+        oracle_lower=oracle.lower,
+        oracle_seconds=oracle.seconds,
+        oracle_converged=bool(getattr(oracle, "converged", True)),
     )

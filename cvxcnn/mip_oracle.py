@@ -105,6 +105,9 @@ class MipOracleResult(Result):
     stopped_early : bool
         ``threshold`` was given and exceeded: the search stopped at the first
         point above it (the upper end is then NOT the value).
+    proved_below : bool
+        ``threshold`` was given and the upper end is at most it: no point
+        exceeds it (column generation's proof that no cell is violated).
     seconds : float
     """
 
@@ -119,6 +122,7 @@ class MipOracleResult(Result):
     cuts: int = 0
     nodes: int = 0
     stopped_early: bool = False
+    proved_below: bool = False
     seconds: float = 0.0
 
     _skip = ("direction", "points")
@@ -155,62 +159,95 @@ def quiet_highs() -> object:
     return highs
 
 
-class SignedMip:
-    """The MIP for ``max w^T (Y u)_+`` over a polytope containing the unit ball.
+class ReluMip:
+    """The MIP for ``max w^T (Y u)_+`` over a polytope containing the unit ball, for ANY ``w``.
+
+    The constraints do not depend on ``w``: every row with ``||y_i|| > 0`` has
+    ``h_i``, ``z_i`` and the big-M rows; :meth:`set_weights` changes only the
+    objective and which ``z_i`` are integer (those with ``w_i > 0``; for
+    ``w_i <= 0`` a continuous ``z_i`` still allows ``h_i = (a_i)_+`` and the
+    maximization pushes ``h_i`` down to it). One model therefore serves both
+    signs and every round of column generation, and the tangent and cell cuts
+    (valid for the ball, whatever ``w``) accumulate in it.
 
     Parameters
     ----------
     Y : ndarray of shape (n, d)
-    w : ndarray of shape (n,)
-        The signed weights ``s g``.
     """
 
-    def __init__(self, Y: np.ndarray, w: np.ndarray) -> None:
-        self.Y, self.w_full = Y, w
+    def __init__(self, Y: np.ndarray) -> None:
+        self.Y = Y
         norms = np.linalg.norm(Y, axis=1)
-        rows = (w != 0) & (norms > 0)
-        self.Yr, self.w, self.M = Y[rows], w[rows], norms[rows]
-        self.pos = self.w > 0
-        self.d, self.m, self.p = Y.shape[1], int(rows.sum()), int(self.pos.sum())
-        #: trivial bound: sum of the positive weights times ||y_i||
-        self.trivial = float(self.w[self.pos] @ self.M[self.pos])
+        self.rows = norms > 0
+        self.Yr, self.M = Y[self.rows], norms[self.rows]
+        self.d, self.m = Y.shape[1], int(self.rows.sum())
         self.cuts = 0
+        self._cut_keys: set[bytes] = set()  # cuts already in the model (rounded to 1e-12)
         self.highs = quiet_highs()
+        self.w = np.zeros(self.m)
+        self.pos = np.zeros(self.m, dtype=bool)
         #: improving incumbents ``u`` of the current solve
         self.incumbents: list[np.ndarray] = []
-        if self.p:
+        self._stop_above: float | None = None
+        self._stop_below: float | None = None
+        self._violator = False
+        if self.m:
             self._build()
             self.highs.cbMipImprovingSolution.subscribe(self._on_incumbent)
+            self.highs.cbMipInterrupt.subscribe(self._on_interrupt)
+            unit_rows = self.Yr / self.M[:, None]
+            self.add_cuts(np.vstack([unit_rows, -unit_rows]))  # tangents at +-y_i/||y_i||
+
+    @property
+    def trivial(self) -> float:
+        """Sum of the positive weights times ``||y_i||``: ``M_s`` is at most this."""
+        return float(self.w[self.pos] @ self.M[self.pos])
+
+    def set_weights(self, w: np.ndarray) -> None:
+        """The objective ``w^T (Y u)_+`` for ``w`` (n,): costs and integrality only."""
+        self.w = np.asarray(w, dtype=float)[self.rows]
+        self.pos = self.w > 0
+        if not self.m:
+            return
+        m, d = self.m, self.d
+        h_cols = np.arange(2 * d, 2 * d + m, dtype=np.int32)
+        self.highs.changeColsCost(m, h_cols, self.w)
+        kinds = np.where(self.pos, highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous)
+        self.highs.changeColsIntegrality(m, h_cols + m, list(kinds))
 
     def _on_incumbent(self, event: highspy.HighsCallbackEvent) -> None:
-        """Keep every improving incumbent: each one outside the ball gives cuts."""
-        self.incumbents.append(np.asarray(event.data_out.mip_solution[: self.d], dtype=float))
+        """Keep every improving incumbent; flag a violator (pricing stops there)."""
+        u = np.asarray(event.data_out.mip_solution[: self.d], dtype=float)
+        self.incumbents.append(u)
+        if self._stop_above is not None:
+            value = float(np.maximum(self.Yr @ _unit(u), 0.0) @ self.w)
+            self._violator |= value > self._stop_above
+
+    def _on_interrupt(self, event: highspy.HighsCallbackEvent) -> None:
+        """Stop at a violator, or once the dual bound proves ``M_s <= stop_below``."""
+        proven = self._stop_below is not None and event.data_out.mip_dual_bound <= self._stop_below
+        event.interrupt(bool(self._violator or proven))  # always set: the flag persists
 
     def _build(self) -> None:
-        d, m, p = self.d, self.m, self.p
+        d, m = self.d, self.m
         h = self.highs
         inf = highspy.kHighsInf
-        lo = np.concatenate([-np.ones(d), np.zeros(d), np.zeros(m), np.zeros(p)])
-        hi = np.concatenate([np.ones(d), np.ones(d), self.M, np.ones(p)])
-        cost = np.concatenate([np.zeros(2 * d), self.w, np.zeros(p)])
-        h.addCols(len(lo), cost, lo, hi, 0, np.zeros(0, np.int32), np.zeros(0, np.int32), [])
+        lo = np.concatenate([-np.ones(d), np.zeros(d), np.zeros(m), np.zeros(m)])
+        hi = np.concatenate([np.ones(d), np.ones(d), self.M, np.ones(m)])
+        h.addCols(len(lo), np.zeros(len(lo)), lo, hi, 0, np.zeros(0, np.int32),
+                  np.zeros(0, np.int32), [])  # fmt: skip
         h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        z0 = 2 * d + m
-        h.changeColsIntegrality(
-            p, np.arange(z0, z0 + p, dtype=np.int32), [highspy.HighsVarType.kInteger] * p
-        )
         I_d, I_m = sp.identity(d), sp.identity(m, format="csr")
-        Yr, Yp, Mp = sp.csr_matrix(self.Yr), sp.csr_matrix(self.Yr[self.pos]), self.M[self.pos]
-        E = I_m[np.flatnonzero(self.pos)]  # (p, m) picks the h of positive rows
+        Yr, M = sp.csr_matrix(self.Yr), self.M
         Z = sp.csr_matrix
         blocks = [
-            ([-I_d, I_d, Z((d, m)), Z((d, p))], np.zeros(d), np.full(d, inf)),  # t >= u
-            ([I_d, I_d, Z((d, m)), Z((d, p))], np.zeros(d), np.full(d, inf)),  # t >= -u
-            ([Z((1, d)), np.ones((1, d)), Z((1, m)), Z((1, p))], [-inf], [math.sqrt(d)]),
-            ([-Yr, Z((m, d)), I_m, Z((m, p))], np.zeros(m), np.full(m, inf)),  # h >= a
-            ([-Yp, Z((p, d)), E, sp.diags(Mp)], np.full(p, -inf), Mp),  # h <= a + M(1-z)
-            ([Z((p, d)), Z((p, d)), E, -sp.diags(Mp)], np.full(p, -inf), np.zeros(p)),
-            ([Yp, Z((p, d)), Z((p, m)), Z((p, p))], -Mp, Mp),  # slab |a| <= M
+            ([-I_d, I_d, Z((d, m)), Z((d, m))], np.zeros(d), np.full(d, inf)),  # t >= u
+            ([I_d, I_d, Z((d, m)), Z((d, m))], np.zeros(d), np.full(d, inf)),  # t >= -u
+            ([Z((1, d)), np.ones((1, d)), Z((1, m)), Z((1, m))], [-inf], [math.sqrt(d)]),
+            ([-Yr, Z((m, d)), I_m, Z((m, m))], np.zeros(m), np.full(m, inf)),  # h >= a
+            ([-Yr, Z((m, d)), I_m, sp.diags(M)], np.full(m, -inf), M),  # h <= a + M(1-z)
+            ([Z((m, d)), Z((m, d)), I_m, -sp.diags(M)], np.full(m, -inf), np.zeros(m)),
+            ([Yr, Z((m, d)), Z((m, m)), Z((m, m))], -M, M),  # slab |a| <= M
         ]
         A = sp.vstack([sp.hstack(b) for b, _, _ in blocks], format="csr")
         lower = np.concatenate([np.asarray(b, float) for _, b, _ in blocks])
@@ -220,8 +257,15 @@ class SignedMip:
     def add_cuts(self, A: np.ndarray) -> None:
         """Tangent cuts ``a^T u <= 1`` for the unit rows of ``A`` (k, d)."""
         A = np.asarray(A, dtype=float).reshape(-1, self.d)
-        if not self.p or not len(A):
+        if not self.m or not len(A):
             return
+        R = np.round(A, 12)
+        first = np.sort(np.unique(R, axis=0, return_index=True)[1])
+        first = [i for i in first if R[i].tobytes() not in self._cut_keys]  # no duplicate cuts
+        if not first:
+            return
+        A = A[first]
+        self._cut_keys.update(R[i].tobytes() for i in first)
         k, d = A.shape
         starts = np.arange(0, k * d, d, dtype=np.int32)
         index = np.tile(np.arange(d, dtype=np.int32), k)
@@ -232,14 +276,21 @@ class SignedMip:
     def start_point(self, u: np.ndarray) -> np.ndarray:
         """A feasible MIP point (all columns) at a unit ``u`` (d,)."""
         a = self.Yr @ u
-        z = (a[self.pos] > 0).astype(float)
-        return np.concatenate([u, np.abs(u), np.maximum(a, 0.0), z])
+        return np.concatenate([u, np.abs(u), np.maximum(a, 0.0), (a > 0).astype(float)])
 
-    def solve(self, seconds: float, start: np.ndarray | None) -> tuple[float, np.ndarray, int]:
-        """One MIP solve (to the optimum over the polytope or the time limit).
+    def solve(
+        self,
+        seconds: float,
+        start: np.ndarray | None,
+        stop_above: float | None = None,
+        stop_below: float | None = None,
+    ) -> tuple[float, np.ndarray, int]:
+        """One MIP solve: to the optimum over the polytope, the time limit, or a stop.
 
-        Returns ``(dual_bound, incumbents (k, d), nodes)``: every improving
-        incumbent, the final one last.
+        ``stop_above``: stop at the first incumbent whose point on the ball is
+        valued above it (a violator); ``stop_below``: stop once the dual bound
+        is at most it. Returns ``(dual_bound, incumbents (k, d), nodes)``:
+        every improving incumbent, the final one last.
         """
         h = self.highs
         h.setOptionValue("time_limit", max(float(seconds), 1e-3))
@@ -247,7 +298,8 @@ class SignedMip:
             sol = highspy.HighsSolution()
             sol.col_value = list(self.start_point(start))
             h.setSolution(sol)
-        self.incumbents = []
+        self.incumbents, self._violator = [], False
+        self._stop_above, self._stop_below = stop_above, stop_below
         h.run()
         info = h.getInfo()
         bound = float(info.mip_dual_bound)
@@ -258,6 +310,10 @@ class SignedMip:
         if info.primal_solution_status == highspy.kSolutionStatusFeasible:
             found.append(np.asarray(h.getSolution().col_value[: self.d]))
         return bound, np.array(found).reshape(-1, self.d), int(info.mip_node_count)
+
+    def optimal(self) -> bool:
+        """The last solve reached the optimum over the polytope (not stopped)."""
+        return self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
 
 
 def _candidates(Y: np.ndarray, w: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -273,11 +329,12 @@ class SignSearch:
 
     Parameters
     ----------
-    Y : ndarray of shape (n, d)
+    mip : ReluMip
+        The model (shared by both signs and, in column generation, by every call).
     w : ndarray of shape (n,)
         ``s g``.
     starts : ndarray of shape (k, d)
-        Unit warm starts: tangent cuts, and the best as the first incumbent.
+        Unit warm starts (their tangent cuts are in ``mip``); the best is the first incumbent.
 
     Attributes
     ----------
@@ -290,34 +347,36 @@ class SignSearch:
         The bracket closed, or the MIP's maximizer over the polytope lies on the ball.
     """
 
-    def __init__(self, Y: np.ndarray, w: np.ndarray, starts: np.ndarray) -> None:
-        self.Y, self.w = Y, w
-        self.mip = SignedMip(Y, w)
-        vals = signed_value(Y, w, starts)
+    def __init__(self, mip: ReluMip, w: np.ndarray, starts: np.ndarray) -> None:
+        self.Y, self.w, self.mip = mip.Y, w, mip
+        mip.set_weights(w)
+        self.trivial = mip.trivial
+        vals = signed_value(self.Y, w, starts)
         best = int(vals.argmax())
         self.lower, self.point = max(float(vals[best]), 0.0), starts[best]
-        self.upper, self.found = self.mip.trivial, []
+        self.upper, self.found = self.trivial, []
         self.rounds = self.nodes = 0
-        self.finished = self.mip.p == 0 or self.upper <= self.lower
+        self.finished = not mip.pos.any() or self.upper <= self.lower
         if self.finished:  # no positive weight: the max is 0, or the trivial bound is attained
             self.upper = max(self.upper, self.lower)
-            return
-        norms = np.linalg.norm(Y, axis=1)
-        rows = Y[norms > 0] / norms[norms > 0, None]
-        self.mip.add_cuts(np.vstack([starts, rows, -rows]))  # tangents at the starts and +-y_i
 
     def closed(self) -> bool:
         """``upper <= lower (1 + MIP_RTOL)`` (plus :data:`MIP_ATOL` x the trivial bound)."""
-        return self.upper <= self.lower * (1 + MIP_RTOL) + MIP_ATOL * self.mip.trivial
+        return self.upper <= self.lower * (1 + MIP_RTOL) + MIP_ATOL * self.trivial
 
     def run(self, deadline: float, threshold: float | None, irrelevant_below: float) -> None:
-        """MIP rounds until ``deadline``, a closed bracket, ``lower > threshold``, or
-        ``upper <= irrelevant_below`` (the other sign's lower end: ``M`` no longer depends on it).
+        """MIP rounds until ``deadline``, a closed bracket, ``lower > threshold`` (a
+        violator), ``upper <= threshold`` (proven none), or ``upper <= irrelevant_below``
+        (the other sign's lower end: ``M`` no longer depends on this sign).
         """
+        below = irrelevant_below if threshold is None else max(threshold, irrelevant_below)
         while not self.finished and time.perf_counter() < deadline:
-            if self.upper <= irrelevant_below or (threshold is not None and self.lower > threshold):
+            if self.upper <= below or (threshold is not None and self.lower > threshold):
                 return
-            bound, U, nodes = self.mip.solve(deadline - time.perf_counter(), self.point)
+            self.mip.set_weights(self.w)
+            bound, U, nodes = self.mip.solve(
+                deadline - time.perf_counter(), self.point, stop_above=threshold, stop_below=below
+            )
             self.rounds, self.nodes = self.rounds + 1, self.nodes + nodes
             self.upper = min(self.upper, bound)
             outside = U[np.linalg.norm(U, axis=1) > 1 + BALL_TOL]
@@ -330,8 +389,7 @@ class SignSearch:
                     self.lower, self.point = float(vals[j]), cand[j]
             if len(outside):
                 self.mip.add_cuts(np.vstack([_candidates(self.Y, self.w, u) for u in outside]))
-            optimal = self.mip.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
-            self.finished = self.closed() or (optimal and not len(outside))
+            self.finished = self.closed() or (self.mip.optimal() and not len(outside))
         self.upper = max(self.upper, self.lower)
 
 
@@ -342,6 +400,7 @@ def relu_mip_oracle(
     time_limit: float = DEFAULT_TIME_LIMIT,
     starts: np.ndarray | None = None,
     threshold: float | None = None,
+    model: ReluMip | None = None,
 ) -> MipOracleResult:
     """Bracket ``M(g) = max_{||u|| <= 1} |g^T (Y u)_+|`` over EVERY cell (no enumeration).
 
@@ -357,8 +416,12 @@ def relu_mip_oracle(
         Warm starts (e.g. the maximizer of the oracle over sampled cells):
         tangent cuts at them and the best as the first incumbent.
     threshold : float, optional
-        Stop at the first point whose value exceeds it (column generation's
-        pricing test; the upper end is then not the value).
+        Column generation's pricing test: a sign stops at its first point
+        valued above it (``stopped_early``; the upper end is then not the
+        value) or once its upper end is at most it (``proved_below``).
+    model : ReluMip, optional
+        A model of the same ``Y`` to reuse (its cuts stay valid for any ``g``);
+        a fresh one by default.
 
     Returns
     -------
@@ -371,28 +434,43 @@ def relu_mip_oracle(
     if g.shape != (n,):
         raise ValueError(f"g must have shape (n,) = ({n},) for Y of shape {Y.shape}; got {g.shape}")
     time_limit = check_positive(time_limit, "time_limit")
+    if model is None:
+        model = ReluMip(Y)
+    elif model.Y.shape != Y.shape or not np.array_equal(model.Y, Y):
+        raise ValueError("model must be a ReluMip of this Y (its rows and cuts belong to it)")
     if starts is None:
         starts = np.eye(d)
     starts = np.atleast_2d(check_finite_array(starts, "starts", ndim=(1, 2)))
     starts = np.array([_unit(u) for u in np.vstack([starts, -starts])])
+    cuts_before = model.cuts
+    model.add_cuts(starts)
     order = [1.0, -1.0]
     if signed_value(Y, -g, starts).max() > signed_value(Y, g, starts).max():
         order.reverse()  # the sign with the better start first
-    search = {s: SignSearch(Y, s * g, starts) for s in order}
+    search = {s: SignSearch(model, s * g, starts) for s in order}
     deadline = start_time + time_limit
     for k, s in enumerate(order):  # each sign its share, then what is left to the unfinished
         search[s].run(start_time + time_limit * (k + 1) / 2, threshold, search[-s].lower)
     for s in order:
         search[s].run(deadline, threshold, search[-s].lower)
+    return _mip_result(Y, g, search, order, threshold, model.cuts - cuts_before, start_time)
+
+
+def _mip_result(
+    Y: np.ndarray,
+    g: np.ndarray,
+    search: dict,
+    order: list,
+    threshold: float | None,
+    cuts: int,
+    start_time: float,
+) -> MipOracleResult:
+    """The :class:`MipOracleResult` of both signs' searches."""
     out = {s: (r.upper, r.lower, r.point, r.found) for s, r in search.items()}
-    progress = {"rounds": sum(r.rounds for r in search.values())}
-    progress["nodes"] = sum(r.nodes for r in search.values())
-    progress["cuts"] = sum(r.mip.cuts for r in search.values())
     upper = max(out[1.0][0], out[-1.0][0])
     s_best = 1.0 if out[1.0][1] >= out[-1.0][1] else -1.0
     lower, direction = out[s_best][1], out[s_best][2]
-    points = [p for s in order for p in out[s][3]]
-    points = np.array(points).reshape(-1, d)
+    points = np.array([p for s in order for p in out[s][3]]).reshape(-1, Y.shape[1])
     values = np.abs(signed_value(Y, g, points)) if len(points) else np.zeros(0)
     scale = float(np.abs(g) @ np.linalg.norm(Y, axis=1))
     return MipOracleResult(
@@ -403,9 +481,12 @@ def relu_mip_oracle(
         converged=bool(upper <= lower * (1 + MIP_RTOL) + MIP_ATOL * scale),
         sign_upper=(out[1.0][0], out[-1.0][0]),
         sign_lower=(out[1.0][1], out[-1.0][1]),
+        rounds=sum(r.rounds for r in search.values()),
+        cuts=cuts,
+        nodes=sum(r.nodes for r in search.values()),
         stopped_early=threshold is not None and lower > threshold,
+        proved_below=threshold is not None and upper <= threshold,
         seconds=time.perf_counter() - start_time,
-        **progress,
     )
 
 
@@ -433,15 +514,27 @@ class MipArrangement:
         :func:`cvxcnn.arrangements.matrix_digest` of the ``Y`` it searches.
     time_limit : float
         Seconds per oracle call (both signs).
+    persistent : bool
+        Keep ONE :class:`ReluMip` for every call (both signs, every round of
+        column generation): only the objective changes, and the cuts of
+        earlier calls stay (they are valid for any ``g``). False builds a
+        fresh model per call.
+    session : dict
+        The shared state of the calls (the model and the last converged
+        result; shared by :meth:`with_known` copies).
     """
 
     known: PatternSet
     digest: str
     time_limit: float = DEFAULT_TIME_LIMIT
+    persistent: bool = True
+    session: dict = field(default_factory=dict)
 
     exact = True
     method = "mip"
     exact_count = 0
+    #: column generation passes its threshold ``beta (1 + tol)`` to this oracle (pricing)
+    prices_to_threshold = True
 
     @property
     def masks(self) -> np.ndarray:
@@ -482,12 +575,23 @@ def mip_arrangement(
     time_limit: float = DEFAULT_TIME_LIMIT,
     data_directed: float = 0.1,
     random_state: object = 0,
+    persistent: bool = True,
 ) -> MipArrangement:
     """Every cell of ``Y`` (n, d) for the MIP oracle, seeded with ``samples`` sampled cells."""
     Y = check_finite_array(Y, "Y", ndim=2)
     time_limit = check_positive(time_limit, "time_limit")
     known = sample_relu_patterns(Y, samples, data_directed=data_directed, random_state=random_state)
-    return MipArrangement(known, matrix_digest(Y), time_limit)
+    return MipArrangement(known, matrix_digest(Y), time_limit, bool(persistent))
+
+
+def _session_model(Y: np.ndarray, cells: MipArrangement) -> ReluMip:
+    """The arrangement's persistent model of ``Y`` (built at the first call), or a fresh one."""
+    if not cells.persistent:
+        return ReluMip(Y)
+    model = cells.session.get("model")
+    if model is None or not np.array_equal(model.Y, Y):
+        model = cells.session["model"] = ReluMip(Y)
+    return model
 
 
 def mip_cells_oracle(
@@ -500,19 +604,53 @@ def mip_cells_oracle(
 ) -> OracleResult:
     """:class:`~cvxcnn.oracle.OracleResult` over every cell: known cells by NNLS, then the MIP.
 
-    The known cells' exact per-cell values warm-start the MIP; the MIP's
-    points give new cells (``result.cells``: ``cells`` grown by them, the
-    brackets indexed in that order). ``upper`` is the MIP's bound over all
-    of ``R^d``; ``converged`` is False at the time limit.
+    The known cells' exact per-cell values warm-start the MIP (the cell cuts
+    of the :data:`CUT_CELLS` best); the MIP's points give new cells
+    (``result.cells``: ``cells`` grown by them, the brackets indexed in that
+    order). ``upper`` is the MIP's bound over all of ``R^d``.
+
+    With ``threshold`` (column generation's pricing) the MIP is skipped when
+    a known cell already exceeds it (``upper`` is then only the trivial bound
+    ``sum_i |g_i| ||y_i||``), and stops at its first violator or once it
+    proves ``M <= threshold``. ``converged``: the bracket closed, or
+    ``M <= threshold`` was proven; False at the time limit or at a violator.
+    A converged result is kept in ``cells.session`` and returned again for
+    the same ``g`` (the certificate of the network column generation just
+    priced needs no second MIP).
     """
     start = time.perf_counter()
+    cached = cells.session.get("last")
+    if cached is not None and cached[0] == g.tobytes() and cached[1].n_cells == len(cells):
+        return cached[1]
     seen = relu_oracle(Y, g, cells.masks, threshold=threshold)
+    if threshold is not None and seen.lower > threshold:  # pricing: a known cell violates
+        trivial = float(np.abs(g) @ np.linalg.norm(Y, axis=1))
+        return dataclasses.replace(
+            seen, upper=max(trivial, seen.upper), method="mip", converged=False,
+            seconds=time.perf_counter() - start,
+        )  # fmt: skip
     limit = cells.time_limit if time_limit is None else check_positive(time_limit, "time_limit")
     starts = [seen.direction]
     for i in np.argsort(-seen.cell_lower)[:CUT_CELLS]:  # cell cuts: the best known cells exact
         starts += [cell_nnls(Y, g, cells.masks[i], sign)[1] for sign in (1.0, -1.0)]
     starts = np.array([u for u in starts if np.linalg.norm(u) > 0])
-    mip = relu_mip_oracle(Y, g, time_limit=limit, starts=starts, threshold=threshold)
+    model = _session_model(Y, cells)
+    mip = relu_mip_oracle(Y, g, time_limit=limit, starts=starts, threshold=threshold, model=model)
+    result = _grown_result(Y, g, cells, seen, mip, start)
+    if result.converged:
+        cells.session["last"] = (g.tobytes(), result)
+    return result
+
+
+def _grown_result(
+    Y: np.ndarray,
+    g: np.ndarray,
+    cells: MipArrangement,
+    seen: OracleResult,
+    mip: MipOracleResult,
+    start: float,
+) -> OracleResult:
+    """The known cells' brackets ``seen`` and the MIP's bracket, over the grown cell set."""
     grown = cells
     if len(mip.points):
         grown = cells.with_known(patterns_from_generators(Y, mip.points, method="mip"))
@@ -534,6 +672,6 @@ def mip_cells_oracle(
         n_solved=seen.n_solved,
         method="mip",
         seconds=time.perf_counter() - start,
-        converged=mip.converged and not mip.stopped_early,
+        converged=(mip.converged and not mip.stopped_early) or mip.proved_below,
         cells=grown if extra else None,
     )
