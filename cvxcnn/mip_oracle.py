@@ -58,6 +58,10 @@ MIP_ATOL = 1e-12
 BALL_TOL = 1e-9
 #: Known cells (best first) whose maximizers give the first cuts of :func:`mip_cells_oracle`.
 CUT_CELLS = 50
+#: First time slice (seconds) per sign when pricing (:func:`relu_mip_oracle` with a threshold).
+PRICING_SLICE = 2.0
+#: Steps of :func:`cell_ascent` from the best start and from each solve's best point.
+ASCENT_STEPS = 30
 #: Default seconds for one oracle call (both signs).
 DEFAULT_TIME_LIMIT = 60.0
 
@@ -324,6 +328,40 @@ def _candidates(Y: np.ndarray, w: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.array([unit, _unit(proj)])
 
 
+def cell_ascent(Y: np.ndarray, w: np.ndarray, u: np.ndarray, steps: int = ASCENT_STEPS):
+    """A walk over adjacent cells from the cell of ``u`` (d,), uphill for ``w^T (Y u)_+``.
+
+    Each step solves (by NNLS, :func:`cvxcnn.oracle.cell_nnls`) every cell
+    across a hyperplane on which the current cell's maximizer lies, and
+    moves to the best one while the value increases. A local search: it
+    finds strongly violated cells for column generation and a better lower
+    end for the MIP, never a bound.
+
+    Returns
+    -------
+    ndarray of shape (k, d)
+        The unit maximizers met, starting with that of ``u``'s cell.
+    """
+    mask = Y @ u >= 0
+    norms = np.linalg.norm(Y, axis=1)
+    value, proj = cell_nnls(Y, w, mask)
+    path = [_unit(proj)]
+    for _ in range(steps):
+        tight = np.flatnonzero(np.abs(Y @ path[-1]) <= 1e-7 * norms)
+        best = (value, None, None)
+        for i in tight:
+            flipped = mask.copy()
+            flipped[i] = not flipped[i]
+            v, q = cell_nnls(Y, w, flipped)
+            if v > best[0] * (1 + 1e-9):
+                best = (v, flipped, q)
+        if best[1] is None:
+            break
+        value, mask = best[0], best[1]
+        path.append(_unit(best[2]))
+    return np.array(path)
+
+
 class SignSearch:
     """The bracket of ``M_s = max_{||u|| <= 1} w^T (Y u)_+``, refined round by round (resumable).
 
@@ -352,9 +390,14 @@ class SignSearch:
         mip.set_weights(w)
         self.trivial = mip.trivial
         vals = signed_value(self.Y, w, starts)
+        walk = cell_ascent(self.Y, w, starts[int(vals.argmax())])
+        starts, vals = (
+            np.vstack([starts, walk]),
+            np.concatenate([vals, signed_value(self.Y, w, walk)]),
+        )
         best = int(vals.argmax())
         self.lower, self.point = max(float(vals[best]), 0.0), starts[best]
-        self.upper, self.found = self.trivial, []
+        self.upper, self.found = self.trivial, list(walk[signed_value(self.Y, w, walk) > 0])
         self.rounds = self.nodes = 0
         self.finished = not mip.pos.any() or self.upper <= self.lower
         if self.finished:  # no positive weight: the max is 0, or the trivial bound is attained
@@ -364,24 +407,34 @@ class SignSearch:
         """``upper <= lower (1 + MIP_RTOL)`` (plus :data:`MIP_ATOL` x the trivial bound)."""
         return self.upper <= self.lower * (1 + MIP_RTOL) + MIP_ATOL * self.trivial
 
-    def run(self, deadline: float, threshold: float | None, irrelevant_below: float) -> None:
+    def run(
+        self,
+        deadline: float,
+        threshold: float | None,
+        irrelevant_below: float,
+        collect: bool = False,
+    ) -> None:
         """MIP rounds until ``deadline``, a closed bracket, ``lower > threshold`` (a
-        violator), ``upper <= threshold`` (proven none), or ``upper <= irrelevant_below``
+        violator; with ``collect`` the search goes on to the deadline, gathering
+        points), ``upper <= threshold`` (proven none), or ``upper <= irrelevant_below``
         (the other sign's lower end: ``M`` no longer depends on this sign).
         """
         below = irrelevant_below if threshold is None else max(threshold, irrelevant_below)
+        above = None if collect else threshold
         while not self.finished and time.perf_counter() < deadline:
-            if self.upper <= below or (threshold is not None and self.lower > threshold):
+            if self.upper <= below or (above is not None and self.lower > above):
                 return
             self.mip.set_weights(self.w)
             bound, U, nodes = self.mip.solve(
-                deadline - time.perf_counter(), self.point, stop_above=threshold, stop_below=below
+                deadline - time.perf_counter(), self.point, stop_above=above, stop_below=below
             )
             self.rounds, self.nodes = self.rounds + 1, self.nodes + nodes
             self.upper = min(self.upper, bound)
             outside = U[np.linalg.norm(U, axis=1) > 1 + BALL_TOL]
             if len(U):
                 cand = np.vstack([_candidates(self.Y, self.w, u) for u in U])
+                best = cand[int(signed_value(self.Y, self.w, cand).argmax())]
+                cand = np.vstack([cand, cell_ascent(self.Y, self.w, best)])
                 vals = signed_value(self.Y, self.w, cand)
                 self.found.extend(cand[vals > 0])
                 j = int(vals.argmax())
@@ -449,11 +502,37 @@ def relu_mip_oracle(
         order.reverse()  # the sign with the better start first
     search = {s: SignSearch(model, s * g, starts) for s in order}
     deadline = start_time + time_limit
-    for k, s in enumerate(order):  # each sign its share, then what is left to the unfinished
-        search[s].run(start_time + time_limit * (k + 1) / 2, threshold, search[-s].lower)
-    for s in order:
-        search[s].run(deadline, threshold, search[-s].lower)
+    if threshold is not None:
+        _price(search, order, threshold, deadline, max(PRICING_SLICE, time_limit / 40))
+    else:
+        for k, s in enumerate(order):  # each sign its share, then what is left to the unfinished
+            search[s].run(start_time + time_limit * (k + 1) / 2, None, search[-s].lower)
+        for s in order:
+            search[s].run(deadline, None, search[-s].lower)
     return _mip_result(Y, g, search, order, threshold, model.cuts - cuts_before, start_time)
+
+
+def _price(search: dict, order: list, threshold: float, deadline: float, first: float) -> None:
+    """Both signs in turn, in time slices doubling from ``first`` seconds,
+    until one finds a point above ``threshold``, both prove none, or ``deadline``.
+
+    The first slice of each sign (``time_limit / 40``, at least
+    :data:`PRICING_SLICE`) runs to its end even past a violator: its
+    incumbents and their :func:`cell_ascent` walks are strong new columns;
+    later slices stop at the first violator. A sign without a violator
+    cannot hold up the other one's easy violator (each slice restarts the
+    search, with every cut so far: at most twice the time of one search).
+    """
+    budget, collect = first, True
+    while time.perf_counter() < deadline:
+        for s in order:
+            slice_end = min(deadline, time.perf_counter() + budget)
+            search[s].run(slice_end, threshold, -math.inf, collect=collect)
+        if any(r.lower > threshold for r in search.values()):
+            return
+        if all(r.finished or r.upper <= threshold for r in search.values()):
+            return
+        budget, collect = 2 * budget, False
 
 
 def _mip_result(
@@ -609,11 +688,11 @@ def mip_cells_oracle(
     (``result.cells``: ``cells`` grown by them, the brackets indexed in that
     order). ``upper`` is the MIP's bound over all of ``R^d``.
 
-    With ``threshold`` (column generation's pricing) the MIP is skipped when
-    a known cell already exceeds it (``upper`` is then only the trivial bound
-    ``sum_i |g_i| ||y_i||``), and stops at its first violator or once it
-    proves ``M <= threshold``. ``converged``: the bracket closed, or
-    ``M <= threshold`` was proven; False at the time limit or at a violator.
+    With ``threshold`` (column generation's pricing) the search stops at its
+    first violator (often found by :func:`cell_ascent` from the best known
+    cells, before any MIP solve) or once it proves ``M <= threshold``.
+    ``converged``: the bracket closed, or ``M <= threshold`` was proven;
+    False at the time limit or at a violator.
     A converged result is kept in ``cells.session`` and returned again for
     the same ``g`` (the certificate of the network column generation just
     priced needs no second MIP).
@@ -623,12 +702,6 @@ def mip_cells_oracle(
     if cached is not None and cached[0] == g.tobytes() and cached[1].n_cells == len(cells):
         return cached[1]
     seen = relu_oracle(Y, g, cells.masks, threshold=threshold)
-    if threshold is not None and seen.lower > threshold:  # pricing: a known cell violates
-        trivial = float(np.abs(g) @ np.linalg.norm(Y, axis=1))
-        return dataclasses.replace(
-            seen, upper=max(trivial, seen.upper), method="mip", converged=False,
-            seconds=time.perf_counter() - start,
-        )  # fmt: skip
     limit = cells.time_limit if time_limit is None else check_positive(time_limit, "time_limit")
     starts = [seen.direction]
     for i in np.argsort(-seen.cell_lower)[:CUT_CELLS]:  # cell cuts: the best known cells exact
