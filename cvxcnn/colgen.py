@@ -349,10 +349,11 @@ def sufficient_oracle_upper(
     """The largest oracle upper end ``U`` whose dual bound still certifies ``gap_tol``.
 
     The lower bound :func:`cvxcnn.certificates.dual_bound` is nonincreasing
-    in ``U``; near an optimum it is flat at ``U = beta`` (the dual scale is
-    already optimal there), so proving ``M <= beta (1 + eps)`` costs only
-    ``O(eps^2)`` relative gap. Bisection to 1e-12 relative; ``beta`` when
-    even ``U = beta`` does not certify ``gap_tol``.
+    in ``U``: the oracle's proof may stop as soon as its upper end is below
+    this (for the squared loss near an optimum, ``M <= beta (1 + eps)``
+    costs about ``eps r^T p / P`` relative gap, ``p`` the predictions and
+    ``P`` the objective). Bisection to 1e-12 relative; ``beta`` when even
+    ``U = beta`` does not certify ``gap_tol``.
 
     Parameters
     ----------

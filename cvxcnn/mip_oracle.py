@@ -49,11 +49,14 @@ from cvxcnn.arrangements import (
 )
 from cvxcnn.oracle import OracleResult, cell_nnls, objective_at, relu_oracle
 from cvxcnn.results import Result
+from cvxcnn.scip_oracle import scip_available, scip_sign
 from cvxcnn.validation import check_finite_array, check_positive
 
 #: Converged when ``upper <= lower * (1 + MIP_RTOL)`` (or both below :data:`MIP_ATOL` x scale).
 MIP_RTOL = 1e-7
 MIP_ATOL = 1e-12
+#: The same for SCIP, whose bound carries its own tolerances (gap 1e-9, feasibility 1e-6).
+SCIP_RTOL = 1e-6
 #: An incumbent with ``||u|| > 1 + BALL_TOL`` is outside the ball: cut it and restart.
 BALL_TOL = 1e-9
 #: Known cells (best first) whose maximizers give the first cuts of :func:`mip_cells_oracle`.
@@ -62,6 +65,8 @@ CUT_CELLS = 50
 PRICING_SLICE = 2.0
 #: Steps of :func:`cell_ascent` from the best start and from each solve's best point.
 ASCENT_STEPS = 30
+#: Solvers of the mixed-integer oracle (:func:`relu_mip_oracle`'s ``engine``).
+ENGINES = ("highs", "scip")
 #: Default seconds for one oracle call (both signs).
 DEFAULT_TIME_LIMIT = 60.0
 
@@ -446,6 +451,55 @@ class SignSearch:
         self.upper = max(self.upper, self.lower)
 
 
+class ScipSearch:
+    """:class:`SignSearch` by SCIP over the exact ball (:func:`cvxcnn.scip_oracle.scip_sign`).
+
+    Same attributes; one SCIP solve per :meth:`run` (SCIP keeps nothing
+    between solves, so there are no slices).
+    """
+
+    def __init__(self, Y: np.ndarray, w: np.ndarray, starts: np.ndarray) -> None:
+        self.Y, self.w = Y, w
+        norms = np.linalg.norm(Y, axis=1)
+        self.trivial = float(np.maximum(w, 0.0) @ norms)
+        vals = signed_value(Y, w, starts)
+        walk = cell_ascent(Y, w, starts[int(vals.argmax())])
+        starts, vals = np.vstack([starts, walk]), np.concatenate([vals, signed_value(Y, w, walk)])
+        best = int(vals.argmax())
+        self.lower, self.point = max(float(vals[best]), 0.0), starts[best]
+        self.upper, self.found = self.trivial, list(walk[signed_value(Y, w, walk) > 0])
+        self.rounds = self.nodes = 0
+        self.finished = not (w > 0).any() or self.upper <= self.lower
+        self.upper = max(self.upper, self.lower)
+
+    def run(
+        self,
+        deadline: float,
+        threshold: float | None,
+        irrelevant_below: float,
+        collect: bool = False,
+    ) -> None:
+        """One SCIP solve (objective limit ``threshold``) unless finished or not needed."""
+        below = irrelevant_below if threshold is None else max(threshold, irrelevant_below)
+        violator = threshold is not None and self.lower > threshold and not collect
+        if self.finished or violator or self.upper <= below or time.perf_counter() >= deadline:
+            return
+        out = scip_sign(self.Y, self.w, deadline - time.perf_counter(), threshold)
+        self.rounds, self.nodes = self.rounds + 1, self.nodes + out.nodes
+        self.upper = min(self.upper, out.upper)
+        if len(out.points):
+            cand = np.vstack([_candidates(self.Y, self.w, u) for u in out.points[:20]])
+            best = cand[int(signed_value(self.Y, self.w, cand).argmax())]
+            cand = np.vstack([cand, cell_ascent(self.Y, self.w, best)])
+            vals = signed_value(self.Y, self.w, cand)
+            self.found.extend(cand[vals > 0])
+            j = int(vals.argmax())
+            if vals[j] > self.lower:
+                self.lower, self.point = float(vals[j]), cand[j]
+        self.finished = out.finished
+        self.upper = max(self.upper, self.lower)
+
+
 def relu_mip_oracle(
     Y: np.ndarray,
     g: np.ndarray,
@@ -454,6 +508,7 @@ def relu_mip_oracle(
     starts: np.ndarray | None = None,
     threshold: float | None = None,
     model: ReluMip | None = None,
+    engine: str = "highs",
 ) -> MipOracleResult:
     """Bracket ``M(g) = max_{||u|| <= 1} |g^T (Y u)_+|`` over EVERY cell (no enumeration).
 
@@ -474,7 +529,11 @@ def relu_mip_oracle(
         value) or once its upper end is at most it (``proved_below``).
     model : ReluMip, optional
         A model of the same ``Y`` to reuse (its cuts stay valid for any ``g``);
-        a fresh one by default.
+        a fresh one by default (HiGHS only).
+    engine : {"highs", "scip"}
+        HiGHS over the polytope with tangent cuts, or SCIP over the exact
+        ball (optional ``pyscipopt``; one full solve per sign, even past a
+        violator with a threshold: the most violated point is the best column).
 
     Returns
     -------
@@ -487,6 +546,10 @@ def relu_mip_oracle(
     if g.shape != (n,):
         raise ValueError(f"g must have shape (n,) = ({n},) for Y of shape {Y.shape}; got {g.shape}")
     time_limit = check_positive(time_limit, "time_limit")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}")
+    if engine == "scip":
+        return _scip_oracle(Y, g, time_limit, starts, threshold, start_time)
     if model is None:
         model = ReluMip(Y)
     elif model.Y.shape != Y.shape or not np.array_equal(model.Y, Y):
@@ -510,6 +573,30 @@ def relu_mip_oracle(
         for s in order:
             search[s].run(deadline, None, search[-s].lower)
     return _mip_result(Y, g, search, order, threshold, model.cuts - cuts_before, start_time)
+
+
+def _scip_oracle(
+    Y: np.ndarray,
+    g: np.ndarray,
+    time_limit: float,
+    starts: np.ndarray | None,
+    threshold: float | None,
+    start_time: float,
+) -> MipOracleResult:
+    """:func:`relu_mip_oracle` with ``engine="scip"``."""
+    if not scip_available():
+        raise ImportError("engine 'scip' needs pyscipopt: pip install pyscipopt (or cvxcnn[scip])")
+    d = Y.shape[1]
+    starts = np.eye(d) if starts is None else starts
+    starts = np.atleast_2d(check_finite_array(starts, "starts", ndim=(1, 2)))
+    starts = np.array([_unit(u) for u in np.vstack([starts, -starts])])
+    order = [1.0, -1.0]
+    if signed_value(Y, -g, starts).max() > signed_value(Y, g, starts).max():
+        order.reverse()
+    search = {s: ScipSearch(Y, s * g, starts) for s in order}
+    for k, s in enumerate(order):  # each sign its share, then what is left
+        search[s].run(start_time + time_limit * (k + 1) / 2, threshold, search[-s].lower, True)
+    return _mip_result(Y, g, search, order, threshold, 0, start_time, SCIP_RTOL)
 
 
 def _price(search: dict, order: list, threshold: float, deadline: float, first: float) -> None:
@@ -543,8 +630,9 @@ def _mip_result(
     threshold: float | None,
     cuts: int,
     start_time: float,
+    rtol: float = MIP_RTOL,
 ) -> MipOracleResult:
-    """The :class:`MipOracleResult` of both signs' searches."""
+    """The :class:`MipOracleResult` of both signs' searches (converged at ``rtol``)."""
     out = {s: (r.upper, r.lower, r.point, r.found) for s, r in search.items()}
     upper = max(out[1.0][0], out[-1.0][0])
     s_best = 1.0 if out[1.0][1] >= out[-1.0][1] else -1.0
@@ -557,7 +645,7 @@ def _mip_result(
         lower=lower,
         direction=direction,
         points=points[np.argsort(-values)],
-        converged=bool(upper <= lower * (1 + MIP_RTOL) + MIP_ATOL * scale),
+        converged=bool(upper <= lower * (1 + rtol) + MIP_ATOL * scale),
         sign_upper=(out[1.0][0], out[-1.0][0]),
         sign_lower=(out[1.0][1], out[-1.0][1]),
         rounds=sum(r.rounds for r in search.values()),
@@ -601,6 +689,8 @@ class MipArrangement:
     session : dict
         The shared state of the calls (the model and the last converged
         result; shared by :meth:`with_known` copies).
+    engine : {"highs", "scip"}
+        The solver (:func:`relu_mip_oracle`).
     """
 
     known: PatternSet
@@ -608,6 +698,7 @@ class MipArrangement:
     time_limit: float = DEFAULT_TIME_LIMIT
     persistent: bool = True
     session: dict = field(default_factory=dict)
+    engine: str = "highs"
 
     exact = True
     method = "mip"
@@ -655,12 +746,20 @@ def mip_arrangement(
     data_directed: float = 0.1,
     random_state: object = 0,
     persistent: bool = True,
+    engine: str = "highs",
 ) -> MipArrangement:
-    """Every cell of ``Y`` (n, d) for the MIP oracle, seeded with ``samples`` sampled cells."""
+    """Every cell of ``Y`` (n, d) for the MIP oracle, seeded with ``samples`` sampled cells.
+
+    ``engine``: "highs", "scip", or "auto" (SCIP when ``pyscipopt`` is installed).
+    """
     Y = check_finite_array(Y, "Y", ndim=2)
     time_limit = check_positive(time_limit, "time_limit")
+    if engine == "auto":
+        engine = "scip" if scip_available() else "highs"
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be 'auto' or one of {ENGINES}; got {engine!r}")
     known = sample_relu_patterns(Y, samples, data_directed=data_directed, random_state=random_state)
-    return MipArrangement(known, matrix_digest(Y), time_limit, bool(persistent))
+    return MipArrangement(known, matrix_digest(Y), time_limit, bool(persistent), engine=engine)
 
 
 def _session_model(Y: np.ndarray, cells: MipArrangement) -> ReluMip:
@@ -707,8 +806,9 @@ def mip_cells_oracle(
     for i in np.argsort(-seen.cell_lower)[:CUT_CELLS]:  # cell cuts: the best known cells exact
         starts += [cell_nnls(Y, g, cells.masks[i], sign)[1] for sign in (1.0, -1.0)]
     starts = np.array([u for u in starts if np.linalg.norm(u) > 0])
-    model = _session_model(Y, cells)
-    mip = relu_mip_oracle(Y, g, time_limit=limit, starts=starts, threshold=threshold, model=model)
+    model = _session_model(Y, cells) if cells.engine == "highs" else None
+    mip = relu_mip_oracle(Y, g, time_limit=limit, starts=starts, threshold=threshold, model=model,
+                          engine=cells.engine)  # fmt: skip
     result = _grown_result(Y, g, cells, seen, mip, start)
     if result.converged:
         cells.session["last"] = (g.tobytes(), result)
@@ -743,7 +843,7 @@ def _grown_result(
         n_cells=len(grown),
         n_screened=seen.n_screened,
         n_solved=seen.n_solved,
-        method="mip",
+        method="mip" if cells.engine == "highs" else f"mip-{cells.engine}",
         seconds=time.perf_counter() - start,
         converged=(mip.converged and not mip.stopped_early) or mip.proved_below,
         cells=grown if extra else None,

@@ -486,7 +486,7 @@ def cell_set(
         except ArrangementTooLargeError as exc:
             if mode == "exact" and search and act.name == "relu":
                 return mip_arrangement(
-                    Y, time_limit=oracle_time_limit(args), random_state=args.seed
+                    Y, time_limit=oracle_time_limit(args), random_state=args.seed, engine="auto"
                 )
             if mode == "exact":
                 raise too_large(flag, exc) from exc
