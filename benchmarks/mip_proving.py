@@ -7,9 +7,10 @@ certifies ``--gap-tol`` (``cvxcnn.colgen.sufficient_oracle_upper``):
 
 - HiGHS: :func:`cvxcnn.mip_oracle.relu_mip_oracle` with ``threshold=U*``
   (a fresh model; the warm starts are the network's own neurons);
-- SCIP (``pip install pyscipopt``, optional): one sign at a time, the ball
-  as the convex quadratic constraint ``||u||^2 <= 1``, big-M binaries for the
-  positive-weight rows, stopped at the relative gap ``U* / lower - 1``.
+- SCIP (``pip install pyscipopt``, optional): :func:`cvxcnn.scip_oracle.scip_sign`
+  one sign at a time, the ball as the convex quadratic constraint
+  ``||u||^2 <= 1``, with the objective limit ``U*`` (status ``infeasible``
+  = proven).
 
 SCIP's bound holds up to its feasibility tolerance (1e-6 by default); it is
 a comparison, not a certificate. Timings are wall seconds (say how loaded
@@ -31,40 +32,24 @@ from cvxcnn import load_network, make_problem
 from cvxcnn.certificates import dual_direction
 from cvxcnn.colgen import sufficient_oracle_upper
 from cvxcnn.losses import get_loss
-from cvxcnn.mip_oracle import relu_mip_oracle, signed_value
+from cvxcnn.mip_oracle import relu_mip_oracle
 from cvxcnn.networks import primal_objective
+from cvxcnn.scip_oracle import scip_sign
 
 
-def scip_sign(Y: np.ndarray, w: np.ndarray, lower: float, stop: float, seconds: float) -> dict:
-    """SCIP on ``max w^T (Y u)_+`` over the exact ball; stops at dual bound ``<= stop``."""
-    from pyscipopt import Model, quicksum
-
-    model = Model()
-    model.hideOutput()
-    n, d = Y.shape
-    norms = np.linalg.norm(Y, axis=1)
-    u = [model.addVar(lb=-1.0, ub=1.0, name=f"u{j}") for j in range(d)]
-    h = [model.addVar(lb=0.0, ub=float(norms[i]), name=f"h{i}") for i in range(n)]
-    for i in range(n):
-        a = quicksum(float(Y[i, j]) * u[j] for j in range(d))
-        model.addCons(h[i] >= a)
-        if w[i] > 0:
-            z = model.addVar(vtype="B", name=f"z{i}")
-            model.addCons(h[i] <= a + float(norms[i]) * (1 - z))
-            model.addCons(h[i] <= float(norms[i]) * z)
-    model.addCons(quicksum(x * x for x in u) <= 1.0)
-    model.setObjective(quicksum(float(w[i]) * h[i] for i in range(n)), "maximize")
-    model.setParam("limits/time", float(seconds))
-    model.setParam("limits/gap", max(stop / max(lower, 1e-300) - 1.0, 0.0))
-    start = time.perf_counter()
-    model.optimize()
-    return {
-        "seconds": time.perf_counter() - start,
-        "dual_bound": float(model.getDualbound()),
-        "primal": float(model.getPrimalbound()),
-        "status": model.getStatus(),
-        "nodes": int(model.getNNodes()),
-    }
+def scip_proof(Y: np.ndarray, g: np.ndarray, stop: float, seconds: float) -> dict:
+    """Both signs by :func:`cvxcnn.scip_oracle.scip_sign` with the objective limit ``stop``."""
+    out = {}
+    for s in (1.0, -1.0):
+        start = time.perf_counter()
+        res = scip_sign(Y, s * g, seconds, threshold=stop)
+        out[f"{s:+.0f}"] = {
+            "seconds": time.perf_counter() - start,
+            "upper": res.upper,
+            "status": res.status,
+            "nodes": res.nodes,
+        }
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -104,10 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
         },
     }
     if not args.no_scip:
-        lower = {s: float(signed_value(Y, s * g, np.vstack([starts, -starts])).max()) for s in (1, -1)}
-        out["scip"] = {
-            str(s): scip_sign(Y, s * g, max(lower[s], 1e-12), stop, args.time_limit) for s in (1, -1)
-        }
+        out["scip"] = scip_proof(Y, g, stop, args.time_limit)
     print(json.dumps(out, indent=1))
     if args.out:
         with open(args.out, "w") as f:

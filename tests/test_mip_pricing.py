@@ -70,7 +70,7 @@ def test_pricing_oracle_over_the_arrangement(small):
     arrangement = mip_arrangement(Y, samples=30, time_limit=60)
     g = np.random.default_rng(7).standard_normal(problem.n)
     M = relu_oracle(Y, g, cells.masks).upper
-    # a known cell above the threshold: no MIP, the trivial (valid) upper end
+    # a violator at once (a known cell or its ascent): stopped, still an upper end
     low = mip_cells_oracle(Y, g, arrangement, threshold=1e-6 * M)
     assert not low.converged and low.upper >= M
     proof = mip_cells_oracle(Y, g, arrangement, threshold=1.01 * M)
@@ -119,3 +119,29 @@ def test_colgen_returns_the_lowest_objective_round_and_the_best_bound():
     assert result.best_lower_bound == max(lowers)  # every round's bound holds for p*
     assert result.best_relative_gap == pytest.approx((2.0 - 1.9) / 2.0)
     assert not result.converged
+
+
+def test_scip_engine_equals_brute_force_and_proves_a_threshold(small):
+    pytest.importorskip("pyscipopt")
+    problem, cells = small
+    Y = problem.Y
+    rng = np.random.default_rng(8)
+    for scale in (10.0,):
+        g = rng.standard_normal(problem.n) * scale
+        M = relu_oracle(Y, g, cells.masks).upper
+        full = relu_mip_oracle(Y, g, time_limit=60, engine="scip")
+        assert full.converged
+        assert full.lower == pytest.approx(M, rel=1e-9)  # a float64 value at a unit point
+        assert M * (1 - 1e-9) <= full.upper <= M * (1 + 1e-6)  # SCIP's tolerances
+        proof = relu_mip_oracle(Y, g, time_limit=60, engine="scip", threshold=1.01 * M)
+        assert proof.proved_below and proof.upper <= 1.01 * M
+        above = relu_mip_oracle(Y, g, time_limit=60, engine="scip", threshold=0.5 * M)
+        assert not above.proved_below and above.lower == pytest.approx(M, rel=1e-9)
+
+
+def test_engine_is_checked(small):
+    problem, _ = small
+    with pytest.raises(ValueError, match="engine must be"):
+        relu_mip_oracle(problem.Y, np.ones(problem.n), engine="gurobi")
+    with pytest.raises(ValueError, match="engine must be"):
+        mip_arrangement(problem.Y, engine="cplex")
