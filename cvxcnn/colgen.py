@@ -236,15 +236,30 @@ class RestrictedPrograms:
         return out
 
     def judge(self, result: ConvexFitResult, mask: np.ndarray):
-        """The oracle over every cell at ``result``'s residual; the violators outside ``mask``."""
+        """The oracle over every cell at ``result``'s residual; the violators outside ``mask``.
+
+        An oracle that takes a threshold (the MIP) prices at ``beta (1 + tol)``
+        (or the looser :func:`sufficient_oracle_upper`); when it proved no
+        violator but its upper end does not yet certify ``gap_tol``, one more
+        call proves the tighter bound (its cells up to ``beta (1 + tol)`` are
+        no violators).
+        """
         r, g = dual_direction(result.network, self.problem, self.loss)
         threshold = self.beta * (1 + self.tol)
-        options = {}
-        if getattr(self.cells, "prices_to_threshold", False):
-            enough = sufficient_oracle_upper(
-                self.loss, r, self.problem.target, self.beta, result.primal_objective, self.gap_tol
-            )
-            options = {"threshold": max(threshold, enough)}
+        if not getattr(self.cells, "prices_to_threshold", False):
+            return self._search(g, mask, threshold, {})
+        enough = sufficient_oracle_upper(
+            self.loss, r, self.problem.target, self.beta, result.primal_objective, self.gap_tol
+        )
+        oracle, violated = self._search(g, mask, threshold, {"threshold": max(threshold, enough)})
+        if not len(violated) and oracle.converged and enough < oracle.upper:
+            tighter, again = self._search(g, mask, threshold, {"threshold": enough})
+            if not len(again) and tighter.upper < oracle.upper:
+                oracle, violated = tighter, again
+        return oracle, violated
+
+    def _search(self, g: np.ndarray, mask: np.ndarray, threshold: float, options: dict):
+        """One oracle call (and the full search when pricing stopped at program cells)."""
         for _ in range(2 if options else 1):
             oracle = self.activation.oracle(self.problem.Y, g, self.cells, **options)
             if oracle.cells is not None:  # an enumeration-free oracle found cells: appended

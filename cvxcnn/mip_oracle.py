@@ -793,13 +793,15 @@ def mip_cells_oracle(
     ``converged``: the bracket closed, or ``M <= threshold`` was proven;
     False at the time limit or at a violator.
     A converged result is kept in ``cells.session`` and returned again for
-    the same ``g`` (the certificate of the network column generation just
-    priced needs no second MIP).
+    the same ``g`` when it answers the call (no threshold, or an upper end
+    below it): the certificate of the network column generation just
+    priced needs no second MIP.
     """
     start = time.perf_counter()
     cached = cells.session.get("last")
     if cached is not None and cached[0] == g.tobytes() and cached[1].n_cells == len(cells):
-        return cached[1]
+        if threshold is None or cached[1].upper <= threshold:
+            return cached[1]
     seen = relu_oracle(Y, g, cells.masks, threshold=threshold)
     limit = cells.time_limit if time_limit is None else check_positive(time_limit, "time_limit")
     starts = [seen.direction]
