@@ -130,6 +130,9 @@ REFINE_RTOL = 1e-4
 #: Tolerances of the final polishing solve; its result is used only when the
 #: solver reports ``optimal`` and the certified gap is smaller.
 POLISH_CLARABEL = {"tol_gap_abs": 1e-11, "tol_gap_rel": 1e-11, "tol_feas": 1e-11}
+#: Relative difference below which two rounds' objectives tie (the smaller gap is kept):
+#: the restricted solves run at 1e-10 tolerances.
+OBJECTIVE_TIE = 1e-9
 #: Rounds without progress after which column generation stops (and polishes).
 STALL_ROUNDS = 4
 
@@ -527,8 +530,8 @@ def run_colgen(
     Written once for an exact cell set (:class:`RestrictedPrograms`) and a
     pool that grows as the oracle finds cells (``rp.pad`` extends the masks).
     ``start``: ``time.perf_counter()`` at the caller's start. The returned
-    network is the round with the LOWEST objective (ties within 1e-12
-    relative: the smaller gap); with an anytime oracle a later round may
+    network is the round with the LOWEST objective (ties within
+    :data:`OBJECTIVE_TIE` relative: the smaller gap); with an anytime oracle a later round may
     carry a better bound, so the best certified lower bound of every round
     is reported too (``best_lower_bound``).
     """
@@ -592,13 +595,13 @@ def run_colgen(
 def _lower_objective(fit_: ConvexFitResult, gap: float, best: tuple) -> bool:
     """Whether ``fit_`` (with certified ``gap``) replaces ``best``: a lower objective.
 
-    Within 1e-12 relative the objectives tie (interior-point accuracy) and
-    the smaller certified gap wins.
+    Within :data:`OBJECTIVE_TIE` relative the objectives tie (interior-point
+    accuracy) and the smaller certified gap wins.
     """
     value, incumbent = fit_.primal_objective, best[0].primal_objective
-    if value < incumbent - 1e-12 * abs(incumbent):
+    if value < incumbent - OBJECTIVE_TIE * abs(incumbent):
         return True
-    return value <= incumbent + 1e-12 * abs(incumbent) and gap < best[1]
+    return value <= incumbent + OBJECTIVE_TIE * abs(incumbent) and gap < best[1]
 
 
 def _iteration(
