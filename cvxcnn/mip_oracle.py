@@ -1,13 +1,15 @@
-"""The ReLU oracle over EVERY cell without enumeration: a mixed-integer program (HiGHS).
+"""The ReLU oracle over EVERY cell without enumeration: a mixed-integer program (HiGHS, SCIP).
 
 ``M(g) = max_{||u|| <= 1} |g^T (Y u)_+|`` (DESIGN.md section 12), one sign
 ``s = +-1`` at a time: ``M_s = max s g^T (Y u)_+``, ``M = max(M_+, M_-)``.
 With ``w = s g`` and ``a_i = y_i^T u``:
 
-- every row with ``w_i != 0``: ``h_i >= 0``, ``h_i >= a_i`` (for ``w_i < 0``
-  the maximization pushes ``h_i`` down to ``(a_i)_+``: no binary);
-- ``w_i > 0``: a binary ``z_i`` and ``h_i <= a_i + M_i (1 - z_i)``,
+- every row: ``h_i >= 0``, ``h_i >= a_i``, ``h_i <= a_i + M_i (1 - z_i)``,
   ``h_i <= M_i z_i`` with ``M_i = ||y_i||`` and the slab ``|a_i| <= M_i``;
+  ``z_i`` is binary only where ``w_i > 0`` (for ``w_i <= 0`` the
+  maximization pushes ``h_i`` down to ``(a_i)_+``, a continuous ``z_i``
+  allows it), so the constraints do not depend on ``g`` and ONE model
+  (:class:`ReluMip`) serves both signs and every call;
 - the ball replaced by an OUTER polytope: the box ``|u_j| <= 1``,
   ``||u||_1 <= sqrt(d)``, and tangent cuts ``a^T u <= 1`` (``||a|| = 1``):
   at every incumbent ``u*`` the cut at ``u* / ||u*||`` and the cell cut at
@@ -23,9 +25,13 @@ incumbent normalized onto the ball, or its cell's maximizer). The upper end
 is as rigorous as HiGHS's dual bound (its LP tolerances, tightened here to
 1e-9); the rest of the bracket is exact float64 arithmetic.
 
-A round stops as soon as an incumbent leaves the ball (a callback
-interrupts the solve; the cuts are added and the MIP restarts, warm-started
-from the best point of the ball), as in the prototype of issue 14.
+After each solve the incumbents outside the ball give cuts and the MIP is
+solved again (warm-started from the best point of the ball). With a
+``threshold`` (column generation's pricing) a callback stops the solve at
+the first point above it or once the dual bound proves ``M_s <= threshold``;
+:func:`cell_ascent` walks over adjacent cells for strong violators. The
+``engine="scip"`` variant (:mod:`cvxcnn.scip_oracle`) solves the same
+big-M model over the exact ball with SCIP (docs/certificates.md).
 """
 
 from __future__ import annotations
