@@ -35,15 +35,20 @@ import hashlib
 import itertools
 import logging
 import math
-import numbers
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linprog
 from tqdm.auto import tqdm
 
-from cvxcnn.validation import check_finite_array, check_positive_int, check_random_state
+from cvxcnn.validation import (
+    check_finite_array,
+    check_fraction,
+    check_patch_matrix,
+    check_positive_int,
+    check_random_state,
+)
 
 __all__ = [
     "ArrangementTooLargeError",
@@ -296,19 +301,6 @@ def relu_count_bound(n: int, rank: int) -> int:
     return 2 * sum(math.comb(n - 1, k) for k in range(min(rank, n)))
 
 
-def _check_patch_matrix(Y: object) -> np.ndarray:
-    return np.ascontiguousarray(check_finite_array(Y, "Y", ndim=2))
-
-
-def _check_fraction(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number in [0, 1]; got {value!r}")
-    v = float(value)
-    if not 0.0 <= v <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1]; got {value!r}")
-    return v
-
-
 def _unit_rows(Z: np.ndarray) -> np.ndarray:
     """Rows of ``Z`` (all nonzero) scaled to unit Euclidean norm."""
     return Z / np.linalg.norm(Z, axis=1, keepdims=True)
@@ -399,7 +391,7 @@ def patterns_from_generators(Y: object, U: object, *, method: str = "given") -> 
     PatternSet
         At most ``m`` patterns in order of first appearance, ``exact=False``.
     """
-    Y = _check_patch_matrix(Y)
+    Y = check_patch_matrix(Y)
     U = check_finite_array(U, "U", ndim=2)
     if U.shape[1] != Y.shape[1]:
         raise ValueError(
@@ -504,9 +496,9 @@ def sample_relu_patterns(
         ``"mixed"`` (by the generators actually drawn). Gaussian generators
         come first, so a duplicate keeps its Gaussian generator.
     """
-    Y = _check_patch_matrix(Y)
+    Y = check_patch_matrix(Y)
     n_samples = check_positive_int(n_samples, "n_samples")
-    fraction = _check_fraction(data_directed, "data_directed")
+    fraction = check_fraction(data_directed, "data_directed")
     rng = check_random_state(random_state)
     U, method = sample_generators(Y, n_samples, fraction, rng)
     return patterns_from_generators(Y, U, method=method)
@@ -860,11 +852,13 @@ def _all_cells(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- #
 
 
-def _max_slack(A: np.ndarray) -> tuple[float, np.ndarray | None]:
-    """Solve ``max s  s.t.  A u >= s, -1 <= u <= 1, s <= 1`` (A has unit rows).
+def max_slack(A: np.ndarray) -> tuple[float, np.ndarray | None]:
+    """Solve ``max s  s.t.  A u >= s, -1 <= u <= 1, s <= 1`` (A (k, d) has unit rows).
 
-    Returns the optimum ``s`` and its ``u``; the open cone ``A u > 0`` is
-    nonempty iff ``s > 0`` (``_LP_TOL`` in practice).
+    Returns the optimum ``s`` and its ``u`` (d,), or ``(-inf, None)`` when the
+    LP fails; the open cone ``A u > 0`` is nonempty iff ``s > 0`` (``_LP_TOL``
+    in practice). The maximizer is a well-centred interior point, unlike a
+    sampled generator that may sit next to a facet (the facet hull uses it).
     """
     k, d = A.shape
     c = np.zeros(d + 1)
@@ -884,7 +878,7 @@ def _max_slack(A: np.ndarray) -> tuple[float, np.ndarray | None]:
 
 def _interior_witness(A: np.ndarray) -> np.ndarray | None:
     """An interior point of the open cone ``A u > 0``, or None if it is not full-dimensional."""
-    slack, u = _max_slack(A)
+    slack, u = max_slack(A)
     if u is None or slack <= _LP_TOL or not np.all(A @ u > 0):
         return None
     return u
@@ -988,7 +982,7 @@ def _enumerate(
     Y: object, max_cells: int, method: str, progress: bool
 ) -> tuple[PatternSet, dict[str, int]]:
     """:func:`enumerate_relu_patterns` plus the verification counts."""
-    Y = _check_patch_matrix(Y)
+    Y = check_patch_matrix(Y)
     max_cells = check_positive_int(max_cells, "max_cells")
     if method not in EXACT_METHODS:
         raise ValueError(
@@ -1098,7 +1092,7 @@ def hyperplane_classes(Y: object) -> np.ndarray:
     ndarray of shape (n,), int
         Class index in ``0 .. K-1`` for every nonzero row, ``-1`` for zero rows.
     """
-    Y = _check_patch_matrix(Y)
+    Y = check_patch_matrix(Y)
     nonzero = _nonzero_rows(Y)
     classes = np.full(Y.shape[0], -1, dtype=np.int64)
     if nonzero.any():
@@ -1166,6 +1160,9 @@ class PatternStream:
     chunk_size : int
     count_bound : int
         ``relu_count_bound(m, rank)``; generic data attain it.
+    rank, hyperplanes : int
+        Rank ``r`` and number ``m`` of the distinct hyperplanes (nonzero rows
+        up to positive scale).
     digest : str
         :func:`matrix_digest` of ``Y``.
     n_cells, n_chunks : int
@@ -1184,7 +1181,7 @@ class PatternStream:
     def __init__(
         self, Y: object, *, chunk_size: int = 65536, progress: bool = False, cache: bool = False
     ) -> None:
-        self.Y = _check_patch_matrix(Y)
+        self.Y = check_patch_matrix(Y)
         self.cache = bool(cache)
         self._cached: list[tuple[np.ndarray, np.ndarray]] | None = None
         self.chunk_size = check_positive_int(chunk_size, "chunk_size")
@@ -1193,7 +1190,9 @@ class PatternStream:
         self._nonzero = _nonzero_rows(self.Y)
         self._red = reduce_hyperplanes(self.Y[self._nonzero]) if self._nonzero.any() else None
         red = self._red
-        self.count_bound = 1 if red is None else relu_count_bound(red.rows.shape[0], red.rank)
+        self.rank = 0 if red is None else red.rank
+        self.hyperplanes = 0 if red is None else red.rows.shape[0]
+        self.count_bound = 1 if red is None else relu_count_bound(self.hyperplanes, self.rank)
         self.n_cells = self.n_chunks = self.repaired = self.dropped = 0
         self.complete = False
 
@@ -1246,6 +1245,46 @@ class PatternStream:
         self.complete = True
         if self.cache and self._cached is None:
             self._cached = packed
+
+    @property
+    def cached(self) -> bool:
+        """A complete pass is held bit-packed (later passes and :meth:`replay` use it)."""
+        return self._cached is not None
+
+    def cached_sizes(self) -> list[int]:
+        """Cells of each cached chunk, in order (empty before a complete cached pass)."""
+        return [bits.shape[0] for bits, _ in self._cached or []]
+
+    def replay(
+        self, rows: Callable[[int], np.ndarray | None], order: Iterable[int] | None = None
+    ) -> Iterator[tuple[int, np.ndarray, PatternSet]]:
+        """A pass over the cached chunks, chunk ``i`` cut to the cells ``rows(i)`` selects.
+
+        ``rows(i)`` is called when chunk ``i`` is reached (indices into it,
+        or None for all of it); only the selected cells are unpacked, and a
+        chunk with none is skipped. ``order``: the chunks' order (default:
+        as cached; every chunk must appear once). Yields ``(i, index,
+        cells)``. The pass is ``complete`` (and ``n_cells`` counts every
+        cell) at its end: the caller answers for the cells it did not select.
+        """
+        if self._cached is None:
+            raise RuntimeError("replay needs a cached stream after one complete pass")
+        n = self.Y.shape[0]
+        self.n_cells = self.n_chunks = 0
+        self.complete = False
+        order = list(range(len(self._cached)) if order is None else order)
+        if sorted(order) != list(range(len(self._cached))):
+            raise ValueError("order must list every cached chunk once")
+        for i in order:
+            bits, gens = self._cached[i]
+            self.n_cells += bits.shape[0]
+            self.n_chunks += 1
+            index = rows(i)
+            index = np.arange(bits.shape[0]) if index is None else np.asarray(index, np.intp)
+            if index.size:
+                masks = np.unpackbits(bits[index], axis=1, count=n).astype(bool)
+                yield i, index, PatternSet(masks, gens[index], False, "streamed", self.count_bound)
+        self.complete = True
 
     def _from_cache(self) -> Iterator[PatternSet]:
         n = self.Y.shape[0]

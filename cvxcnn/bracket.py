@@ -40,11 +40,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cvxcnn.certificates import Certificate, guard_certified, relative_gap
+from cvxcnn.certificates import Certificate, gap_fields, guard_certified
 from cvxcnn.certificates import certify as dual_certificate
 from cvxcnn.facets import FacetReduction
 from cvxcnn.fitting import fit_st
-from cvxcnn.losses import Loss, get_loss
+from cvxcnn.losses import Loss, check_objective
 from cvxcnn.networks import primal_objective
 from cvxcnn.problem import PatchProblem
 from cvxcnn.results import Result
@@ -194,8 +194,7 @@ def fixed_threshold_bracket(
     Bracket
     """
     lam = check_positive(threshold, "threshold")
-    beta = check_positive(beta, "beta")
-    loss = get_loss(loss)
+    beta, loss = check_objective(beta, loss)
     given = _check_given(networks, lam)
     target = _FixedThreshold(problem, triples, lam, beta, loss, solver)
     if fit is None:
@@ -213,15 +212,13 @@ def fixed_threshold_bracket(
         cert = target.certify(nets[source])
         dual_lower, dual_kind = cert.lower_bound, cert.certificate
     upper = candidates[source]
-    gap = upper - lower
     return Bracket(
         threshold=lam,
         lower=lower,
         lower_kind=CERTIFIED if certified else ESTIMATE,
         upper=upper,
         upper_source=source,
-        gap=gap,
-        relative_gap=relative_gap(upper, lower),
+        **gap_fields(upper, lower),
         candidates=candidates,
         zero_threshold_neurons=zero,
         beta=beta,
@@ -243,6 +240,10 @@ class _FixedThreshold:
     beta: float
     loss: Loss
     solver: str
+
+    def objective(self) -> dict:
+        """``beta``, ``threshold`` and ``loss``: the fixed-``lambda`` objective, as keywords."""
+        return {"beta": self.beta, "threshold": self.threshold, "loss": self.loss}
 
     def fit_6a(
         self,
@@ -313,12 +314,7 @@ def _rescaled_networks(
     if polish:
         for name in list(nets):
             nets[f"{name}+polish"] = polish_st_network(
-                nets[name],
-                target.data,
-                beta=target.beta,
-                threshold=lam,
-                loss=target.loss,
-                max_iter=max_iter,
+                nets[name], target.data, max_iter=max_iter, **target.objective()
             )
     return nets, zero
 
@@ -339,12 +335,10 @@ def _upper_candidates(
         restarts = st_random_restarts(
             target.data,
             n_neurons=n_neurons or max(1, fit.neurons),
-            beta=target.beta,
-            threshold=target.threshold,
-            loss=target.loss,
             n_restarts=n_restarts,
             max_iter=max_iter,
             random_state=random_state,
+            **target.objective(),
         )
         nets["restarts"] = restarts.best_network
     for i, net in enumerate(given):

@@ -40,11 +40,10 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from cvxcnn.activations import Activation, activation_of
-from cvxcnn.losses import Loss, get_loss
+from cvxcnn.losses import Loss, check_objective
 from cvxcnn.networks import predict, primal_objective
 from cvxcnn.problem import PatchProblem
 from cvxcnn.results import Result
-from cvxcnn.validation import check_positive
 
 CERTIFIED = "certified"
 ESTIMATED = "estimated"
@@ -156,6 +155,11 @@ def certificate_problem(upper: float, lower: float) -> str:
 def relative_gap(upper: float, lower: float) -> float:
     """``(upper - lower) / |upper|``, every certificate's relative gap (inf at ``upper == 0``)."""
     return (upper - lower) / abs(upper) if upper != 0 else math.inf
+
+
+def gap_fields(upper: float, lower: float) -> dict:
+    """``{"gap": upper - lower, "relative_gap": ...}``: the gap entries of every bound result."""
+    return {"gap": upper - lower, "relative_gap": relative_gap(upper, lower)}
 
 
 def guard_certified(kind: str, upper: float, lower: float, what: str) -> None:
@@ -348,8 +352,7 @@ def bound_network(
     -------
     Certificate
     """
-    beta = check_positive(beta, "beta")
-    loss = get_loss(loss)
+    beta, loss = check_objective(beta, loss)
     activation = activation_of(network)
     with np.errstate(over="ignore", invalid="ignore"):  # huge weights: judged below
         upper = primal_objective(network, problem, beta, loss)
@@ -368,12 +371,10 @@ def bound_network(
     seconds = time.perf_counter() - start
     s, lower = dual_bound(loss, r, problem.target, beta, oracle.upper)
     kind, message = _verdict(source.exhaustive(oracle), upper, lower)
-    gap = upper - lower
     return Certificate(
         upper_bound=upper,
         lower_bound=lower,
-        gap=gap,
-        relative_gap=relative_gap(upper, lower),
+        **gap_fields(upper, lower),
         certificate=kind,
         oracle=f"{source.label}/{oracle.method}",
         oracle_cells=int(oracle.n_cells),

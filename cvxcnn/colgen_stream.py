@@ -14,7 +14,7 @@ refinement on the active set and the final polish are those of
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,8 +25,27 @@ from cvxcnn.colgen import ColgenLoop, ColgenResult, RestrictedPrograms, run_colg
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.problem import PatchProblem
 from cvxcnn.reconstruct import natural_scale
-from cvxcnn.streaming import certify_streamed, streamed_relu_oracle
+from cvxcnn.results import json_ready
+from cvxcnn.streaming import CellBounds, certify_streamed, streamed_relu_oracle
 from cvxcnn.validation import check_positive, check_positive_int
+
+
+@dataclass
+class StreamedColgenResult(ColgenResult):
+    """:class:`~cvxcnn.colgen.ColgenResult` with a record of each pass over the stream.
+
+    Attributes
+    ----------
+    passes : list of dict
+        Per pass (pricing, then the certificates): ``seconds``, ``cells``,
+        ``skipped`` (by their carried bounds), ``solved`` (NNLS) and ``upper``.
+    """
+
+    passes: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """:meth:`ColgenResult.to_dict` plus ``colgen_passes``."""
+        return {**super().to_dict(), "colgen_passes": json_ready(self.passes)}
 
 
 @dataclass
@@ -39,17 +58,30 @@ class StreamedPrograms(RestrictedPrograms):
 
     stream: PatternStream | None = None
     keep: int = 50
+    bounds: CellBounds | None = None
+    passes: list = field(default_factory=list)
 
     def judge(self, result, mask):
         """The streamed oracle at ``result``'s residual; violators outside ``mask``, worst first.
 
-        New violators are appended to the pool; the indices refer to it.
+        Up to ``keep`` violators per sign; new ones are appended to the pool
+        (the indices refer to it). Cells whose carried bound
+        (:class:`~cvxcnn.streaming.CellBounds`) is below the threshold are
+        skipped.
         """
         _, g = dual_direction(result.network, self.problem, self.loss)
         program = self.cells.masks[np.flatnonzero(mask)]
         oracle = streamed_relu_oracle(
-            self.problem.Y, g, stream=self.stream, keep=self.keep, exclude=program
+            self.problem.Y,
+            g,
+            stream=self.stream,
+            keep=self.keep,
+            exclude=program,
+            threshold=self.beta * (1 + self.tol),
+            bounds=self.bounds,
+            budget=self.keep,
         )
+        self._log(oracle)
         found = oracle.cells.subset(np.flatnonzero(oracle.cell_lower > self.beta * (1 + self.tol)))
         return oracle, self._indices(found)
 
@@ -63,10 +95,29 @@ class StreamedPrograms(RestrictedPrograms):
             index_of = {key: i for i, key in enumerate(self.activation.keys(self.cells))}
         return np.array([index_of[k] for k in self.activation.keys(found)], dtype=np.intp)
 
+    def _log(self, oracle: object) -> None:
+        """One record per pass: seconds, cells screened and skipped by their bounds."""
+        skipped = self.bounds.skipped if self.bounds is not None else 0
+        self.passes.append(
+            {"seconds": oracle.seconds, "cells": oracle.n_cells, "skipped": skipped,
+             "solved": oracle.n_solved, "upper": oracle.upper}
+        )  # fmt: skip
+
     def certify(self, network: object) -> Certificate:
-        return certify_streamed(
-            network, self.problem, beta=self.beta, loss=self.loss, stream=self.stream
+        cert = certify_streamed(
+            network,
+            self.problem,
+            beta=self.beta,
+            loss=self.loss,
+            stream=self.stream,
+            bounds=self.bounds,
         )
+        skipped = self.bounds.skipped if self.bounds is not None else 0
+        self.passes.append(
+            {"seconds": cert.oracle_seconds, "cells": self.stream.n_cells, "skipped": skipped,
+             "certificate": cert.relative_gap}
+        )  # fmt: skip
+        return cert
 
     def total_cells(self) -> int:
         return self.stream.n_cells if self.stream.complete else self.stream.count_bound
@@ -79,7 +130,7 @@ def solve_colgen_streamed(
     loss: str | Loss = "squared",
     initial: int = 10,
     tol: float = 1e-6,
-    add_per_iteration: int = 50,
+    add_per_iteration: int = 100,
     max_iterations: int = 100,
     solver: str = "CLARABEL",
     solver_options: dict | None = None,
@@ -88,16 +139,29 @@ def solve_colgen_streamed(
     gap_tol: float = 1e-7,
     chunk_size: int = 65536,
     max_memory: float | None = None,
+    stream: PatternStream | None = None,
 ) -> ColgenResult:
     """Certified ReLU optimum by column generation, pricing over a stream of every cell.
+
+    Each round runs one pass over the stream at the restricted optimum's
+    residual and adds up to ``add_per_iteration`` most violated cells PER
+    SIGN of the dual constraint (``2 add_per_iteration`` in all). After the
+    first pass the stream replays its bit-packed cache and every cell keeps
+    an upper bound (:class:`~cvxcnn.streaming.CellBounds`) that moves with
+    the residual by a Lipschitz step: a pass unpacks and screens only the
+    cells whose bound may exceed the threshold (late rounds skip most).
+    The program keeps its active cells plus the new ones (at most ``n + 1``
+    are active at an optimum).
 
     Parameters
     ----------
     problem : PatchProblem
-    beta, loss, tol, add_per_iteration, max_iterations, solver, solver_options, gap_tol
+    beta, loss, tol, max_iterations, solver, solver_options, gap_tol
         As in :func:`cvxcnn.colgen.solve_colgen`.
     initial : int
         Sampled starting cells (seeded by ``random_state``).
+    add_per_iteration : int
+        Violated cells added per round and per sign.
     random_state : int, Generator or None
     progress : bool
         One line per round and a tqdm bar over the first enumeration.
@@ -106,26 +170,36 @@ def solve_colgen_streamed(
         stream keeps its cells bit-packed after the first pass).
     max_memory : float or None
         Bytes each restricted program may take.
+    stream : PatternStream, optional
+        A stream of ``problem.Y``'s cells (made cached here if it is not);
+        default ``stream_relu_patterns(problem.Y, chunk_size, cache=True)``.
 
     Returns
     -------
     ColgenResult
         ``certificate.oracle == "streamed/streamed-enumeration"``; certified
-        only when the stream covered every cell.
+        only when the stream covered every cell. ``passes`` (JSON
+        ``colgen_passes``): seconds and skipped cells of each pass.
     """
     beta = check_positive(beta, "beta")
     tol = check_positive(tol, "tol", allow_zero=True)
     initial = check_positive_int(initial, "initial")
+    keep = check_positive_int(add_per_iteration, "add_per_iteration")
     loss = get_loss(loss)
     if solver_options is None and solver.upper() == "CLARABEL":
         solver_options = TIGHT_CLARABEL
     start = time.perf_counter()
-    stream = PatternStream(problem.Y, chunk_size=chunk_size, progress=progress, cache=True)
+    if stream is None:
+        stream = PatternStream(problem.Y, chunk_size=chunk_size, progress=progress, cache=True)
+    elif stream.Y.shape != problem.Y.shape or not np.array_equal(stream.Y, problem.Y):
+        raise ValueError("stream must enumerate the cells of problem.Y (build it from problem.Y)")
+    stream.cache = True
     pool = sample_relu_patterns(problem.Y, initial, random_state=random_state)
     rp = StreamedPrograms(
         get_activation("relu"), problem, pool, beta, loss, tol, solver, solver_options,
-        False, max_memory, natural_scale(problem), stream=stream,
-        keep=check_positive_int(add_per_iteration, "add_per_iteration"),
+        False, max_memory, natural_scale(problem), stream=stream, keep=keep,
+        bounds=CellBounds(problem.Y),
     )  # fmt: skip
-    loop = ColgenLoop(add_per_iteration, max_iterations, gap_tol, True, progress)
-    return run_colgen(rp, np.ones(len(pool), dtype=bool), loop, start)
+    loop = ColgenLoop(2 * keep, max_iterations, gap_tol, True, progress)
+    result = run_colgen(rp, np.ones(len(pool), dtype=bool), loop, start)
+    return StreamedColgenResult(**vars(result), passes=rp.passes)

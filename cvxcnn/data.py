@@ -431,15 +431,31 @@ _DIHEDRAL: tuple[Callable[[np.ndarray], np.ndarray], ...] = (
 )
 
 
-def load_phantom(
-    n_images: int = 1,
-    *,
-    size: int = 32,
-    noise: float = 0.1,
-    noise_type: str = "gaussian",
-    random_state: int | np.random.Generator | None = 0,
-    offset: int = 0,
-) -> DenoisingData:
+def _square_image_loader(name: str, clean_images: Callable[[_Draw], np.ndarray]) -> Callable:
+    """The loader ``load_<name>`` of square images: arguments checked once, noise added once.
+
+    ``clean_images(draw)`` returns the clean images of ``draw.indices``, shape
+    ``(len(draw.indices), draw.extent, draw.extent)``; its docstring is the loader's.
+    """
+
+    def load(
+        n_images: int = 1,
+        *,
+        size: int = 32,
+        noise: float = 0.1,
+        noise_type: str = "gaussian",
+        random_state: int | np.random.Generator | None = 0,
+        offset: int = 0,
+    ) -> DenoisingData:
+        draw = _draw(name, 2, n_images, noise, noise_type, random_state, offset, ("size", size))
+        return draw.finish(clean_images(draw))
+
+    load.__name__ = load.__qualname__ = f"load_{name}"
+    load.__doc__ = clean_images.__doc__
+    return load
+
+
+def _phantom_images(draw: _Draw) -> np.ndarray:
     """Noisy Shepp-Logan phantom (``skimage.data.shepp_logan_phantom``).
 
     The 400x400 phantom (values in ``[0, 1]``) is resized with anti-aliasing
@@ -468,21 +484,11 @@ def load_phantom(
     """
     from skimage.data import shepp_logan_phantom
 
-    draw = _draw("phantom", 2, n_images, noise, noise_type, random_state, offset, ("size", size))
     base = _resize(np.asarray(shepp_logan_phantom(), dtype=np.float64), draw.extent)
-    clean = np.stack([_DIHEDRAL[j % len(_DIHEDRAL)](base) for j in draw.indices]).copy()
-    return draw.finish(clean)
+    return np.stack([_DIHEDRAL[j % len(_DIHEDRAL)](base) for j in draw.indices]).copy()
 
 
-def load_camera(
-    n_images: int = 1,
-    *,
-    size: int = 32,
-    noise: float = 0.1,
-    noise_type: str = "gaussian",
-    random_state: int | np.random.Generator | None = 0,
-    offset: int = 0,
-) -> DenoisingData:
+def _camera_images(draw: _Draw) -> np.ndarray:
     """Noisy views of the cameraman image (``skimage.data.camera``).
 
     The 512x512 uint8 image is scaled to ``[0, 1]``.  Image 0 of the
@@ -512,7 +518,6 @@ def load_camera(
     """
     from skimage.data import camera
 
-    draw = _draw("camera", 2, n_images, noise, noise_type, random_state, offset, ("size", size))
     size, indices = draw.extent, draw.indices
     stop = int(indices[-1]) + 1  # offset + n_images
     picture = np.asarray(camera(), dtype=np.float64) / 255.0
@@ -535,7 +540,11 @@ def load_camera(
         else:
             r, c = divmod(int(order[j - 1]), span)
             clean[i] = zoomed[r : r + size, c : c + size]
-    return draw.finish(clean)
+    return clean
+
+
+load_phantom = _square_image_loader("phantom", _phantom_images)
+load_camera = _square_image_loader("camera", _camera_images)
 
 
 def _synthetic_signal(rng: np.random.Generator, length: int) -> np.ndarray:

@@ -6,15 +6,19 @@ import time
 
 import numpy as np
 
-from cvxcnn.activations import get_activation
 from cvxcnn.cells import DEFAULT_MAX_CELLS, make_cells
 from cvxcnn.fitting import fit
 from cvxcnn.losses import Loss
 from cvxcnn.networks import predict as network_predict
 from cvxcnn.networks import primal_objective
 from cvxcnn.patches import as_batch, infer_spatial_dims
-from cvxcnn.problem import PatchProblem, make_problem, predictions_to_images
+from cvxcnn.problem import PROBLEM_OPTIONS, PatchProblem, make_problem, predictions_to_images
 from cvxcnn.results import ConvexFitResult
+
+#: Which parameters reach which step of ``ConvexCNN.fit`` (``spatial_dims`` is ``fit``'s own).
+_GEOMETRY = tuple(name for name in PROBLEM_OPTIONS if name != "spatial_dims")
+_CELL_OPTIONS = ("activation", "data_directed", "random_state", "max_cells")
+_FIT_OPTIONS = ("beta", "loss", "solver", "solver_options", "facets", "backend", "n_jobs")
 
 
 class ConvexCNN:
@@ -112,18 +116,12 @@ class ConvexCNN:
         self.backend = backend
         self.n_jobs = n_jobs
 
+    def _options(self, names: tuple[str, ...]) -> dict:
+        """The estimator's parameters ``names``, as keyword arguments."""
+        return {name: getattr(self, name) for name in names}
+
     def _make_problem(self, X: np.ndarray, y: np.ndarray, spatial_dims: int | None):
-        return make_problem(
-            X,
-            y,
-            kernel_size=self.kernel_size,
-            spatial_dims=spatial_dims,
-            stride=self.stride,
-            padding=self.padding,
-            bias=self.bias,
-            residual=self.residual,
-            readout=self.readout,
-        )
+        return make_problem(X, y, spatial_dims=spatial_dims, **self._options(_GEOMETRY))
 
     def fit(self, X: np.ndarray, y: np.ndarray, *, spatial_dims: int | None = None):
         """Fit to inputs ``X`` and targets ``y``.
@@ -145,26 +143,11 @@ class ConvexCNN:
         self.spatial_dims_ = spatial_dims
         self.problem_ = self._make_problem(X, y, spatial_dims)
         start = time.perf_counter()
-        self.patterns_ = make_cells(
-            self.problem_.Y,
-            self.patterns,
-            activation=get_activation(self.activation),
-            data_directed=self.data_directed,
-            random_state=self.random_state,
-            max_cells=self.max_cells,
-        )
+        cell_options = self._options(_CELL_OPTIONS)
+        self.patterns_ = make_cells(self.problem_.Y, self.patterns, **cell_options)
         self.pattern_seconds_ = time.perf_counter() - start
-        self.result_: ConvexFitResult = fit(
-            self.problem_,
-            self.patterns_,
-            beta=self.beta,
-            loss=self.loss,
-            solver=self.solver,
-            solver_options=self.solver_options,
-            facets=self.facets,
-            backend=self.backend,
-            n_jobs=self.n_jobs,
-        )
+        fit_options = self._options(_FIT_OPTIONS)
+        self.result_: ConvexFitResult = fit(self.problem_, self.patterns_, **fit_options)
         if self.result_.network is None:
             raise RuntimeError(f"the convex solve failed: {self.result_.message}")
         self.network_ = self.result_.network

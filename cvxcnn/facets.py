@@ -36,7 +36,8 @@ from scipy.optimize import linprog
 from scipy.spatial import ConvexHull, QhullError
 from tqdm.auto import tqdm
 
-from cvxcnn.arrangements import PatternSet, hyperplane_classes, reduce_hyperplanes
+from cvxcnn.arrangements import PatternSet, hyperplane_classes, max_slack, reduce_hyperplanes
+from cvxcnn.executor import map_calls, worker_count
 
 
 def _void_keys(packed: np.ndarray) -> np.ndarray:
@@ -120,6 +121,14 @@ AUTO_MIN_ROWS_PER_DIM = 20
 SOLVE_SECONDS_PER_NONZERO = 4.5e-6
 SAVED_FRACTION = 0.5
 PILOT_CONES = 12
+#: Qhull seconds per cone by the rank of the patch matrix (the measurements above: dense
+#: n = 400, wall time; digits at rank 9 measured 8-10 ms, so these are the upper end).
+QHULL_SECONDS_BY_RANK = {5: 2.4e-3, 8: 7.9e-3, 9: 20e-3, 10: 70e-3, 11: 211e-3}
+#: :func:`hull_decision` decides without a pilot when the predicted reduction time and the
+#: predicted solve time saved differ by more than this factor (dense n = 400, d = 10, P = 500:
+#: 35 s predicted for 18 s saved, 1.9x: off with no Qhull call; digits n = 256, d = 9: within
+#: the margin, so the pilot measures).
+CLEAR_MARGIN = 1.5
 
 #: Relative violation of a dropped row (see :func:`violated_dropped_rows`) beyond
 #: which a reduced program is re-solved with that row added.
@@ -184,29 +193,6 @@ class FacetReduction:
             "seconds": self.seconds,
             "full_cones": self.full_cones,
         }
-
-
-def _max_slack_center(A: np.ndarray) -> tuple[float, np.ndarray]:
-    """``max t  s.t.  A u >= t, -1 <= u <= 1, t <= 1`` for unit rows ``A`` (k, r).
-
-    The maximizer is a well-centred interior point (the hull's points
-    ``a / (a . u)`` stay of moderate size), unlike a sampled generator that
-    may sit next to a facet.
-    """
-    k, r = A.shape
-    c = np.zeros(r + 1)
-    c[-1] = -1.0
-    res = linprog(
-        c,
-        A_ub=np.hstack([-A, np.ones((k, 1))]),
-        b_ub=np.zeros(k),
-        bounds=[(-1.0, 1.0)] * r + [(None, 1.0)],
-        method="highs",
-        options=_HIGHS_OPTIONS,
-    )
-    if res.status != 0:
-        return -np.inf, np.zeros(r)
-    return float(-res.fun), np.asarray(res.x[:r])
 
 
 def _hull_vertices(A: np.ndarray, u: np.ndarray) -> np.ndarray | None:
@@ -348,6 +334,7 @@ def cone_facet_mask(
     interior: np.ndarray | None = None,
     progress: bool = False,
     n_jobs: int | None = None,
+    executor: object = None,
 ) -> FacetReduction:
     """Facet rows of each pattern's cone for ANY pattern set (sampled or given).
 
@@ -365,6 +352,9 @@ def cone_facet_mask(
         Show a tqdm bar over cones.
     n_jobs : int or None
         Processes for the per-cone loop (None: 1; -1: every CPU).
+    executor : None, int, "local", address or distributed.Client
+        Runs the per-cone chunks instead (:func:`cvxcnn.executor.map_calls`,
+        e.g. a Dask cluster); the reduction is the serial one.
 
     Returns
     -------
@@ -382,6 +372,7 @@ def cone_facet_mask(
         interior=interior,
         progress=progress,
         n_jobs=n_jobs,
+        executor=executor,
     )
 
 
@@ -401,6 +392,7 @@ def signed_cone_facets(
     interior: np.ndarray | None = None,
     progress: bool = False,
     n_jobs: int | None = None,
+    executor: object = None,
 ) -> FacetReduction:
     """Facet rows of the cones ``{w : s_ij y_j . w >= 0 for s_ij != 0}``.
 
@@ -431,6 +423,8 @@ def signed_cone_facets(
         Show a tqdm bar over cones.
     n_jobs : int or None
         Processes for the per-cone loop (None: 1; -1: every CPU).
+    executor : None, int, "local", address or distributed.Client
+        Runs the per-cone chunks instead (:func:`cvxcnn.executor.map_calls`).
 
     Returns
     -------
@@ -474,10 +468,15 @@ def signed_cone_facets(
             )
         centers, centered = _analytic_centers(class_sign, rows, interior @ basis)
         centered &= consistent
-    chunks = np.array_split(np.arange(P), max(1, min(P, 8 * _resolve_jobs(n_jobs))))
+    workers = _resolve_jobs(n_jobs) if executor is None else worker_count(executor)
+    chunks = np.array_split(np.arange(P), max(1, min(P, 8 * workers)))
     args = [(class_sign[c], consistent[c], centers[c], centered[c], rows, method) for c in chunks]
+    if executor is None:
+        mapped = _map_chunks(args, n_jobs)
+    else:
+        mapped = iter(map_calls(_facets_of_chunk, args, executor=executor))
     with tqdm(total=P, disable=not progress, unit="cone", desc="facets") as bar:
-        for c, results in zip(chunks, _map_chunks(args, n_jobs), strict=True):
+        for c, results in zip(chunks, mapped, strict=True):
             for i, (status, facet_classes) in zip(c, results, strict=True):
                 if status == "full":  # no interior (or opposite signs on a hyperplane)
                     present_rows = signs[i] != 0
@@ -537,7 +536,7 @@ def _facets_of_chunk(
             u = centers[i]
             slack = float((A @ u).min() / np.linalg.norm(u))
         else:
-            slack, u = _max_slack_center(A)
+            slack, u = max_slack(A)
             if slack > _CENTER_TOL:  # the LP's vertex solution, centred: Qhull needs both
                 u = _analytic_centers(class_sign[i : i + 1], rows, u[None, :])[0][0]
                 slack = float((A @ u).min() / np.linalg.norm(u))
@@ -567,18 +566,47 @@ def hull_pays_off(A: np.ndarray, rows_per_dim: int = AUTO_MIN_ROWS_PER_DIM) -> b
     return int(np.linalg.matrix_rank(A)) <= HULL_MAX_RANK
 
 
+def predicted_hull_seconds(rank: int) -> float:
+    """Qhull seconds per cone at this rank: :data:`QHULL_SECONDS_BY_RANK`, log-interpolated."""
+    ranks = np.array(sorted(QHULL_SECONDS_BY_RANK), dtype=float)
+    logs = np.log([QHULL_SECONDS_BY_RANK[int(k)] for k in ranks])
+    slope = (logs[-1] - logs[-2]) / (ranks[-1] - ranks[-2])
+    if rank > ranks[-1]:  # beyond the table: the last measured growth per dimension
+        return float(np.exp(logs[-1] + slope * (rank - ranks[-1])))
+    return float(np.exp(np.interp(rank, ranks, logs)))
+
+
+def hull_decision(rank: int, n_cones: int, full_nonzeros: int, n_jobs: int | None = None) -> str:
+    """``"hull"``, ``"off"`` or ``"pilot"`` for ``facets="auto"`` from the sizes alone.
+
+    Predicted reduction time ``predicted_hull_seconds(rank) * n_cones / jobs``
+    against the predicted solve time saved ``SAVED_FRACTION *
+    SOLVE_SECONDS_PER_NONZERO * full_nonzeros``: beyond :data:`CLEAR_MARGIN`
+    either way the answer is clear and no cone is reduced to find out;
+    within it a timed pilot (:func:`pilot_reduction`) decides.
+    """
+    cost = predicted_hull_seconds(rank) * n_cones / _resolve_jobs(n_jobs)
+    saved = SAVED_FRACTION * SOLVE_SECONDS_PER_NONZERO * full_nonzeros
+    if cost >= CLEAR_MARGIN * saved:
+        return "off"
+    return "hull" if cost * CLEAR_MARGIN <= saved else "pilot"
+
+
 def pilot_reduction(
     reduce: Callable[[np.ndarray, int | None], FacetReduction],
     n_cones: int,
     full_nonzeros: int,
     n_jobs: int | None = None,
+    rank: int | None = None,
 ) -> FacetReduction | None:
     """A facet reduction only where it is predicted to pay for itself end to end.
 
-    Reduces the first :data:`PILOT_CONES` cones, predicts the time of the
-    rest from theirs, and finishes only when that is below the predicted
-    solve time saved (see :data:`SOLVE_SECONDS_PER_NONZERO`); the pilot's
-    cones are kept, so nothing is computed twice.
+    With ``rank`` (of the patch matrix), :func:`hull_decision` first: a clear
+    case reduces every cone or none without a pilot. Otherwise reduces the
+    first :data:`PILOT_CONES` cones, predicts the time of the rest from
+    theirs, and finishes only when that is below the predicted solve time
+    saved (see :data:`SOLVE_SECONDS_PER_NONZERO`); the pilot's cones are
+    kept, so nothing is computed twice.
 
     Parameters
     ----------
@@ -590,12 +618,19 @@ def pilot_reduction(
         Nonzeros of the program without reduction.
     n_jobs : int or None
         Processes for the rest of the cones.
+    rank : int or None
+        Rank of the patch matrix, for the pilot-free decision (None: always a pilot).
 
     Returns
     -------
     FacetReduction or None
         None when the reduction is predicted to cost more than it saves.
     """
+    decision = "pilot" if rank is None else hull_decision(rank, n_cones, full_nonzeros, n_jobs)
+    if decision == "off":
+        return None
+    if decision == "hull":
+        return reduce(np.arange(n_cones), n_jobs)
     k = min(n_cones, PILOT_CONES)
     cpu = time.process_time()  # CPU time: other processes on a shared machine do not count
     pilot = reduce(np.arange(k), None)

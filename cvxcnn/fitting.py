@@ -45,7 +45,7 @@ from cvxcnn.soft_threshold.programs import (
     result_from_st_program,
 )
 from cvxcnn.soft_threshold.triples import TripleSet
-from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, SolverSettings, solve_cvxpy
+from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, SolverSettings
 from cvxcnn.validation import check_positive
 from cvxcnn.working_set import WorkingSets, resolve_strategy, solve_working_set
 
@@ -447,14 +447,15 @@ def _fit_paper(
     *,
     beta: float = 1e-3,
     loss: str | Loss = "squared",
-    solver: str = DEFAULT_SOLVER,
-    solver_options: dict | None = None,
-    canon_backend: str | None = None,
-    rtol: float = DEFAULT_RTOL,
     facets: object = "auto",
     row_mask: np.ndarray | None = None,
     max_memory: float | None = None,
+    **settings: object,
 ) -> STFitResult:
+    """Program 6c; ``settings``: the :class:`SolverSettings` fields (``solver``, ``rtol``...)."""
+    settings = SolverSettings(**settings)
+    if settings.backend != "cvxpy":
+        raise ValueError("form='paper' is built with CVXPY: drop backend= (direct is ReLU only)")
     if threshold is None:
         raise ValueError("form='paper' needs threshold=lambda > 0 (Xiong et al.'s fixed lambda)")
     if row_mask is not None or not (facets is None or facets in ("auto", "off")):
@@ -466,7 +467,5 @@ def _fit_paper(
     rows = 2 * problem.n * len(triples)  # a linear model per triple and its cone rows
     check_program_memory(2 * problem.d * rows, len(triples), max_memory)
     program = build_paper_program(problem, triples, beta=beta, loss=loss)
-    info = solve_cvxpy(
-        program.problem, solver, solver_options=solver_options, canon_backend=canon_backend
-    )
-    return result_from_st_program(program, info, threshold=threshold, rtol=rtol)
+    info = settings.solve(program.problem)
+    return result_from_st_program(program, info, threshold=threshold, rtol=settings.rtol)

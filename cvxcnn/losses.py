@@ -203,3 +203,8 @@ def get_loss(loss: str | Loss = "squared", **params: float) -> Loss:
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {sorted(LOSSES)} or a Loss instance; got {loss!r}")
     return LOSSES[loss](**params)
+
+
+def check_objective(beta: object, loss: str | Loss) -> tuple[float, Loss]:
+    """``beta`` checked (> 0, a float) and the :class:`Loss` of ``loss``: every objective's pair."""
+    return check_positive(beta, "beta"), get_loss(loss)

@@ -174,100 +174,77 @@ def quiet_highs() -> object:
     return highs
 
 
-class ReluMip:
-    """The MIP for ``max w^T (Y u)_+`` over a polytope containing the unit ball, for ANY ``w``.
+class SignedMip:
+    """A HiGHS model of ``max w^T act(Y u)`` over a polytope containing the unit ball.
 
-    The constraints do not depend on ``w``: every row with ``||y_i|| > 0`` has
-    ``h_i``, ``z_i`` and the big-M rows; :meth:`set_weights` changes only the
-    objective and which ``z_i`` are integer (those with ``w_i > 0``; for
-    ``w_i <= 0`` a continuous ``z_i`` still allows ``h_i = (a_i)_+`` and the
-    maximization pushes ``h_i`` down to it). One model therefore serves both
-    signs and every round of column generation, and the tangent and cell cuts
-    (valid for the ball, whatever ``w``) accumulate in it.
+    The shared machinery: the model, tangent cuts (at ``+-y_i / ||y_i||``
+    from the start), the incumbent and interrupt callbacks (pricing stops)
+    and :meth:`solve`. An activation gives the hooks :meth:`prepare` (the
+    data: ``d``, ``m`` (rows; none, no model), ``p`` (binaries in play) and
+    ``trivial``, a bound), :meth:`build` (columns, ``u`` first, and rows),
+    :meth:`start_point` and :meth:`unit_value`; :class:`ReluMip` is the ReLU
+    model, :class:`cvxcnn.soft_threshold.mip_oracle.STSignedMip` the soft
+    threshold's.
 
     Parameters
     ----------
     Y : ndarray of shape (n, d)
+    w : ndarray of shape (n,)
+        The signed weights ``s g``.
     """
 
-    def __init__(self, Y: np.ndarray) -> None:
-        self.Y = Y
-        norms = np.linalg.norm(Y, axis=1)
-        self.rows = norms > 0
-        self.Yr, self.M = Y[self.rows], norms[self.rows]
-        self.d, self.m = Y.shape[1], int(self.rows.sum())
+    def __init__(self, Y: np.ndarray, w: np.ndarray) -> None:
+        self.Y, self.w_full = Y, np.asarray(w, dtype=float)
+        self.prepare(Y, self.w_full)
         self.cuts = 0
         self._cut_keys: set[bytes] = set()  # cuts already in the model (rounded to 1e-12)
         self.highs = quiet_highs()
-        self.w = np.zeros(self.m)
-        self.pos = np.zeros(self.m, dtype=bool)
         #: improving incumbents ``u`` of the current solve
         self.incumbents: list[np.ndarray] = []
         self._stop_above: float | None = None
         self._stop_below: float | None = None
         self._violator = False
         if self.m:
-            self._build()
+            self.build()
             self.highs.cbMipImprovingSolution.subscribe(self._on_incumbent)
             self.highs.cbMipInterrupt.subscribe(self._on_interrupt)
-            unit_rows = self.Yr / self.M[:, None]
+            norms = np.linalg.norm(Y, axis=1)
+            unit_rows = Y[norms > 0] / norms[norms > 0, None]
             self.add_cuts(np.vstack([unit_rows, -unit_rows]))  # tangents at +-y_i/||y_i||
 
-    @property
-    def trivial(self) -> float:
-        """Sum of the positive weights times ``||y_i||``: ``M_s`` is at most this."""
-        return float(self.w[self.pos] @ self.M[self.pos])
+    # the activation's hooks
+    def prepare(self, Y: np.ndarray, w: np.ndarray) -> None:
+        """Set ``d``, ``m`` (rows of the model; 0: no model), ``p`` and ``trivial``."""
+        raise NotImplementedError
+
+    def build(self) -> None:
+        """Add the columns (``u`` first) and rows to :attr:`highs`."""
+        raise NotImplementedError
+
+    def start_point(self, u: np.ndarray) -> np.ndarray:
+        """A feasible MIP point (all columns) at a unit ``u`` (d,)."""
+        raise NotImplementedError
+
+    def unit_value(self, u: np.ndarray) -> float:
+        """``w^T act(Y u)`` at a unit ``u`` (d,), float64 (the pricing stop's test)."""
+        raise NotImplementedError
 
     def set_weights(self, w: np.ndarray) -> None:
-        """The objective ``w^T (Y u)_+`` for ``w`` (n,): costs and integrality only."""
-        self.w = np.asarray(w, dtype=float)[self.rows]
-        self.pos = self.w > 0
-        if not self.m:
-            return
-        m, d = self.m, self.d
-        h_cols = np.arange(2 * d, 2 * d + m, dtype=np.int32)
-        self.highs.changeColsCost(m, h_cols, self.w)
-        kinds = np.where(self.pos, highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous)
-        self.highs.changeColsIntegrality(m, h_cols + m, list(kinds))
+        """A model built for one ``w`` keeps it (:class:`ReluMip` changes its objective)."""
+        if not np.array_equal(np.asarray(w, dtype=float), self.w_full):
+            raise ValueError(f"{type(self).__name__} is built for one w; build one for this w")
 
     def _on_incumbent(self, event: highspy.HighsCallbackEvent) -> None:
         """Keep every improving incumbent; flag a violator (pricing stops there)."""
         u = np.asarray(event.data_out.mip_solution[: self.d], dtype=float)
         self.incumbents.append(u)
         if self._stop_above is not None:
-            value = float(np.maximum(self.Yr @ _unit(u), 0.0) @ self.w)
-            self._violator |= value > self._stop_above
+            self._violator |= self.unit_value(_unit(u)) > self._stop_above
 
     def _on_interrupt(self, event: highspy.HighsCallbackEvent) -> None:
         """Stop at a violator, or once the dual bound proves ``M_s <= stop_below``."""
         proven = self._stop_below is not None and event.data_out.mip_dual_bound <= self._stop_below
         event.interrupt(bool(self._violator or proven))  # always set: the flag persists
-
-    def _build(self) -> None:
-        d, m = self.d, self.m
-        h = self.highs
-        inf = highspy.kHighsInf
-        lo = np.concatenate([-np.ones(d), np.zeros(d), np.zeros(m), np.zeros(m)])
-        hi = np.concatenate([np.ones(d), np.ones(d), self.M, np.ones(m)])
-        h.addCols(len(lo), np.zeros(len(lo)), lo, hi, 0, np.zeros(0, np.int32),
-                  np.zeros(0, np.int32), [])  # fmt: skip
-        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        I_d, I_m = sp.identity(d), sp.identity(m, format="csr")
-        Yr, M = sp.csr_matrix(self.Yr), self.M
-        Z = sp.csr_matrix
-        blocks = [
-            ([-I_d, I_d, Z((d, m)), Z((d, m))], np.zeros(d), np.full(d, inf)),  # t >= u
-            ([I_d, I_d, Z((d, m)), Z((d, m))], np.zeros(d), np.full(d, inf)),  # t >= -u
-            ([Z((1, d)), np.ones((1, d)), Z((1, m)), Z((1, m))], [-inf], [math.sqrt(d)]),
-            ([-Yr, Z((m, d)), I_m, Z((m, m))], np.zeros(m), np.full(m, inf)),  # h >= a
-            ([-Yr, Z((m, d)), I_m, sp.diags(M)], np.full(m, -inf), M),  # h <= a + M(1-z)
-            ([Z((m, d)), Z((m, d)), I_m, -sp.diags(M)], np.full(m, -inf), np.zeros(m)),
-            ([Yr, Z((m, d)), Z((m, m)), Z((m, m))], -M, M),  # slab |a| <= M
-        ]
-        A = sp.vstack([sp.hstack(b) for b, _, _ in blocks], format="csr")
-        lower = np.concatenate([np.asarray(b, float) for _, b, _ in blocks])
-        upper = np.concatenate([np.asarray(b, float) for _, _, b in blocks])
-        h.addRows(A.shape[0], lower, upper, A.nnz, A.indptr, A.indices, A.data)
 
     def add_cuts(self, A: np.ndarray) -> None:
         """Tangent cuts ``a^T u <= 1`` for the unit rows of ``A`` (k, d)."""
@@ -287,11 +264,6 @@ class ReluMip:
         self.highs.addRows(k, np.full(k, -highspy.kHighsInf), np.ones(k), k * d, starts, index,
                            A.ravel())  # fmt: skip
         self.cuts += k
-
-    def start_point(self, u: np.ndarray) -> np.ndarray:
-        """A feasible MIP point (all columns) at a unit ``u`` (d,)."""
-        a = self.Yr @ u
-        return np.concatenate([u, np.abs(u), np.maximum(a, 0.0), (a > 0).astype(float)])
 
     def solve(
         self,
@@ -329,6 +301,93 @@ class ReluMip:
     def optimal(self) -> bool:
         """The last solve reached the optimum over the polytope (not stopped)."""
         return self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+
+class ReluMip(SignedMip):
+    """The MIP for ``max w^T (Y u)_+`` over a polytope containing the unit ball, for ANY ``w``.
+
+    The constraints do not depend on ``w``: every row with ``||y_i|| > 0`` has
+    ``h_i``, ``z_i`` and the big-M rows; :meth:`set_weights` changes only the
+    objective and which ``z_i`` are integer (those with ``w_i > 0``; for
+    ``w_i <= 0`` a continuous ``z_i`` still allows ``h_i = (a_i)_+`` and the
+    maximization pushes ``h_i`` down to it). One model therefore serves both
+    signs and every round of column generation, and the tangent and cell cuts
+    (valid for the ball, whatever ``w``) accumulate in it.
+
+    Parameters
+    ----------
+    Y : ndarray of shape (n, d)
+    """
+
+    def __init__(self, Y: np.ndarray) -> None:
+        super().__init__(Y, np.zeros(Y.shape[0]))
+
+    def prepare(self, Y: np.ndarray, w: np.ndarray) -> None:
+        """Every row with ``||y_i|| > 0`` (whatever ``w``); the weights ``w`` (n,) so far."""
+        norms = np.linalg.norm(Y, axis=1)
+        self.rows = norms > 0
+        self.Yr, self.M = Y[self.rows], norms[self.rows]
+        self.d, self.m = Y.shape[1], int(self.rows.sum())
+        self.w = w[self.rows]
+        self.pos = self.w > 0
+
+    @property
+    def p(self) -> int:
+        """Binaries in play: the rows with a positive weight (none: ``M_s = 0``)."""
+        return int(self.pos.sum())
+
+    @property
+    def trivial(self) -> float:
+        """Sum of the positive weights times ``||y_i||``: ``M_s`` is at most this."""
+        return float(self.w[self.pos] @ self.M[self.pos])
+
+    def set_weights(self, w: np.ndarray) -> None:
+        """The objective ``w^T (Y u)_+`` for ``w`` (n,): costs and integrality only."""
+        self.w = np.asarray(w, dtype=float)[self.rows]
+        self.pos = self.w > 0
+        if not self.m:
+            return
+        m, d = self.m, self.d
+        h_cols = np.arange(2 * d, 2 * d + m, dtype=np.int32)
+        self.highs.changeColsCost(m, h_cols, self.w)
+        kinds = np.where(self.pos, highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous)
+        self.highs.changeColsIntegrality(m, h_cols + m, list(kinds))
+
+    def unit_value(self, u: np.ndarray) -> float:
+        """``w^T (Y u)_+`` at a unit ``u`` (d,)."""
+        return float(np.maximum(self.Yr @ u, 0.0) @ self.w)
+
+    def build(self) -> None:
+        """Columns ``(u, |u|, h, z)`` and rows of the ReLU model (see the module docstring)."""
+        d, m = self.d, self.m
+        h = self.highs
+        inf = highspy.kHighsInf
+        lo = np.concatenate([-np.ones(d), np.zeros(d), np.zeros(m), np.zeros(m)])
+        hi = np.concatenate([np.ones(d), np.ones(d), self.M, np.ones(m)])
+        h.addCols(len(lo), np.zeros(len(lo)), lo, hi, 0, np.zeros(0, np.int32),
+                  np.zeros(0, np.int32), [])  # fmt: skip
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        I_d, I_m = sp.identity(d), sp.identity(m, format="csr")
+        Yr, M = sp.csr_matrix(self.Yr), self.M
+        Z = sp.csr_matrix
+        blocks = [
+            ([-I_d, I_d, Z((d, m)), Z((d, m))], np.zeros(d), np.full(d, inf)),  # t >= u
+            ([I_d, I_d, Z((d, m)), Z((d, m))], np.zeros(d), np.full(d, inf)),  # t >= -u
+            ([Z((1, d)), np.ones((1, d)), Z((1, m)), Z((1, m))], [-inf], [math.sqrt(d)]),
+            ([-Yr, Z((m, d)), I_m, Z((m, m))], np.zeros(m), np.full(m, inf)),  # h >= a
+            ([-Yr, Z((m, d)), I_m, sp.diags(M)], np.full(m, -inf), M),  # h <= a + M(1-z)
+            ([Z((m, d)), Z((m, d)), I_m, -sp.diags(M)], np.full(m, -inf), np.zeros(m)),
+            ([Yr, Z((m, d)), Z((m, m)), Z((m, m))], -M, M),  # slab |a| <= M
+        ]
+        A = sp.vstack([sp.hstack(b) for b, _, _ in blocks], format="csr")
+        lower = np.concatenate([np.asarray(b, float) for _, b, _ in blocks])
+        upper = np.concatenate([np.asarray(b, float) for _, _, b in blocks])
+        h.addRows(A.shape[0], lower, upper, A.nnz, A.indptr, A.indices, A.data)
+
+    def start_point(self, u: np.ndarray) -> np.ndarray:
+        """A feasible MIP point (all columns) at a unit ``u`` (d,)."""
+        a = self.Yr @ u
+        return np.concatenate([u, np.abs(u), np.maximum(a, 0.0), (a > 0).astype(float)])
 
 
 def _candidates(Y: np.ndarray, w: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -378,12 +437,14 @@ class SignSearch:
 
     Parameters
     ----------
-    mip : ReluMip
-        The model (shared by both signs and, in column generation, by every call).
+    Y : ndarray of shape (n, d)
     w : ndarray of shape (n,)
         ``s g``.
     starts : ndarray of shape (k, d)
-        Unit warm starts (their tangent cuts are in ``mip``); the best is the first incumbent.
+        Unit warm starts: tangent cuts, and the best as the first incumbent.
+    mip : SignedMip, optional
+        The model; :meth:`build_mip` by default. A :class:`ReluMip` of ``Y``
+        may be shared by both signs and, in column generation, by every call.
 
     Attributes
     ----------
@@ -396,23 +457,44 @@ class SignSearch:
         The bracket closed, or the MIP's maximizer over the polytope lies on the ball.
     """
 
-    def __init__(self, mip: ReluMip, w: np.ndarray, starts: np.ndarray) -> None:
-        self.Y, self.w, self.mip = mip.Y, w, mip
-        mip.set_weights(w)
-        self.trivial = mip.trivial
-        vals = signed_value(self.Y, w, starts)
-        walk = cell_ascent(self.Y, w, starts[int(vals.argmax())])
-        starts, vals = (
-            np.vstack([starts, walk]),
-            np.concatenate([vals, signed_value(self.Y, w, walk)]),
-        )
+    def __init__(
+        self, Y: np.ndarray, w: np.ndarray, starts: np.ndarray, mip: SignedMip | None = None
+    ) -> None:
+        self.Y, self.w = Y, w
+        self.mip = self.build_mip() if mip is None else mip
+        self.mip.set_weights(w)
+        self.trivial = self.mip.trivial
+        vals = self.value(starts)
+        walk = self.ascent(starts[int(vals.argmax())])
+        walk_vals = self.value(walk)
+        starts, vals = np.vstack([starts, walk]), np.concatenate([vals, walk_vals])
         best = int(vals.argmax())
         self.lower, self.point = max(float(vals[best]), 0.0), starts[best]
-        self.upper, self.found = self.trivial, list(walk[signed_value(self.Y, w, walk) > 0])
+        self.upper, self.found = self.trivial, list(walk[walk_vals > 0])
         self.rounds = self.nodes = 0
-        self.finished = not mip.pos.any() or self.upper <= self.lower
+        self.finished = self.mip.p == 0 or self.upper <= self.lower
         if self.finished:  # no positive weight: the max is 0, or the trivial bound is attained
             self.upper = max(self.upper, self.lower)
+            return
+        self.mip.add_cuts(starts)  # tangents at the starts (a shared model has them already)
+
+    # the activation's hooks (soft thresholds override them)
+    def build_mip(self) -> SignedMip:
+        """The MIP of ``max w^T act(Y u)`` over a polytope containing the ball."""
+        return ReluMip(self.Y)
+
+    def value(self, U: np.ndarray) -> np.ndarray:
+        """Float64 value of ``w^T act(Y u)`` at each row of ``U`` (k, d) (points of the ball)."""
+        return signed_value(self.Y, self.w, U)
+
+    def candidates(self, U: np.ndarray) -> np.ndarray:
+        """(2k, d): for each incumbent ``U[i]`` (k, d), rows ``2i`` (it, on the ball) and
+        ``2i + 1`` (its cell's maximizer, whose tangent is the cell cut)."""
+        return np.vstack([_candidates(self.Y, self.w, u) for u in U])
+
+    def ascent(self, u: np.ndarray) -> np.ndarray:
+        """(k, d) unit points of a local search from ``u`` (d,): :func:`cell_ascent`."""
+        return cell_ascent(self.Y, self.w, u)
 
     def closed(self) -> bool:
         """``upper <= lower (1 + MIP_RTOL)`` (plus :data:`MIP_ATOL` x the trivial bound)."""
@@ -441,19 +523,19 @@ class SignSearch:
             )
             self.rounds, self.nodes = self.rounds + 1, self.nodes + nodes
             self.upper = min(self.upper, bound)
-            outside = U[np.linalg.norm(U, axis=1) > 1 + BALL_TOL]
+            far = np.linalg.norm(U, axis=1) > 1 + BALL_TOL
             if len(U):
-                cand = np.vstack([_candidates(self.Y, self.w, u) for u in U])
-                best = cand[int(signed_value(self.Y, self.w, cand).argmax())]
-                cand = np.vstack([cand, cell_ascent(self.Y, self.w, best)])
-                vals = signed_value(self.Y, self.w, cand)
-                self.found.extend(cand[vals > 0])
+                cand = self.candidates(U)
+                best = cand[int(self.value(cand).argmax())]
+                points = np.vstack([cand, self.ascent(best)])
+                vals = self.value(points)
+                self.found.extend(points[vals > 0])
                 j = int(vals.argmax())
                 if vals[j] > self.lower:
-                    self.lower, self.point = float(vals[j]), cand[j]
-            if len(outside):
-                self.mip.add_cuts(np.vstack([_candidates(self.Y, self.w, u) for u in outside]))
-            self.finished = self.closed() or (self.mip.optimal() and not len(outside))
+                    self.lower, self.point = float(vals[j]), points[j]
+            if far.any():
+                self.mip.add_cuts(cand[np.repeat(far, 2)])  # tangent and cell cut of each
+            self.finished = self.closed() or (self.mip.optimal() and not far.any())
         self.upper = max(self.upper, self.lower)
 
 
@@ -569,7 +651,7 @@ def relu_mip_oracle(
     order = [1.0, -1.0]
     if signed_value(Y, -g, starts).max() > signed_value(Y, g, starts).max():
         order.reverse()  # the sign with the better start first
-    search = {s: SignSearch(model, s * g, starts) for s in order}
+    search = {s: SignSearch(Y, s * g, starts, mip=model) for s in order}
     deadline = start_time + time_limit
     if threshold is not None:
         _price(search, order, threshold, deadline, max(PRICING_SLICE, time_limit / 40))

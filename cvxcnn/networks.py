@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from cvxcnn.losses import Loss, get_loss
+from cvxcnn.losses import Loss, check_objective
 from cvxcnn.problem import PatchProblem
-from cvxcnn.validation import axis_length, check_positive
+from cvxcnn.validation import axis_length
 
 
 def check_weights(U: object, v: object) -> tuple[np.ndarray, np.ndarray]:
@@ -57,18 +57,26 @@ class TwoLayerNetwork:
     """What every network class shares: ``f(Y) = act(Y U^T) @ v`` and its penalty.
 
     A subclass is a frozen dataclass with fields ``U`` (m, d) and ``v`` (m,)
-    (validated by :meth:`_set_weights`) and defines :meth:`hidden`; the
-    activation's extra parameters (thresholds, gains) are not penalized.
+    (validated after ``__init__`` by :meth:`_set_weights`) and defines
+    :meth:`hidden`; the activation's extra parameters (thresholds, gains) are
+    validated by its :meth:`_check_parameters` and not penalized.
     """
 
     U: np.ndarray
     v: np.ndarray
+
+    def __post_init__(self) -> None:
+        self._set_weights()
+        self._check_parameters()
 
     def _set_weights(self) -> None:
         """Validate ``U`` and ``v`` (:func:`check_weights`) and store them as float64."""
         U, v = check_weights(self.U, self.v)
         object.__setattr__(self, "U", U)
         object.__setattr__(self, "v", v)
+
+    def _check_parameters(self) -> None:
+        """Validate (and store) the activation's own parameters; none by default."""
 
     n_neurons = axis_length("U", 0, "Number of hidden neurons ``m`` (rows of ``U``).")
     d = axis_length("U", 1, "Filter length ``d`` (columns of ``U``).")
@@ -134,9 +142,6 @@ class ReluNetwork(TwoLayerNetwork):
 
     activation = "relu"
 
-    def __post_init__(self) -> None:
-        self._set_weights()
-
     def hidden(self, Y: np.ndarray) -> np.ndarray:
         """Hidden activations ``(Y U^T)_+``, shape (n, m)."""
         return np.maximum(Y @ self.U.T, 0.0)
@@ -164,6 +169,5 @@ def primal_objective(
     -------
     float
     """
-    beta = check_positive(beta, "beta")
-    loss = get_loss(loss)
+    beta, loss = check_objective(beta, loss)
     return loss.value(predict(network, problem), problem.target) + beta * network.penalty()

@@ -20,13 +20,15 @@ Every final value is re-evaluated by :func:`cvxcnn.networks.primal_objective`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import minimize
 
-from cvxcnn.losses import Loss, get_loss
+from cvxcnn.executor import map_calls
+from cvxcnn.losses import Loss, check_objective
 from cvxcnn.networks import ReluNetwork, primal_objective
 from cvxcnn.problem import PatchProblem
 from cvxcnn.validation import check_positive, check_positive_int, check_random_state
@@ -263,6 +265,29 @@ class RestartResult:
     best_network: Network = field(repr=False)
 
 
+def best_of_restarts(
+    n_restarts: int, run: Callable[[], object], objective: Callable[[object], float]
+) -> tuple[np.ndarray, float, object]:
+    """``run()`` (one local minimization from a fresh random start) ``n_restarts`` times.
+
+    Returns
+    -------
+    objectives : ndarray of shape (n_restarts,)
+        ``objective(network)`` of each run.
+    best : float
+    best_network : network object
+        The first run that reached ``best``.
+    """
+    objectives = np.empty(n_restarts)
+    best, best_network = np.inf, None
+    for k in range(n_restarts):
+        network = run()
+        objectives[k] = objective(network)
+        if objectives[k] < best:
+            best, best_network = float(objectives[k]), network
+    return objectives, best, best_network
+
+
 def random_restarts(
     data: PatchProblem,
     *,
@@ -275,6 +300,7 @@ def random_restarts(
     random_state: int | np.random.Generator | None = 0,
     activation: object = "relu",
     threshold: float | None = None,
+    executor: object = None,
 ) -> RestartResult:
     """Minimize the non-convex ``P`` from random initial points with L-BFGS-B.
 
@@ -298,6 +324,9 @@ def random_restarts(
     threshold : float, optional
         Soft threshold only: a fixed ``lambda > 0`` (Xiong et al.'s network);
         None: learnable thresholds ``t >= 0`` (DESIGN 6a), bounded below by L-BFGS-B.
+    executor : None, int, "local", address or distributed.Client
+        Where the restarts run (:func:`cvxcnn.executor.map_calls`); the initial
+        points are drawn here first, so the result is the serial one.
 
     Returns
     -------
@@ -305,27 +334,25 @@ def random_restarts(
         ``objectives`` (n_restarts,) from the shared evaluator, the best one
         and its network (:class:`ReluNetwork` or :class:`STNetwork`).
     """
-    beta = check_positive(beta, "beta")
+    beta, loss = check_objective(beta, loss)
     m = check_positive_int(n_neurons, "n_neurons")
     n_restarts = check_positive_int(n_restarts, "n_restarts")
     layout = _layout(activation, threshold)
-    loss = get_loss(loss)
     rng = check_random_state(random_state)
     d = data.d
-    objectives = np.empty(n_restarts)
-    best_network, best = None, np.inf
-    for k in range(n_restarts):
+    starts = []
+    for _ in range(n_restarts):  # drawn here, in order: the serial draws on any executor
         U0 = rng.normal(0.0, init_scale / np.sqrt(d), (m, d))
         v0 = rng.normal(0.0, init_scale, m)
         t0 = None
         if layout.learn_t:
             t0 = rng.random(m) * np.median(np.abs(data.Y @ U0.T), axis=0)
-        x0 = layout.pack(U0, t0, v0)
-        network = _local_minimum(layout, x0, data, beta, loss, m, max_iter)
-        objectives[k] = primal_objective(network, data, beta, loss)
-        if objectives[k] < best:
-            best, best_network = objectives[k], network
-    return RestartResult(objectives=objectives, best=float(best), best_network=best_network)
+        starts.append((layout, layout.pack(U0, t0, v0), data, beta, loss, m, max_iter))
+    networks = iter(map_calls(_local_minimum, starts, executor=executor))
+    objectives, best, network = best_of_restarts(
+        n_restarts, lambda: next(networks), lambda net: primal_objective(net, data, beta, loss)
+    )
+    return RestartResult(objectives=objectives, best=best, best_network=network)
 
 
 def polish_network(
@@ -357,8 +384,7 @@ def polish_network(
     ReluNetwork or STNetwork
         The better of the start and the local optimum (shared evaluator).
     """
-    beta = check_positive(beta, "beta")
-    loss = get_loss(loss)
+    beta, loss = check_objective(beta, loss)
     layout = _layout(network.activation, threshold)
     if layout.activation == "soft_threshold" and threshold is not None:
         network = type(network)(

@@ -63,6 +63,9 @@ class OracleResult:
     cells : object or None
         The given cells grown by the cells an enumeration-free oracle found
         (the brackets cover them, in that order); None when nothing was added.
+    sign_lower, sign_upper : ndarray of shape (P, 2) or None
+        ``cell_lower`` and ``cell_upper`` per sign (``+c_i``, ``-c_i``) where
+        the oracle knows them.
     """
 
     upper: float
@@ -78,6 +81,8 @@ class OracleResult:
     seconds: float
     converged: bool = True
     cells: object = field(default=None, repr=False)
+    sign_lower: np.ndarray | None = field(default=None, repr=False)
+    sign_upper: np.ndarray | None = field(default=None, repr=False)
 
 
 def objective_at(Y: np.ndarray, g: np.ndarray, U: np.ndarray) -> np.ndarray:
@@ -140,6 +145,76 @@ def cell_nnls(Y: np.ndarray, g: np.ndarray, mask: np.ndarray, sign: float = 1.0)
     return float(np.linalg.norm(proj)), proj
 
 
+def nnls_pairs(Y: np.ndarray, g: np.ndarray, masks: np.ndarray, signs: np.ndarray):
+    """:func:`cell_nnls` over (cell, sign) pairs: ``masks`` (k, n), ``signs`` (k,).
+
+    Returns ``(upper (k,), points (k, d))``, points unnormalized (one chunk of
+    the oracle's exact per-cell work, run by :func:`cvxcnn.executor.map_calls`).
+    """
+    ups = np.empty(len(masks))
+    points = np.empty((len(masks), Y.shape[1]))
+    for j in range(len(masks)):
+        ups[j], points[j] = cell_nnls(Y, g, masks[j], signs[j])
+    return ups, points
+
+
+#: Pairs per oracle chunk when an executor runs the NNLS (enough work to pay for a task).
+NNLS_CHUNK = 256
+
+
+def _nnls_todo(Y, g, masks, todo, signs, executor):
+    """Upper ends and unit points of the ``todo`` (cell, sign) pairs, in order."""
+    if executor is None:
+        ups, points = nnls_pairs(Y, g, masks[todo[:, 0]], signs)
+        return ups, _unit(points)
+    from cvxcnn.executor import map_calls
+
+    parts = np.array_split(np.arange(len(todo)), max(1, -(-len(todo) // NNLS_CHUNK)))
+    cases = [(Y, g, masks[todo[part, 0]], signs[part]) for part in parts]
+    results = map_calls(nnls_pairs, cases, executor=executor)
+    return np.concatenate([u for u, _ in results]), _unit(np.vstack([p for _, p in results]))
+
+
+def _nnls_pairs(Y, g, masks, todo, best):
+    """NNLS on the (cell, sign) pairs ``todo`` (k, 2); ``best``: stop early for a top-k.
+
+    ``best = (pair_lower, pair_upper, keep, threshold, sign_floor, budget)``:
+    pairs go best bound first, and a pair whose bound cannot beat its sign's
+    ``keep``-th best lower end so far (closed-form values included) is
+    skipped; with a ``budget``, a sign stops after that many solves once
+    ``keep`` violators of ``threshold`` are known for it. Returns the pairs
+    solved, their upper ends (k',) and unit maximizers (k', d).
+    """
+    ups, points, done = [], [], []
+    if best is None:
+        order, bars = range(len(todo)), None
+    else:
+        pair_lower, pair_upper, keep, threshold, sign_floor, budget = best
+        order = np.argsort(-pair_upper[todo[:, 0], todo[:, 1]], kind="stable")
+        bars = [np.sort(pair_lower[:, s])[::-1][:keep].tolist() for s in (0, 1)]
+        solved = [0, 0]
+    for j in order:
+        cell, side = int(todo[j, 0]), int(todo[j, 1])
+        if bars is not None and len(bars[side]) >= keep:
+            if pair_upper[cell, side] <= bars[side][-1]:
+                continue
+            known = sign_floor[side] > threshold or bars[side][-1] > threshold
+            if budget is not None and solved[side] >= budget and known:
+                continue
+        if bars is not None:
+            solved[side] += 1
+        up, proj = cell_nnls(Y, g, masks[cell], 1.0 if side == 0 else -1.0)
+        ups.append(up)
+        points.append(proj)
+        done.append(j)
+        if bars is not None:  # the point's value (within this cell) joins the sign's best
+            value = min(float(objective_at(Y, g, _unit(proj[None]))[0]), up)
+            bars[side] = sorted([*bars[side], value], reverse=True)[:keep]
+    d = Y.shape[1]
+    points = _unit(np.array(points).reshape(-1, d))
+    return todo[np.array(done, dtype=np.intp)], np.array(ups), points
+
+
 def _socp_cells(Y, g, masks, pairs, solver, solver_options):
     """One stacked SOCP over (cell, sign) pairs; upper bounds from its duals."""
     k = len(pairs)
@@ -174,6 +249,10 @@ def relu_oracle(
     solver_options: dict | None = None,
     threshold: float | None = None,
     known_lower: float = 0.0,
+    executor: object = None,
+    keep: int | None = None,
+    sign_floor: tuple[float, float] = (-np.inf, -np.inf),
+    budget: int | None = None,
 ) -> OracleResult:
     """Bracket ``max over the cells in masks, ||u|| <= 1, of |g^T (Y u)_+|``.
 
@@ -202,6 +281,25 @@ def relu_oracle(
         A value of ``M`` already reached elsewhere in the same arrangement
         (earlier chunks of a stream): by default, pairs whose bound is at
         most this are not solved either (ignored with ``threshold``).
+    executor : None, int, "local", address or distributed.Client
+        Where the per-cell NNLS runs, in chunks of :data:`NNLS_CHUNK` pairs
+        (:func:`cvxcnn.executor.map_calls`; None: here). The result is the serial one.
+    keep : int, optional
+        With ``threshold`` (NNLS): only the ``keep`` best cells per sign are
+        wanted. Pairs are solved best bound first, and a pair whose bound is
+        below its sign's ``keep``-th best lower end so far is left unsolved
+        (its bracket stays the closed-form one): ``cell_lower > threshold``
+        then lists the ``keep`` most violated cells per sign, not every one.
+    sign_floor : (float, float)
+        With ``keep``: per sign (``+c``, ``-c``), a value already reached by
+        ``keep`` cells elsewhere (earlier chunks); pairs at or below it are
+        not solved.
+    budget : int, optional
+        With ``keep``: once ``keep`` violators of a sign are known (here or
+        through ``sign_floor``), at most this many NNLS solves for that sign.
+        The cells returned are then violators with exact values, not
+        necessarily the ``keep`` most violated; when fewer than ``keep``
+        violators exist every pair above ``threshold`` is still solved.
 
     Returns
     -------
@@ -213,8 +311,7 @@ def relu_oracle(
     masks = np.asarray(masks, dtype=bool)
     if masks.ndim != 2 or masks.shape[1] != Y.shape[0] or masks.shape[0] == 0:
         raise ValueError(f"masks must be a non-empty (P, n={Y.shape[0]}) array; got {masks.shape}")
-    P, d = masks.shape
-    d = Y.shape[1]
+    P = masks.shape[0]
     c_norm, attained, value_at, halfspace = _screen(Y, g, masks)
     # per (cell, sign) bracket: ||c_i|| (and the halfspace bound below it) bounds every
     # pair and is exact where attained
@@ -228,18 +325,22 @@ def relu_oracle(
     direction = side * _unit((masks[best_cell] * g) @ Y)
     # pairs whose closed-form bound is not attained and might beat `lower`
     cut = max(lower, known_lower) if threshold is None else float(threshold)
+    if threshold is not None and keep is not None:  # per sign: the keep-th best elsewhere
+        cut = np.maximum(cut, np.asarray(sign_floor, dtype=float))
     todo = np.argwhere(~attained & (pair_upper > cut))
     if len(todo):
         signs = np.where(todo[:, 1] == 0, 1.0, -1.0)
         if method == "nnls":
-            ups = np.empty(len(todo))
-            points = np.empty((len(todo), d))
-            for j, (cell, sign) in enumerate(zip(todo[:, 0], signs, strict=True)):
-                ups[j], points[j] = cell_nnls(Y, g, masks[cell], sign)
-            points = _unit(points)
+            if keep is not None and threshold is not None:
+                best = (pair_lower, pair_upper, keep, threshold, sign_floor, budget)
+                todo, ups, points = _nnls_pairs(Y, g, masks, todo, best)
+                signs = np.where(todo[:, 1] == 0, 1.0, -1.0)
+            else:
+                ups, points = _nnls_todo(Y, g, masks, todo, signs, executor)
         else:
             pairs = np.column_stack([todo[:, 0], signs])
             ups, points = _socp_cells(Y, g, masks, pairs, solver, solver_options)
+    if len(todo):
         rows, cols = todo[:, 0], todo[:, 1]
         pair_upper[rows, cols] = np.minimum(c_norm[rows], ups)  # the halfspace bound only prunes
         vals = objective_at(Y, g, points)
@@ -265,4 +366,6 @@ def relu_oracle(
         n_solved=len(todo),
         method=method,
         seconds=time.perf_counter() - start,
+        sign_lower=pair_lower,
+        sign_upper=pair_upper,
     )

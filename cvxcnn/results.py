@@ -162,11 +162,8 @@ class ConvexFitResult(Result):
 
     def _extra(self) -> dict:
         return {
-            "solver": self.solve.solver,
+            **self.solve.summary(),
             "patterns": self.n_patterns,
-            "iterations": self.solve.iterations,
-            "compile_seconds": self.solve.compile_seconds,
-            "solve_seconds": self.solve.solve_seconds,
             "solver_objective": self.solve.solver_objective,
             "solver_stats": self.solve.solver_stats,
         }

@@ -148,6 +148,15 @@ class SolveInfo:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def summary(self) -> dict:
+        """Solver, iterations and the compile and solve seconds: what every result reports."""
+        return {
+            "solver": self.solver,
+            "iterations": self.iterations,
+            "compile_seconds": self.compile_seconds,
+            "solve_seconds": self.solve_seconds,
+        }
+
 
 def solve_cvxpy(
     problem: cp.Problem,

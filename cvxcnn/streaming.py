@@ -64,30 +64,126 @@ class StreamedOracleResult(OracleResult):
 
 
 class _Best:
-    """The ``keep`` cells with the largest lower bound seen so far (outside ``exclude``)."""
+    """The ``keep`` cells with the largest lower bound per sign so far (outside ``exclude``)."""
 
     def __init__(self, keep: int, n: int, d: int, exclude: KeySet, floor: float) -> None:
         self.keep, self.exclude, self.floor = keep, exclude, floor
-        self.masks = np.zeros((0, n), dtype=bool)
-        self.gens = np.zeros((0, d))
-        self.lower = np.zeros(0)
-        self.upper = np.zeros(0)
+        self.masks = [np.zeros((0, n), dtype=bool) for _ in range(2)]
+        self.gens = [np.zeros((0, d)) for _ in range(2)]
+        self.lower = [np.zeros(0) for _ in range(2)]
+        self.upper = [np.zeros(0) for _ in range(2)]
 
     def kth(self) -> float:
-        """The ``keep``-th best lower bound (``-inf`` until ``keep`` cells are held)."""
-        return float(self.lower.min()) if self.lower.size >= self.keep else -math.inf
+        """The smaller of the signs' ``keep``-th best lower bounds (``-inf`` until full)."""
+        return float(min(self.sign_kth()))
+
+    def sign_kth(self) -> tuple[float, float]:
+        """Per sign, the ``keep``-th best lower bound held (``-inf`` until ``keep`` are held)."""
+        full = [lower.min() if lower.size >= self.keep else -math.inf for lower in self.lower]
+        return float(full[0]), float(full[1])
 
     def merge(self, chunk: PatternSet, result: OracleResult) -> None:
-        take = result.cell_lower > self.floor
-        take[take] = ~self.exclude.contains(packed_keys(chunk.masks[take]))
-        if not take.any():
-            return
-        lower = np.concatenate([self.lower, result.cell_lower[take]])
-        order = np.argsort(-lower, kind="stable")[: self.keep]
-        self.masks = np.concatenate([self.masks, chunk.masks[take]])[order]
-        self.gens = np.concatenate([self.gens, chunk.generators[take]])[order]
-        self.upper = np.concatenate([self.upper, result.cell_upper[take]])[order]
-        self.lower = lower[order]
+        signs = result.sign_lower
+        if signs is None:
+            signs = np.column_stack([result.cell_lower, np.zeros_like(result.cell_lower)])
+        for s in range(2):
+            held = self.lower[s]
+            bar = max(self.floor, held.min() if held.size >= self.keep else -math.inf)
+            take = signs[:, s] > bar
+            if take.any():
+                take[take] = ~self.exclude.contains(packed_keys(chunk.masks[take]))
+            if not take.any():
+                continue
+            lower = np.concatenate([held, signs[take, s]])
+            order = np.argsort(-lower, kind="stable")[: self.keep]
+            self.masks[s] = np.concatenate([self.masks[s], chunk.masks[take]])[order]
+            self.gens[s] = np.concatenate([self.gens[s], chunk.generators[take]])[order]
+            self.upper[s] = np.concatenate([self.upper[s], result.cell_upper[take]])[order]
+            self.lower[s] = lower[order]
+
+    def cells(self, count_bound: int) -> tuple[PatternSet, np.ndarray, np.ndarray]:
+        """Both signs' cells, each once (its larger lower bound), best first."""
+        masks = np.concatenate(self.masks)
+        lower = np.concatenate(self.lower)
+        order = np.argsort(-lower, kind="stable")
+        _, first = np.unique(packed_keys(masks[order]), return_index=True)
+        order = order[np.sort(first)]
+        gens = np.concatenate(self.gens)[order]
+        cells = PatternSet(masks[order], gens, False, "streamed", count_bound)
+        return cells, np.concatenate(self.upper)[order], lower[order]
+
+
+class CellBounds:
+    """Per-cell upper bounds on ``m_i(g)`` over a cached stream, carried from round to round.
+
+    After a pass at ``g`` every cell of the stream has an upper end
+    (``cell_upper`` of the oracle). At a new ``g'`` the bound moves by a
+    Lipschitz step: for ``u`` in the cell and ``||u|| <= 1``,
+    ``|g'^T D Y u| <= |g^T D Y u| + ||Y^T D (g' - g)||``, and
+    ``||Y^T D delta|| <= min(||Y||_2 ||delta||, sum_j |delta_j| ||y_j||)``.
+    A pass then skips (does not even unpack) every cell whose moved bound
+    cannot matter, and the skipped cells still count, through their bound,
+    in the pass's upper end: nothing is left out of the bracket.
+
+    Attributes
+    ----------
+    upper : list of ndarray
+        One (P_i, 2) array per cached chunk (signs ``+c_i``, ``-c_i``); valid
+        at :attr:`g`.
+    g : ndarray of shape (n,) or None
+    skipped, examined : int
+        Cells skipped and screened by the last pass.
+    """
+
+    def __init__(self, Y: np.ndarray) -> None:
+        self.row_norms = np.linalg.norm(Y, axis=1)
+        self.spectral = float(np.linalg.norm(Y, 2)) if Y.size else 0.0
+        self.upper: list[np.ndarray] = []
+        self.g: np.ndarray | None = None
+        self.skipped = self.examined = 0
+
+    def step(self, g: np.ndarray) -> float:
+        """How far every cell's bound may move from :attr:`g` to ``g`` (inf without bounds)."""
+        if self.g is None:
+            return math.inf
+        delta = g - self.g
+        step = min(self.spectral * np.linalg.norm(delta), float(np.abs(delta) @ self.row_norms))
+        return step * (1 + 1e-9) + 1e-300  # rounding of the norms above
+
+    def ready(self, stream: PatternStream) -> bool:
+        """Bounds for every cached chunk of ``stream``."""
+        sizes = [u.shape[0] for u in self.upper]
+        return self.g is not None and stream.cached and sizes == stream.cached_sizes()
+
+
+def _passes(stream, bounds, g, cut):
+    """``(key, chunk)`` of one pass; with ready bounds only cells that may exceed ``cut()``.
+
+    ``cut()`` gives the current (2,) per-sign values below which a pair cannot
+    matter. ``key`` is None in a full pass, else ``(chunk number, cell indices)``.
+    """
+    if bounds is None or not bounds.ready(stream):
+        if bounds is not None:
+            bounds.upper, bounds.g = [], None
+        for chunk in stream:
+            yield None, chunk
+        return
+    step = bounds.step(g)
+    for upper in bounds.upper:
+        upper += step
+    bounds.g = None  # valid again (at g) only when the pass completes
+    bounds.skipped = bounds.examined = 0
+
+    def rows(i: int) -> np.ndarray:
+        index = np.flatnonzero((bounds.upper[i] > np.asarray(cut())).any(axis=1))
+        bounds.examined += index.size
+        bounds.skipped += bounds.upper[i].shape[0] - index.size
+        return index
+
+    # chunks with the largest bounds first: the cut rises early, later chunks are skipped
+    order = np.argsort([-(u.max() if u.size else -math.inf) for u in bounds.upper])
+    for i, index, chunk in stream.replay(rows, order.tolist()):
+        yield (i, index), chunk
 
 
 def streamed_relu_oracle(
@@ -100,6 +196,8 @@ def streamed_relu_oracle(
     exclude: object = None,
     progress: bool = False,
     stream: PatternStream | None = None,
+    bounds: CellBounds | None = None,
+    budget: int | None = None,
 ) -> StreamedOracleResult:
     """Bracket ``M = max over EVERY cell and ||u|| <= 1 of |g^T (Y u)_+|``, chunk by chunk.
 
@@ -118,7 +216,8 @@ def streamed_relu_oracle(
         Without it, a cell is solved only when it may beat the best value
         so far (the certificate's use).
     keep : int
-        How many of the best cells to return in ``cells``.
+        How many of the best cells PER SIGN (``+c_i``, ``-c_i``) to return in
+        ``cells`` (up to ``2 keep`` cells).
     exclude : PatternSet or ndarray of shape (q, n), bool, optional
         Cells never returned in ``cells`` (those already in a program); they
         still count for ``upper``/``lower``.
@@ -126,6 +225,17 @@ def streamed_relu_oracle(
         tqdm bar over the extreme rays of the enumeration.
     stream : PatternStream, optional
         The stream to run (default: ``stream_relu_patterns(Y, chunk_size)``).
+    bounds : CellBounds, optional
+        Per-cell bounds of an earlier pass over the same cached ``stream``:
+        cells whose moved bound is at most the threshold (or the best value
+        so far) are skipped; the pass updates the bounds (the first pass
+        records them).
+    budget : int, optional
+        With ``threshold``: NNLS solves per chunk and sign once ``keep``
+        violators of that sign are known (see ``relu_oracle``): ``cells``
+        are then violators, not necessarily the most violated, and a pass
+        far from the optimum costs ``O(budget)`` solves a chunk. Without
+        violators it changes nothing.
 
     Returns
     -------
@@ -145,30 +255,45 @@ def streamed_relu_oracle(
     excluded = KeySet(None if exclude is None else packed_keys(_masks_of(exclude)))
     floor = -math.inf if threshold is None else float(threshold)
     best = _Best(keep, Y.shape[0], Y.shape[1], excluded, max(floor, 0.0))
-    upper = lower = 0.0
+    state = {"upper": 0.0, "lower": 0.0, "screened": 0, "solved": 0}
     direction = np.zeros(Y.shape[1])
-    screened = solved = 0
-    for chunk in stream:
+
+    def cut() -> tuple[float, float]:  # per sign: at or below it a pair cannot matter
         if threshold is None:
-            res = relu_oracle(Y, g, chunk.masks, known_lower=lower)
+            return state["lower"], state["lower"]
+        kth = best.sign_kth()
+        return max(floor, kth[0]), max(floor, kth[1])
+
+    recorded: list[np.ndarray] = []
+    for key, chunk in _passes(stream, bounds, g, cut):
+        if threshold is None:
+            res = relu_oracle(Y, g, chunk.masks, known_lower=state["lower"])
         else:
-            res = relu_oracle(Y, g, chunk.masks, threshold=max(floor, best.kth()))
-        upper = max(upper, res.upper)
-        if res.lower > lower:
-            lower, direction = res.lower, res.direction
-        screened, solved = screened + res.n_screened, solved + res.n_solved
+            res = relu_oracle(
+                Y, g, chunk.masks, threshold=floor, keep=keep, sign_floor=cut(), budget=budget
+            )
+        state["upper"] = max(state["upper"], res.upper)
+        if res.lower > state["lower"]:
+            state["lower"], direction = res.lower, res.direction
+        state["screened"] += res.n_screened
+        state["solved"] += res.n_solved
         best.merge(chunk, res)
-    cells = PatternSet(best.masks, best.gens, False, "streamed", stream.count_bound)
+        if bounds is not None:
+            _record(bounds, recorded, key, res.sign_upper)
+    upper = state["upper"]
+    if bounds is not None:
+        upper = _finish_bounds(bounds, recorded, stream, g, upper)
+    cells, cell_upper, cell_lower = best.cells(stream.count_bound)
     return StreamedOracleResult(
-        upper=max(upper, lower),
-        lower=lower,
-        cell_upper=best.upper,
-        cell_lower=best.lower,
+        upper=max(upper, state["lower"]),
+        lower=state["lower"],
+        cell_upper=cell_upper,
+        cell_lower=cell_lower,
         direction=direction,
         argmax=0,
         n_cells=stream.n_cells,
-        n_screened=screened,
-        n_solved=solved,
+        n_screened=state["screened"],
+        n_solved=state["solved"],
         method=STREAMED,
         seconds=time.perf_counter() - start,
         cells=cells,
@@ -177,6 +302,27 @@ def streamed_relu_oracle(
         digest=stream.digest,
         n_chunks=stream.n_chunks,
     )
+
+
+def _record(bounds: CellBounds, recorded: list, key: object, sign_upper: np.ndarray) -> None:
+    """Store a chunk's fresh (P, 2) per-sign upper ends (a replayed chunk's selected cells)."""
+    if key is None:  # a full pass: chunk after chunk, in the cache's order
+        recorded.append(sign_upper.copy())
+    else:
+        chunk_id, rows = key
+        bounds.upper[chunk_id][rows] = sign_upper
+
+
+def _finish_bounds(bounds, recorded, stream, g, upper) -> float:
+    """Bounds valid at ``g`` after the pass; the pass's upper end over skipped cells too."""
+    if recorded:  # a full pass recorded every chunk (kept only if the stream cached it)
+        bounds.upper = recorded if stream.complete and stream.cached else []
+        bounds.examined, bounds.skipped = sum(u.shape[0] for u in recorded), 0
+    if not stream.complete or not bounds.upper:
+        bounds.upper, bounds.g = [], None
+        return upper
+    bounds.g = g.copy()
+    return max(upper, max(float(u.max()) for u in bounds.upper if u.size))
 
 
 def _masks_of(cells: object) -> np.ndarray:
@@ -193,6 +339,7 @@ def certify_streamed(
     chunk_size: int = 65536,
     progress: bool = False,
     stream: PatternStream | None = None,
+    bounds: CellBounds | None = None,
 ) -> Certificate:
     """:func:`cvxcnn.certify` of a ReLU network with the streamed oracle over every cell.
 
@@ -210,6 +357,9 @@ def certify_streamed(
     progress : bool
     stream : PatternStream, optional
         A stream of ``problem.Y``'s cells to reuse (e.g. one with a cache).
+    bounds : CellBounds, optional
+        Per-cell bounds over that (cached) stream from earlier passes: cells
+        that cannot reach the best value so far are skipped.
 
     Returns
     -------
@@ -219,7 +369,7 @@ def certify_streamed(
         raise TypeError(f"network must be a ReluNetwork; got {type(network).__name__}")
     stream = stream or PatternStream(problem.Y, chunk_size=chunk_size, progress=progress)
     source = OracleSource(
-        run=lambda g: streamed_relu_oracle(problem.Y, g, stream=stream),
+        run=lambda g: streamed_relu_oracle(problem.Y, g, stream=stream, bounds=bounds),
         label="streamed",
         exhaustive=lambda oracle: stream_exhaustive(oracle, problem.Y),
         n_cells=stream.count_bound,

@@ -120,6 +120,21 @@ def check_positive(value: object, name: str, *, allow_zero: bool = False) -> flo
     return v
 
 
+def check_patch_matrix(Y: object) -> np.ndarray:
+    """``Y`` as a C-contiguous, finite, non-empty float64 matrix (n, d) (a patch matrix)."""
+    return np.ascontiguousarray(check_finite_array(Y, "Y", ndim=2))
+
+
+def check_fraction(value: object, name: str) -> float:
+    """Return ``value`` as a float in ``[0, 1]`` (TypeError for a bool or a non-number)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number in [0, 1]; got {value!r}")
+    v = float(value)
+    if not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1]; got {value!r}")
+    return v
+
+
 def check_positive_int(value: object, name: str, *, minimum: int = 1) -> int:
     """Return ``value`` as an int, requiring ``value >= minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

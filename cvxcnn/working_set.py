@@ -31,6 +31,7 @@ from cvxcnn.facets import (
     SAVED_FRACTION,
     SOLVE_SECONDS_PER_NONZERO,
     FacetReduction,
+    hull_decision,
     hull_pays_off,
 )
 from cvxcnn.losses import Loss
@@ -41,8 +42,8 @@ from cvxcnn.results import ConvexFitResult, Result
 #: ``fit(strategy="auto")`` solves by working set when ``P >= WORKING_SET_MIN_RATIO * (n_out + 1)``
 #: (an optimum uses at most ``n_out + 1`` cells) and ``P >= WORKING_SET_MIN_CELLS`` (below it one
 #: full solve takes about a second and the rounds' overhead dominates). Measured on digits
-#: (n_out = 256, beta 1e-3, CPU seconds): P = 1000 (3.9 (n_out + 1)) full 60 s, working set
-#: slower; P = 3200 working set 131 s against a full program that grows faster than P
+#: (n_out = 256, beta 1e-3, CPU seconds, set gap 1e-8): P = 1000 (3.9 (n_out + 1)) full 54 s,
+#: working set 92 s; P = 3200 (12.5 (n_out + 1)) full 256 s, working set 132 s
 #: (docs/performance.md); hence 8.
 WORKING_SET_MIN_RATIO = 8.0
 WORKING_SET_MIN_CELLS = 500
@@ -61,7 +62,7 @@ def most_violated_at_zero(
     """Indices of the ``size`` cells with the largest oracle value at the zero network."""
     _, g = dual_direction(activation.empty_network(problem.d), problem, loss)
     oracle = activation.oracle(problem.Y, g, cells)
-    return np.argsort(-oracle.cell_lower)[:size]
+    return np.argsort(-oracle.cell_lower[: len(cells)])[:size]  # not cells an oracle appended
 
 
 def resolve_strategy(strategy: str, n_cells: int, n_out: int) -> str:
@@ -76,6 +77,31 @@ def resolve_strategy(strategy: str, n_cells: int, n_out: int) -> str:
         return strategy
     wins = n_cells >= max(WORKING_SET_MIN_RATIO * (n_out + 1), WORKING_SET_MIN_CELLS)
     return "working_set" if wins else "full"
+
+
+@dataclass
+class FixedOutput:
+    """Patch outputs ``(n,)`` standing in for a network in :func:`dual_direction`."""
+
+    values: np.ndarray
+
+    def output(self, Y: np.ndarray) -> np.ndarray:
+        """The stored outputs (``Y`` is the problem's, already applied)."""
+        return self.values
+
+
+def program_direction(
+    activation: Activation, problem: PatchProblem, cells: object, fit_: ConvexFitResult, loss: Loss
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(r, g)`` at the program's own prediction (every block), else at its network.
+
+    The reconstructed network drops blocks below ``rtol`` (1e-6) of the
+    largest; at ``beta = 1e-3`` on digits (n = 256) that moved the oracle's
+    ratio on the program's own cells to 1.03 and capped the set gap at 3e-2,
+    where the program's prediction gives 1e-9 (docs/performance.md).
+    """
+    out = activation.program_output(fit_, problem, cells)
+    return dual_direction(fit_.network if out is None else FixedOutput(out), problem, loss)
 
 
 def mask_of(index: np.ndarray, size: int) -> np.ndarray:
@@ -164,13 +190,19 @@ class WorkingSets:
     def _auto_method(self, index: np.ndarray) -> str:
         """``facets="auto"`` over a sampled set: ``"hull"`` if reducing EVERY cell would pay.
 
-        The full program's rule (:func:`cvxcnn.facets.pilot_reduction`) judged
+        Clear cases are decided from the sizes (:func:`cvxcnn.facets.hull_decision`); otherwise
+        the full program's rule (:func:`cvxcnn.facets.pilot_reduction`) judged
         per cell: Qhull on the first :data:`cvxcnn.facets.PILOT_CONES` cells
         (CPU time, kept) against the solve time saved per cell of the full
         program. Each cell that enters a program is then reduced once.
         """
         if not hull_pays_off(self.problem.Y):
             return "off"
+        full = self.activation.program_nonzeros(self.problem, self.cells, None)
+        rank = int(np.linalg.matrix_rank(self.problem.Y))
+        decision = hull_decision(rank, len(self.cells), full, self.options.get("n_jobs"))
+        if decision != "pilot":  # clear from the sizes: no cone is reduced to find out
+            return decision
         pilot = index[:PILOT_CONES]
         cpu = time.process_time()
         red = self.activation.facet_reduction(
@@ -178,7 +210,6 @@ class WorkingSets:
         )
         per_cone = (time.process_time() - cpu) / max(len(pilot), 1)
         self._merge(pilot, red)
-        full = self.activation.program_nonzeros(self.problem, self.cells, None)
         saved_per_cell = SAVED_FRACTION * SOLVE_SECONDS_PER_NONZERO * full / len(self.cells)
         return "hull" if per_cone <= saved_per_cell else "off"
 
@@ -232,17 +263,20 @@ class WorkingSets:
             fit_ = self.fit(beta, index)
             if fit_.network is None:
                 return fit_, index, rounds, False, None, None
-            r, g = dual_direction(fit_.network, self.problem, self.loss)
+            r, g = self.direction(fit_, index)
             program = working.copy()
             t1 = time.process_time()
             oracle = self.add_violators(working, g, threshold, most, program)
             added = working & ~program
             self.history.append(
                 {
+                    "phase": "round",
                     "cells": len(index),
                     "fit_cpu_seconds": t1 - t0,
                     "facet_seconds": fit_.facets.get("seconds", 0.0),
                     "iterations": fit_.solve.iterations,
+                    "compile_seconds": fit_.solve.compile_seconds,
+                    "solve_seconds": fit_.solve.solve_seconds,
                     "oracle_cpu_seconds": time.process_time() - t1,
                     "added": int(added.sum()),
                 }
@@ -254,6 +288,11 @@ class WorkingSets:
         converged = not np.any((oracle.cell_lower > threshold) & ~mask_of(index, working.size))
         return fit_, index, rounds, converged, r, oracle
 
+    def direction(self, fit_: ConvexFitResult, index: np.ndarray):
+        """``(r, g)`` of the program over the cells at ``index`` (:func:`program_direction`)."""
+        sub = self.activation.subset(self.cells, index)
+        return program_direction(self.activation, self.problem, sub, fit_, self.loss)
+
     def active(self, fit_: ConvexFitResult, index: np.ndarray, floor: float) -> np.ndarray:
         """(P,) bool: the cells of ``index`` active in ``fit_`` (all of them if none is)."""
         sub = self.activation.subset(self.cells, index)
@@ -263,30 +302,73 @@ class WorkingSets:
 
 #: Set gap above which a converged working set is polished (:func:`polish`).
 POLISH_ABOVE = 1e-7
-#: Clarabel tolerances of the last solve over the active cells (:func:`polish`).
+#: Clarabel tolerances of the polishing solves over the active cells (:func:`polish`).
 POLISH_CLARABEL = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
+#: A cell re-enters during the polish when its value exceeds ``beta (1 + POLISH_TOL)``.
+POLISH_TOL = 1e-7
+#: Most polishing solves (each adds the cells the dual point finds violated).
+POLISH_ROUNDS = 6
+#: Sign rows of the polishing solves: ``None`` the working set's facet rows, ``"off"`` every row.
+POLISH_FACETS: str | None = None
 
 
-def polish(ws: WorkingSets, beta: float, fit_: ConvexFitResult, index: np.ndarray):
-    """One tight Clarabel solve over the active cells of ``fit_``, for an accurate dual point.
+def polish(ws: WorkingSets, beta: float, fit_: ConvexFitResult, index: np.ndarray, most: int):
+    """More rounds at a tight entry threshold, then a tight solve, for a set gap near zero.
 
-    At default tolerances the residual is accurate to ~1e-3 relative, which
-    caps the rigorous set gap there; the active cells' program is small, and
-    is solved with every sign row (reduced programs at these tolerances were
-    reported inaccurate).
+    The rounds stop when no cell exceeds ``beta (1 + tol)`` (``tol = 1e-4``); the
+    cells between ``beta (1 + POLISH_TOL)`` and that still cap the rigorous set
+    gap (2e-5 on digits, P = 1000). Each polishing round solves over the active
+    cells plus the cells the oracle over the WHOLE set finds above ``beta (1 +
+    POLISH_TOL)`` (and above the program's own cells), at the configured solver
+    tolerances: the program's own dual point (:func:`program_direction`) is
+    accurate to ~1e-8 there. When nothing is left to add and the gap is still
+    above :data:`POLISH_ABOVE`, one solve over the same cells at
+    :data:`POLISH_CLARABEL` (Clarabel only).
 
-    Returns ``(fit, index, (r, oracle), (max_ratio, lower, set_gap))``, or
-    None when the solver is not Clarabel or the polish failed.
+    Returns ``(fit, index, (r, oracle), (max_ratio, lower, set_gap))`` of the
+    solve with the smallest set gap, or None when no polishing solve succeeded.
     """
-    if str(ws.options.get("solver", "")).upper() != "CLARABEL":
-        return None
-    active = np.flatnonzero(ws.active(fit_, index, natural_scale(ws.problem)))
-    polished = ws.fit(beta, active, POLISH_CLARABEL, facets="off")
-    if not polished.success or polished.network is None:
-        return None
-    r, g = dual_direction(polished.network, ws.problem, ws.loss)
-    oracle = ws.activation.oracle(ws.problem.Y, g, ws.cells)
-    return polished, active, (r, oracle), set_bound(polished, beta, ws.loss, ws.problem, r, oracle)
+    floor = natural_scale(ws.problem)
+    working = ws.active(fit_, index, floor)
+    clarabel = str(ws.options.get("solver", "")).upper() == "CLARABEL"
+    best, tight = None, False
+    for _ in range(POLISH_ROUNDS):
+        idx = np.flatnonzero(working)
+        t0 = time.process_time()
+        polished = ws.fit(beta, idx, POLISH_CLARABEL if tight else None, facets=POLISH_FACETS)
+        if not polished.success or polished.network is None:
+            break
+        r, g = ws.direction(polished, idx)
+        program = working.copy()
+        t1 = time.process_time()
+        oracle = ws.add_violators(working, g, beta * (1 + POLISH_TOL), most, program)
+        bound = set_bound(polished, beta, ws.loss, ws.problem, r, oracle)
+        added = working & ~program
+        ws.history.append(
+            {
+                "phase": "polish-tight" if tight else "polish",
+                "cells": len(idx),
+                "fit_cpu_seconds": t1 - t0,
+                "facet_seconds": polished.facets.get("seconds", 0.0),
+                "iterations": polished.solve.iterations,
+                "compile_seconds": polished.solve.compile_seconds,
+                "solve_seconds": polished.solve.solve_seconds,
+                "oracle_cpu_seconds": time.process_time() - t1,
+                "added": int(added.sum()),
+                "set_gap": bound[2],
+            }
+        )
+        if best is None or bound[2] < best[3][2]:
+            best = (polished, idx, (r, oracle), bound)
+        if bound[2] <= POLISH_ABOVE or (tight and not added.any()):
+            break
+        if added.any():
+            working = ws.active(polished, idx, floor) | added
+        elif clarabel:
+            tight, working = True, program
+        else:
+            break
+    return best
 
 
 def set_bound(
@@ -324,8 +406,10 @@ class WorkingSetSummary(Result):
     fallback : str or None
         ``"full"`` when the rounds did not converge and the full program was solved.
     history : list of dict
-        Per round: program cells, the fit's and the oracle's CPU seconds, the
-        cumulative facet seconds, interior-point iterations, cells added.
+        Per round (``phase``: "round", "polish" or "polish-tight"): program cells,
+        the fit's and the oracle's CPU seconds, the cumulative facet seconds, the
+        solve's compile and solve (wall) seconds, interior-point iterations,
+        cells added (and, when polishing, the set gap).
     """
 
     cells: int
@@ -391,11 +475,11 @@ def solve_working_set(
         fit_, index, fallback = ws.fit(beta, np.arange(n_cells)), np.arange(n_cells), "full"
         converged = fit_.network is not None
         if converged:
-            r, g = dual_direction(fit_.network, ws.problem, ws.loss)
-            oracle = ws.activation.oracle(ws.problem.Y, g, ws.cells)
+            r, g = ws.direction(fit_, index)
+            oracle = ws.activation.oracle(ws.problem.Y, g, ws.cells, threshold=beta)
     max_ratio, lower, set_gap = set_bound(fit_, beta, ws.loss, ws.problem, r, oracle)
     if converged and set_gap > POLISH_ABOVE and fallback is None:
-        polished = polish(ws, beta, fit_, index)
+        polished = polish(ws, beta, fit_, index, add_per_round)
         if polished is not None and polished[3][2] < set_gap:
             fit_, index, (r, oracle) = polished[0], polished[1], polished[2]
             max_ratio, lower, set_gap = polished[3]

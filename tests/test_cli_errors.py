@@ -67,7 +67,7 @@ CASES = [
     (["solve", "--method", "colgen", "--jobs", "2"], "--jobs"),
     (["solve", "--method", "colgen", "--facets", "hull"], "--facets"),
     (["solve", "--activation", "st", "--backend", "direct"], "--backend"),
-    (["solve", "--activation", "st", "--method", "colgen"], "--method"),
+    (["solve", "--activation", "st", "--method", "colgen", "--threshold", "0.1"], "--threshold"),
     (["solve", "--activation", "st", "--certify", "exact"], "--certify"),
     (["solve", "--activation", "st", "--st-form", "paper"], "--st-form"),
     (["solve", "--activation", "st", "--facets", "adjacency"], "--facets"),

@@ -25,6 +25,7 @@ CLI_MODULES += ("explain", "colorize")
 #: Library modules whose names a spy also replaces (the cells come from the activations).
 LIBRARY_MODULES = ("cvxcnn.primal", "cvxcnn.demo", "cvxcnn.bench", "cvxcnn.activations.relu")
 LIBRARY_MODULES += ("cvxcnn.interpret_figures", "cvxcnn.colorization.system")
+LIBRARY_MODULES += ("cvxcnn.activations.soft_threshold",)
 BASE = {
     "solve": ["solve", "--data", "synthetic1d", "--images", "1", "--size", "8", "--kernel", "2"],
     "certify": ["certify", "--weights", "{w}", "--data", "synthetic1d", "--size", "8"]
@@ -133,8 +134,15 @@ SOLVE = [
     ("--activation", ST, "fit_st", lambda a, k: True),
     (
         "--oracle-time-limit",
-        ["--method", "colgen", "--max-cells", "10", "--oracle-time-limit", "7"],
+        ["--method", "colgen", "--max-cells", "10", "--max-memory", "1e-9"]
+        + ["--oracle-time-limit", "7"],  # beyond --max-cells and a stream's memory: the MIP
         "mip_arrangement",
+        kw("time_limit", 7.0),
+    ),
+    (
+        "--oracle-time-limit",
+        [*ST, "--method", "colgen", "--max-cells", "10", "--oracle-time-limit", "7"],
+        "st_mip_triples",
         kw("time_limit", 7.0),
     ),
     ("--prune", ["--prune"], "fit_relu", kw("prune", True)),
@@ -176,13 +184,26 @@ CERTIFY = [
     ("--max-cells", ["--max-cells", "999"], "enumerate_relu_patterns", kw("max_cells", 999)),
     (
         "--oracle-time-limit",
-        ["--certify", "exact", "--max-cells", "3", "--oracle-time-limit", "7"],
+        ["--certify", "exact", "--max-cells", "3", "--max-memory", "1e-9"]
+        + ["--oracle-time-limit", "7"],
         "mip_arrangement",
         kw("time_limit", 7.0),
+    ),
+    (
+        "--max-memory",
+        ["--certify", "exact", "--max-memory", "3"],
+        "choose_oracle",
+        kw("max_memory", 3 * 2**30),
     ),
     ("--out", ["--out", "{tmp}/c.json"], None, "file:c.json"),
     ("--quiet", ["--quiet"], None, "quiet"),
     ("--debug", ["--debug", "--beta", "0.5"], "certify", "debug"),
+    (
+        "--dask",
+        ["--dask", "tcp://127.0.0.1:1"],
+        "certify",
+        lambda a, k: k["oracle_options"] == {"executor": "tcp://127.0.0.1:1"},
+    ),
 ]
 PATH = [
     *DATA,
@@ -251,6 +272,8 @@ BENCH = [
         "run_benchmark",
         kw("scheduler", "tcp://127.0.0.1:1"),
     ),
+    # certify only (tests/test_bench_certify.py: it reaches run_benchmark as config=)
+    ("--config", ["--config", "quick"], "check_config", arg(0, "quick")),
 ]
 TABLE = {"solve": SOLVE, "certify": CERTIFY, "path": PATH, "train": TRAIN}
 EXPLAIN = [

@@ -59,14 +59,21 @@ def test_one_sign_only_positive_weights(small):
     assert mip.upper == pytest.approx(relu_oracle(problem.Y, g, cells.masks).upper, rel=1e-6)
 
 
+def _exact_and_mip(problem, cells, seed, time_limit):
+    """For three random ``g``: the oracle over the enumerated ``cells``, and the MIP oracle."""
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        g = rng.standard_normal(problem.n)
+        yield (
+            relu_oracle(problem.Y, g, cells.masks),
+            relu_mip_oracle(problem.Y, g, time_limit=time_limit),
+        )
+
+
 def test_anytime_upper_end_is_an_upper_bound_at_a_tiny_time_limit():
     problem = _crop(3, 4, 3)  # d = 9, n = 12: not solved in 0.05 s
     cells = enumerate_relu_patterns(problem.Y)
-    rng = np.random.default_rng(2)
-    for _ in range(3):
-        g = rng.standard_normal(problem.n)
-        exact = relu_oracle(problem.Y, g, cells.masks)
-        mip = relu_mip_oracle(problem.Y, g, time_limit=0.05)
+    for exact, mip in _exact_and_mip(problem, cells, seed=2, time_limit=0.05):
         assert mip.upper >= exact.upper * (1 - 1e-9)
         assert mip.lower <= exact.upper * (1 + 1e-9)
 
@@ -138,11 +145,7 @@ def test_digit_crop_4x4_kernel_3_mip_equals_enumeration_and_colgen_optimum():
     """The issue's case: n = 16, d = 9 (45,638 cells): oracle values and the certified optimum."""
     problem = _crop(4, 4, 3)
     cells = enumerate_relu_patterns(problem.Y)
-    rng = np.random.default_rng(3)
-    for _ in range(3):
-        g = rng.standard_normal(problem.n)
-        exact = relu_oracle(problem.Y, g, cells.masks)
-        mip = relu_mip_oracle(problem.Y, g, time_limit=300)
+    for exact, mip in _exact_and_mip(problem, cells, seed=3, time_limit=300):
         assert mip.converged and mip.upper == pytest.approx(exact.upper, rel=1e-6)
     beta = 0.1
     by_cells = solve_colgen(problem, cells, beta=beta)
@@ -162,6 +165,7 @@ def test_cli_picks_the_mip_oracle_beyond_max_cells_and_says_so(tmp_path):
     out = tmp_path / "r.json"
     base = ["solve", "--data", "synthetic1d", "--images", "1", "--size", "8", "--kernel", "2"]
     argv = [*base, "--beta", "0.05", "--method", "colgen", "--max-cells", "10"]
+    argv += ["--max-memory", "0.001"]  # 1 MiB: a stream (1.8 MiB) no, the programs yes
     assert main([*argv, "--oracle-time-limit", "30", "--quiet", "--out", str(out)]) in (0, 1)
     result = json.loads(out.read_text())
     # SCIP when pyscipopt is installed, HiGHS otherwise (engine "auto")
@@ -179,7 +183,7 @@ def test_cli_picks_the_mip_oracle_beyond_max_cells_and_says_so(tmp_path):
                  str(weights)]) == 0  # fmt: skip
     common = ["certify", "--weights", str(weights), "--data", "synthetic1d", "--images", "1"]
     common += ["--size", "8", "--quiet"]
-    argv = [*common, "--certify", "exact", "--max-cells", "10"]
+    argv = [*common, "--certify", "exact", "--max-cells", "10", "--max-memory", "1e-9"]
     assert main([*argv, "--oracle-time-limit", "30", "--out", str(cert)]) == 0
     result = json.loads(cert.read_text())
     assert result["oracle"] in ("exact/mip", "exact/mip-scip")

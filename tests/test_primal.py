@@ -33,14 +33,7 @@ from cvxcnn.soft_threshold.network import STNetwork  # noqa: E402
 
 TIGHT = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny problems run fastest (and steadiest on a busy machine) on one thread."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _images(shape, seed=0):
@@ -252,6 +245,12 @@ def exact_problem():
     return noisy, clean, beta, fit.objective
 
 
+def _train_exact(exact_problem, **options):
+    """``train_primal`` on the exact problem's signals (kernel 2, its ``beta``), quietly."""
+    noisy, clean, beta, _ = exact_problem
+    return train_primal(noisy, clean, kernel_size=2, beta=beta, verbose=False, **options)
+
+
 @pytest.mark.parametrize(
     "schedule",
     [
@@ -261,18 +260,14 @@ def exact_problem():
     ],
 )
 def test_trained_objective_reaches_but_never_beats_the_convex_optimum(exact_problem, schedule):
-    noisy, clean, beta, optimum = exact_problem
-    result = train_primal(
-        noisy,
-        clean,
-        kernel_size=2,
+    optimum = exact_problem[3]
+    result = _train_exact(
+        exact_problem,
         neurons=50,
-        beta=beta,
         dtype="float64",
         device="cpu",
         target=optimum,
         rtol=1e-3,
-        verbose=False,
         **schedule,
     )
     # no network goes below the global optimum
@@ -285,19 +280,15 @@ def test_trained_objective_reaches_but_never_beats_the_convex_optimum(exact_prob
     assert 0 < result.seconds_to_target == result.seconds[-1]
 
 
+def test_an_unknown_keyword_is_refused_with_the_problem_keywords():
+    noisy, clean = _images((1, 5))
+    with pytest.raises(TypeError, match="kernal_size.*kernel_size, spatial_dims"):
+        train_primal(noisy, clean, kernal_size=3, epochs=1, verbose=False)
+
+
 def test_unreachable_target_runs_every_epoch(exact_problem):
-    noisy, clean, beta, optimum = exact_problem
-    result = train_primal(
-        noisy,
-        clean,
-        kernel_size=2,
-        neurons=8,
-        beta=beta,
-        lr=1e-2,
-        epochs=20,
-        target=0.5 * optimum,
-        verbose=False,
-    )
+    optimum = exact_problem[3]
+    result = _train_exact(exact_problem, neurons=8, lr=1e-2, epochs=20, target=0.5 * optimum)
     assert result.reached_target is False and result.epochs_run == 20
     assert result.epochs_to_target is None and result.seconds_to_target is None
     d = result.to_dict()

@@ -22,13 +22,7 @@ from cvxcnn.vector_output import (  # noqa: E402
     vector_objective,
 )
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _data(n=2, c=2, h=6, w=7, seed=0):

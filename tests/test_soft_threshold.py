@@ -397,6 +397,10 @@ def test_paper_program(problem, exact_fit):
     assert other.objective == pytest.approx(res.objective, rel=1e-6)
     with pytest.raises(ValueError, match="threshold"):
         fit_st(problem, sampled, form="paper", beta=BETA)
+    with pytest.raises(ValueError, match="backend"):  # CVXPY only: never silently ignored
+        fit_st(problem, sampled, form="paper", threshold=lam, beta=BETA, backend="direct")
+    with pytest.raises(TypeError, match="n_jobs"):  # no facet reduction to parallelize
+        fit_st(problem, sampled, form="paper", threshold=lam, beta=BETA, n_jobs=2)
 
 
 def test_certificate_at_the_optimum_and_elsewhere(problem, triples, exact_fit):

@@ -24,6 +24,7 @@ from cvxcnn.networks import ReluNetwork
 from cvxcnn.oracle import relu_oracle
 from cvxcnn.streaming import (
     STREAMED,
+    CellBounds,
     certify_streamed,
     stream_exhaustive,
     streamed_relu_oracle,
@@ -115,7 +116,8 @@ def test_streamed_oracle_equals_the_in_memory_oracle(n, d):
     every = relu_oracle(Y, g, cells.masks, threshold=threshold)
     top = streamed_relu_oracle(Y, g, chunk_size=50, threshold=threshold, keep=6)
     want = np.sort(every.cell_lower[every.cell_lower > threshold])[::-1][:6]
-    assert np.allclose(top.cell_lower, want, atol=1e-9)
+    assert np.allclose(top.cell_lower[: want.size], want, atol=1e-9)  # keep is per sign
+    assert len(top.cells) <= 12
     assert top.upper == pytest.approx(every.upper, abs=1e-9)
 
 
@@ -206,3 +208,80 @@ def test_streamed_colgen_certifies_the_in_memory_optimum():
     assert res.certificate.relative_gap <= 1e-6
     assert res.total_cells == len(cells) and res.patterns_used < len(cells)
     assert res.certificate.upper_bound == pytest.approx(ref.certificate.upper_bound, rel=1e-6)
+
+
+def test_relu_oracle_keep_finds_the_top_cells_per_sign_with_fewer_solves():
+    rng = np.random.default_rng(11)
+    Y = rng.standard_normal((30, 3))
+    g = rng.standard_normal(30)
+    masks = enumerate_relu_patterns(Y).masks
+    every = relu_oracle(Y, g, masks, threshold=0.0)
+    top = relu_oracle(Y, g, masks, threshold=0.0, keep=3)
+    for s in (0, 1):
+        want = np.sort(every.sign_lower[:, s])[::-1][:3]
+        assert np.allclose(np.sort(top.sign_lower[:, s])[::-1][:3], want, atol=1e-9)
+    assert top.n_solved <= every.n_solved
+    assert top.upper == pytest.approx(every.upper, abs=1e-9)  # unsolved pairs keep their bound
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**16), step=st.sampled_from([1e-4, 1e-2, 1.0]))
+def test_carried_bounds_skip_cells_but_never_the_maximum(seed, step):
+    """A pass with bounds carried from another g: same top cells, upper end still >= M."""
+    rng = np.random.default_rng(seed)
+    Y = _degenerate(rng, 24, 3)
+    masks = enumerate_relu_patterns(Y).masks
+    stream = stream_relu_patterns(Y, chunk_size=40, cache=True)
+    bounds = CellBounds(Y)
+    g = rng.standard_normal(24)
+    streamed_relu_oracle(Y, g, stream=stream, bounds=bounds, threshold=0.5, keep=4)
+    assert bounds.ready(stream)
+    g2 = g + step * rng.standard_normal(24)
+    exact = relu_oracle(Y, g2, masks)
+    every = relu_oracle(Y, g2, masks, threshold=0.0)
+    for threshold in (None, 0.8 * exact.upper):
+        res = streamed_relu_oracle(Y, g2, stream=stream, bounds=bounds, threshold=threshold, keep=4)
+        assert res.complete and res.n_cells == len(masks)
+        assert res.upper >= exact.upper - 1e-9 and res.lower <= exact.upper + 1e-9
+        for u in bounds.upper:  # every carried bound is still an upper bound at g2
+            assert u.size
+        carried = np.concatenate(bounds.upper)
+        assert carried.max() >= exact.upper - 1e-9
+        if threshold is None:
+            assert res.lower == pytest.approx(exact.lower, abs=1e-9)
+        else:
+            want = np.sort(every.cell_lower[every.cell_lower > threshold])[::-1][:4]
+            assert np.allclose(res.cell_lower[: want.size], want, atol=1e-9)
+
+
+def test_carried_bounds_skip_most_cells_for_a_nearby_residual():
+    rng = np.random.default_rng(7)
+    Y = rng.standard_normal((40, 3))
+    stream = stream_relu_patterns(Y, chunk_size=100, cache=True)
+    bounds = CellBounds(Y)
+    g = rng.standard_normal(40)
+    t = 0.9 * relu_oracle(Y, g, enumerate_relu_patterns(Y).masks).upper  # few violators
+    first = streamed_relu_oracle(Y, g, stream=stream, bounds=bounds, threshold=t, keep=5)
+    again = streamed_relu_oracle(Y, g + 1e-6, stream=stream, bounds=bounds, threshold=t, keep=5)
+    assert bounds.skipped > 0.5 * stream.n_cells
+    assert bounds.skipped + bounds.examined == stream.n_cells
+    assert np.allclose(again.cell_lower, first.cell_lower, atol=1e-4)
+    assert again.upper >= first.upper - 1e-4
+
+
+def test_budget_returns_genuine_violators_and_misses_none_when_few():
+    rng = np.random.default_rng(21)
+    Y = rng.standard_normal((30, 3))
+    g = rng.standard_normal(30)
+    masks = enumerate_relu_patterns(Y).masks
+    every = relu_oracle(Y, g, masks, threshold=0.0)
+    many = 0.2 * every.upper  # many violators: the budget caps the solves
+    capped = relu_oracle(Y, g, masks, threshold=many, keep=3, budget=2)
+    full = relu_oracle(Y, g, masks, threshold=many, keep=3)
+    assert capped.n_solved < full.n_solved
+    assert capped.upper == pytest.approx(every.upper, abs=1e-9)  # still a bound on every cell
+    hit = capped.cell_lower > many
+    assert hit.sum() >= 3 and np.all(capped.cell_lower[hit] <= every.cell_upper[hit] + 1e-9)
+    few = np.sort(every.cell_lower)[-3]  # two violators only: every one is found
+    res = relu_oracle(Y, g, masks, threshold=few, keep=3, budget=1)
+    assert set(np.flatnonzero(res.cell_lower > few)) == set(np.flatnonzero(every.cell_lower > few))

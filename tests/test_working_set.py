@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from conftest import noisy_problem
@@ -112,3 +114,36 @@ def test_auto_rule_and_errors(problem, patterns):
     row_mask = np.ones((problem.n, len(patterns)), dtype=bool)
     with pytest.raises(ValueError, match="row_mask"):
         fit(problem, patterns, beta=BETA, strategy="working_set", row_mask=row_mask)
+
+
+def test_program_direction_is_the_programs_own_dual_point(problem, patterns):
+    """The residual of every block (not the pruned network) satisfies the dual constraints."""
+    from cvxcnn.working_set import program_direction
+
+    res = fit(problem, patterns, beta=BETA, strategy="full", facets="off", rtol=1e-2)
+    act, loss = activation_of(patterns), get_loss("squared")
+    out = act.program_output(res, problem, patterns)
+    value = loss.value(problem.readout.apply(out), problem.target)
+    penalty = BETA * (np.linalg.norm(res.W, axis=0).sum() + np.linalg.norm(res.Z, axis=0).sum())
+    assert value + penalty == pytest.approx(res.objective, rel=1e-9)  # the program's objective
+    _, g = program_direction(act, problem, patterns, res, loss)
+    ratio = act.oracle(problem.Y, g, patterns, threshold=BETA).upper / BETA
+    assert abs(ratio - 1) < 1e-4  # at default tolerances
+    # a coarse reconstruction (rtol 1e-2) moves the network's residual off the dual point
+    _, g_net = program_direction(act, problem, patterns, replace(res, W=None), loss)
+    ratio_net = act.oracle(problem.Y, g_net, patterns, threshold=BETA).upper / BETA
+    assert ratio_net - 1 > 10 * abs(ratio - 1)
+
+
+def test_polish_re_adds_the_cells_the_rounds_tolerated(problem, patterns):
+    """Rounds that stop at a loose entry threshold (1%) are finished by the polish."""
+    loss = get_loss("squared")
+    options = dict(solver="CLARABEL", solver_options=None, rtol=1e-6, strategy="full")
+    ws = WorkingSets(activation_of(patterns), problem, patterns, loss, fit, "off", options)
+    result = solve_working_set(ws, BETA, tol=1e-2, initial=10, add_per_round=10)
+    info = result.working_set
+    polish = [h for h in info["history"] if h["phase"].startswith("polish")]
+    assert polish and sum(h["added"] for h in polish) > 0  # the polish found cells to add
+    assert info["converged"] and info["set_gap"] <= 1e-6
+    full = fit(problem, patterns, beta=BETA, strategy="full", facets="off")
+    assert result.objective == pytest.approx(full.objective, rel=1e-6)

@@ -86,6 +86,16 @@ class Activation(ABC):
     def generator_slack(self, cells: object, Y: np.ndarray) -> np.ndarray:
         """(n, P) slack of each cell's generator in its own cone rows, relative to their scale."""
 
+    def search_all(self, Y: np.ndarray, *, time_limit: float, random_state: object = 0) -> object:
+        """Every cell of ``Y`` (n, d) for an enumeration-free oracle (:attr:`searched_type`).
+
+        For certificates and column generation beyond enumeration; ``time_limit``
+        seconds per oracle call. Activations without such an oracle refuse.
+        """
+        raise NotImplementedError(
+            f"the {self.name} activation has no enumeration-free oracle: enumerate its cells"
+        )
+
     def keys(self, cells: object) -> list[bytes]:
         """One hashable key per cell, equal for equal cells."""
         return [row.tobytes() for row in np.packbits(self.cell_bits(cells), axis=1)]
@@ -195,6 +205,18 @@ class Activation(ABC):
         self, result: ConvexFitResult, cells: object, *, rtol: float, floor: float
     ) -> np.ndarray:
         """(P,) bool over ``cells``: the cells whose blocks are nonzero in ``result``."""
+
+    def program_output(
+        self, result: ConvexFitResult, problem: PatchProblem, cells: object
+    ) -> np.ndarray | None:
+        """(n,) patch outputs of the program's solution blocks, every block kept; None: unknown.
+
+        The residual of this prediction is the program's dual point to the
+        solver's accuracy; the reconstructed network drops blocks below its
+        ``rtol``, which moves the residual by more than ``beta`` allows at
+        small ``beta`` (:mod:`cvxcnn.working_set`). None: use the network.
+        """
+        return None
 
     # ---------------------------------------------------------------- oracle
     @abstractmethod

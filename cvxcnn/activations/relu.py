@@ -26,7 +26,7 @@ from cvxcnn.facets import (
     reduce_sign_rows,
     violated_dropped_rows,
 )
-from cvxcnn.mip_oracle import MipArrangement, mip_cells_oracle
+from cvxcnn.mip_oracle import MipArrangement, mip_arrangement, mip_cells_oracle
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.oracle import OracleResult, relu_oracle
 from cvxcnn.programs.relu import build_relu_program, check_masks, pattern_masks
@@ -70,6 +70,10 @@ class Relu(Activation):
 
     def cell_bits(self, cells) -> np.ndarray:
         return np.asarray(pattern_masks(cells), dtype=bool)
+
+    def search_all(self, Y, *, time_limit, random_state=0) -> MipArrangement:
+        # SCIP over the exact ball when pyscipopt is installed, else HiGHS (docs/certificates.md)
+        return mip_arrangement(Y, time_limit=time_limit, random_state=random_state, engine="auto")
 
     def generator_slack(self, cells, Y) -> np.ndarray:
         H = Y @ cells.generators.T  # (n, P)
@@ -135,7 +139,8 @@ class Relu(Activation):
                 )
 
             full = self.program_nonzeros(problem, cells, None)
-            return pilot_reduction(reduce, len(masks), full, n_jobs)
+            rank = int(np.linalg.matrix_rank(problem.Y))
+            return pilot_reduction(reduce, len(masks), full, n_jobs, rank)
         return reduce_sign_rows(cells, problem.Y, method=str(facets), n_jobs=n_jobs)
 
     def check_row_mask(self, row_mask, problem, cells):
@@ -167,10 +172,19 @@ class Relu(Activation):
     def active_cells(self, result, cells, *, rtol, floor) -> np.ndarray:
         return active_pattern_mask(result.W, result.Z, rtol=rtol, floor=floor)
 
-    def oracle(self, Y, g, cells, *, threshold=None, method=None, time_limit=None) -> OracleResult:
+    def program_output(self, result, problem, cells) -> np.ndarray | None:
+        if result.W is None or isinstance(cells, MipArrangement):
+            return None
+        blocks = problem.Y @ (result.W - result.Z)  # (n, P): Y (w_i - z_i)
+        return (blocks * pattern_masks(cells).T).sum(axis=1)  # sum_i D_i Y (w_i - z_i)
+
+    def oracle(
+        self, Y, g, cells, *, threshold=None, method=None, time_limit=None, executor=None
+    ) -> OracleResult:
         """NNLS/SOCP over given cells (``method``); the MIP over a :class:`MipArrangement`.
 
-        ``time_limit`` (seconds, MIP only) overrides the arrangement's own.
+        ``time_limit`` (seconds, MIP only) overrides the arrangement's own; ``executor``
+        runs the per-cell NNLS chunks (:func:`cvxcnn.executor.map_calls`).
         """
         if isinstance(cells, MipArrangement):
             if method not in (None, "mip"):
@@ -181,7 +195,9 @@ class Relu(Activation):
                 "time_limit applies to the MIP oracle (a MipArrangement); these cells are "
                 "searched one by one (method 'nnls' or 'socp')"
             )
-        return relu_oracle(Y, g, pattern_masks(cells), threshold=threshold, method=method or "nnls")
+        masks = pattern_masks(cells)
+        method = method or "nnls"
+        return relu_oracle(Y, g, masks, threshold=threshold, method=method, executor=executor)
 
 
 def _refuse_program(cells: object) -> None:

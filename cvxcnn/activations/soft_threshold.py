@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from cvxcnn.activations.base import Activation
+from cvxcnn.arrangements import matrix_digest
 from cvxcnn.facets import FacetReduction
 from cvxcnn.oracle import OracleResult
 from cvxcnn.results import ConvexFitResult
@@ -24,6 +25,7 @@ from cvxcnn.soft_threshold.facets import (
     st_row_signs,
     st_violated_dropped_rows,
 )
+from cvxcnn.soft_threshold.mip_oracle import STMipTriples, st_mip_cells_oracle, st_mip_triples
 from cvxcnn.soft_threshold.network import STNetwork
 from cvxcnn.soft_threshold.oracle import st_oracle
 from cvxcnn.soft_threshold.programs import (
@@ -49,14 +51,30 @@ class SoftThreshold(Activation):
     network_type = STNetwork
     cell_type = TripleSet
 
+    #: Also a triple set: every triple, searched by the MIP oracle (no program over it).
+    searched_type = STMipTriples
+
     sampler = staticmethod(sample_st_triples)
     enumerator = staticmethod(enumerate_st_triples)
 
     def check_cells(self, cells, n):
+        if isinstance(cells, STMipTriples):
+            check_triples(cells.known, n)
+            return cells
         return check_triples(cells, n)
 
     def subset(self, cells, index):
+        if isinstance(cells, STMipTriples):  # program cells: the known ones (not exact)
+            return cells.known.subset(index)
         return cells.subset(index)
+
+    def search_all(self, Y, *, time_limit, random_state=0) -> STMipTriples:
+        return st_mip_triples(Y, time_limit=time_limit, random_state=random_state)
+
+    def verify_exact(self, cells, Y) -> bool:
+        if isinstance(cells, STMipTriples):  # the MIP searches all of (u, t) for THIS Y
+            return cells.digest == matrix_digest(Y)
+        return super().verify_exact(cells, Y)
 
     def cell_bits(self, cells) -> np.ndarray:
         return np.hstack([cells.s1, cells.s3])
@@ -70,6 +88,7 @@ class SoftThreshold(Activation):
         return slack / np.maximum(scale, 1e-300)
 
     def solve(self, problem, cells, *, beta, loss, row_mask, settings) -> ConvexFitResult:
+        _refuse_program(cells)
         s = settings
         if s.backend != "cvxpy":
             raise ValueError(
@@ -86,6 +105,7 @@ class SoftThreshold(Activation):
         return 2 * q * (n * P + rows)  # (w, t) and (w', t'): the loss rows and the cone rows
 
     def facet_reduction(self, problem, cells, facets, n_jobs) -> FacetReduction | None:
+        _refuse_program(cells)
         return resolve_st_facets(problem.Y, cells, facets, n_jobs=n_jobs)
 
     def check_row_mask(self, row_mask, problem, cells):
@@ -139,10 +159,40 @@ class SoftThreshold(Activation):
         return active
 
     def oracle(
-        self, Y, g, cells, *, threshold=None, solver="CLARABEL", solver_options=None
+        self,
+        Y,
+        g,
+        cells,
+        *,
+        threshold=None,
+        solver="CLARABEL",
+        solver_options=None,
+        time_limit=None,
     ) -> OracleResult:
+        """Stacked per-cell SOCP over given triples; the MIP over an :class:`STMipTriples`.
+
+        ``time_limit`` (seconds, MIP only) overrides the set's own.
+        """
+        options = dict(solver=solver, solver_options=solver_options)
+        if isinstance(cells, STMipTriples):
+            return st_mip_cells_oracle(
+                Y, g, cells, threshold=threshold, time_limit=time_limit, **options
+            )
+        if time_limit is not None:
+            raise ValueError(
+                "time_limit applies to the MIP oracle (an STMipTriples); these triples are "
+                "solved one by one (stacked SOCP)"
+            )
         # every live cell is solved exactly, so ``threshold`` needs no special mode
-        return st_oracle(Y, g, cells, solver=solver, solver_options=solver_options)
+        return st_oracle(Y, g, cells, **options)
+
+
+def _refuse_program(cells: object) -> None:
+    if isinstance(cells, STMipTriples):
+        raise TypeError(
+            "an STMipTriples stands for every triple but holds only the triples met so far: it "
+            "is for certify and solve_colgen; fit over cells.known (an upper-bound program)"
+        )
 
 
 __all__ = ["SoftThreshold"]

@@ -16,6 +16,9 @@ progress=True) -> dict`` that writes ``<name>.json``, ``<name>.csv``,
   residual denoisers;
 - :mod:`cvxcnn.bench.colorization`: L -> ab on bundled colour images, convex
   vs primal vs primal+chroma (RMSE(ab), chroma, RGB PSNR).
+- :mod:`cvxcnn.bench.certify` (by name only, not in ``all``): sampled-pattern
+  optima vs certified gaps (exact MIP oracle) vs column generation with MIP
+  pricing vs the primal trainer on digit crops.
 
 Shared machinery: :mod:`cvxcnn.bench.runner` (sizes, seeds, the sweep's
 progress bar, isolated processes, machine info), :mod:`cvxcnn.bench.report`
@@ -36,21 +39,16 @@ from pathlib import Path
 #: Benchmark names, in the order ``run_all`` runs them.
 BENCHMARKS: tuple[str, ...] = ("scaling", "gap", "ablation", "robustness", "mri")
 BENCHMARKS += ("colorization",)
+#: Benchmarks run only by name (time-budgeted, machine-dependent; not in ``all``).
+EXTRA_BENCHMARKS: tuple[str, ...] = ("certify",)
 
 #: Benchmark sizes: ``tiny`` (tests, seconds), ``default`` (minutes), ``paper`` (long).
 SIZES: tuple[str, ...] = ("tiny", "default", "paper")
 
-__all__ = ["BENCHMARKS", "SIZES", "run_benchmark"]
+__all__ = ["BENCHMARKS", "EXTRA_BENCHMARKS", "SIZES", "run_benchmark"]
 
 
-def run_benchmark(
-    name: str,
-    out_dir: str | Path,
-    size: str = "default",
-    seed: int = 0,
-    progress: bool = True,
-    scheduler: object = None,
-) -> dict:
+def run_benchmark(name: str, out_dir: str | Path, **options: object) -> dict:
     """Run one benchmark by name (its module is imported only now).
 
     Parameters
@@ -59,29 +57,29 @@ def run_benchmark(
         One of :data:`BENCHMARKS`.
     out_dir : path
         Output folder (created).
-    size : {"tiny", "default", "paper"}
-    seed : int
-    progress : bool
-        Show a tqdm progress bar on stderr.
-    scheduler : None, "local", str or distributed.Client
-        Run the sweep's independent cases on Dask (``ablation``; see
-        :mod:`cvxcnn.bench.distributed`); None: serially in this process.
+    **options
+        The benchmark's ``run`` keywords, defined once for all of them
+        (:data:`cvxcnn.bench.runner.RUN_PARAMETERS`): ``size`` ("tiny",
+        "default" or "paper"), ``seed``, ``progress`` (a tqdm bar on stderr)
+        and ``scheduler`` (None: serially in this process; "local", an
+        address or a ``distributed.Client``: the sweep's independent cases on
+        Dask, ``ablation`` only; see :mod:`cvxcnn.bench.distributed`).
 
     Returns
     -------
     dict
         The benchmark's JSON payload.
     """
-    if name not in BENCHMARKS:
-        raise ValueError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}")
+    if name not in BENCHMARKS + EXTRA_BENCHMARKS:
+        names = ", ".join(BENCHMARKS + EXTRA_BENCHMARKS)
+        raise ValueError(f"unknown benchmark {name!r}; choose one of {names}")
     module = importlib.import_module(f"cvxcnn.bench.{name}")
-    if scheduler is None:
-        return module.run(out_dir, size=size, seed=seed, progress=progress)
-    from cvxcnn.bench.distributed import DASK_BENCHMARKS
+    if options.get("scheduler") is not None:
+        from cvxcnn.bench.distributed import DASK_BENCHMARKS
 
-    if name not in DASK_BENCHMARKS:
-        raise ValueError(
-            f"scheduler= applies to {', '.join(DASK_BENCHMARKS)}; {name!r} runs serially "
-            "(drop scheduler)"
-        )
-    return module.run(out_dir, size=size, seed=seed, progress=progress, scheduler=scheduler)
+        if name not in DASK_BENCHMARKS:
+            raise ValueError(
+                f"scheduler= applies to {', '.join(DASK_BENCHMARKS)}; {name!r} runs serially "
+                "(drop scheduler)"
+            )
+    return module.run(out_dir, **options)

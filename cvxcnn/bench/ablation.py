@@ -195,23 +195,13 @@ def run(bench: BenchmarkRun) -> dict:
     with bench.figure("patterns", 1, len(refs), figsize=figsize, squeeze=False) as (_, axes):
         for ax, ref in zip(axes[0], refs, strict=True):
             _plot(ax, rows, ref)
+    from cvxcnn.bench.models import CertifiedOptimum
+
     summary = _summary(cfg, rows, refs)
     tables = [
         Table(
             "Certified references (column generation, oracle over every cell)",
-            [
-                ("noise_label", "noise"),
-                ("noise", "sigma"),
-                ("n", "n"),
-                ("cells", "cells"),
-                ("p_star", "p* (certified)"),
-                ("p_star_lower", "certified lower"),
-                ("p_star_rel_gap", "rel. gap"),
-                ("p_star_kind", "kind"),
-                ("colgen_patterns", "patterns used"),
-                ("neurons", "neurons"),
-                ("colgen_seconds", "s"),
-            ],
+            [("noise_label", "noise"), ("noise", "sigma"), ("n", "n"), *CertifiedOptimum.columns()],
             refs,
         ),
         Table(

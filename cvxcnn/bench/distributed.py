@@ -9,73 +9,38 @@ CPU), a ``"tcp://host:port"`` address connects to a running scheduler, and a
 ``distributed.Client`` is used as given. Results come back in case order,
 so the tables are those of the serial run (timing columns aside).
 
-Dask is optional (``pip install "cvxcnn[dask]"`` or ``pip install
-"dask[distributed]"``); without it only the serial mode is available and a
-scheduler request fails with that instruction.
+The mechanics are :mod:`cvxcnn.executor`'s (shared with the restarts, the
+oracle and the facet reductions); a benchmark scheduler is a Dask one only.
+Dask is optional (``pip install "cvxcnn[dask]"``).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
-INSTALL_HINT = 'install Dask to use a scheduler: pip install "dask[distributed]"'
+from cvxcnn.executor import INSTALL_HINT, check_executor, dask_available, dask_client, map_calls
+
+__all__ = [
+    "DASK_BENCHMARKS",
+    "INSTALL_HINT",
+    "check_scheduler",
+    "dask_available",
+    "dask_client",
+    "map_cases",
+]
+
 #: The benchmarks whose sweeps go through :meth:`cvxcnn.bench.runner.BenchmarkRun.map`.
 DASK_BENCHMARKS: tuple[str, ...] = ("ablation",)
 
 
-def dask_available() -> bool:
-    """Whether ``dask.distributed`` can be imported."""
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def check_scheduler(scheduler: object) -> object:
     """Validate a ``scheduler`` argument: None, ``"local"``, ``"tcp://..."`` or a Client."""
-    if scheduler is None:
-        return None
-    if isinstance(scheduler, str):
-        if scheduler != "local" and "://" not in scheduler:
-            raise ValueError(
-                f"scheduler must be 'local' or a Dask scheduler address like "
-                f"'tcp://host:8786'; got {scheduler!r}"
-            )
-        if not dask_available():
-            raise ImportError(f"scheduler={scheduler!r} needs dask.distributed; {INSTALL_HINT}")
-        return scheduler
-    if type(scheduler).__name__ != "Client":
+    if isinstance(scheduler, int) and not isinstance(scheduler, bool):
         raise TypeError(
-            f"scheduler must be None, 'local', an address or a distributed.Client; "
-            f"got {type(scheduler).__name__}"
+            f"scheduler must be None, 'local', an address or a distributed.Client; got {scheduler}"
         )
-    return scheduler
-
-
-@contextmanager
-def dask_client(scheduler: object) -> Iterator[Any]:
-    """A ``distributed.Client`` for ``scheduler``; one this function started is closed after."""
-    scheduler = check_scheduler(scheduler)
-    if not isinstance(scheduler, str):
-        yield scheduler
-        return
-    from distributed import Client, LocalCluster
-
-    if scheduler == "local":
-        cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1)
-        client = Client(cluster)
-    else:
-        cluster, client = None, Client(scheduler)
-    try:
-        yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    return check_executor(scheduler, "scheduler")
 
 
 def map_cases(
@@ -87,34 +52,7 @@ def map_cases(
 ) -> list[Any]:
     """``[func(*args) for args in cases]``, serially or on a Dask cluster; in case order.
 
-    Parameters
-    ----------
-    func : callable
-        A module-level function (pickled by reference for remote workers).
-    cases : sequence of tuple
-        Positional arguments of each call (picklable).
-    scheduler : None, "local", str address or distributed.Client
-    on_done : callable, optional
-        Called with the case's index as each case finishes (a progress bar).
-
-    Returns
-    -------
-    list
-        The results, ``out[i] = func(*cases[i])``.
+    See :func:`cvxcnn.executor.map_calls` (``scheduler`` is its ``executor``,
+    Dask or None only).
     """
-    if check_scheduler(scheduler) is None:
-        out = []
-        for i, args in enumerate(cases):
-            out.append(func(*args))
-            if on_done is not None:
-                on_done(i)
-        return out
-    from distributed import as_completed
-
-    with dask_client(scheduler) as client:
-        futures = [client.submit(func, *args, pure=False) for args in cases]
-        position = {f.key: i for i, f in enumerate(futures)}
-        for future in as_completed(futures):
-            if on_done is not None:
-                on_done(position[future.key])
-        return client.gather(futures)
+    return map_calls(func, cases, executor=check_scheduler(scheduler), on_done=on_done)

@@ -297,6 +297,23 @@ class CertifiedOptimum:
             del row["colgen_patterns"]
         return row
 
+    @staticmethod
+    def columns(*, lower: bool = True, patterns_used: bool = True) -> list[tuple[str, str]]:
+        """The ``(key, header)`` table columns of :meth:`reference`'s entries, in order."""
+        columns = [
+            ("cells", "cells"),
+            ("p_star", "p* (certified)"),
+            ("p_star_lower", "certified lower"),
+            ("p_star_rel_gap", "rel. gap"),
+            ("p_star_kind", "kind"),
+            ("colgen_patterns", "patterns used"),
+            ("neurons", "neurons"),
+            ("colgen_seconds", "s"),
+        ]
+        dropped = {"p_star_lower"} if not lower else set()
+        dropped |= {"colgen_patterns"} if not patterns_used else set()
+        return [column for column in columns if column[0] not in dropped]
+
 
 def certified_optimum(problem: PatchProblem, beta: float, random_state: int) -> CertifiedOptimum:
     """Enumerate every cell of ``problem.Y`` and solve by column generation (40 per round).

@@ -225,6 +225,8 @@ def run(bench: BenchmarkRun) -> dict:
             for col, ref in enumerate(refs):
                 _plot(axes[0, col], rows, ref, "final_objective", cfg)
                 _plot(axes[1, col], rows, ref, "psnr_test", cfg)
+    from cvxcnn.bench.models import CertifiedOptimum
+
     summary = _summary(cfg, rows, refs)
     tables = [
         Table(
@@ -233,12 +235,7 @@ def run(bench: BenchmarkRun) -> dict:
                 ("noise_type", "noise"),
                 ("noise", "level"),
                 ("n", "n"),
-                ("cells", "cells"),
-                ("p_star", "p* (certified)"),
-                ("p_star_rel_gap", "rel. gap"),
-                ("p_star_kind", "kind"),
-                ("neurons", "neurons"),
-                ("colgen_seconds", "s"),
+                *CertifiedOptimum.columns(lower=False, patterns_used=False),
                 ("psnr_noisy_test", "PSNR noisy te"),
                 ("psnr_convex_test", "PSNR convex te"),
             ],

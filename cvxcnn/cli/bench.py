@@ -19,7 +19,11 @@ from cvxcnn.cli.output import check_output_dir
 
 BENCHMARK_NAMES = ("scaling", "gap", "ablation", "robustness", "mri")
 BENCHMARK_NAMES += ("colorization",)
+#: Benchmarks run by name only, not by ``all`` (``cvxcnn.bench.EXTRA_BENCHMARKS``).
+EXTRA_NAMES = ("certify",)
 SIZE_NAMES = ("tiny", "default", "paper")
+#: Named configs of ``cvxcnn bench certify --config`` (``cvxcnn.bench.certify.NAMED``).
+CERTIFY_CONFIGS = ("quick", "full", "digits", "frontier", "k2digits")
 #: The benchmarks whose sweeps run on Dask (``cvxcnn.bench.distributed.DASK_BENCHMARKS``).
 DASK_NAMES = ("ablation",)
 DEFAULTS = {"out": Path("bench-out"), "size": "default", "seed": 0}
@@ -29,11 +33,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``cvxcnn bench``."""
     p = sub.add_parser(
         "bench",
-        help="run a benchmark (scaling, gap, ablation, robustness, mri, colorization, or all)",
+        help="run a benchmark (scaling, gap, ablation, robustness, mri, colorization, all; "
+        "or certify)",
         description="Run a benchmark and write NAME.json, NAME.csv, NAME.md and NAME_*.png "
         "into --out. Sizes: tiny (seconds, for tests), default (minutes), paper (long).",
     )
-    p.add_argument("name", choices=(*BENCHMARK_NAMES, "all"), help="which benchmark")
+    p.add_argument(
+        "name",
+        choices=(*BENCHMARK_NAMES, "all", *EXTRA_NAMES),
+        help="which benchmark (all: every one but certify)",
+    )
     p.add_argument("--out", type=Path, help="output folder (default bench-out)")
     p.add_argument("--size", choices=SIZE_NAMES, help="problem sizes (default: default)")
     p.add_argument("--seed", type=int_arg(0), help="seed of every random choice (default 0)")
@@ -46,6 +55,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="run the sweep's cases on Dask: a LocalCluster, or the scheduler at ADDRESS "
         '(tcp://host:8786); ablation only; needs pip install "dask[distributed]"',
     )
+    p.add_argument(
+        "--config",
+        choices=CERTIFY_CONFIGS,
+        help="certify only, instead of --size: quick (< 1 min, tests), full (crops 4x4 to one "
+        "digit, ~20-30 min), digits (colgen with MIP pricing on 1, 2 and 4 digits), frontier "
+        "(the 4x4 and 4x6 crops, 150 s per MIP pricing call), k2digits (2x2 kernels, 1-2 digits)",
+    )
     add_common_flags(p)
     return p
 
@@ -57,10 +73,12 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
 
     names = BENCHMARK_NAMES if args.name == "all" else (args.name,)
     scheduler = check_dask(args.dask, names)
+    options = check_config(args.config, "size" in ctx.explicit, names)
     staging = ctx.outputs.stage_dir(args.out)
     for name in names:
         start = time.perf_counter()
         extra = {} if scheduler is None else {"scheduler": scheduler}
+        extra |= options
         payload = run_benchmark(
             name, staging, size=args.size, seed=args.seed, progress=not args.quiet, **extra
         )
@@ -71,6 +89,17 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
                 f"{name}.md, {', '.join(payload.get('figures', []))} in {args.out}"
             )
     return 0
+
+
+def check_config(config: str | None, size_given: bool, names: tuple[str, ...]) -> dict:
+    """``--config``: certify only, and not together with ``--size``; the run's keywords."""
+    if config is None:
+        return {}
+    if names != ("certify",):
+        raise UsageError("--config", "applies to cvxcnn bench certify only (use --size)")
+    if size_given:
+        raise UsageError("--config", "give --config or --size, not both")
+    return {"config": config}
 
 
 def check_dask(address: str | None, names: tuple[str, ...]) -> str | None:

@@ -6,7 +6,9 @@ a flag that contradicts it is an error (exit 2), never a silent override.
 Files of the first format (only some metadata) take the missing settings
 from flags, then defaults, and still refuse a flag that contradicts what
 they record. The oracle
-searches every cell (``--certify exact``: certified), ``--patterns`` sampled
+searches every cell (``--certify exact``: certified; enumerated, streamed or
+the mixed-integer oracle, as :func:`cvxcnn.routing.choose_oracle` decides
+from the size and memory), ``--patterns`` sampled
 cells (``sampled``: an estimate), or decides by the count bound (``auto``).
 """
 
@@ -16,7 +18,6 @@ import argparse
 import time
 from pathlib import Path
 
-from cvxcnn.certificates import certify
 from cvxcnn.cli.common import (
     DATA_DEFAULTS,
     INPUT_ERRORS,
@@ -29,24 +30,28 @@ from cvxcnn.cli.common import (
     build_problem,
     cell_set,
     certificate_lines,
+    certify_over,
     data_summary,
     float_arg,
     int_arg,
     load_data,
     make_loss,
+    oracle_line,
     print_lines,
     problem_spec,
     refuse,
+    searched_cells,
     write_result,
 )
 from cvxcnn.cli.errors import UsageError, one_line
 from cvxcnn.cli.output import check_output_file
+from cvxcnn.executor import check_executor
 from cvxcnn.network_io import LoadedNetwork, load_network
 
 #: Used when neither a flag nor the weights file gives a value.
 DEFAULTS = {**DATA_DEFAULTS, "loss": "squared", "huber_delta": 1.0, "certify": "auto"}
 DEFAULTS |= {"patterns": 5000, "data_directed": 0.1, "max_cells": 200_000}
-DEFAULTS |= {"oracle_time_limit": 60.0}
+DEFAULTS |= {"oracle_time_limit": 60.0, "max_memory": None}
 GEOMETRY = {"kernel": 3, "stride": 1, "padding": "same", "bias": False, "residual": False}
 GEOMETRY |= {"beta": None}
 
@@ -65,9 +70,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     g.add_argument(
         "--certify",
         choices=("auto", "exact", "sampled"),
-        help="exact: every cell (certified: enumerated up to --max-cells, else searched by the "
-        "mixed-integer oracle); sampled: --patterns cells (estimated); auto (default): "
-        "enumerated when the cell-count bound is at most --max-cells, else sampled",
+        help="exact: every cell (certified: enumerated up to --max-cells, else streamed in "
+        "chunks when the patches have rank <= 5, else searched by the mixed-integer oracle; "
+        "the JSON's oracle_choice says which); sampled: --patterns cells (estimated); "
+        "auto (default): enumerated when the cell-count bound is at most --max-cells, else sampled",
     )
     g.add_argument("--patterns", type=int_arg(1), help="sampled cells (default 5000)")
     g.add_argument(
@@ -77,6 +83,21 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     g.add_argument("--max-cells", type=int_arg(1), help="bound for exact (default 200000)")
     add_oracle_time_limit(g)
+    g.add_argument(
+        "--dask",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run the oracle's per-cell NNLS chunks on Dask: a LocalCluster, or the scheduler "
+        'at ADDRESS (tcp://host:8786); ReLU networks; needs pip install "dask[distributed]"',
+    )
+    g.add_argument(
+        "--max-memory",
+        type=float_arg(0.0),
+        metavar="GIB",
+        help="memory a stream of every cell may hold with --certify exact (default: half the "
+        "machine's RAM); beyond it the mixed-integer oracle searches the cells",
+    )
     add_output_args(p, {"--out": "JSON certificate file"}, title=None)
     return p
 
@@ -153,7 +174,7 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
     if args.certify == "exact":
         refuse(ctx.explicit, ("patterns", "data_directed"), "--certify exact samples nothing")
     else:
-        refuse(ctx.explicit, ("oracle_time_limit",), "it applies to --certify exact")
+        refuse(ctx.explicit, ("oracle_time_limit", "max_memory"), "it applies to --certify exact")
     ctx.explicit |= {name for name in GEOMETRY if getattr(args, name) is not None}
     loaded = load_weights(args.weights)
     network = loaded.network
@@ -167,16 +188,36 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
             "pass the --kernel/--bias the network was trained with",
         )
     start = time.perf_counter()
-    cells = cell_set(
-        args, problem.Y, args.certify, samples=args.patterns, activation=network.activation,
-        search=True,
-    )  # fmt: skip
+    choice = {}
+    if args.certify == "exact":  # enumerated, streamed or the MIP: choose_oracle decides
+        cells, chosen = searched_cells(args, problem.Y, activation=network.activation)
+        print_lines(args, [oracle_line(chosen)])
+        choice = chosen.to_dict()
+    else:
+        cells = cell_set(
+            args, problem.Y, args.certify, samples=args.patterns, activation=network.activation
+        )
     if args.certify == "auto" and not cells.exact:
         print_lines(args, [f"note: too many cells; searching {len(cells)} sampled (ESTIMATE)"])
-    cert = certify(network, problem, cells, beta=spec.beta, loss=spec.make_loss())
-    payload = {**cert.to_dict(), **data_summary(args, data), "weights": str(args.weights)}
+    options = dask_oracle_options(args.dask, network, cells)
+    cert = certify_over(network, problem, cells, beta=spec.beta, loss=spec.make_loss(), **options)
+    payload = {**cert.to_dict(), **choice, **data_summary(args, data)}
+    payload["weights"] = str(args.weights)
     payload |= {"neurons": network.n_neurons, "n": problem.n, "d": problem.d}
     payload |= {"weights_format": loaded.format_version, "problem": spec.to_dict()}
     payload["cells_seconds"] = time.perf_counter() - start - cert.oracle_seconds
     print_lines(args, certificate_lines(cert))
     return write_result(args, ctx, payload, cert.certificate != "failed")
+
+
+def dask_oracle_options(address: str | None, network: object, cells: object) -> dict:
+    """``--dask``: the oracle's executor (:mod:`cvxcnn.executor`), or refused with the reason."""
+    if address is None:
+        return {}
+    if getattr(network, "activation", None) != "relu" or not hasattr(cells, "masks"):
+        raise UsageError("--dask", "applies to ReLU networks over listed cells (the NNLS oracle)")
+    try:
+        executor = check_executor(address, "--dask")
+    except (ValueError, ImportError) as exc:
+        raise UsageError("--dask", one_line(exc)) from None
+    return {"oracle_options": {"executor": executor}}

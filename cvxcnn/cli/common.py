@@ -22,16 +22,24 @@ from pathlib import Path
 import numpy as np
 
 from cvxcnn.activations import get_activation
-from cvxcnn.arrangements import ArrangementTooLargeError, PatternSet
+from cvxcnn.arrangements import (
+    ArrangementTooLargeError,
+    PatternSet,
+    PatternStream,
+    stream_relu_patterns,
+)
+from cvxcnn.certificates import Certificate, certify
 from cvxcnn.cli.errors import UsageError, one_line
 from cvxcnn.cli.output import Outputs
 from cvxcnn.data import DenoisingData, load_dataset
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.metrics import psnr
-from cvxcnn.mip_oracle import DEFAULT_TIME_LIMIT, mip_arrangement
+from cvxcnn.mip_oracle import DEFAULT_TIME_LIMIT, MipArrangement
 from cvxcnn.network_io import save_network
 from cvxcnn.problem import PatchProblem, ProblemSpec, make_problem
+from cvxcnn.routing import OracleChoice, choose_oracle
 from cvxcnn.soft_threshold import TripleSet
+from cvxcnn.streaming import certify_streamed
 
 LOSSES = ("squared", "absolute", "huber", "logistic")
 DATA_DEFAULTS = {"data": "digits", "images": None, "noise": 0.25, "noise_type": "gaussian"}
@@ -241,7 +249,8 @@ def reduction_keywords(args: argparse.Namespace) -> dict:
 
 def max_memory(args: argparse.Namespace) -> float | None:
     """``--max-memory`` in bytes (None: the library's default, half the RAM)."""
-    return None if args.max_memory is None else float(args.max_memory) * 2**30
+    value = getattr(args, "max_memory", None)  # not every subcommand has the flag
+    return None if value is None else float(value) * 2**30
 
 
 def add_common_flags(p: argparse.ArgumentParser) -> None:
@@ -471,23 +480,23 @@ def cell_set(
     threshold : float, optional
         The fixed soft threshold a sample of triples is drawn for.
     search : bool
-        For the oracle only (certify, column generation): ``exact`` beyond
-        ``--max-cells`` gives every ReLU cell searched by the mixed-integer
-        oracle (``--oracle-time-limit`` seconds per call) instead of a refusal.
+        For the oracle only (certify, column generation): ``exact`` gives
+        every cell in the form :func:`searched_cells` picks (enumerated,
+        streamed, or searched by the activation's mixed-integer oracle with
+        ``--oracle-time-limit`` seconds per call; ReLU patterns or ST
+        triples) instead of a refusal beyond ``--max-cells``.
 
     Returns
     -------
-    PatternSet, MipArrangement or TripleSet
+    PatternSet, PatternStream, MipArrangement or TripleSet
     """
     act = get_activation(activation)
+    if mode == "exact" and search:
+        return searched_cells(args, Y, activation=activation, flag=flag)[0]
     if mode in ("auto", "exact"):
         try:
             return act.enumerate(Y, max_cells=args.max_cells)
         except ArrangementTooLargeError as exc:
-            if mode == "exact" and search and act.name == "relu":
-                return mip_arrangement(
-                    Y, time_limit=oracle_time_limit(args), random_state=args.seed, engine="auto"
-                )
             if mode == "exact":
                 raise too_large(flag, exc) from exc
     options = {} if threshold is None else {"threshold": threshold}
@@ -495,6 +504,62 @@ def cell_set(
         Y, samples, data_directed=args.data_directed, random_state=args.seed, **options
     )
     return cells.union(extra) if isinstance(extra, PatternSet) else cells
+
+
+def searched_cells(
+    args: argparse.Namespace, Y: np.ndarray, *, activation: str = "relu", flag: str = "--certify"
+) -> tuple[PatternSet | PatternStream | MipArrangement | TripleSet, OracleChoice]:
+    """Every cell of ``Y``, for the oracle, in the form :func:`cvxcnn.routing.choose_oracle` picks.
+
+    ``--max-cells`` and ``--max-memory`` decide: an enumerated set, a
+    cached :class:`~cvxcnn.arrangements.PatternStream` (ReLU, rank <= 5), or
+    a :class:`~cvxcnn.mip_oracle.MipArrangement` (``--oracle-time-limit``
+    seconds per call). Returns the cells and the choice (for the JSON).
+    """
+    choice = choose_oracle(
+        Y, activation=activation, max_cells=args.max_cells, max_memory=max_memory(args)
+    )
+    if choice.oracle == "stream":
+        progress = not getattr(args, "quiet", False)
+        return stream_relu_patterns(Y, progress=progress, cache=True), choice
+    act = get_activation(activation)
+    if choice.oracle == "mip":
+        return act.search_all(Y, time_limit=oracle_time_limit(args), random_state=args.seed), choice
+    try:
+        return act.enumerate(Y, max_cells=args.max_cells), choice
+    except ArrangementTooLargeError as exc:
+        if not act.searched_type:
+            raise too_large(flag, exc) from exc
+        # cells the activation's enumeration refuses: its enumeration-free (MIP) oracle
+        why = f"{choice.reason}; beyond it the {act.name} mixed-integer oracle"
+        choice = OracleChoice("mip", why, choice.count_bound, choice.rank, choice.stream_bytes)
+        return act.search_all(Y, time_limit=oracle_time_limit(args), random_state=args.seed), choice
+
+
+def certify_over(
+    network: object,
+    problem: PatchProblem,
+    cells: object,
+    *,
+    beta: float,
+    loss: Loss,
+    oracle_options: dict | None = None,
+) -> Certificate:
+    """:func:`cvxcnn.certify` over ``cells``; the streamed oracle over a :class:`PatternStream`.
+
+    ``oracle_options`` (listed cells only, e.g. an ``executor``) go to the oracle.
+    """
+    if isinstance(cells, PatternStream):
+        if oracle_options:
+            raise UsageError("--dask", "applies to listed cells, not to a stream of every cell")
+        return certify_streamed(network, problem, beta=beta, loss=loss, stream=cells)
+    options = {"oracle_options": oracle_options} if oracle_options else {}
+    return certify(network, problem, cells, beta=beta, loss=loss, **options)
+
+
+def oracle_line(choice: OracleChoice) -> str:
+    """One printed line: the oracle chosen and why."""
+    return f"oracle: {choice.oracle} ({choice.reason})"
 
 
 def oracle_time_limit(args: argparse.Namespace) -> float:

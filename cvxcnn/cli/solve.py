@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from cvxcnn.certificates import certify
+from cvxcnn.arrangements import PatternStream
 from cvxcnn.cli.common import (
     CONVEX_DEFAULTS,
     RunContext,
@@ -26,6 +26,7 @@ from cvxcnn.cli.common import (
     add_output_args,
     cell_set,
     certificate_lines,
+    certify_over,
     check_jobs,
     check_solver,
     check_st_facets,
@@ -34,6 +35,7 @@ from cvxcnn.cli.common import (
     int_arg,
     load_problem,
     max_memory,
+    oracle_line,
     predict_images,
     print_lines,
     problem_spec,
@@ -41,6 +43,7 @@ from cvxcnn.cli.common import (
     reduction_keywords,
     refuse,
     save_weights,
+    searched_cells,
     solver_keywords,
     solver_options,
     training_cells,
@@ -50,6 +53,7 @@ from cvxcnn.cli.errors import UsageError, one_line
 from cvxcnn.cli.output import WEIGHTS_SUFFIXES, check_distinct, check_output_file
 from cvxcnn.cli.solve_st import run_st
 from cvxcnn.colgen import solve_colgen
+from cvxcnn.colgen_stream import solve_colgen_streamed
 from cvxcnn.fitting import fit_relu
 from cvxcnn.mip_oracle import MipArrangement
 
@@ -164,8 +168,9 @@ def check_st(args: argparse.Namespace, explicit: set[str]) -> None:
 
 def check(args: argparse.Namespace, explicit: set[str]) -> None:
     """Every check that needs no data: outputs, flag applicability, the solver."""
-    if args.certify != "exact" and args.method != "colgen" or args.activation == "st":
-        why = "it applies to the ReLU oracle over every cell (--certify exact, --method colgen)"
+    st_direct = args.activation == "st" and args.method != "colgen"
+    if args.certify != "exact" and args.method != "colgen" or st_direct:
+        why = "it applies to the oracle over every cell (--certify exact, --method colgen)"
         refuse(explicit, ("oracle_time_limit",), why)
     check_output_file(args.out, "--out")
     check_output_file(args.save_weights, "--save-weights", WEIGHTS_SUFFIXES)
@@ -196,9 +201,10 @@ def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
     data, problem, loss = load_problem(args, ctx.explicit)
     patterns = training_cells(args, problem.Y)
     pattern_seconds = time.perf_counter() - start
-    cells = None
-    if args.certify == "exact":  # enumerate (or refuse the size) before the solve
-        cells = cell_set(args, problem.Y, "exact", search=True)
+    cells = choice = None
+    if args.certify == "exact":  # every cell, in the form the size allows, before the solve
+        cells, choice = searched_cells(args, problem.Y)
+        print_lines(args, [oracle_line(choice)])
     result = fit_relu(
         problem,
         patterns,
@@ -218,8 +224,9 @@ def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
                 )
             if isinstance(cells, MipArrangement):  # the solve's cells start the MIP
                 cells = cells.with_known(patterns)
-            cert = certify(result.network, problem, cells, beta=args.beta, loss=loss)
+            cert = certify_over(result.network, problem, cells, beta=args.beta, loss=loss)
             payload.update(cert.to_dict())
+            payload.update(choice.to_dict() if choice is not None else {})
             print_lines(args, certificate_lines(cert))
         prediction = predict_images(result.network, problem)
         payload.update(psnr_summary(data, prediction, "psnr_convex"))
@@ -269,23 +276,13 @@ def run_colgen(args: argparse.Namespace, ctx: RunContext) -> int:
     start = time.perf_counter()
     data, problem, loss = load_problem(args, ctx.explicit)
     activation = activation_name(args)
-    cells = cell_set(args, problem.Y, "exact", flag="--method", activation=activation, search=True)
+    cells, choice = searched_cells(args, problem.Y, activation=activation, flag="--method")
+    print_lines(args, [oracle_line(choice)])
     enumeration_seconds = time.perf_counter() - start
     info = {**data_summary(args, data), "enumeration_seconds": enumeration_seconds}
+    info |= choice.to_dict()
     try:
-        result = solve_colgen(
-            problem,
-            cells,
-            beta=args.beta,
-            loss=loss,
-            initial=args.initial_patterns,
-            solver=args.solver,
-            solver_options=solver_options(args) or None,
-            random_state=args.seed,
-            progress=not args.quiet,
-            facet_reduction=args.facets != "off",
-            max_memory=max_memory(args),
-        )
+        result = colgen_over(args, problem, cells, loss)
     except RuntimeError as exc:  # no restricted program was solved at all
         payload = {"status": "solver_error", "success": False, "message": one_line(exc)}
         payload |= {"method": "colgen", "colgen_converged": False, **info}
@@ -304,3 +301,22 @@ def run_colgen(args: argparse.Namespace, ctx: RunContext) -> int:
     )
     # success: the restricted solve was optimal, or the certificate proves the gap within tol
     return write_result(args, ctx, payload, result.fit.success or result.converged)
+
+
+def colgen_over(args: argparse.Namespace, problem: object, cells: object, loss: object) -> object:
+    """:func:`solve_colgen` over ``cells``; :func:`solve_colgen_streamed` over a stream."""
+    common = {
+        "beta": args.beta,
+        "loss": loss,
+        "initial": args.initial_patterns,
+        "solver": args.solver,
+        "solver_options": solver_options(args) or None,
+        "random_state": args.seed,
+        "progress": not args.quiet,
+        "max_memory": max_memory(args),
+    }
+    if isinstance(cells, PatternStream):
+        if args.facets == "adjacency":
+            raise UsageError("--facets", "a stream of cells has no adjacency; use auto or off")
+        return solve_colgen_streamed(problem, stream=cells, **common)
+    return solve_colgen(problem, cells, facet_reduction=args.facets != "off", **common)

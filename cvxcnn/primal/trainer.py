@@ -21,6 +21,7 @@ the exported weights.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Iterator
@@ -321,13 +322,6 @@ def train_primal(
     noisy: np.ndarray,
     clean: np.ndarray,
     *,
-    kernel_size: int | tuple[int, ...] = 3,
-    spatial_dims: int | None = None,
-    stride: int | tuple[int, ...] = 1,
-    padding: str | int | tuple[int, ...] = "same",
-    bias: bool = False,
-    residual: bool = False,
-    readout: str = "identity",
     activation: str = "relu",
     threshold: float = 0.1,
     learn_threshold: bool = False,
@@ -351,6 +345,7 @@ def train_primal(
     stop_at_target: bool = True,
     threads: int | None = None,
     verbose: bool = True,
+    **geometry: object,
 ) -> TrainResult:
     """Train the two-layer CNN on ``P(U, v)`` by gradient descent.
 
@@ -363,9 +358,6 @@ def train_primal(
         Targets: images ``(N, *spatial)`` for the identity readout, one scalar
         per image ``(N,)`` for ``sum``/``mean``; with ``out_channels = c > 1``
         ``(N, c, *spatial)`` or ``(N, c)``.
-    kernel_size, spatial_dims, stride, padding, bias, residual, readout
-        The geometry, exactly as for :func:`cvxcnn.problem.make_problem` (which
-        builds the problem the final objective is evaluated on).
     activation : {"relu", "st"}
     threshold : float
         Soft-threshold ``lambda >= 0``: fixed, or the initial value when
@@ -416,6 +408,11 @@ def train_primal(
         restored afterwards); None keeps torch's setting.
     verbose : bool
         Show a tqdm progress bar.
+    **geometry
+        ``kernel_size``, ``spatial_dims``, ``stride``, ``padding``, ``bias``,
+        ``residual``, ``readout`` (:data:`cvxcnn.problem.PROBLEM_OPTIONS`):
+        passed to :func:`cvxcnn.problem.make_problem`, with its defaults, which
+        builds the problem the final objective is evaluated on.
 
     Returns
     -------
@@ -428,9 +425,15 @@ def train_primal(
     TrainingDivergedError
         The objective became NaN or infinite.
     """
-    arguments = dict(locals())  # every parameter, nothing else yet
+    unknown = sorted(set(geometry) - set(PROBLEM_OPTIONS))
+    if unknown:
+        raise TypeError(
+            f"train_primal got unexpected keyword arguments {unknown}: it takes its own "
+            f"(see its signature) and the problem's, {', '.join(PROBLEM_OPTIONS)}"
+        )
+    defaults = inspect.signature(make_problem).parameters
     setup = _Setup(
-        geometry={name: arguments[name] for name in PROBLEM_OPTIONS},
+        geometry={name: geometry.get(name, defaults[name].default) for name in PROBLEM_OPTIONS},
         objective=_Objective(beta=beta, loss=loss, gamma=gamma),
         model=_ModelSpec(
             out_channels=out_channels,

@@ -12,8 +12,8 @@ import numpy as np
 
 from cvxcnn.kkt import kkt_residuals
 from cvxcnn.losses import Loss
-from cvxcnn.networks import primal_objective
 from cvxcnn.problem import PatchProblem
+from cvxcnn.programs.fit_result import solve_fields, solved_result, unsolved_result
 from cvxcnn.programs.relu import ReluProgram, convex_objective, sign_violation
 from cvxcnn.reconstruct import (
     DEFAULT_RTOL,
@@ -41,45 +41,32 @@ def assemble_fit_result(
     rtol: float = DEFAULT_RTOL,
 ) -> ConvexFitResult:
     """A :class:`ConvexFitResult` from a solution ``W, Z`` (d, P), or None (no solution)."""
-    common = dict(
-        status=info.status,
-        success=info.success,
-        message=info.message,
+    common = solve_fields(
+        info,
+        problem,
         beta=beta,
-        loss=loss.name,
-        n=problem.n,
-        d=problem.d,
+        loss=loss,
         n_patterns=int(masks.shape[0]),
         exact_arrangement=exact,
-        solve=info,
         build_seconds=build_seconds,
         constraint_rows=constraint_rows,
         constraint_rows_full=2 * int(masks.size),
         activation="relu",
     )
     if W is None or Z is None:
-        nan = float("nan")
-        return ConvexFitResult(
-            objective=nan,
-            primal_objective=nan,
-            active_patterns=0,
-            neurons=0,
-            sign_violation=nan,
-            **common,
-        )
+        return unsolved_result(ConvexFitResult, common)
     floor = natural_scale(problem)
-    network = reconstruct_relu(W, Z, rtol=rtol, floor=floor)
-    return ConvexFitResult(
+    return solved_result(
+        ConvexFitResult,
+        common,
+        network=reconstruct_relu(W, Z, rtol=rtol, floor=floor),
+        problem=problem,
+        loss=loss,
+        blocks=(W, Z),
         objective=convex_objective(W, Z, masks, problem, beta, loss),
-        primal_objective=primal_objective(network, problem, beta, loss),
         active_patterns=int(active_pattern_mask(W, Z, rtol=rtol, floor=floor).sum()),
-        neurons=network.n_neurons,
         sign_violation=sign_violation(W, Z, masks, problem.Y),
         kkt=kkt,
-        network=network,
-        W=W,
-        Z=Z,
-        **common,
     )
 
 

@@ -77,10 +77,7 @@ def st_row_signs(triples: TripleSet) -> np.ndarray:
 def st_facet_reduction(
     triples: TripleSet,
     Y: np.ndarray,
-    *,
-    method: str = "hull",
-    progress: bool = False,
-    n_jobs: int | None = None,
+    **options: object,
 ) -> FacetReduction:
     """Facet rows of every triple's 6a cone (one :func:`signed_cone_facets` call).
 
@@ -89,12 +86,9 @@ def st_facet_reduction(
     triples : TripleSet
         ``P`` triples made for ``Y``.
     Y : ndarray of shape (n, d)
-    method : {"hull", "lp"}
-        Qhull (vertices of the central cross-section) or HiGHS LPs.
-    progress : bool
-        Show a tqdm bar over cones.
-    n_jobs : int or None
-        Processes for the loop over cones (None: 1; -1: every CPU).
+    **options
+        ``method`` ("hull": Qhull, the default, or "lp": HiGHS LPs),
+        ``progress`` and ``n_jobs``, of :func:`cvxcnn.facets.signed_cone_facets`.
 
     Returns
     -------
@@ -129,10 +123,8 @@ def st_facet_reduction(
     return signed_cone_facets(
         signs,
         augmented_matrix(Y),
-        method=method,
         interior=interior,
-        progress=progress,
-        n_jobs=n_jobs,
+        **options,
     )
 
 

@@ -50,8 +50,7 @@ class STNetwork(TwoLayerNetwork):
 
     activation = "soft_threshold"
 
-    def __post_init__(self) -> None:
-        self._set_weights()
+    def _check_parameters(self) -> None:
         m = self.n_neurons
         t = np.asarray(self.thresholds, dtype=np.float64)
         t = np.broadcast_to(t, (m,)).copy() if t.ndim == 0 else t.reshape(-1)
@@ -155,8 +154,7 @@ class GatedNetwork(TwoLayerNetwork):
 
     activation = "gated"
 
-    def __post_init__(self) -> None:
-        self._set_weights()
+    def _check_parameters(self) -> None:
         gains = np.asarray(self.gains, dtype=np.float64)
         if gains.ndim != 2 or gains.shape[0] != self.n_neurons:
             raise ValueError(f"gains must be (m={self.n_neurons}, n); got shape {gains.shape}")

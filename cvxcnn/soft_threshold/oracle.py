@@ -109,6 +109,40 @@ def _dual_upper(Y, C, b, s1, s3, alpha_up, alpha_low):
     return upper
 
 
+def st_cell_maximizers(
+    Y: np.ndarray,
+    w: np.ndarray,
+    s1: np.ndarray,
+    s3: np.ndarray,
+    *,
+    solver: str = "CLARABEL",
+    solver_options: dict | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per cell, ``max w^T F_j(u, t)`` over ``||u|| <= 1``, ``t >= 0`` and the cell (one sign).
+
+    Parameters
+    ----------
+    Y : ndarray of shape (n, d)
+    w : ndarray of shape (n,)
+        Signed weights (``+-g``).
+    s1, s3 : ndarray of shape (P, n), bool
+        The cells (live ones: some row in S1 or S3).
+
+    Returns
+    -------
+    U : ndarray of shape (P, d)
+        The solver's maximizers rescaled into ``||u|| <= 1`` (feasible for ``M``).
+    T : ndarray of shape (P,)
+        Their thresholds (``>= 0``, rescaled with ``u``).
+    upper : ndarray of shape (P,)
+        Rigorous upper bounds on each cell's maximum (module docstring).
+    """
+    C, b, U, T, a_up, a_low, _ = _cell_socp(Y, w, s1, s3, 1.0, solver, solver_options)
+    upper = _dual_upper(Y, C, b, s1, s3, a_up, a_low)
+    norms = np.maximum(np.linalg.norm(U, axis=1), 1.0)  # tau is homogeneous in (u, t)
+    return U / norms[:, None], np.maximum(T, 0.0) / norms, upper
+
+
 def st_oracle(
     Y: np.ndarray,
     g: np.ndarray,
@@ -146,11 +180,9 @@ def st_oracle(
     if live.size:
         s1, s3 = triples.s1[live], triples.s3[live]
         for sign in (1.0, -1.0):
-            C, b, U, T, a_up, a_low, _ = _cell_socp(Y, g, s1, s3, sign, solver, solver_options)
-            ups = _dual_upper(Y, C, b, s1, s3, a_up, a_low)
-            # feasible points for M: ||u|| <= 1 and t >= 0 (tau is homogeneous in (u, t))
-            norms = np.maximum(np.linalg.norm(U, axis=1), 1.0)
-            U, T = U / norms[:, None], np.maximum(T, 0.0) / norms
+            U, T, ups = st_cell_maximizers(
+                Y, sign * g, s1, s3, solver=solver, solver_options=solver_options
+            )
             vals = st_objective_at(Y, g, U, T)
             cell_upper[live] = np.maximum(cell_upper[live], ups)
             cell_lower[live] = np.maximum(cell_lower[live], vals)

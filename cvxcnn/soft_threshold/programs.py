@@ -55,6 +55,7 @@ from cvxcnn.programs.cone import (
     prepare_loss,
     signed_rows,
 )
+from cvxcnn.programs.fit_result import solve_fields, solved_result, unsolved_result
 from cvxcnn.programs.objective import group_norm_objective
 from cvxcnn.reconstruct import DEFAULT_RTOL, natural_scale
 from cvxcnn.results import ConvexFitResult
@@ -320,20 +321,6 @@ def build_paper_program(
 # --------------------------------------------------------------------------- #
 
 
-def st_outputs(
-    W: np.ndarray,
-    Wp: np.ndarray,
-    T: np.ndarray,
-    Tp: np.ndarray,
-    s1: np.ndarray,
-    s3: np.ndarray,
-    Y: np.ndarray,
-) -> np.ndarray:
-    """``sum_j F_j(w_j, t_j) - F_j(w'_j, t'_j)`` (n,) for blocks (d, P), (P,), masks (P, n)."""
-    M1, M3 = s1.T.astype(np.float64), s3.T.astype(np.float64)
-    return np.sum((M1 + M3) * (Y @ (W - Wp)), axis=1) + (M1 - M3) @ (T - Tp)
-
-
 def st_convex_objective(
     W: np.ndarray,
     Wp: np.ndarray,
@@ -345,8 +332,14 @@ def st_convex_objective(
     beta: float,
     loss: str | Loss = "squared",
 ) -> float:
-    """The 6a objective in float64 (constraints not checked)."""
-    outputs = st_outputs(W, Wp, T, Tp, s1, s3, problem.Y)
+    """The 6a objective in float64 (constraints not checked).
+
+    The outputs ``sum_j F_j(w_j, t_j) - F_j(w'_j, t'_j)`` (n,) of the blocks
+    ``W, Wp`` (d, P) and ``T, Tp`` (P,) with the masks ``s1, s3`` (P, n), in
+    :func:`cvxcnn.programs.objective.group_norm_objective`.
+    """
+    M1, M3 = s1.T.astype(np.float64), s3.T.astype(np.float64)
+    outputs = np.sum((M1 + M3) * (problem.Y @ (W - Wp)), axis=1) + (M1 - M3) @ (T - Tp)
     return group_norm_objective(outputs, W, Wp, problem, beta, loss)
 
 
@@ -536,21 +529,16 @@ def result_from_st_program(
 ) -> STFitResult:
     """Assemble an :class:`STFitResult` from a solved program (``threshold`` for the paper form)."""
     beta = float(program.beta.value)
-    nan = float("nan")
     paper = program.form == "paper"
     if paper and threshold is None:
         raise ValueError("threshold (lambda > 0) is required for a paper-form result")
-    common = dict(
-        status=info.status,
-        success=info.success,
-        message=info.message,
+    common = solve_fields(
+        info,
+        program.data,
         beta=beta,
-        loss=program.loss.name,
-        n=program.data.n,
-        d=program.data.d,
+        loss=program.loss,
         n_patterns=program.triples.n_triples,
         exact_arrangement=bool(program.triples.exact and not paper),
-        solve=info,
         build_seconds=program.build_seconds,
         form=program.form,
         threshold=None if threshold is None else float(threshold),
@@ -560,14 +548,7 @@ def result_from_st_program(
         activation="soft_threshold",
     )
     if program.W.value is None:
-        return STFitResult(
-            objective=nan,
-            primal_objective=nan,
-            active_patterns=0,
-            neurons=0,
-            sign_violation=nan,
-            **common,
-        )
+        return unsolved_result(STFitResult, common)
     W, Wp = np.asarray(program.W.value), np.asarray(program.Wp.value)
     floor = natural_scale(program.data)
     nw, nwp = np.linalg.norm(W, axis=0), np.linalg.norm(Wp, axis=0)
@@ -589,15 +570,15 @@ def result_from_st_program(
         objective = st_convex_objective(W, Wp, T, Tp, s1, s3, data, beta, loss)
         violation = max(st_cell_violation(X, t, s1, s3, data.Y) for X, t in ((W, T), (Wp, Tp)))
         extra = {"T": T, "Tp": Tp}
-    return STFitResult(
-        objective=objective,
-        primal_objective=primal_objective(network, data, beta, loss),
-        active_patterns=active,
-        neurons=network.n_neurons,
-        sign_violation=violation,
+    return solved_result(
+        STFitResult,
+        common,
         network=network,
-        W=W,
-        Z=Wp,
+        problem=data,
+        loss=loss,
+        blocks=(W, Wp),
+        objective=objective,
+        active_patterns=active,
+        sign_violation=violation,
         **extra,
-        **common,
     )

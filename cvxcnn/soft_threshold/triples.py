@@ -46,6 +46,8 @@ from cvxcnn.arrangements import (
 )
 from cvxcnn.validation import (
     check_finite_array,
+    check_fraction,
+    check_patch_matrix,
     check_positive,
     check_positive_int,
     check_random_state,
@@ -249,10 +251,6 @@ class TripleSet(CellSet):
 # --------------------------------------------------------------------------- #
 
 
-def _check_Y(Y: object) -> np.ndarray:
-    return np.ascontiguousarray(check_finite_array(Y, "Y", ndim=2))
-
-
 def _distinct_rows_up_to_sign(Y: np.ndarray) -> np.ndarray:
     """Distinct nonzero rows of ``Y`` up to sign (``y`` and ``-y`` give the same pair ``+-t``)."""
     Z = Y[np.any(Y != 0, axis=1)]
@@ -305,7 +303,7 @@ def triples_from_generators(
     TripleSet
         ``exact=False``.
     """
-    Y = _check_Y(Y)
+    Y = check_patch_matrix(Y)
     U = check_finite_array(U, "U", ndim=2)
     if U.shape[1] != Y.shape[1]:
         raise ValueError(f"U must have d={Y.shape[1]} columns (those of Y); got shape {U.shape}")
@@ -381,15 +379,14 @@ def sample_st_triples(
     on a breakpoint. ``(u, t)`` and ``(e u, e t)`` give the same triple, so the
     scale of ``u`` is immaterial.
     """
-    Y = _check_Y(Y)
+    Y = check_patch_matrix(Y)
     n_samples = check_positive_int(n_samples, "n_samples")
-    if isinstance(data_directed, bool) or not 0.0 <= float(data_directed) <= 1.0:
-        raise ValueError(f"data_directed must be a fraction in [0, 1]; got {data_directed!r}")
+    data_directed = check_fraction(data_directed, "data_directed")
     if threshold is not None:
         threshold = check_positive(threshold, "threshold")
     rng = check_random_state(random_state)
     U, method = sample_generators(
-        Y, n_samples, float(data_directed), rng, gaussian_method="uniform-dead-zone"
+        Y, n_samples, data_directed, rng, gaussian_method="uniform-dead-zone"
     )
     t = _uniform_dead_zone_thresholds(Y, U, rng)
     triples = triples_from_generators(Y, U, t, method=method)
@@ -419,10 +416,12 @@ def enumerate_st_triples(
     Y: object,
     *,
     max_cells: int = 200_000,
-    method: str = "vertex",
-    progress: bool = False,
+    **relu_options: object,
 ) -> TripleSet:
     """Every soft-threshold triple of ``Y``: one per full-dimensional cell with ``t > 0``.
+
+    The cells are those of the ReLU arrangement of :func:`augmented_matrix`
+    (``Y`` with ``-t`` and ``+t`` columns, and ``t``) on the side ``t > 0``.
 
     Parameters
     ----------
@@ -431,9 +430,10 @@ def enumerate_st_triples(
         Refuse with :class:`cvxcnn.arrangements.ArrangementTooLargeError` when
         :func:`st_count_bound` of the distinct nonzero rows (up to sign)
         exceeds this. Checked before any enumeration work.
-    method : {"vertex", "lp"}
-        Passed to :func:`cvxcnn.arrangements.enumerate_relu_patterns`.
-    progress : bool
+    **relu_options
+        ``method`` ("vertex" or "lp") and ``progress`` of
+        :func:`cvxcnn.arrangements.enumerate_relu_patterns`, which enumerates
+        the augmented arrangement.
 
     Returns
     -------
@@ -445,7 +445,7 @@ def enumerate_st_triples(
     ------
     ArrangementTooLargeError
     """
-    Y = _check_Y(Y)
+    Y = check_patch_matrix(Y)
     max_cells = check_positive_int(max_cells, "max_cells")
     n, d = Y.shape
     Z = _distinct_rows_up_to_sign(Y)
@@ -462,7 +462,7 @@ def enumerate_st_triples(
     A = augmented_matrix(Y)
     # the ReLU refusal counts cells on both sides of t = 0: never binding after the check above
     cells = enumerate_relu_patterns(
-        A, max_cells=relu_count_bound(A.shape[0], d + 1), method=method, progress=progress
+        A, max_cells=relu_count_bound(A.shape[0], d + 1), **relu_options
     )
     positive = cells.masks[:, -1]
     masks, gens = cells.masks[positive], cells.generators[positive]

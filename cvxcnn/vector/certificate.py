@@ -34,8 +34,8 @@ from cvxcnn.certificates import (
     FAILED,
     certificate_verdict,
     dual_bound,
+    gap_fields,
     guard_certified,
-    relative_gap,
 )
 from cvxcnn.losses import get_loss
 from cvxcnn.results import Result
@@ -175,12 +175,10 @@ def certify_vector(
         )  # fmt: skip
     lower, s, oracle, name = best
     kind, message = certificate_verdict(relu, cells, problem, upper, lower)
-    gap = upper - lower
     return VectorCertificate(
         upper_bound=upper,
         lower_bound=lower,
-        gap=gap,
-        relative_gap=relative_gap(upper, lower),
+        **gap_fields(upper, lower),
         certificate=kind,
         direction=name,
         oracle_upper=oracle.upper,

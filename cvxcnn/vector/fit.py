@@ -30,8 +30,8 @@ from cvxcnn.certificates import (
     CERTIFIED,
     ESTIMATED,
     TIGHT_CLARABEL,
+    gap_fields,
     guard_certified,
-    relative_gap,
 )
 from cvxcnn.problem import PatchProblem
 from cvxcnn.results import Result
@@ -266,10 +266,8 @@ def fit_vector(
         )  # fmt: skip
     lower, lower_source, kind, message = _lower_end(cert, relax_value, exact)
     timer.seconds["total"] = time.perf_counter() - start
-    gap = upper - lower
     return VectorFitResult(
-        upper=upper, lower=lower, gap=gap,
-        relative_gap=relative_gap(upper, lower),
+        upper=upper, lower=lower, **gap_fields(upper, lower),
         kind=kind, upper_source=upper_source, lower_source=lower_source,
         candidates=candidates, relaxation_value=relax_value,
         relaxation_status=None if relax is None else relax.status,

@@ -126,12 +126,7 @@ class RelaxationResult(Result):
     _skip = ("solve", "network", "blocks_value")
 
     def _extra(self) -> dict:
-        return {
-            "solver": self.solve.solver,
-            "iterations": self.solve.iterations,
-            "compile_seconds": self.solve.compile_seconds,
-            "solve_seconds": self.solve.solve_seconds,
-        }
+        return self.solve.summary()
 
 
 #: Relaxations :func:`solve_relaxation` builds (``"unsigned"`` is NOT one; kept to show it).

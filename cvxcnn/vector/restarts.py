@@ -15,6 +15,7 @@ import numpy as np
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
+from cvxcnn.nonconvex import best_of_restarts
 from cvxcnn.validation import check_positive, check_positive_int, check_random_state
 from cvxcnn.vector.network import VectorReluNetwork, vector_objective
 from cvxcnn.vector.problem import VectorProblem
@@ -127,17 +128,17 @@ def vector_restarts(
     n_restarts = check_positive_int(n_restarts, "n_restarts")
     rng = check_random_state(random_state)
     d, c = problem.d, problem.channels
-    objectives = np.empty(n_restarts)
-    best, best_network = np.inf, None
-    for k in range(n_restarts):
+
+    def run() -> VectorReluNetwork:
         U0 = rng.normal(0.0, init_scale / np.sqrt(d), (d, m))
         W0 = rng.normal(0.0, init_scale / np.sqrt(c), (m, c))
         x0 = np.concatenate([U0.ravel(), W0.ravel()])
-        network = _local_minimum(x0, problem, beta, m, max_iter)
-        objectives[k] = vector_objective(network, problem, beta)
-        if objectives[k] < best:
-            best, best_network = float(objectives[k]), network
-    return VectorRestartResult(objectives=objectives, best=best, best_network=best_network)
+        return _local_minimum(x0, problem, beta, m, max_iter)
+
+    objectives, best, network = best_of_restarts(
+        n_restarts, run, lambda net: vector_objective(net, problem, beta)
+    )
+    return VectorRestartResult(objectives=objectives, best=best, best_network=network)
 
 
 def polish_vector(

@@ -1,0 +1,379 @@
+"""The soft-threshold oracle over EVERY triple without enumeration: a mixed-integer program.
+
+``M(g) = max_{||u|| <= 1, t >= 0} |g^T tau_t(Y u)|`` (the learnable-threshold
+program 6a, :mod:`cvxcnn.soft_threshold.oracle`). ``tau_t`` is odd, so
+``(u, t) -> (-u, t)`` flips the sign of ``g^T tau_t(Y u)``: ``M`` is the
+maximum of ``g^T tau_t(Y u)`` itself, ONE signed search (the ReLU oracle
+needs two). With ``e_i = sign(g_i)``, ``a_i = e_i y_i^T u`` and
+``tau_t(y_i^T u) g_i = |g_i| ((a_i - t)_+ - (-a_i - t)_+)``:
+
+- the convex piece ``c_i = (a_i - t)_+`` (weight ``+|g_i|``) takes a binary
+  ``z_i``: ``c_i >= a_i - t``, ``c_i <= a_i - t + L_i (1 - z_i)``,
+  ``0 <= c_i <= N_i z_i`` with ``N_i = ||y_i||``, ``L_i = N_i + t_max``;
+- the concave piece ``k_i = (-a_i - t)_+`` (weight ``-|g_i|``) needs none:
+  ``k_i >= 0``, ``k_i >= -a_i - t`` (the maximization pushes it down);
+- ``0 <= t <= t_max = max_i ||y_i||`` (a larger ``t`` zeroes every row, as
+  ``t = t_max`` does on the ball), slabs ``|a_i| <= N_i``;
+- the ball replaced by the outer polytope of :class:`cvxcnn.mip_oracle.SignedMip`
+  (box, ``||u||_1 <= sqrt(d)``, tangent cuts) refined round by round by
+  :class:`cvxcnn.mip_oracle.SignSearch`: at each incumbent the tangent at
+  ``u* / ||u*||`` and the CELL CUT at the maximizer of its triple's cell
+  (the tangent there makes the polytope maximum over that cell exact, by
+  the cell SOCP's Lagrangian: ``c^T u + b t <= lambda u_j^T u`` on the cell).
+
+Every point of the ball (with ``t <= t_max``) is feasible, so HiGHS's dual
+bound is an upper bound on ``M`` at ANY stop: the oracle is **anytime**. The
+lower end is the float64 value ``max_{t >= 0} g^T tau_t(Y u)`` at a point of
+the ball (:func:`best_threshold`: exact over the breakpoints ``t = |y_i^T u|``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+from cvxcnn.arrangements import first_unique_rows, matrix_digest
+from cvxcnn.mip_oracle import (
+    CUT_CELLS,
+    DEFAULT_TIME_LIMIT,
+    MIP_ATOL,
+    MIP_RTOL,
+    MipOracleResult,
+    SignedMip,
+    SignSearch,
+)
+from cvxcnn.oracle import OracleResult
+from cvxcnn.soft_threshold.oracle import st_cell_maximizers, st_objective_at
+from cvxcnn.soft_threshold.triples import (
+    TripleSet,
+    sample_st_triples,
+    triples_from_generators,
+)
+from cvxcnn.validation import check_finite_array, check_positive
+
+#: Sampled triples an :class:`STMipTriples` starts with (each oracle call solves their cells).
+DEFAULT_SAMPLES = 100
+
+
+def best_threshold(Y: np.ndarray, w: np.ndarray, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``max_{t >= 0} w^T tau_t(Y u)`` and its ``t`` for each row ``u`` of ``U`` (k, d).
+
+    The function of ``t`` is piecewise linear with breakpoints ``|y_i^T u|``,
+    so its maximum is at ``t = 0`` or at a breakpoint; all are evaluated with
+    suffix sums over the sorted ``|y_i^T u|`` (``O(n log n)`` per point).
+
+    Returns
+    -------
+    values : ndarray of shape (k,)
+    thresholds : ndarray of shape (k,)
+    """
+    A = np.atleast_2d(U) @ Y.T  # (k, n)
+    B = np.abs(A)
+    order = np.argsort(B, axis=1)
+    b = np.take_along_axis(B, order, axis=1)
+    sw = np.take_along_axis(w[None, :] * np.sign(A), order, axis=1)
+    s1 = np.cumsum((sw * b)[:, ::-1], axis=1)[:, ::-1]  # sum_{l >= j} sw_l b_l
+    s0 = np.cumsum(sw[:, ::-1], axis=1)[:, ::-1]
+    f = np.hstack([s1[:, :1], s1 - b * s0])  # t = 0, then t = b_j
+    j = f.argmax(axis=1)
+    rows = np.arange(len(A))
+    t = np.where(j == 0, 0.0, b[rows, np.maximum(j - 1, 0)])
+    return f[rows, j], t
+
+
+class STSignedMip(SignedMip):
+    """The MIP for ``max w^T tau_t(Y u)`` over the polytope (columns ``u, |u|, t, c, k, z``)."""
+
+    def prepare(self, Y: np.ndarray, w: np.ndarray) -> None:
+        norms = np.linalg.norm(Y, axis=1)
+        rows = (w != 0) & (norms > 0)
+        self.Ye = Y[rows] * np.sign(w[rows])[:, None]
+        self.aw, self.N = np.abs(w[rows]), norms[rows]
+        self.tmax = float(self.N.max(initial=0.0))
+        self.d, self.m = Y.shape[1], int(rows.sum())
+        self.p = self.m  # one binary per row: its convex piece
+        self.trivial = float(self.aw @ self.N)  # |tau_t(a)| <= |a| <= ||y_i||
+
+    def build(self) -> None:
+        d, m = self.d, self.m
+        h, inf = self.highs, highspy.kHighsInf
+        N, L, one = self.N, self.N + self.tmax, np.ones
+        lo = np.concatenate([-one(d), np.zeros(d), [0.0], np.zeros(2 * m), np.zeros(m)])
+        hi = np.concatenate([one(d), one(d), [self.tmax], N, N, one(m)])
+        cost = np.concatenate([np.zeros(2 * d + 1), self.aw, -self.aw, np.zeros(m)])
+        h.addCols(len(lo), cost, lo, hi, 0, np.zeros(0, np.int32), np.zeros(0, np.int32), [])
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        z0 = 2 * d + 1 + 2 * m
+        h.changeColsIntegrality(
+            m, np.arange(z0, z0 + m, dtype=np.int32), [highspy.HighsVarType.kInteger] * m
+        )
+        I_d, I_m, Z = sp.identity(d), sp.identity(m, format="csr"), sp.csr_matrix
+        Ye, t1, Om = sp.csr_matrix(self.Ye), sp.csr_matrix(one((m, 1))), Z((m, m))
+        zdm, z1m, zmd, zm1, no, yes = Z((d, m)), Z((1, m)), Z((m, d)), Z((m, 1)), -inf, inf
+        blocks = [  # columns: u, |u|, t, c, k, z
+            ([-I_d, I_d, Z((d, 1)), zdm, zdm, zdm], np.zeros(d), np.full(d, yes)),  # |u| >= u
+            ([I_d, I_d, Z((d, 1)), zdm, zdm, zdm], np.zeros(d), np.full(d, yes)),  # |u| >= -u
+            ([Z((1, d)), one((1, d)), Z((1, 1)), z1m, z1m, z1m], [no], [math.sqrt(d)]),
+            ([-Ye, zmd, t1, I_m, Om, Om], np.zeros(m), np.full(m, yes)),  # c >= a - t
+            ([-Ye, zmd, t1, I_m, Om, sp.diags(L)], np.full(m, no), L),  # c <= a - t + L (1 - z)
+            ([zmd, zmd, zm1, I_m, Om, -sp.diags(N)], np.full(m, no), np.zeros(m)),  # c <= N z
+            ([Ye, zmd, t1, Om, I_m, Om], np.zeros(m), np.full(m, yes)),  # k >= -a - t
+            ([Ye, zmd, zm1, Om, Om, Om], -N, N),  # slab |a| <= N
+        ]
+        A = sp.vstack([sp.hstack(b) for b, _, _ in blocks], format="csr")
+        lower = np.concatenate([np.asarray(b, float) for _, b, _ in blocks])
+        upper = np.concatenate([np.asarray(b, float) for _, _, b in blocks])
+        h.addRows(A.shape[0], lower, upper, A.nnz, A.indptr, A.indices, A.data)
+
+    def start_point(self, u: np.ndarray) -> np.ndarray:
+        a = self.Ye @ u
+        _, t = best_threshold(self.Ye, self.aw, u)
+        t = min(float(t[0]), self.tmax)
+        c, k = np.maximum(a - t, 0.0), np.maximum(-a - t, 0.0)
+        return np.concatenate([u, np.abs(u), [t], c, k, (a - t > 0).astype(float)])
+
+    def unit_value(self, u: np.ndarray) -> float:
+        return float(best_threshold(self.Ye, self.aw, u)[0][0])
+
+
+class STSignSearch(SignSearch):
+    """:class:`cvxcnn.mip_oracle.SignSearch` for ``max_{||u|| <= 1, t >= 0} w^T tau_t(Y u)``."""
+
+    def build_mip(self) -> STSignedMip:
+        return STSignedMip(self.Y, self.w)
+
+    def value(self, U: np.ndarray) -> np.ndarray:
+        return best_threshold(self.Y, self.w, U)[0]
+
+    def ascent(self, u: np.ndarray) -> np.ndarray:
+        return np.zeros((0, len(u)))  # no local search over triples (yet)
+
+    def candidates(self, U: np.ndarray) -> np.ndarray:
+        norms = np.linalg.norm(U, axis=1)
+        units = U / np.where(norms > 0, norms, 1.0)[:, None]
+        _, t = best_threshold(self.Y, self.w, units)
+        h = units @ self.Y.T
+        s1, s3 = h <= -t[:, None], h >= t[:, None]
+        live = np.flatnonzero(np.any(s1 | s3, axis=1) & (norms > 0))
+        best = units.copy()  # a dead cell (value 0) keeps the incumbent itself
+        if live.size:
+            Uc, _, _ = st_cell_maximizers(self.Y, self.w, s1[live], s3[live])
+            cn = np.linalg.norm(Uc, axis=1)
+            ok = cn > 0
+            best[live[ok]] = Uc[ok] / cn[ok, None]
+        return np.stack([units, best], axis=1).reshape(-1, U.shape[1])
+
+
+def st_mip_oracle(
+    Y: np.ndarray,
+    g: np.ndarray,
+    *,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    starts: np.ndarray | None = None,
+    threshold: float | None = None,
+) -> MipOracleResult:
+    """Bracket ``M(g) = max_{||u|| <= 1, t >= 0} |g^T tau_t(Y u)|`` over EVERY triple.
+
+    Parameters
+    ----------
+    Y : ndarray of shape (n, d)
+    g : ndarray of shape (n,)
+    time_limit : float
+        Seconds; at the limit the bracket is still rigorous (``converged=False``).
+    starts : ndarray of shape (k, d), optional
+        Warm starts (``u`` and ``-u`` both used): tangent cuts, the best the first incumbent.
+    threshold : float, optional
+        Stop at the first point whose value exceeds it (pricing).
+
+    Returns
+    -------
+    cvxcnn.mip_oracle.MipOracleResult
+        ``points``: unit ``u`` with a positive ``max_t g^T tau_t(Y u)`` (best
+        first; :func:`best_threshold` gives their ``t``); the sign brackets are
+        equal (``tau`` is odd).
+    """
+    start_time = time.perf_counter()
+    Y = check_finite_array(Y, "Y", ndim=2)
+    n, d = Y.shape
+    g = check_finite_array(g, "g", ndim=1)
+    if g.shape != (n,):
+        raise ValueError(f"g must have shape (n,) = ({n},) for Y of shape {Y.shape}; got {g.shape}")
+    time_limit = check_positive(time_limit, "time_limit")
+    starts = np.eye(d) if starts is None else check_finite_array(starts, "starts", ndim=(1, 2))
+    starts = np.atleast_2d(starts)
+    starts = np.vstack([starts, -starts])
+    norms = np.linalg.norm(starts, axis=1)
+    starts = starts[norms > 0] / norms[norms > 0, None]
+    search = STSignSearch(Y, g, starts if len(starts) else np.eye(d))
+    search.run(start_time + time_limit, threshold, -math.inf)
+    points = np.array(search.found).reshape(-1, d)
+    values = search.value(points) if len(points) else np.zeros(0)
+    upper, lower = search.upper, search.lower
+    scale = float(np.abs(g) @ np.linalg.norm(Y, axis=1))
+    return MipOracleResult(
+        upper=upper,
+        lower=lower,
+        direction=search.point,
+        points=points[np.argsort(-values)],
+        converged=bool(upper <= lower * (1 + MIP_RTOL) + MIP_ATOL * scale),
+        sign_upper=(upper, upper),
+        sign_lower=(lower, lower),
+        rounds=search.rounds,
+        cuts=search.mip.cuts,
+        nodes=search.nodes,
+        stopped_early=threshold is not None and lower > threshold,
+        proved_below=threshold is not None and upper <= threshold,
+        seconds=time.perf_counter() - start_time,
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Every triple, searched by the MIP (a soft-threshold cell set for the pipeline)
+# --------------------------------------------------------------------------- #
+
+
+def union_triples(a: TripleSet, b: TripleSet) -> TripleSet:
+    """Deduplicated union (``a``'s triples first, keeping their generators); ``exact=False``."""
+    s1, s3 = np.concatenate([a.s1, b.s1]), np.concatenate([a.s3, b.s3])
+    keep = first_unique_rows(np.hstack([s1, s3]))
+    gens = np.concatenate([a.generators, b.generators])[keep]
+    thr = np.concatenate([a.thresholds, b.thresholds])[keep]
+    return TripleSet(
+        s1[keep], s3[keep], gens, thr, np.concatenate([a.gains, b.gains])[keep],
+        exact=False, method=a.method if a.method == b.method else "mixed",
+        count_bound=a.count_bound,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class STMipTriples:
+    """EVERY triple of ``Y``'s ST arrangement, searched by :func:`st_mip_oracle`.
+
+    The soft-threshold counterpart of :class:`cvxcnn.mip_oracle.MipArrangement`:
+    ``exact=True`` for certificates and column generation (tied to ``Y`` by
+    ``digest``), while a program holds only :attr:`known` (sampled triples
+    plus the maximizers the oracle found); :func:`cvxcnn.fit` over it is refused.
+
+    Attributes
+    ----------
+    known : TripleSet
+        Triples met so far (``exact=False``).
+    digest : str
+        :func:`cvxcnn.arrangements.matrix_digest` of the ``Y`` it searches.
+    time_limit : float
+        Seconds per oracle call.
+    """
+
+    known: TripleSet
+    digest: str
+    time_limit: float = DEFAULT_TIME_LIMIT
+
+    exact = True
+    method = "mip"
+    exact_count = 0
+
+    s1 = property(lambda self: self.known.s1)
+    s3 = property(lambda self: self.known.s3)
+    generators = property(lambda self: self.known.generators)
+    thresholds = property(lambda self: self.known.thresholds)
+    live = property(lambda self: self.known.live)
+    n_rows = property(lambda self: self.known.n_rows)
+    count_bound = property(lambda self: self.known.count_bound)
+    n_triples = property(lambda self: len(self.known))
+
+    def __len__(self) -> int:
+        return len(self.known)
+
+    def __repr__(self) -> str:
+        return (
+            f"STMipTriples(known={len(self)}, n_rows={self.n_rows}, "
+            f"time_limit={self.time_limit:g}, count_bound={self.count_bound})"
+        )
+
+    def with_known(self, new: TripleSet) -> STMipTriples:
+        """The same set with ``new`` triples appended to :attr:`known` (first ones kept)."""
+        return dataclasses.replace(self, known=union_triples(self.known, new))
+
+
+def st_mip_triples(
+    Y: np.ndarray,
+    *,
+    samples: int = DEFAULT_SAMPLES,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    data_directed: float = 0.1,
+    random_state: object = 0,
+) -> STMipTriples:
+    """Every triple of ``Y`` (n, d) for the MIP oracle, seeded with ``samples`` sampled triples."""
+    Y = check_finite_array(Y, "Y", ndim=2)
+    time_limit = check_positive(time_limit, "time_limit")
+    known = sample_st_triples(Y, samples, data_directed=data_directed, random_state=random_state)
+    return STMipTriples(known, matrix_digest(Y), time_limit)
+
+
+def st_mip_cells_oracle(
+    Y: np.ndarray,
+    g: np.ndarray,
+    cells: STMipTriples,
+    *,
+    threshold: float | None = None,
+    time_limit: float | None = None,
+    solver: str = "CLARABEL",
+    solver_options: dict | None = None,
+) -> OracleResult:
+    """:class:`~cvxcnn.oracle.OracleResult` over every triple: known cells solved, then the MIP.
+
+    The known cells' maximizers (both signs, flipped onto ``+g``: ``tau`` is
+    odd) warm-start the MIP and give its first cell cuts; its points become
+    new triples (``result.cells``: ``cells`` grown by them, the brackets in
+    that order). ``upper`` is the MIP's bound over all of ``(u, t)``-space;
+    ``converged`` is False at the time limit.
+    """
+    start = time.perf_counter()
+    Y, g = np.asarray(Y, dtype=np.float64), np.asarray(g, dtype=np.float64)
+    known = cells.known
+    P = len(known)
+    cell_upper, cell_lower = np.zeros(P), np.zeros(P)
+    live = np.flatnonzero(known.live)
+    starts = [np.zeros((0, Y.shape[1]))]
+    options = dict(solver=solver, solver_options=solver_options)
+    if live.size:
+        for sign in (1.0, -1.0):
+            U, T, ups = st_cell_maximizers(Y, sign * g, known.s1[live], known.s3[live], **options)
+            vals = st_objective_at(Y, g, U, T)
+            cell_upper[live] = np.maximum(cell_upper[live], ups)
+            cell_lower[live] = np.maximum(cell_lower[live], vals)
+            starts.append(sign * U[np.argsort(-vals)[:CUT_CELLS]])
+    cell_upper = np.maximum(cell_upper, cell_lower)
+    limit = cells.time_limit if time_limit is None else check_positive(time_limit, "time_limit")
+    mip = st_mip_oracle(Y, g, time_limit=limit, starts=np.vstack(starts), threshold=threshold)
+    grown = cells
+    if len(mip.points):
+        _, t = best_threshold(Y, g, mip.points)
+        grown = cells.with_known(triples_from_generators(Y, mip.points, t, method="mip"))
+    extra = len(grown) - P
+    new = grown.known.subset(np.arange(P, len(grown)))
+    values = st_objective_at(Y, g, new.generators, new.thresholds)
+    upper = max(mip.upper, float(cell_lower.max(initial=0.0)), mip.lower)
+    cell_lower = np.concatenate([cell_lower, values])
+    best = int(cell_lower.argmax())  # the MIP's start was the best known cell's maximizer
+    return OracleResult(
+        upper=upper,
+        lower=max(float(cell_lower[best]), mip.lower),
+        cell_upper=np.minimum(np.concatenate([cell_upper, np.full(extra, upper)]), upper),
+        cell_lower=cell_lower,
+        direction=mip.direction,
+        argmax=best,
+        n_cells=len(grown),
+        n_screened=P - live.size,
+        n_solved=2 * int(live.size),
+        method="mip",
+        seconds=time.perf_counter() - start,
+        converged=mip.converged and not mip.stopped_early,
+        cells=grown if extra else None,
+    )
