@@ -41,7 +41,14 @@ from cvxcnn.working_set import most_violated_at_zero
 
 @dataclass
 class ColgenIteration(Result):
-    """One round: program size, its optimum, the solve's status, and the oracle's verdict."""
+    """One round: program size, its optimum, the solve's status, and the oracle's verdict.
+
+    ``upper_bound`` is the round's network objective, ``lower_bound`` the
+    certified lower bound its residual gives with the oracle's upper end
+    (valid for the global optimum whatever the round), ``relative_gap``
+    their relative gap; ``oracle_converged`` False when an anytime oracle
+    stopped at its time limit or at its first violator.
+    """
 
     patterns: int
     objective: float
@@ -49,6 +56,12 @@ class ColgenIteration(Result):
     added: int
     seconds: float
     status: str = "optimal"
+    upper_bound: float = float("nan")
+    lower_bound: float = float("nan")
+    relative_gap: float = float("nan")
+    oracle_lower: float = float("nan")
+    oracle_seconds: float = 0.0
+    oracle_converged: bool = True
 
 
 @dataclass
@@ -73,6 +86,12 @@ class ColgenResult(Result):
     polish : dict
         The final polishing solves (:meth:`RestrictedPrograms.polish`):
         relative gap before and after, cells and status of each solve.
+    best_lower_bound : float
+        The largest certified lower bound over the rounds and the final
+        certificate (each one bounds the global optimum); NaN when not certified.
+    best_relative_gap : float
+        ``fit``'s objective against ``best_lower_bound`` (at most the
+        certificate's own relative gap); NaN when not certified.
     """
 
     fit: ConvexFitResult
@@ -83,6 +102,8 @@ class ColgenResult(Result):
     total_cells: int = 0
     seconds: float = 0.0
     polish: dict = field(default_factory=dict)
+    best_lower_bound: float = float("nan")
+    best_relative_gap: float = float("nan")
 
     def to_dict(self) -> dict:
         """The fit's and the certificate's summaries, with the column-generation record."""
@@ -97,6 +118,8 @@ class ColgenResult(Result):
                 "colgen_history": [it.to_dict() for it in self.iterations],
                 "colgen_seconds": self.seconds,
                 "colgen_polish": self.polish,
+                "colgen_best_lower_bound": self.best_lower_bound,
+                "colgen_best_relative_gap": self.best_relative_gap,
             }
         )
         return out
@@ -107,6 +130,9 @@ REFINE_RTOL = 1e-4
 #: Tolerances of the final polishing solve; its result is used only when the
 #: solver reports ``optimal`` and the certified gap is smaller.
 POLISH_CLARABEL = {"tol_gap_abs": 1e-11, "tol_gap_rel": 1e-11, "tol_feas": 1e-11}
+#: Relative difference below which two rounds' objectives tie (the smaller gap is kept):
+#: the restricted solves run at 1e-10 tolerances.
+OBJECTIVE_TIE = 1e-9
 #: Rounds without progress after which column generation stops (and polishes).
 STALL_ROUNDS = 4
 
@@ -165,6 +191,10 @@ class RestrictedPrograms:
     max_memory : float or None
     floor : float
         :func:`cvxcnn.reconstruct.natural_scale` of the problem.
+    gap_tol : float
+        The certified relative gap column generation stops at: an oracle that
+        takes a threshold (the MIP) need not prove ``M`` below more than what
+        gives that gap (:func:`sufficient_oracle_upper`).
     """
 
     activation: Activation
@@ -178,6 +208,7 @@ class RestrictedPrograms:
     facet_reduction: bool
     max_memory: float | None
     floor: float
+    gap_tol: float = 0.0
 
     def solve(self, mask: np.ndarray, options: dict | None = None) -> ConvexFitResult:
         """The program over the cells in ``mask`` (P,) bool (``options``: the solver's)."""
@@ -208,13 +239,41 @@ class RestrictedPrograms:
         return out
 
     def judge(self, result: ConvexFitResult, mask: np.ndarray):
-        """The oracle over every cell at ``result``'s residual; the violators outside ``mask``."""
-        _, g = dual_direction(result.network, self.problem, self.loss)
-        oracle = self.activation.oracle(self.problem.Y, g, self.cells)
-        if oracle.cells is not None:  # an enumeration-free oracle found cells: appended
-            self.cells = oracle.cells
-        mask = _grown(mask, len(self.cells))
-        violated = np.flatnonzero((oracle.cell_lower > self.beta * (1 + self.tol)) & ~mask)
+        """The oracle over every cell at ``result``'s residual; the violators outside ``mask``.
+
+        An oracle that takes a threshold (the MIP) prices at ``beta (1 + tol)``
+        (or the looser :func:`sufficient_oracle_upper`); when it proved no
+        violator but its upper end does not yet certify ``gap_tol``, one more
+        call proves the tighter bound (its cells up to ``beta (1 + tol)`` are
+        no violators).
+        """
+        r, g = dual_direction(result.network, self.problem, self.loss)
+        threshold = self.beta * (1 + self.tol)
+        if not getattr(self.cells, "prices_to_threshold", False):
+            return self._search(g, mask, threshold, {})
+        enough = sufficient_oracle_upper(
+            self.loss, r, self.problem.target, self.beta, result.primal_objective, self.gap_tol
+        )
+        oracle, violated = self._search(g, mask, threshold, {"threshold": max(threshold, enough)})
+        if not len(violated) and oracle.converged and enough < oracle.upper:
+            tighter, again = self._search(g, mask, threshold, {"threshold": enough})
+            if not len(again) and tighter.upper < oracle.upper:
+                oracle, violated = tighter, again
+        return oracle, violated
+
+    def _search(self, g: np.ndarray, mask: np.ndarray, threshold: float, options: dict):
+        """One oracle call (and the full search when pricing stopped at program cells)."""
+        for _ in range(2 if options else 1):
+            oracle = self.activation.oracle(self.problem.Y, g, self.cells, **options)
+            if oracle.cells is not None:  # an enumeration-free oracle found cells: appended
+                self.cells = oracle.cells
+            mask = _grown(mask, len(self.cells))
+            violated = np.flatnonzero((oracle.cell_lower > threshold) & ~mask)
+            if len(violated) or getattr(oracle, "converged", True):
+                break
+            # pricing stopped at violators the program already holds (solver accuracy):
+            # the full search brackets M itself
+            options = {}
         return oracle, violated[np.argsort(-oracle.cell_lower[violated])]
 
     def certify(self, network: object) -> Certificate:
@@ -232,7 +291,7 @@ class RestrictedPrograms:
     def round(self, in_program: np.ndarray, add: int):
         """One round: solve, refine on the active cells, judge; None if nothing was solved.
 
-        Returns ``(fit, fit_mask, oracle, cells_to_add, certified_relative_gap,
+        Returns ``(fit, fit_mask, oracle, cells_to_add, certified_lower_bound,
         full_solve_optimal)``.
         """
         full = fit_ = self.solve(in_program)
@@ -254,8 +313,7 @@ class RestrictedPrograms:
         # the certificate this round's network already earns (rigorous: oracle upper end)
         r, _ = dual_direction(fit_.network, self.problem, self.loss)
         lower = dual_bound(self.loss, r, self.problem.target, self.beta, oracle.upper)[1]
-        gap = relative_gap(fit_.primal_objective, lower)
-        return fit_, fit_mask, oracle, order, gap, bool(full.success)
+        return fit_, fit_mask, oracle, order, lower, bool(full.success)
 
     def polish(
         self,
@@ -303,6 +361,41 @@ class RestrictedPrograms:
         return fit_, cert, record
 
 
+def sufficient_oracle_upper(
+    loss: Loss, r: np.ndarray, target: np.ndarray, beta: float, upper: float, gap_tol: float
+) -> float:
+    """The largest oracle upper end ``U`` whose dual bound still certifies ``gap_tol``.
+
+    The lower bound :func:`cvxcnn.certificates.dual_bound` is nonincreasing
+    in ``U``: the oracle's proof may stop as soon as its upper end is below
+    this (for the squared loss near an optimum, ``M <= beta (1 + eps)``
+    costs about ``eps r^T p / P`` relative gap, ``p`` the predictions and
+    ``P`` the objective). Bisection to 1e-12 relative; ``beta`` when even
+    ``U = beta`` does not certify ``gap_tol``.
+
+    Parameters
+    ----------
+    loss : Loss
+    r : ndarray of shape (n_out,)
+    target : ndarray of shape (n_out,)
+    beta, upper, gap_tol : float
+        ``upper``: the network's objective.
+    """
+
+    def certifies(U: float) -> bool:
+        return relative_gap(upper, dual_bound(loss, r, target, beta, U)[1]) <= gap_tol
+
+    if gap_tol <= 0 or not certifies(beta):
+        return beta
+    lo, hi = beta, 2.0 * beta
+    while certifies(hi) and hi < 1e6 * beta:
+        lo, hi = hi, 2.0 * hi
+    while hi - lo > 1e-12 * lo:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if certifies(mid) else (lo, mid)
+    return lo
+
+
 def _grown(mask: np.ndarray, size: int) -> np.ndarray:
     """``mask`` (P,) bool padded with False to ``size`` (cells appended by the oracle)."""
     return np.concatenate([mask, np.zeros(size - len(mask), dtype=bool)])
@@ -312,7 +405,8 @@ def _print_round(history: list[ColgenIteration], beta: float) -> None:
     it = history[-1]
     print(
         f"colgen round {len(history)}: {it.patterns} cells, objective "
-        f"{it.objective:.10g}, M/beta {it.oracle_upper / beta:.8f}, added {it.added}"
+        f"{it.objective:.10g}, M/beta {it.oracle_upper / beta:.8f}, added {it.added}, "
+        f"certified gap {it.relative_gap:.3g}, oracle {it.oracle_seconds:.1f} s"
     )
 
 
@@ -410,7 +504,7 @@ def solve_colgen(
     start = time.perf_counter()
     rp = RestrictedPrograms(
         activation, problem, cells, beta, loss, tol, solver, solver_options,
-        facet_reduction, max_memory, natural_scale(problem),
+        facet_reduction, max_memory, natural_scale(problem), gap_tol,
     )  # fmt: skip
     in_program = _initial_cells(activation, problem, cells, initial, loss, random_state)
     loop = ColgenLoop(add_per_iteration, max_iterations, gap_tol, drop_inactive, progress)
@@ -435,7 +529,11 @@ def run_colgen(
 
     Written once for an exact cell set (:class:`RestrictedPrograms`) and a
     pool that grows as the oracle finds cells (``rp.pad`` extends the masks).
-    ``start``: ``time.perf_counter()`` at the caller's start.
+    ``start``: ``time.perf_counter()`` at the caller's start. The returned
+    network is the round with the LOWEST objective (ties within
+    :data:`OBJECTIVE_TIE` relative: the smaller gap); with an anytime oracle a later round may
+    carry a better bound, so the best certified lower bound of every round
+    is reported too (``best_lower_bound``).
     """
     history: list[ColgenIteration] = []
     converged = False
@@ -450,25 +548,17 @@ def run_colgen(
         if step is None:
             all_optimal = False
             break
-        fit_, fit_mask, oracle, order, gap, full_ok = step
+        fit_, fit_mask, oracle, order, lower, full_ok = step
         in_program, ever, recent = rp.pad(in_program), rp.pad(ever), [rp.pad(m) for m in recent]
         all_optimal &= full_ok
-        if best is None or gap < best[1]:
+        gap = relative_gap(fit_.primal_objective, lower)
+        if best is None or _lower_objective(fit_, gap, best):
             best = (fit_, gap, fit_mask.copy())
-        history.append(
-            ColgenIteration(
-                patterns=fit_.n_patterns,
-                objective=fit_.objective,
-                oracle_upper=oracle.upper,
-                added=len(order),
-                seconds=time.perf_counter() - t0,
-                status=fit_.status,
-            )
-        )
+        history.append(_iteration(fit_, oracle, order, lower, gap, time.perf_counter() - t0))
         if loop.progress:
             _print_round(history, rp.beta)
-        if len(order) == 0 or best[1] <= loop.gap_tol:
-            converged = best[1] <= loop.gap_tol or getattr(oracle, "converged", True)
+        if len(order) == 0 or gap <= loop.gap_tol:
+            converged = gap <= loop.gap_tol or getattr(oracle, "converged", True)
             break
         active = rp.pad(rp.active(fit_, fit_mask, REFINE_RTOL))
         recent = [*recent[-(STALL_ROUNDS - 1) :], active.copy()]
@@ -485,6 +575,9 @@ def run_colgen(
     # the certificate is the proof: a certified gap within tolerance holds whatever the
     # restricted solves' status (its upper end is the network's float64 objective)
     proven = certificate.certified and certificate.relative_gap <= loop.gap_tol
+    best_lower = max([certificate.lower_bound] + [it.lower_bound for it in history])
+    if not certificate.certified:
+        best_lower = float("nan")
     return ColgenResult(
         fit=fit_,
         certificate=certificate,
@@ -494,4 +587,43 @@ def run_colgen(
         total_cells=rp.total_cells(),
         seconds=time.perf_counter() - start,
         polish=record,
+        best_lower_bound=best_lower,
+        best_relative_gap=relative_gap(certificate.upper_bound, best_lower),
+    )
+
+
+def _lower_objective(fit_: ConvexFitResult, gap: float, best: tuple) -> bool:
+    """Whether ``fit_`` (with certified ``gap``) replaces ``best``: a lower objective.
+
+    Within :data:`OBJECTIVE_TIE` relative the objectives tie (interior-point
+    accuracy) and the smaller certified gap wins.
+    """
+    value, incumbent = fit_.primal_objective, best[0].primal_objective
+    if value < incumbent - OBJECTIVE_TIE * abs(incumbent):
+        return True
+    return value <= incumbent + OBJECTIVE_TIE * abs(incumbent) and gap < best[1]
+
+
+def _iteration(
+    fit_: ConvexFitResult,
+    oracle: object,
+    order: np.ndarray,
+    lower: float,
+    gap: float,
+    seconds: float,
+) -> ColgenIteration:
+    """The record of one round."""
+    return ColgenIteration(
+        patterns=fit_.n_patterns,
+        objective=fit_.objective,
+        oracle_upper=oracle.upper,
+        added=len(order),
+        seconds=seconds,
+        status=fit_.status,
+        upper_bound=fit_.primal_objective,
+        lower_bound=lower,
+        relative_gap=gap,
+        oracle_lower=oracle.lower,
+        oracle_seconds=oracle.seconds,
+        oracle_converged=bool(getattr(oracle, "converged", True)),
     )

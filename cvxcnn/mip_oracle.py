@@ -1,13 +1,15 @@
-"""The ReLU oracle over EVERY cell without enumeration: a mixed-integer program (HiGHS).
+"""The ReLU oracle over EVERY cell without enumeration: a mixed-integer program (HiGHS, SCIP).
 
 ``M(g) = max_{||u|| <= 1} |g^T (Y u)_+|`` (DESIGN.md section 12), one sign
 ``s = +-1`` at a time: ``M_s = max s g^T (Y u)_+``, ``M = max(M_+, M_-)``.
 With ``w = s g`` and ``a_i = y_i^T u``:
 
-- every row with ``w_i != 0``: ``h_i >= 0``, ``h_i >= a_i`` (for ``w_i < 0``
-  the maximization pushes ``h_i`` down to ``(a_i)_+``: no binary);
-- ``w_i > 0``: a binary ``z_i`` and ``h_i <= a_i + M_i (1 - z_i)``,
+- every row: ``h_i >= 0``, ``h_i >= a_i``, ``h_i <= a_i + M_i (1 - z_i)``,
   ``h_i <= M_i z_i`` with ``M_i = ||y_i||`` and the slab ``|a_i| <= M_i``;
+  ``z_i`` is binary only where ``w_i > 0`` (for ``w_i <= 0`` the
+  maximization pushes ``h_i`` down to ``(a_i)_+``, a continuous ``z_i``
+  allows it), so the constraints do not depend on ``g`` and ONE model
+  (:class:`ReluMip`) serves both signs and every call;
 - the ball replaced by an OUTER polytope: the box ``|u_j| <= 1``,
   ``||u||_1 <= sqrt(d)``, and tangent cuts ``a^T u <= 1`` (``||a|| = 1``):
   at every incumbent ``u*`` the cut at ``u* / ||u*||`` and the cell cut at
@@ -23,9 +25,13 @@ incumbent normalized onto the ball, or its cell's maximizer). The upper end
 is as rigorous as HiGHS's dual bound (its LP tolerances, tightened here to
 1e-9); the rest of the bracket is exact float64 arithmetic.
 
-A round stops as soon as an incumbent leaves the ball (a callback
-interrupts the solve; the cuts are added and the MIP restarts, warm-started
-from the best point of the ball), as in the prototype of issue 14.
+After each solve the incumbents outside the ball give cuts and the MIP is
+solved again (warm-started from the best point of the ball). With a
+``threshold`` (column generation's pricing) a callback stops the solve at
+the first point above it or once the dual bound proves ``M_s <= threshold``;
+:func:`cell_ascent` walks over adjacent cells for strong violators. The
+``engine="scip"`` variant (:mod:`cvxcnn.scip_oracle`) solves the same
+big-M model over the exact ball with SCIP (docs/certificates.md).
 """
 
 from __future__ import annotations
@@ -49,15 +55,24 @@ from cvxcnn.arrangements import (
 )
 from cvxcnn.oracle import OracleResult, cell_nnls, objective_at, relu_oracle
 from cvxcnn.results import Result
+from cvxcnn.scip_oracle import scip_available, scip_sign
 from cvxcnn.validation import check_finite_array, check_positive
 
 #: Converged when ``upper <= lower * (1 + MIP_RTOL)`` (or both below :data:`MIP_ATOL` x scale).
 MIP_RTOL = 1e-7
 MIP_ATOL = 1e-12
+#: The same for SCIP, whose bound carries its own tolerances (gap 1e-9, feasibility 1e-6).
+SCIP_RTOL = 1e-6
 #: An incumbent with ``||u|| > 1 + BALL_TOL`` is outside the ball: cut it and restart.
 BALL_TOL = 1e-9
 #: Known cells (best first) whose maximizers give the first cuts of :func:`mip_cells_oracle`.
 CUT_CELLS = 50
+#: First time slice (seconds) per sign when pricing (:func:`relu_mip_oracle` with a threshold).
+PRICING_SLICE = 2.0
+#: Steps of :func:`cell_ascent` from the best start and from each solve's best point.
+ASCENT_STEPS = 30
+#: Solvers of the mixed-integer oracle (:func:`relu_mip_oracle`'s ``engine``).
+ENGINES = ("highs", "scip")
 #: Default seconds for one oracle call (both signs).
 DEFAULT_TIME_LIMIT = 60.0
 
@@ -105,6 +120,9 @@ class MipOracleResult(Result):
     stopped_early : bool
         ``threshold`` was given and exceeded: the search stopped at the first
         point above it (the upper end is then NOT the value).
+    proved_below : bool
+        ``threshold`` was given and the upper end is at most it: no point
+        exceeds it (column generation's proof that no cell is violated).
     seconds : float
     """
 
@@ -119,6 +137,7 @@ class MipOracleResult(Result):
     cuts: int = 0
     nodes: int = 0
     stopped_early: bool = False
+    proved_below: bool = False
     seconds: float = 0.0
 
     _skip = ("direction", "points")
@@ -156,7 +175,16 @@ def quiet_highs() -> object:
 
 
 class SignedMip:
-    """The MIP for ``max w^T (Y u)_+`` over a polytope containing the unit ball.
+    """A HiGHS model of ``max w^T act(Y u)`` over a polytope containing the unit ball.
+
+    The shared machinery: the model, tangent cuts (at ``+-y_i / ||y_i||``
+    from the start), the incumbent and interrupt callbacks (pricing stops)
+    and :meth:`solve`. An activation gives the hooks :meth:`prepare` (the
+    data: ``d``, ``m`` (rows; none, no model), ``p`` (binaries in play) and
+    ``trivial``, a bound), :meth:`build` (columns, ``u`` first, and rows),
+    :meth:`start_point` and :meth:`unit_value`; :class:`ReluMip` is the ReLU
+    model, :class:`cvxcnn.soft_threshold.mip_oracle.STSignedMip` the soft
+    threshold's.
 
     Parameters
     ----------
@@ -166,71 +194,70 @@ class SignedMip:
     """
 
     def __init__(self, Y: np.ndarray, w: np.ndarray) -> None:
-        self.Y, self.w_full = Y, w
-        self.prepare(Y, w)
+        self.Y, self.w_full = Y, np.asarray(w, dtype=float)
+        self.prepare(Y, self.w_full)
         self.cuts = 0
+        self._cut_keys: set[bytes] = set()  # cuts already in the model (rounded to 1e-12)
         self.highs = quiet_highs()
         #: improving incumbents ``u`` of the current solve
         self.incumbents: list[np.ndarray] = []
-        if self.p:
+        self._stop_above: float | None = None
+        self._stop_below: float | None = None
+        self._violator = False
+        if self.m:
             self.build()
             self.highs.cbMipImprovingSolution.subscribe(self._on_incumbent)
+            self.highs.cbMipInterrupt.subscribe(self._on_interrupt)
+            norms = np.linalg.norm(Y, axis=1)
+            unit_rows = Y[norms > 0] / norms[norms > 0, None]
+            self.add_cuts(np.vstack([unit_rows, -unit_rows]))  # tangents at +-y_i/||y_i||
 
+    # the activation's hooks
     def prepare(self, Y: np.ndarray, w: np.ndarray) -> None:
-        """The model's data: ``d``, ``p`` (binaries: none, no model) and ``trivial`` (a bound).
-
-        Subclasses for other activations (soft thresholds) override this,
-        :meth:`build` (the columns, ``u`` first, and rows) and :meth:`start_point`.
-        """
-        norms = np.linalg.norm(Y, axis=1)
-        rows = (w != 0) & (norms > 0)
-        self.Yr, self.w, self.M = Y[rows], w[rows], norms[rows]
-        self.pos = self.w > 0
-        self.d, self.m, self.p = Y.shape[1], int(rows.sum()), int(self.pos.sum())
-        #: trivial bound: sum of the positive weights times ||y_i||
-        self.trivial = float(self.w[self.pos] @ self.M[self.pos])
-
-    def _on_incumbent(self, event: highspy.HighsCallbackEvent) -> None:
-        """Keep every improving incumbent: each one outside the ball gives cuts."""
-        self.incumbents.append(np.asarray(event.data_out.mip_solution[: self.d], dtype=float))
+        """Set ``d``, ``m`` (rows of the model; 0: no model), ``p`` and ``trivial``."""
+        raise NotImplementedError
 
     def build(self) -> None:
-        """Columns ``(u, |u|, h, z)`` and rows of the ReLU model (see the module docstring)."""
-        d, m, p = self.d, self.m, self.p
-        h = self.highs
-        inf = highspy.kHighsInf
-        lo = np.concatenate([-np.ones(d), np.zeros(d), np.zeros(m), np.zeros(p)])
-        hi = np.concatenate([np.ones(d), np.ones(d), self.M, np.ones(p)])
-        cost = np.concatenate([np.zeros(2 * d), self.w, np.zeros(p)])
-        h.addCols(len(lo), cost, lo, hi, 0, np.zeros(0, np.int32), np.zeros(0, np.int32), [])
-        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        z0 = 2 * d + m
-        h.changeColsIntegrality(
-            p, np.arange(z0, z0 + p, dtype=np.int32), [highspy.HighsVarType.kInteger] * p
-        )
-        I_d, I_m = sp.identity(d), sp.identity(m, format="csr")
-        Yr, Yp, Mp = sp.csr_matrix(self.Yr), sp.csr_matrix(self.Yr[self.pos]), self.M[self.pos]
-        E = I_m[np.flatnonzero(self.pos)]  # (p, m) picks the h of positive rows
-        Z = sp.csr_matrix
-        blocks = [
-            ([-I_d, I_d, Z((d, m)), Z((d, p))], np.zeros(d), np.full(d, inf)),  # t >= u
-            ([I_d, I_d, Z((d, m)), Z((d, p))], np.zeros(d), np.full(d, inf)),  # t >= -u
-            ([Z((1, d)), np.ones((1, d)), Z((1, m)), Z((1, p))], [-inf], [math.sqrt(d)]),
-            ([-Yr, Z((m, d)), I_m, Z((m, p))], np.zeros(m), np.full(m, inf)),  # h >= a
-            ([-Yp, Z((p, d)), E, sp.diags(Mp)], np.full(p, -inf), Mp),  # h <= a + M(1-z)
-            ([Z((p, d)), Z((p, d)), E, -sp.diags(Mp)], np.full(p, -inf), np.zeros(p)),
-            ([Yp, Z((p, d)), Z((p, m)), Z((p, p))], -Mp, Mp),  # slab |a| <= M
-        ]
-        A = sp.vstack([sp.hstack(b) for b, _, _ in blocks], format="csr")
-        lower = np.concatenate([np.asarray(b, float) for _, b, _ in blocks])
-        upper = np.concatenate([np.asarray(b, float) for _, _, b in blocks])
-        h.addRows(A.shape[0], lower, upper, A.nnz, A.indptr, A.indices, A.data)
+        """Add the columns (``u`` first) and rows to :attr:`highs`."""
+        raise NotImplementedError
+
+    def start_point(self, u: np.ndarray) -> np.ndarray:
+        """A feasible MIP point (all columns) at a unit ``u`` (d,)."""
+        raise NotImplementedError
+
+    def unit_value(self, u: np.ndarray) -> float:
+        """``w^T act(Y u)`` at a unit ``u`` (d,), float64 (the pricing stop's test)."""
+        raise NotImplementedError
+
+    def set_weights(self, w: np.ndarray) -> None:
+        """A model built for one ``w`` keeps it (:class:`ReluMip` changes its objective)."""
+        if not np.array_equal(np.asarray(w, dtype=float), self.w_full):
+            raise ValueError(f"{type(self).__name__} is built for one w; build one for this w")
+
+    def _on_incumbent(self, event: highspy.HighsCallbackEvent) -> None:
+        """Keep every improving incumbent; flag a violator (pricing stops there)."""
+        u = np.asarray(event.data_out.mip_solution[: self.d], dtype=float)
+        self.incumbents.append(u)
+        if self._stop_above is not None:
+            self._violator |= self.unit_value(_unit(u)) > self._stop_above
+
+    def _on_interrupt(self, event: highspy.HighsCallbackEvent) -> None:
+        """Stop at a violator, or once the dual bound proves ``M_s <= stop_below``."""
+        proven = self._stop_below is not None and event.data_out.mip_dual_bound <= self._stop_below
+        event.interrupt(bool(self._violator or proven))  # always set: the flag persists
 
     def add_cuts(self, A: np.ndarray) -> None:
         """Tangent cuts ``a^T u <= 1`` for the unit rows of ``A`` (k, d)."""
         A = np.asarray(A, dtype=float).reshape(-1, self.d)
-        if not self.p or not len(A):
+        if not self.m or not len(A):
             return
+        R = np.round(A, 12)
+        first = np.sort(np.unique(R, axis=0, return_index=True)[1])
+        first = [i for i in first if R[i].tobytes() not in self._cut_keys]  # no duplicate cuts
+        if not first:
+            return
+        A = A[first]
+        self._cut_keys.update(R[i].tobytes() for i in first)
         k, d = A.shape
         starts = np.arange(0, k * d, d, dtype=np.int32)
         index = np.tile(np.arange(d, dtype=np.int32), k)
@@ -238,17 +265,19 @@ class SignedMip:
                            A.ravel())  # fmt: skip
         self.cuts += k
 
-    def start_point(self, u: np.ndarray) -> np.ndarray:
-        """A feasible MIP point (all columns) at a unit ``u`` (d,)."""
-        a = self.Yr @ u
-        z = (a[self.pos] > 0).astype(float)
-        return np.concatenate([u, np.abs(u), np.maximum(a, 0.0), z])
+    def solve(
+        self,
+        seconds: float,
+        start: np.ndarray | None,
+        stop_above: float | None = None,
+        stop_below: float | None = None,
+    ) -> tuple[float, np.ndarray, int]:
+        """One MIP solve: to the optimum over the polytope, the time limit, or a stop.
 
-    def solve(self, seconds: float, start: np.ndarray | None) -> tuple[float, np.ndarray, int]:
-        """One MIP solve (to the optimum over the polytope or the time limit).
-
-        Returns ``(dual_bound, incumbents (k, d), nodes)``: every improving
-        incumbent, the final one last.
+        ``stop_above``: stop at the first incumbent whose point on the ball is
+        valued above it (a violator); ``stop_below``: stop once the dual bound
+        is at most it. Returns ``(dual_bound, incumbents (k, d), nodes)``:
+        every improving incumbent, the final one last.
         """
         h = self.highs
         h.setOptionValue("time_limit", max(float(seconds), 1e-3))
@@ -256,7 +285,8 @@ class SignedMip:
             sol = highspy.HighsSolution()
             sol.col_value = list(self.start_point(start))
             h.setSolution(sol)
-        self.incumbents = []
+        self.incumbents, self._violator = [], False
+        self._stop_above, self._stop_below = stop_above, stop_below
         h.run()
         info = h.getInfo()
         bound = float(info.mip_dual_bound)
@@ -268,6 +298,97 @@ class SignedMip:
             found.append(np.asarray(h.getSolution().col_value[: self.d]))
         return bound, np.array(found).reshape(-1, self.d), int(info.mip_node_count)
 
+    def optimal(self) -> bool:
+        """The last solve reached the optimum over the polytope (not stopped)."""
+        return self.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
+
+
+class ReluMip(SignedMip):
+    """The MIP for ``max w^T (Y u)_+`` over a polytope containing the unit ball, for ANY ``w``.
+
+    The constraints do not depend on ``w``: every row with ``||y_i|| > 0`` has
+    ``h_i``, ``z_i`` and the big-M rows; :meth:`set_weights` changes only the
+    objective and which ``z_i`` are integer (those with ``w_i > 0``; for
+    ``w_i <= 0`` a continuous ``z_i`` still allows ``h_i = (a_i)_+`` and the
+    maximization pushes ``h_i`` down to it). One model therefore serves both
+    signs and every round of column generation, and the tangent and cell cuts
+    (valid for the ball, whatever ``w``) accumulate in it.
+
+    Parameters
+    ----------
+    Y : ndarray of shape (n, d)
+    """
+
+    def __init__(self, Y: np.ndarray) -> None:
+        super().__init__(Y, np.zeros(Y.shape[0]))
+
+    def prepare(self, Y: np.ndarray, w: np.ndarray) -> None:
+        """Every row with ``||y_i|| > 0`` (whatever ``w``); the weights ``w`` (n,) so far."""
+        norms = np.linalg.norm(Y, axis=1)
+        self.rows = norms > 0
+        self.Yr, self.M = Y[self.rows], norms[self.rows]
+        self.d, self.m = Y.shape[1], int(self.rows.sum())
+        self.w = w[self.rows]
+        self.pos = self.w > 0
+
+    @property
+    def p(self) -> int:
+        """Binaries in play: the rows with a positive weight (none: ``M_s = 0``)."""
+        return int(self.pos.sum())
+
+    @property
+    def trivial(self) -> float:
+        """Sum of the positive weights times ``||y_i||``: ``M_s`` is at most this."""
+        return float(self.w[self.pos] @ self.M[self.pos])
+
+    def set_weights(self, w: np.ndarray) -> None:
+        """The objective ``w^T (Y u)_+`` for ``w`` (n,): costs and integrality only."""
+        self.w = np.asarray(w, dtype=float)[self.rows]
+        self.pos = self.w > 0
+        if not self.m:
+            return
+        m, d = self.m, self.d
+        h_cols = np.arange(2 * d, 2 * d + m, dtype=np.int32)
+        self.highs.changeColsCost(m, h_cols, self.w)
+        kinds = np.where(self.pos, highspy.HighsVarType.kInteger, highspy.HighsVarType.kContinuous)
+        self.highs.changeColsIntegrality(m, h_cols + m, list(kinds))
+
+    def unit_value(self, u: np.ndarray) -> float:
+        """``w^T (Y u)_+`` at a unit ``u`` (d,)."""
+        return float(np.maximum(self.Yr @ u, 0.0) @ self.w)
+
+    def build(self) -> None:
+        """Columns ``(u, |u|, h, z)`` and rows of the ReLU model (see the module docstring)."""
+        d, m = self.d, self.m
+        h = self.highs
+        inf = highspy.kHighsInf
+        lo = np.concatenate([-np.ones(d), np.zeros(d), np.zeros(m), np.zeros(m)])
+        hi = np.concatenate([np.ones(d), np.ones(d), self.M, np.ones(m)])
+        h.addCols(len(lo), np.zeros(len(lo)), lo, hi, 0, np.zeros(0, np.int32),
+                  np.zeros(0, np.int32), [])  # fmt: skip
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        I_d, I_m = sp.identity(d), sp.identity(m, format="csr")
+        Yr, M = sp.csr_matrix(self.Yr), self.M
+        Z = sp.csr_matrix
+        blocks = [
+            ([-I_d, I_d, Z((d, m)), Z((d, m))], np.zeros(d), np.full(d, inf)),  # t >= u
+            ([I_d, I_d, Z((d, m)), Z((d, m))], np.zeros(d), np.full(d, inf)),  # t >= -u
+            ([Z((1, d)), np.ones((1, d)), Z((1, m)), Z((1, m))], [-inf], [math.sqrt(d)]),
+            ([-Yr, Z((m, d)), I_m, Z((m, m))], np.zeros(m), np.full(m, inf)),  # h >= a
+            ([-Yr, Z((m, d)), I_m, sp.diags(M)], np.full(m, -inf), M),  # h <= a + M(1-z)
+            ([Z((m, d)), Z((m, d)), I_m, -sp.diags(M)], np.full(m, -inf), np.zeros(m)),
+            ([Yr, Z((m, d)), Z((m, m)), Z((m, m))], -M, M),  # slab |a| <= M
+        ]
+        A = sp.vstack([sp.hstack(b) for b, _, _ in blocks], format="csr")
+        lower = np.concatenate([np.asarray(b, float) for _, b, _ in blocks])
+        upper = np.concatenate([np.asarray(b, float) for _, _, b in blocks])
+        h.addRows(A.shape[0], lower, upper, A.nnz, A.indptr, A.indices, A.data)
+
+    def start_point(self, u: np.ndarray) -> np.ndarray:
+        """A feasible MIP point (all columns) at a unit ``u`` (d,)."""
+        a = self.Yr @ u
+        return np.concatenate([u, np.abs(u), np.maximum(a, 0.0), (a > 0).astype(float)])
+
 
 def _candidates(Y: np.ndarray, w: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Unit points from an incumbent ``u``: itself on the ball and its cell's maximizer."""
@@ -275,6 +396,40 @@ def _candidates(Y: np.ndarray, w: np.ndarray, u: np.ndarray) -> np.ndarray:
     mask = Y @ unit >= 0
     _, proj = cell_nnls(Y, w, mask)
     return np.array([unit, _unit(proj)])
+
+
+def cell_ascent(Y: np.ndarray, w: np.ndarray, u: np.ndarray, steps: int = ASCENT_STEPS):
+    """A walk over adjacent cells from the cell of ``u`` (d,), uphill for ``w^T (Y u)_+``.
+
+    Each step solves (by NNLS, :func:`cvxcnn.oracle.cell_nnls`) every cell
+    across a hyperplane on which the current cell's maximizer lies, and
+    moves to the best one while the value increases. A local search: it
+    finds strongly violated cells for column generation and a better lower
+    end for the MIP, never a bound.
+
+    Returns
+    -------
+    ndarray of shape (k, d)
+        The unit maximizers met, starting with that of ``u``'s cell.
+    """
+    mask = Y @ u >= 0
+    norms = np.linalg.norm(Y, axis=1)
+    value, proj = cell_nnls(Y, w, mask)
+    path = [_unit(proj)]
+    for _ in range(steps):
+        tight = np.flatnonzero(np.abs(Y @ path[-1]) <= 1e-7 * norms)
+        best = (value, None, None)
+        for i in tight:
+            flipped = mask.copy()
+            flipped[i] = not flipped[i]
+            v, q = cell_nnls(Y, w, flipped)
+            if v > best[0] * (1 + 1e-9):
+                best = (v, flipped, q)
+        if best[1] is None:
+            break
+        value, mask = best[0], best[1]
+        path.append(_unit(best[2]))
+    return np.array(path)
 
 
 class SignSearch:
@@ -287,6 +442,9 @@ class SignSearch:
         ``s g``.
     starts : ndarray of shape (k, d)
         Unit warm starts: tangent cuts, and the best as the first incumbent.
+    mip : SignedMip, optional
+        The model; :meth:`build_mip` by default. A :class:`ReluMip` of ``Y``
+        may be shared by both signs and, in column generation, by every call.
 
     Attributes
     ----------
@@ -299,26 +457,31 @@ class SignSearch:
         The bracket closed, or the MIP's maximizer over the polytope lies on the ball.
     """
 
-    def __init__(self, Y: np.ndarray, w: np.ndarray, starts: np.ndarray) -> None:
+    def __init__(
+        self, Y: np.ndarray, w: np.ndarray, starts: np.ndarray, mip: SignedMip | None = None
+    ) -> None:
         self.Y, self.w = Y, w
-        self.mip = self.build_mip()
+        self.mip = self.build_mip() if mip is None else mip
+        self.mip.set_weights(w)
+        self.trivial = self.mip.trivial
         vals = self.value(starts)
+        walk = self.ascent(starts[int(vals.argmax())])
+        walk_vals = self.value(walk)
+        starts, vals = np.vstack([starts, walk]), np.concatenate([vals, walk_vals])
         best = int(vals.argmax())
         self.lower, self.point = max(float(vals[best]), 0.0), starts[best]
-        self.upper, self.found = self.mip.trivial, []
+        self.upper, self.found = self.trivial, list(walk[walk_vals > 0])
         self.rounds = self.nodes = 0
         self.finished = self.mip.p == 0 or self.upper <= self.lower
         if self.finished:  # no positive weight: the max is 0, or the trivial bound is attained
             self.upper = max(self.upper, self.lower)
             return
-        norms = np.linalg.norm(Y, axis=1)
-        rows = Y[norms > 0] / norms[norms > 0, None]
-        self.mip.add_cuts(np.vstack([starts, rows, -rows]))  # tangents at the starts and +-y_i
+        self.mip.add_cuts(starts)  # tangents at the starts (a shared model has them already)
 
     # the activation's hooks (soft thresholds override them)
     def build_mip(self) -> SignedMip:
         """The MIP of ``max w^T act(Y u)`` over a polytope containing the ball."""
-        return SignedMip(self.Y, self.w)
+        return ReluMip(self.Y)
 
     def value(self, U: np.ndarray) -> np.ndarray:
         """Float64 value of ``w^T act(Y u)`` at each row of ``U`` (k, d) (points of the ball)."""
@@ -329,33 +492,99 @@ class SignSearch:
         ``2i + 1`` (its cell's maximizer, whose tangent is the cell cut)."""
         return np.vstack([_candidates(self.Y, self.w, u) for u in U])
 
+    def ascent(self, u: np.ndarray) -> np.ndarray:
+        """(k, d) unit points of a local search from ``u`` (d,): :func:`cell_ascent`."""
+        return cell_ascent(self.Y, self.w, u)
+
     def closed(self) -> bool:
         """``upper <= lower (1 + MIP_RTOL)`` (plus :data:`MIP_ATOL` x the trivial bound)."""
-        return self.upper <= self.lower * (1 + MIP_RTOL) + MIP_ATOL * self.mip.trivial
+        return self.upper <= self.lower * (1 + MIP_RTOL) + MIP_ATOL * self.trivial
 
-    def run(self, deadline: float, threshold: float | None, irrelevant_below: float) -> None:
-        """MIP rounds until ``deadline``, a closed bracket, ``lower > threshold``, or
-        ``upper <= irrelevant_below`` (the other sign's lower end: ``M`` no longer depends on it).
+    def run(
+        self,
+        deadline: float,
+        threshold: float | None,
+        irrelevant_below: float,
+        collect: bool = False,
+    ) -> None:
+        """MIP rounds until ``deadline``, a closed bracket, ``lower > threshold`` (a
+        violator; with ``collect`` the search goes on to the deadline, gathering
+        points), ``upper <= threshold`` (proven none), or ``upper <= irrelevant_below``
+        (the other sign's lower end: ``M`` no longer depends on this sign).
         """
+        below = irrelevant_below if threshold is None else max(threshold, irrelevant_below)
+        above = None if collect else threshold
         while not self.finished and time.perf_counter() < deadline:
-            if self.upper <= irrelevant_below or (threshold is not None and self.lower > threshold):
+            if self.upper <= below or (above is not None and self.lower > above):
                 return
-            bound, U, nodes = self.mip.solve(deadline - time.perf_counter(), self.point)
+            self.mip.set_weights(self.w)
+            bound, U, nodes = self.mip.solve(
+                deadline - time.perf_counter(), self.point, stop_above=above, stop_below=below
+            )
             self.rounds, self.nodes = self.rounds + 1, self.nodes + nodes
             self.upper = min(self.upper, bound)
-            outside = U[np.linalg.norm(U, axis=1) > 1 + BALL_TOL]
+            far = np.linalg.norm(U, axis=1) > 1 + BALL_TOL
             if len(U):
                 cand = self.candidates(U)
-                vals = self.value(cand)
-                self.found.extend(cand[vals > 0])
+                best = cand[int(self.value(cand).argmax())]
+                points = np.vstack([cand, self.ascent(best)])
+                vals = self.value(points)
+                self.found.extend(points[vals > 0])
                 j = int(vals.argmax())
                 if vals[j] > self.lower:
-                    self.lower, self.point = float(vals[j]), cand[j]
-            if len(outside):
-                far = np.repeat(np.linalg.norm(U, axis=1) > 1 + BALL_TOL, 2)
-                self.mip.add_cuts(cand[far])
-            optimal = self.mip.highs.getModelStatus() == highspy.HighsModelStatus.kOptimal
-            self.finished = self.closed() or (optimal and not len(outside))
+                    self.lower, self.point = float(vals[j]), points[j]
+            if far.any():
+                self.mip.add_cuts(cand[np.repeat(far, 2)])  # tangent and cell cut of each
+            self.finished = self.closed() or (self.mip.optimal() and not far.any())
+        self.upper = max(self.upper, self.lower)
+
+
+class ScipSearch:
+    """:class:`SignSearch` by SCIP over the exact ball (:func:`cvxcnn.scip_oracle.scip_sign`).
+
+    Same attributes; one SCIP solve per :meth:`run` (SCIP keeps nothing
+    between solves, so there are no slices).
+    """
+
+    def __init__(self, Y: np.ndarray, w: np.ndarray, starts: np.ndarray) -> None:
+        self.Y, self.w = Y, w
+        norms = np.linalg.norm(Y, axis=1)
+        self.trivial = float(np.maximum(w, 0.0) @ norms)
+        vals = signed_value(Y, w, starts)
+        walk = cell_ascent(Y, w, starts[int(vals.argmax())])
+        starts, vals = np.vstack([starts, walk]), np.concatenate([vals, signed_value(Y, w, walk)])
+        best = int(vals.argmax())
+        self.lower, self.point = max(float(vals[best]), 0.0), starts[best]
+        self.upper, self.found = self.trivial, list(walk[signed_value(Y, w, walk) > 0])
+        self.rounds = self.nodes = 0
+        self.finished = not (w > 0).any() or self.upper <= self.lower
+        self.upper = max(self.upper, self.lower)
+
+    def run(
+        self,
+        deadline: float,
+        threshold: float | None,
+        irrelevant_below: float,
+        collect: bool = False,
+    ) -> None:
+        """One SCIP solve (objective limit ``threshold``) unless finished or not needed."""
+        below = irrelevant_below if threshold is None else max(threshold, irrelevant_below)
+        violator = threshold is not None and self.lower > threshold and not collect
+        if self.finished or violator or self.upper <= below or time.perf_counter() >= deadline:
+            return
+        out = scip_sign(self.Y, self.w, deadline - time.perf_counter(), threshold)
+        self.rounds, self.nodes = self.rounds + 1, self.nodes + out.nodes
+        self.upper = min(self.upper, out.upper)
+        if len(out.points):
+            cand = np.vstack([_candidates(self.Y, self.w, u) for u in out.points[:20]])
+            best = cand[int(signed_value(self.Y, self.w, cand).argmax())]
+            cand = np.vstack([cand, cell_ascent(self.Y, self.w, best)])
+            vals = signed_value(self.Y, self.w, cand)
+            self.found.extend(cand[vals > 0])
+            j = int(vals.argmax())
+            if vals[j] > self.lower:
+                self.lower, self.point = float(vals[j]), cand[j]
+        self.finished = out.finished
         self.upper = max(self.upper, self.lower)
 
 
@@ -366,6 +595,8 @@ def relu_mip_oracle(
     time_limit: float = DEFAULT_TIME_LIMIT,
     starts: np.ndarray | None = None,
     threshold: float | None = None,
+    model: ReluMip | None = None,
+    engine: str = "highs",
 ) -> MipOracleResult:
     """Bracket ``M(g) = max_{||u|| <= 1} |g^T (Y u)_+|`` over EVERY cell (no enumeration).
 
@@ -381,8 +612,16 @@ def relu_mip_oracle(
         Warm starts (e.g. the maximizer of the oracle over sampled cells):
         tangent cuts at them and the best as the first incumbent.
     threshold : float, optional
-        Stop at the first point whose value exceeds it (column generation's
-        pricing test; the upper end is then not the value).
+        Column generation's pricing test: a sign stops at its first point
+        valued above it (``stopped_early``; the upper end is then not the
+        value) or once its upper end is at most it (``proved_below``).
+    model : ReluMip, optional
+        A model of the same ``Y`` to reuse (its cuts stay valid for any ``g``);
+        a fresh one by default (HiGHS only).
+    engine : {"highs", "scip"}
+        HiGHS over the polytope with tangent cuts, or SCIP over the exact
+        ball (optional ``pyscipopt``; one full solve per sign, even past a
+        violator with a threshold: the most violated point is the best column).
 
     Returns
     -------
@@ -395,28 +634,98 @@ def relu_mip_oracle(
     if g.shape != (n,):
         raise ValueError(f"g must have shape (n,) = ({n},) for Y of shape {Y.shape}; got {g.shape}")
     time_limit = check_positive(time_limit, "time_limit")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}")
+    if engine == "scip":
+        return _scip_oracle(Y, g, time_limit, starts, threshold, start_time)
+    if model is None:
+        model = ReluMip(Y)
+    elif model.Y.shape != Y.shape or not np.array_equal(model.Y, Y):
+        raise ValueError("model must be a ReluMip of this Y (its rows and cuts belong to it)")
     if starts is None:
         starts = np.eye(d)
     starts = np.atleast_2d(check_finite_array(starts, "starts", ndim=(1, 2)))
     starts = np.array([_unit(u) for u in np.vstack([starts, -starts])])
+    cuts_before = model.cuts
+    model.add_cuts(starts)
     order = [1.0, -1.0]
     if signed_value(Y, -g, starts).max() > signed_value(Y, g, starts).max():
         order.reverse()  # the sign with the better start first
-    search = {s: SignSearch(Y, s * g, starts) for s in order}
+    search = {s: SignSearch(Y, s * g, starts, mip=model) for s in order}
     deadline = start_time + time_limit
-    for k, s in enumerate(order):  # each sign its share, then what is left to the unfinished
-        search[s].run(start_time + time_limit * (k + 1) / 2, threshold, search[-s].lower)
-    for s in order:
-        search[s].run(deadline, threshold, search[-s].lower)
+    if threshold is not None:
+        _price(search, order, threshold, deadline, max(PRICING_SLICE, time_limit / 40))
+    else:
+        for k, s in enumerate(order):  # each sign its share, then what is left to the unfinished
+            search[s].run(start_time + time_limit * (k + 1) / 2, None, search[-s].lower)
+        for s in order:
+            search[s].run(deadline, None, search[-s].lower)
+    return _mip_result(Y, g, search, order, threshold, model.cuts - cuts_before, start_time)
+
+
+def _scip_oracle(
+    Y: np.ndarray,
+    g: np.ndarray,
+    time_limit: float,
+    starts: np.ndarray | None,
+    threshold: float | None,
+    start_time: float,
+) -> MipOracleResult:
+    """:func:`relu_mip_oracle` with ``engine="scip"``."""
+    if not scip_available():
+        raise ImportError("engine 'scip' needs pyscipopt: pip install pyscipopt (or cvxcnn[scip])")
+    d = Y.shape[1]
+    starts = np.eye(d) if starts is None else starts
+    starts = np.atleast_2d(check_finite_array(starts, "starts", ndim=(1, 2)))
+    starts = np.array([_unit(u) for u in np.vstack([starts, -starts])])
+    order = [1.0, -1.0]
+    if signed_value(Y, -g, starts).max() > signed_value(Y, g, starts).max():
+        order.reverse()
+    search = {s: ScipSearch(Y, s * g, starts) for s in order}
+    for k, s in enumerate(order):  # each sign its share, then what is left
+        search[s].run(start_time + time_limit * (k + 1) / 2, threshold, search[-s].lower, True)
+    return _mip_result(Y, g, search, order, threshold, 0, start_time, SCIP_RTOL)
+
+
+def _price(search: dict, order: list, threshold: float, deadline: float, first: float) -> None:
+    """Both signs in turn, in time slices doubling from ``first`` seconds,
+    until one finds a point above ``threshold``, both prove none, or ``deadline``.
+
+    The first slice of each sign (``time_limit / 40``, at least
+    :data:`PRICING_SLICE`) runs to its end even past a violator: its
+    incumbents and their :func:`cell_ascent` walks are strong new columns;
+    later slices stop at the first violator. A sign without a violator
+    cannot hold up the other one's easy violator (each slice restarts the
+    search, with every cut so far: at most twice the time of one search).
+    """
+    budget, collect = first, True
+    while time.perf_counter() < deadline:
+        for s in order:
+            slice_end = min(deadline, time.perf_counter() + budget)
+            search[s].run(slice_end, threshold, -math.inf, collect=collect)
+        if any(r.lower > threshold for r in search.values()):
+            return
+        if all(r.finished or r.upper <= threshold for r in search.values()):
+            return
+        budget, collect = 2 * budget, False
+
+
+def _mip_result(
+    Y: np.ndarray,
+    g: np.ndarray,
+    search: dict,
+    order: list,
+    threshold: float | None,
+    cuts: int,
+    start_time: float,
+    rtol: float = MIP_RTOL,
+) -> MipOracleResult:
+    """The :class:`MipOracleResult` of both signs' searches (converged at ``rtol``)."""
     out = {s: (r.upper, r.lower, r.point, r.found) for s, r in search.items()}
-    progress = {"rounds": sum(r.rounds for r in search.values())}
-    progress["nodes"] = sum(r.nodes for r in search.values())
-    progress["cuts"] = sum(r.mip.cuts for r in search.values())
     upper = max(out[1.0][0], out[-1.0][0])
     s_best = 1.0 if out[1.0][1] >= out[-1.0][1] else -1.0
     lower, direction = out[s_best][1], out[s_best][2]
-    points = [p for s in order for p in out[s][3]]
-    points = np.array(points).reshape(-1, d)
+    points = np.array([p for s in order for p in out[s][3]]).reshape(-1, Y.shape[1])
     values = np.abs(signed_value(Y, g, points)) if len(points) else np.zeros(0)
     scale = float(np.abs(g) @ np.linalg.norm(Y, axis=1))
     return MipOracleResult(
@@ -424,12 +733,15 @@ def relu_mip_oracle(
         lower=lower,
         direction=direction,
         points=points[np.argsort(-values)],
-        converged=bool(upper <= lower * (1 + MIP_RTOL) + MIP_ATOL * scale),
+        converged=bool(upper <= lower * (1 + rtol) + MIP_ATOL * scale),
         sign_upper=(out[1.0][0], out[-1.0][0]),
         sign_lower=(out[1.0][1], out[-1.0][1]),
+        rounds=sum(r.rounds for r in search.values()),
+        cuts=cuts,
+        nodes=sum(r.nodes for r in search.values()),
         stopped_early=threshold is not None and lower > threshold,
+        proved_below=threshold is not None and upper <= threshold,
         seconds=time.perf_counter() - start_time,
-        **progress,
     )
 
 
@@ -457,15 +769,30 @@ class MipArrangement:
         :func:`cvxcnn.arrangements.matrix_digest` of the ``Y`` it searches.
     time_limit : float
         Seconds per oracle call (both signs).
+    persistent : bool
+        Keep ONE :class:`ReluMip` for every call (both signs, every round of
+        column generation): only the objective changes, and the cuts of
+        earlier calls stay (they are valid for any ``g``). False builds a
+        fresh model per call.
+    session : dict
+        The shared state of the calls (the model and the last converged
+        result; shared by :meth:`with_known` copies).
+    engine : {"highs", "scip"}
+        The solver (:func:`relu_mip_oracle`).
     """
 
     known: PatternSet
     digest: str
     time_limit: float = DEFAULT_TIME_LIMIT
+    persistent: bool = True
+    session: dict = field(default_factory=dict)
+    engine: str = "highs"
 
     exact = True
     method = "mip"
     exact_count = 0
+    #: column generation passes its threshold ``beta (1 + tol)`` to this oracle (pricing)
+    prices_to_threshold = True
 
     @property
     def masks(self) -> np.ndarray:
@@ -506,12 +833,31 @@ def mip_arrangement(
     time_limit: float = DEFAULT_TIME_LIMIT,
     data_directed: float = 0.1,
     random_state: object = 0,
+    persistent: bool = True,
+    engine: str = "highs",
 ) -> MipArrangement:
-    """Every cell of ``Y`` (n, d) for the MIP oracle, seeded with ``samples`` sampled cells."""
+    """Every cell of ``Y`` (n, d) for the MIP oracle, seeded with ``samples`` sampled cells.
+
+    ``engine``: "highs", "scip", or "auto" (SCIP when ``pyscipopt`` is installed).
+    """
     Y = check_finite_array(Y, "Y", ndim=2)
     time_limit = check_positive(time_limit, "time_limit")
+    if engine == "auto":
+        engine = "scip" if scip_available() else "highs"
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be 'auto' or one of {ENGINES}; got {engine!r}")
     known = sample_relu_patterns(Y, samples, data_directed=data_directed, random_state=random_state)
-    return MipArrangement(known, matrix_digest(Y), time_limit)
+    return MipArrangement(known, matrix_digest(Y), time_limit, bool(persistent), engine=engine)
+
+
+def _session_model(Y: np.ndarray, cells: MipArrangement) -> ReluMip:
+    """The arrangement's persistent model of ``Y`` (built at the first call), or a fresh one."""
+    if not cells.persistent:
+        return ReluMip(Y)
+    model = cells.session.get("model")
+    if model is None or not np.array_equal(model.Y, Y):
+        model = cells.session["model"] = ReluMip(Y)
+    return model
 
 
 def mip_cells_oracle(
@@ -524,19 +870,50 @@ def mip_cells_oracle(
 ) -> OracleResult:
     """:class:`~cvxcnn.oracle.OracleResult` over every cell: known cells by NNLS, then the MIP.
 
-    The known cells' exact per-cell values warm-start the MIP; the MIP's
-    points give new cells (``result.cells``: ``cells`` grown by them, the
-    brackets indexed in that order). ``upper`` is the MIP's bound over all
-    of ``R^d``; ``converged`` is False at the time limit.
+    The known cells' exact per-cell values warm-start the MIP (the cell cuts
+    of the :data:`CUT_CELLS` best); the MIP's points give new cells
+    (``result.cells``: ``cells`` grown by them, the brackets indexed in that
+    order). ``upper`` is the MIP's bound over all of ``R^d``.
+
+    With ``threshold`` (column generation's pricing) the search stops at its
+    first violator (often found by :func:`cell_ascent` from the best known
+    cells, before any MIP solve) or once it proves ``M <= threshold``.
+    ``converged``: the bracket closed, or ``M <= threshold`` was proven;
+    False at the time limit or at a violator.
+    A converged result is kept in ``cells.session`` and returned again for
+    the same ``g`` when it answers the call (no threshold, or an upper end
+    below it): the certificate of the network column generation just
+    priced needs no second MIP.
     """
     start = time.perf_counter()
+    cached = cells.session.get("last")
+    if cached is not None and cached[0] == g.tobytes() and cached[1].n_cells == len(cells):
+        if threshold is None or cached[1].upper <= threshold:
+            return cached[1]
     seen = relu_oracle(Y, g, cells.masks, threshold=threshold)
     limit = cells.time_limit if time_limit is None else check_positive(time_limit, "time_limit")
     starts = [seen.direction]
     for i in np.argsort(-seen.cell_lower)[:CUT_CELLS]:  # cell cuts: the best known cells exact
         starts += [cell_nnls(Y, g, cells.masks[i], sign)[1] for sign in (1.0, -1.0)]
     starts = np.array([u for u in starts if np.linalg.norm(u) > 0])
-    mip = relu_mip_oracle(Y, g, time_limit=limit, starts=starts, threshold=threshold)
+    model = _session_model(Y, cells) if cells.engine == "highs" else None
+    mip = relu_mip_oracle(Y, g, time_limit=limit, starts=starts, threshold=threshold, model=model,
+                          engine=cells.engine)  # fmt: skip
+    result = _grown_result(Y, g, cells, seen, mip, start)
+    if result.converged:
+        cells.session["last"] = (g.tobytes(), result)
+    return result
+
+
+def _grown_result(
+    Y: np.ndarray,
+    g: np.ndarray,
+    cells: MipArrangement,
+    seen: OracleResult,
+    mip: MipOracleResult,
+    start: float,
+) -> OracleResult:
+    """The known cells' brackets ``seen`` and the MIP's bracket, over the grown cell set."""
     grown = cells
     if len(mip.points):
         grown = cells.with_known(patterns_from_generators(Y, mip.points, method="mip"))
@@ -556,8 +933,8 @@ def mip_cells_oracle(
         n_cells=len(grown),
         n_screened=seen.n_screened,
         n_solved=seen.n_solved,
-        method="mip",
+        method="mip" if cells.engine == "highs" else f"mip-{cells.engine}",
         seconds=time.perf_counter() - start,
-        converged=mip.converged and not mip.stopped_early,
+        converged=(mip.converged and not mip.stopped_early) or mip.proved_below,
         cells=grown if extra else None,
     )

@@ -72,7 +72,8 @@ class Relu(Activation):
         return np.asarray(pattern_masks(cells), dtype=bool)
 
     def search_all(self, Y, *, time_limit, random_state=0) -> MipArrangement:
-        return mip_arrangement(Y, time_limit=time_limit, random_state=random_state)
+        # SCIP over the exact ball when pyscipopt is installed, else HiGHS (docs/certificates.md)
+        return mip_arrangement(Y, time_limit=time_limit, random_state=random_state, engine="auto")
 
     def generator_slack(self, cells, Y) -> np.ndarray:
         H = Y @ cells.generators.T  # (n, P)

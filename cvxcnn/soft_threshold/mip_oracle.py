@@ -138,6 +138,9 @@ class STSignedMip(SignedMip):
         c, k = np.maximum(a - t, 0.0), np.maximum(-a - t, 0.0)
         return np.concatenate([u, np.abs(u), [t], c, k, (a - t > 0).astype(float)])
 
+    def unit_value(self, u: np.ndarray) -> float:
+        return float(best_threshold(self.Ye, self.aw, u)[0][0])
+
 
 class STSignSearch(SignSearch):
     """:class:`cvxcnn.mip_oracle.SignSearch` for ``max_{||u|| <= 1, t >= 0} w^T tau_t(Y u)``."""
@@ -147,6 +150,9 @@ class STSignSearch(SignSearch):
 
     def value(self, U: np.ndarray) -> np.ndarray:
         return best_threshold(self.Y, self.w, U)[0]
+
+    def ascent(self, u: np.ndarray) -> np.ndarray:
+        return np.zeros((0, len(u)))  # no local search over triples (yet)
 
     def candidates(self, U: np.ndarray) -> np.ndarray:
         norms = np.linalg.norm(U, axis=1)
@@ -222,6 +228,7 @@ def st_mip_oracle(
         cuts=search.mip.cuts,
         nodes=search.nodes,
         stopped_early=threshold is not None and lower > threshold,
+        proved_below=threshold is not None and upper <= threshold,
         seconds=time.perf_counter() - start_time,
     )
 
