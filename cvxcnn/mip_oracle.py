@@ -213,6 +213,14 @@ class SignedMip:
             self.add_cuts(np.vstack([unit_rows, -unit_rows]))  # tangents at +-y_i/||y_i||
 
     # the activation's hooks
+    @staticmethod
+    def add_rows(h: highspy.Highs, blocks: list) -> None:
+        """Append row blocks ``(column pieces, lower, upper)`` to the model ``h`` (one call)."""
+        A = sp.vstack([sp.hstack(b) for b, _, _ in blocks], format="csr")
+        lower = np.concatenate([np.asarray(b, float) for _, b, _ in blocks])
+        upper = np.concatenate([np.asarray(b, float) for _, _, b in blocks])
+        h.addRows(A.shape[0], lower, upper, A.nnz, A.indptr, A.indices, A.data)
+
     def prepare(self, Y: np.ndarray, w: np.ndarray) -> None:
         """Set ``d``, ``m`` (rows of the model; 0: no model), ``p`` and ``trivial``."""
         raise NotImplementedError
@@ -379,10 +387,7 @@ class ReluMip(SignedMip):
             ([Z((m, d)), Z((m, d)), I_m, -sp.diags(M)], np.full(m, -inf), np.zeros(m)),
             ([Yr, Z((m, d)), Z((m, m)), Z((m, m))], -M, M),  # slab |a| <= M
         ]
-        A = sp.vstack([sp.hstack(b) for b, _, _ in blocks], format="csr")
-        lower = np.concatenate([np.asarray(b, float) for _, b, _ in blocks])
-        upper = np.concatenate([np.asarray(b, float) for _, _, b in blocks])
-        h.addRows(A.shape[0], lower, upper, A.nnz, A.indptr, A.indices, A.data)
+        self.add_rows(h, blocks)
 
     def start_point(self, u: np.ndarray) -> np.ndarray:
         """A feasible MIP point (all columns) at a unit ``u`` (d,)."""
@@ -588,6 +593,30 @@ class ScipSearch:
         self.upper = max(self.upper, self.lower)
 
 
+def oracle_inputs(
+    Y: np.ndarray, g: np.ndarray, time_limit: float, starts: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """The checked arguments of a mixed-integer oracle (every activation's).
+
+    Returns ``Y`` (n, d), ``g`` (n,), ``time_limit`` and the unit warm starts
+    ``+-starts`` (2k, d) without zero rows (``+-`` the identity when none
+    are given or all are zero).
+    """
+    Y = check_finite_array(Y, "Y", ndim=2)
+    n, d = Y.shape
+    g = check_finite_array(g, "g", ndim=1)
+    if g.shape != (n,):
+        raise ValueError(f"g must have shape (n,) = ({n},) for Y of shape {Y.shape}; got {g.shape}")
+    time_limit = check_positive(time_limit, "time_limit")
+    starts = np.eye(d) if starts is None else check_finite_array(starts, "starts", ndim=(1, 2))
+    starts = np.atleast_2d(starts)
+    starts = np.vstack([starts, -starts])
+    norms = np.linalg.norm(starts, axis=1)
+    if not (norms > 0).any():
+        starts, norms = np.vstack([np.eye(d), -np.eye(d)]), np.ones(2 * d)
+    return Y, g, time_limit, starts[norms > 0] / norms[norms > 0, None]
+
+
 def relu_mip_oracle(
     Y: np.ndarray,
     g: np.ndarray,
@@ -628,12 +657,7 @@ def relu_mip_oracle(
     MipOracleResult
     """
     start_time = time.perf_counter()
-    Y = check_finite_array(Y, "Y", ndim=2)
-    n, d = Y.shape
-    g = check_finite_array(g, "g", ndim=1)
-    if g.shape != (n,):
-        raise ValueError(f"g must have shape (n,) = ({n},) for Y of shape {Y.shape}; got {g.shape}")
-    time_limit = check_positive(time_limit, "time_limit")
+    Y, g, time_limit, starts = oracle_inputs(Y, g, time_limit, starts)
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}")
     if engine == "scip":
@@ -642,10 +666,6 @@ def relu_mip_oracle(
         model = ReluMip(Y)
     elif model.Y.shape != Y.shape or not np.array_equal(model.Y, Y):
         raise ValueError("model must be a ReluMip of this Y (its rows and cuts belong to it)")
-    if starts is None:
-        starts = np.eye(d)
-    starts = np.atleast_2d(check_finite_array(starts, "starts", ndim=(1, 2)))
-    starts = np.array([_unit(u) for u in np.vstack([starts, -starts])])
     cuts_before = model.cuts
     model.add_cuts(starts)
     order = [1.0, -1.0]
@@ -667,17 +687,13 @@ def _scip_oracle(
     Y: np.ndarray,
     g: np.ndarray,
     time_limit: float,
-    starts: np.ndarray | None,
+    starts: np.ndarray,
     threshold: float | None,
     start_time: float,
 ) -> MipOracleResult:
-    """:func:`relu_mip_oracle` with ``engine="scip"``."""
+    """:func:`relu_mip_oracle` with ``engine="scip"`` (arguments checked, unit ``+-starts``)."""
     if not scip_available():
         raise ImportError("engine 'scip' needs pyscipopt: pip install pyscipopt (or cvxcnn[scip])")
-    d = Y.shape[1]
-    starts = np.eye(d) if starts is None else starts
-    starts = np.atleast_2d(check_finite_array(starts, "starts", ndim=(1, 2)))
-    starts = np.array([_unit(u) for u in np.vstack([starts, -starts])])
     order = [1.0, -1.0]
     if signed_value(Y, -g, starts).max() > signed_value(Y, g, starts).max():
         order.reverse()
@@ -751,7 +767,76 @@ def _mip_result(
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class MipArrangement:
+class SearchedCells:
+    """EVERY cell of ``Y``, searched by an activation's mixed-integer oracle (no enumeration).
+
+    The part of :class:`MipArrangement` (ReLU) and
+    :class:`cvxcnn.soft_threshold.mip_oracle.STMipTriples` that does not
+    depend on the cell type: ``exact=True`` for certificates and column
+    generation (tied to ``Y`` by ``digest``), while a program holds only
+    :attr:`known` (sampled cells plus the maximizers the oracle found).
+    A subclass says how two of its cell sets are united (:meth:`unite`).
+
+    Attributes
+    ----------
+    known : PatternSet or TripleSet
+        Cells met so far (``exact=False``): warm starts and program candidates.
+    digest : str
+        :func:`cvxcnn.arrangements.matrix_digest` of the ``Y`` it searches.
+    time_limit : float
+        Seconds per oracle call.
+    """
+
+    known: object
+    digest: str
+    time_limit: float = DEFAULT_TIME_LIMIT
+
+    exact = True
+    method = "mip"
+    exact_count = 0
+
+    @property
+    def count_bound(self) -> int:
+        return self.known.count_bound
+
+    @property
+    def n_rows(self) -> int:
+        return self.known.n_rows
+
+    def __len__(self) -> int:
+        return len(self.known)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(known={len(self)}, n_rows={self.n_rows}, "
+            f"time_limit={self.time_limit:g}, count_bound={self.count_bound})"
+        )
+
+    @staticmethod
+    def unite(a: object, b: object) -> object:
+        """The deduplicated union of two cell sets of this type (``a``'s first)."""
+        raise NotImplementedError
+
+    def with_known(self, new: object) -> SearchedCells:
+        """The same set with ``new`` cells appended to :attr:`known` (first ones kept)."""
+        return dataclasses.replace(self, known=self.unite(self.known, new))
+
+    @staticmethod
+    def seeded_known(
+        Y: np.ndarray, sampler, samples: int, time_limit: float, **sample_options: object
+    ) -> tuple[object, str, float]:
+        """``(known, digest, time_limit)`` of a new set: ``Y`` (n, d) checked, ``samples`` cells.
+
+        ``sampler(Y, samples, **sample_options)`` draws the seed cells (the
+        activation's sampler, with ``data_directed`` and ``random_state``).
+        """
+        Y = check_finite_array(Y, "Y", ndim=2)
+        time_limit = check_positive(time_limit, "time_limit")
+        return sampler(Y, samples, **sample_options), matrix_digest(Y), time_limit
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class MipArrangement(SearchedCells):
     """EVERY cell of ``Y``'s arrangement, searched by :func:`relu_mip_oracle` (no enumeration).
 
     For :func:`cvxcnn.certify` and :func:`cvxcnn.colgen.solve_colgen`: the
@@ -781,16 +866,10 @@ class MipArrangement:
         The solver (:func:`relu_mip_oracle`).
     """
 
-    known: PatternSet
-    digest: str
-    time_limit: float = DEFAULT_TIME_LIMIT
     persistent: bool = True
     session: dict = field(default_factory=dict)
     engine: str = "highs"
 
-    exact = True
-    method = "mip"
-    exact_count = 0
     #: column generation passes its threshold ``beta (1 + tol)`` to this oracle (pricing)
     prices_to_threshold = True
 
@@ -804,26 +883,10 @@ class MipArrangement:
         """(P, d) generators of the known cells."""
         return self.known.generators
 
-    @property
-    def count_bound(self) -> int:
-        return self.known.count_bound
-
-    @property
-    def n_rows(self) -> int:
-        return self.known.n_rows
-
-    def __len__(self) -> int:
-        return len(self.known)
-
-    def __repr__(self) -> str:
-        return (
-            f"MipArrangement(known={len(self)}, n_rows={self.n_rows}, "
-            f"time_limit={self.time_limit:g}, count_bound={self.count_bound})"
-        )
-
-    def with_known(self, new: PatternSet) -> MipArrangement:
-        """The same arrangement with ``new`` cells appended to :attr:`known` (first ones kept)."""
-        return dataclasses.replace(self, known=self.known.union(new))
+    @staticmethod
+    def unite(a: PatternSet, b: PatternSet) -> PatternSet:
+        """:meth:`PatternSet.union` (``a``'s cells first)."""
+        return a.union(b)
 
 
 def mip_arrangement(
@@ -840,14 +903,19 @@ def mip_arrangement(
 
     ``engine``: "highs", "scip", or "auto" (SCIP when ``pyscipopt`` is installed).
     """
-    Y = check_finite_array(Y, "Y", ndim=2)
-    time_limit = check_positive(time_limit, "time_limit")
     if engine == "auto":
         engine = "scip" if scip_available() else "highs"
     if engine not in ENGINES:
         raise ValueError(f"engine must be 'auto' or one of {ENGINES}; got {engine!r}")
-    known = sample_relu_patterns(Y, samples, data_directed=data_directed, random_state=random_state)
-    return MipArrangement(known, matrix_digest(Y), time_limit, bool(persistent), engine=engine)
+    seeded = SearchedCells.seeded_known(
+        Y,
+        sample_relu_patterns,
+        samples,
+        time_limit,
+        data_directed=data_directed,
+        random_state=random_state,
+    )
+    return MipArrangement(*seeded, bool(persistent), engine=engine)
 
 
 def _session_model(Y: np.ndarray, cells: MipArrangement) -> ReluMip:

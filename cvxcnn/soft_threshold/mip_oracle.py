@@ -29,7 +29,6 @@ the ball (:func:`best_threshold`: exact over the breakpoints ``t = |y_i^T u|``).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -38,15 +37,17 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from cvxcnn.arrangements import first_unique_rows, matrix_digest
+from cvxcnn.arrangements import first_unique_rows
 from cvxcnn.mip_oracle import (
     CUT_CELLS,
     DEFAULT_TIME_LIMIT,
     MIP_ATOL,
     MIP_RTOL,
     MipOracleResult,
+    SearchedCells,
     SignedMip,
     SignSearch,
+    oracle_inputs,
 )
 from cvxcnn.oracle import OracleResult
 from cvxcnn.soft_threshold.oracle import st_cell_maximizers, st_objective_at
@@ -55,7 +56,7 @@ from cvxcnn.soft_threshold.triples import (
     sample_st_triples,
     triples_from_generators,
 )
-from cvxcnn.validation import check_finite_array, check_positive
+from cvxcnn.validation import check_positive
 
 #: Sampled triples an :class:`STMipTriples` starts with (each oracle call solves their cells).
 DEFAULT_SAMPLES = 100
@@ -126,10 +127,7 @@ class STSignedMip(SignedMip):
             ([Ye, zmd, t1, Om, I_m, Om], np.zeros(m), np.full(m, yes)),  # k >= -a - t
             ([Ye, zmd, zm1, Om, Om, Om], -N, N),  # slab |a| <= N
         ]
-        A = sp.vstack([sp.hstack(b) for b, _, _ in blocks], format="csr")
-        lower = np.concatenate([np.asarray(b, float) for _, b, _ in blocks])
-        upper = np.concatenate([np.asarray(b, float) for _, _, b in blocks])
-        h.addRows(A.shape[0], lower, upper, A.nnz, A.indptr, A.indices, A.data)
+        self.add_rows(h, blocks)
 
     def start_point(self, u: np.ndarray) -> np.ndarray:
         a = self.Ye @ u
@@ -199,18 +197,9 @@ def st_mip_oracle(
         equal (``tau`` is odd).
     """
     start_time = time.perf_counter()
-    Y = check_finite_array(Y, "Y", ndim=2)
-    n, d = Y.shape
-    g = check_finite_array(g, "g", ndim=1)
-    if g.shape != (n,):
-        raise ValueError(f"g must have shape (n,) = ({n},) for Y of shape {Y.shape}; got {g.shape}")
-    time_limit = check_positive(time_limit, "time_limit")
-    starts = np.eye(d) if starts is None else check_finite_array(starts, "starts", ndim=(1, 2))
-    starts = np.atleast_2d(starts)
-    starts = np.vstack([starts, -starts])
-    norms = np.linalg.norm(starts, axis=1)
-    starts = starts[norms > 0] / norms[norms > 0, None]
-    search = STSignSearch(Y, g, starts if len(starts) else np.eye(d))
+    Y, g, time_limit, starts = oracle_inputs(Y, g, time_limit, starts)
+    d = Y.shape[1]
+    search = STSignSearch(Y, g, starts)
     search.run(start_time + time_limit, threshold, -math.inf)
     points = np.array(search.found).reshape(-1, d)
     values = search.value(points) if len(points) else np.zeros(0)
@@ -252,7 +241,7 @@ def union_triples(a: TripleSet, b: TripleSet) -> TripleSet:
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class STMipTriples:
+class STMipTriples(SearchedCells):
     """EVERY triple of ``Y``'s ST arrangement, searched by :func:`st_mip_oracle`.
 
     The soft-threshold counterpart of :class:`cvxcnn.mip_oracle.MipArrangement`:
@@ -270,35 +259,13 @@ class STMipTriples:
         Seconds per oracle call.
     """
 
-    known: TripleSet
-    digest: str
-    time_limit: float = DEFAULT_TIME_LIMIT
-
-    exact = True
-    method = "mip"
-    exact_count = 0
-
     s1 = property(lambda self: self.known.s1)
     s3 = property(lambda self: self.known.s3)
     generators = property(lambda self: self.known.generators)
     thresholds = property(lambda self: self.known.thresholds)
     live = property(lambda self: self.known.live)
-    n_rows = property(lambda self: self.known.n_rows)
-    count_bound = property(lambda self: self.known.count_bound)
     n_triples = property(lambda self: len(self.known))
-
-    def __len__(self) -> int:
-        return len(self.known)
-
-    def __repr__(self) -> str:
-        return (
-            f"STMipTriples(known={len(self)}, n_rows={self.n_rows}, "
-            f"time_limit={self.time_limit:g}, count_bound={self.count_bound})"
-        )
-
-    def with_known(self, new: TripleSet) -> STMipTriples:
-        """The same set with ``new`` triples appended to :attr:`known` (first ones kept)."""
-        return dataclasses.replace(self, known=union_triples(self.known, new))
+    unite = staticmethod(union_triples)
 
 
 def st_mip_triples(
@@ -310,10 +277,15 @@ def st_mip_triples(
     random_state: object = 0,
 ) -> STMipTriples:
     """Every triple of ``Y`` (n, d) for the MIP oracle, seeded with ``samples`` sampled triples."""
-    Y = check_finite_array(Y, "Y", ndim=2)
-    time_limit = check_positive(time_limit, "time_limit")
-    known = sample_st_triples(Y, samples, data_directed=data_directed, random_state=random_state)
-    return STMipTriples(known, matrix_digest(Y), time_limit)
+    seeded = SearchedCells.seeded_known(
+        Y,
+        sample_st_triples,
+        samples,
+        time_limit,
+        data_directed=data_directed,
+        random_state=random_state,
+    )
+    return STMipTriples(*seeded)
 
 
 def st_mip_cells_oracle(
