@@ -86,3 +86,20 @@ def tiny_1d_st():
 def small_2d_problem():
     """Two noisy 5x5 images, 3x3 kernel: n = 50, d = 9."""
     return noisy_problem(3, (2, 5, 5), 0.2, kernel_size=3)
+
+
+@pytest.fixture
+def searched_matches_enumerated():
+    """Check that a certificate over searched cells (MIP) equals the one over enumerated cells."""
+
+    def check(network, problem, enumerated, searched, beta: float) -> None:
+        from cvxcnn import certify
+
+        by_cells = certify(network, problem, enumerated, beta=beta)
+        by_mip = certify(network, problem, searched, beta=beta)
+        assert by_mip.certificate == "certified" and by_mip.oracle.startswith("exact/mip")
+        assert by_mip.oracle_converged
+        assert by_mip.oracle_upper == pytest.approx(by_cells.oracle_upper, rel=1e-6)
+        assert by_mip.lower_bound == pytest.approx(by_cells.lower_bound, rel=1e-6)
+
+    return check
