@@ -307,6 +307,11 @@ def relu_oracle(
     """
     if method not in ORACLE_METHODS:
         raise ValueError(f"oracle method must be one of {ORACLE_METHODS}; got {method!r}")
+    if executor is not None and (method != "nnls" or keep is not None):
+        raise ValueError(
+            "executor runs the per-cell NNLS of a full pass: use it with method='nnls' and "
+            "without keep (the best-first top-k pass runs here)"
+        )
     start = time.perf_counter()
     masks = np.asarray(masks, dtype=bool)
     if masks.ndim != 2 or masks.shape[1] != Y.shape[0] or masks.shape[0] == 0:

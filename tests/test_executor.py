@@ -101,3 +101,13 @@ def test_bad_executors_are_refused():
         check_executor(2.5)
     with pytest.raises(TypeError, match="bool"):
         check_executor(True)
+
+
+def test_relu_oracle_refuses_an_executor_it_would_not_use():
+    rng = np.random.default_rng(0)
+    Y, g = rng.standard_normal((8, 2)), rng.standard_normal(8)
+    masks = Y @ rng.standard_normal((2, 4)) >= 0
+    with pytest.raises(ValueError, match="executor"):
+        relu_oracle(Y, g, masks.T, executor=2, method="socp")
+    with pytest.raises(ValueError, match="executor"):
+        relu_oracle(Y, g, masks.T, executor=2, threshold=0.1, keep=3)
