@@ -476,6 +476,11 @@ def sample_relu_patterns(
 ) -> PatternSet:
     """Sign patterns of random generators, deduplicated.
 
+    Each generator ``u`` gives the mask ``1[Y u >= 0]`` of the cell it lies in
+    (DESIGN.md section 3). A sample is part of the arrangement: the program
+    over it is an upper bound, and a certificate over it is only ESTIMATED
+    (:func:`enumerate_relu_patterns` or the MIP oracle certify).
+
     Parameters
     ----------
     Y : array_like of shape (n, d)
@@ -1036,6 +1041,11 @@ def enumerate_relu_patterns(
     progress: bool = False,
 ) -> PatternSet:
     """Every ReLU sign pattern of ``Y``: one per full-dimensional cell.
+
+    The exact arrangement of DESIGN.md section 3: the program over it is the
+    exact convex reformulation (eq. 4) and certificates over it are
+    CERTIFIED. The count grows like ``n^(r-1)`` for rank ``r``, so the bound is
+    checked first and a set beyond ``max_cells`` is refused, not truncated.
 
     Parameters
     ----------

@@ -29,6 +29,12 @@ def make_cells(
 ) -> object:
     """Cells of ``Y`` (n, d) for an activation, from a count, ``"exact"`` or a given set.
 
+    The one reader of a user's cell specification (``--patterns``,
+    ``ConvexCNN(cells=...)``, benchmark configs): a count samples through
+    :meth:`Activation.sample`, ``"exact"`` enumerates through
+    :meth:`Activation.enumerate`, anything else goes through
+    :meth:`Activation.check_cells`.
+
     Parameters
     ----------
     Y : ndarray of shape (n, d)

@@ -10,7 +10,8 @@ spirit of skglm's datafit/penalty objects handed to one solver and CVXPY's
 reductions that know how to map a solution back:
 
 - the cell type and how to get cells: :meth:`sample`, :meth:`enumerate`,
-  :meth:`check_cells`, :meth:`subset`, :meth:`keys`, :meth:`verify_exact`;
+  :meth:`check_cells` (via :meth:`check_listed`), :meth:`subset`, :meth:`keys`,
+  :meth:`verify_exact`;
 - the convex program over cells, solved once with a given set of cone rows
   and reconstructed into a network: :meth:`solve`;
 - its cone rows for facet reduction and the full-row check:
@@ -50,6 +51,8 @@ class Activation(ABC):
     name: str = ""
     #: Network class the reconstruction returns (and :func:`certify` accepts).
     network_type: type = object
+    #: Program builders :meth:`solve` offers (``SolverSettings.backend``).
+    backends: tuple[str, ...] = ("cvxpy",)
     #: Cell-set class (``PatternSet`` / ``TripleSet``).
     cell_type: type = object
     #: Class of a set that stands for EVERY cell without listing them, searched by an
@@ -70,13 +73,36 @@ class Activation(ABC):
         """Every cell of ``Y``'s arrangement (``exact=True``, with its digest)."""
         return self.enumerator(Y, max_cells=max_cells, progress=progress)
 
-    @abstractmethod
+    def is_searched(self, cells: object) -> bool:
+        """True when ``cells`` stands for every cell without listing them (a searched set)."""
+        return bool(self.searched_type) and isinstance(cells, self.searched_type)
+
     def check_cells(self, cells: object, n: int) -> object:
-        """``cells`` validated for a patch matrix with ``n`` rows (type, shape, non-empty)."""
+        """``cells`` validated for a patch matrix with ``n`` rows (type, shape, non-empty).
+
+        A searched set is checked through the cells it has met (:meth:`check_listed`
+        on ``cells.known``) and returned as is.
+        """
+        if self.is_searched(cells):
+            self.check_listed(cells.known, n)
+            return cells
+        return self.check_listed(cells, n)
 
     @abstractmethod
+    def check_listed(self, cells: object, n: int) -> object:
+        """A listed cell set (not a searched one) validated for ``n`` rows; returns the cells."""
+
     def subset(self, cells: object, index: np.ndarray) -> object:
-        """The cells at ``index`` (exact only when every cell is kept, in order)."""
+        """The cells at ``index`` (exact only when every cell is kept, in order).
+
+        Of a searched set: its known cells at ``index`` (a program's cells, not exact).
+        Raw ``(P, n)`` arrays are indexed directly; cell sets use their ``subset``.
+        """
+        if self.is_searched(cells):
+            cells = cells.known
+        if isinstance(cells, np.ndarray):
+            return cells[index]
+        return cells.subset(index)
 
     @abstractmethod
     def cell_bits(self, cells: object) -> np.ndarray:
@@ -103,10 +129,13 @@ class Activation(ABC):
     def verify_exact(self, cells: object, Y: np.ndarray) -> bool:
         """True when ``cells`` is an exact set of THIS ``Y`` (n, d): digest, count, generators.
 
-        The set must carry the digest of the ``Y`` it was enumerated from and
-        at least as many distinct cells as were found then, and every cell
-        must be reproduced by its generator on ``Y`` (to :data:`GENERATOR_TOL`).
+        A searched set needs only the digest of ``Y``. A listed set must carry
+        the digest of the ``Y`` it was enumerated from and at least as many
+        distinct cells as were found then, and every cell must be reproduced
+        by its generator on ``Y`` (to :data:`GENERATOR_TOL`).
         """
+        if self.is_searched(cells):  # the MIP searches every cell of THIS Y
+            return cells.digest == matrix_digest(Y)
         if not (isinstance(cells, self.cell_type) and cells.exact and cells.digest):
             return False
         if cells.digest != matrix_digest(Y) or len(set(self.keys(cells))) < cells.exact_count:
@@ -114,6 +143,26 @@ class Activation(ABC):
         return bool(np.all(self.generator_slack(cells, np.asarray(Y, float)) >= -GENERATOR_TOL))
 
     # --------------------------------------------------------------- program
+    def check_program_cells(self, cells: object, settings: SolverSettings | None = None) -> None:
+        """Refuse what no program can be built over: a searched set, an unknown backend.
+
+        A searched set stands for every cell but holds only the cells met so
+        far; it is for certificates and column generation, and a program goes
+        over ``cells.known`` (an upper bound) instead.
+        """
+        if self.is_searched(cells):
+            raise TypeError(
+                f"a {type(cells).__name__} stands for every cell but holds only the cells met so "
+                "far: it is for certify and solve_colgen; fit over cells.known (an upper-bound "
+                "program) instead"
+            )
+        if settings is not None and settings.backend not in self.backends:
+            raise ValueError(
+                f"backend must be one of {self.backends} for the {self.name} activation; got "
+                f"{settings.backend!r} (backend='direct' builds Clarabel's standard form of the "
+                "ReLU program only)"
+            )
+
     @abstractmethod
     def solve(
         self,
@@ -219,6 +268,15 @@ class Activation(ABC):
         return None
 
     # ---------------------------------------------------------------- oracle
+    def check_time_limit(self, cells: object, time_limit: float | None) -> None:
+        """Refuse a ``time_limit`` for listed cells: it bounds the searched set's MIP only."""
+        if time_limit is not None and not self.is_searched(cells):
+            name = getattr(self.searched_type, "__name__", "none")
+            raise ValueError(
+                f"time_limit applies to the MIP oracle over a searched set ({name}); "
+                "listed cells are solved one by one, exactly"
+            )
+
     @abstractmethod
     def oracle(
         self,

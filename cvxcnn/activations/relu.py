@@ -14,7 +14,6 @@ from cvxcnn.activations.base import Activation
 from cvxcnn.arrangements import (
     PatternSet,
     enumerate_relu_patterns,
-    matrix_digest,
     sample_relu_patterns,
 )
 from cvxcnn.facets import (
@@ -36,14 +35,13 @@ from cvxcnn.reconstruct import active_pattern_mask
 from cvxcnn.results import ConvexFitResult
 from cvxcnn.solve import resolve_solver
 
-BACKENDS = ("cvxpy", "direct")
-
 
 class Relu(Activation):
     """``act(a) = max(a, 0)``: sign-pattern cells, eq. 4, NNLS oracle."""
 
     name = "relu"
     network_type = ReluNetwork
+    backends = ("cvxpy", "direct")
     cell_type = PatternSet
 
     #: Also a ReLU cell set: every cell, searched by the MIP oracle (no program over it).
@@ -52,21 +50,14 @@ class Relu(Activation):
     sampler = staticmethod(sample_relu_patterns)
     enumerator = staticmethod(enumerate_relu_patterns)
 
-    def check_cells(self, cells, n):
-        if isinstance(cells, (PatternSet, MipArrangement)) or isinstance(cells, np.ndarray):
+    def check_listed(self, cells, n):
+        if isinstance(cells, (PatternSet, np.ndarray)):
             check_masks(pattern_masks(cells), n)
             return cells
         raise TypeError(
             "ReLU cells must be a PatternSet (sample_relu_patterns / enumerate_relu_patterns) "
             f"or a (P, n) bool mask array; got {type(cells).__name__}"
         )
-
-    def subset(self, cells, index):
-        if isinstance(cells, MipArrangement):  # program cells: the known ones (not exact)
-            return cells.known.subset(index)
-        if isinstance(cells, PatternSet):
-            return cells.subset(index)
-        return np.asarray(cells, dtype=bool)[index]
 
     def cell_bits(self, cells) -> np.ndarray:
         return np.asarray(pattern_masks(cells), dtype=bool)
@@ -80,16 +71,9 @@ class Relu(Activation):
         scale = np.linalg.norm(Y, axis=1)[:, None] * np.linalg.norm(cells.generators, axis=1)
         return (2.0 * cells.masks.T - 1.0) * H / np.maximum(scale, 1e-300)
 
-    def verify_exact(self, cells, Y) -> bool:
-        if isinstance(cells, MipArrangement):  # the MIP searches all of R^d for THIS Y
-            return cells.digest == matrix_digest(Y)
-        return super().verify_exact(cells, Y)
-
     def solve(self, problem, cells, *, beta, loss, row_mask, settings) -> ConvexFitResult:
-        _refuse_program(cells)
+        self.check_program_cells(cells, settings)
         s = settings
-        if s.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}; got {s.backend!r}")
         if s.backend == "direct":
             if resolve_solver(s.solver) != "CLARABEL":
                 raise ValueError(
@@ -115,7 +99,7 @@ class Relu(Activation):
         return 2 * d * (n * P + rows)  # W and Z: the loss rows and the sign rows
 
     def facet_reduction(self, problem, cells, facets, n_jobs) -> FacetReduction | None:
-        _refuse_program(cells)
+        self.check_program_cells(cells)
         if facets is None or (isinstance(facets, str) and facets == "off"):
             return None
         if isinstance(facets, FacetReduction):
@@ -190,19 +174,7 @@ class Relu(Activation):
             if method not in (None, "mip"):
                 raise ValueError(f"a MipArrangement is searched by method 'mip'; got {method!r}")
             return mip_cells_oracle(Y, g, cells, threshold=threshold, time_limit=time_limit)
-        if time_limit is not None:
-            raise ValueError(
-                "time_limit applies to the MIP oracle (a MipArrangement); these cells are "
-                "searched one by one (method 'nnls' or 'socp')"
-            )
+        self.check_time_limit(cells, time_limit)
         masks = pattern_masks(cells)
         method = method or "nnls"
         return relu_oracle(Y, g, masks, threshold=threshold, method=method, executor=executor)
-
-
-def _refuse_program(cells: object) -> None:
-    if isinstance(cells, MipArrangement):
-        raise TypeError(
-            "a MipArrangement stands for every cell but holds only the cells met so far: it is "
-            "for certify and solve_colgen; fit over cells.known (an upper-bound program) instead"
-        )

@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 
 from cvxcnn.activations.base import Activation
-from cvxcnn.arrangements import matrix_digest
 from cvxcnn.facets import FacetReduction
 from cvxcnn.oracle import OracleResult
 from cvxcnn.results import ConvexFitResult
@@ -57,24 +56,11 @@ class SoftThreshold(Activation):
     sampler = staticmethod(sample_st_triples)
     enumerator = staticmethod(enumerate_st_triples)
 
-    def check_cells(self, cells, n):
-        if isinstance(cells, STMipTriples):
-            check_triples(cells.known, n)
-            return cells
+    def check_listed(self, cells, n):
         return check_triples(cells, n)
-
-    def subset(self, cells, index):
-        if isinstance(cells, STMipTriples):  # program cells: the known ones (not exact)
-            return cells.known.subset(index)
-        return cells.subset(index)
 
     def search_all(self, Y, *, time_limit, random_state=0) -> STMipTriples:
         return st_mip_triples(Y, time_limit=time_limit, random_state=random_state)
-
-    def verify_exact(self, cells, Y) -> bool:
-        if isinstance(cells, STMipTriples):  # the MIP searches all of (u, t) for THIS Y
-            return cells.digest == matrix_digest(Y)
-        return super().verify_exact(cells, Y)
 
     def cell_bits(self, cells) -> np.ndarray:
         return np.hstack([cells.s1, cells.s3])
@@ -88,13 +74,8 @@ class SoftThreshold(Activation):
         return slack / np.maximum(scale, 1e-300)
 
     def solve(self, problem, cells, *, beta, loss, row_mask, settings) -> ConvexFitResult:
-        _refuse_program(cells)
+        self.check_program_cells(cells, settings)
         s = settings
-        if s.backend != "cvxpy":
-            raise ValueError(
-                f"backend={s.backend!r} is not available for soft thresholds: the direct "
-                "Clarabel builder covers the ReLU program only; use backend='cvxpy'"
-            )
         program = build_st_program(problem, cells, beta=beta, loss=loss, row_mask=row_mask)
         return result_from_st_program(program, s.solve(program.problem), rtol=s.rtol)
 
@@ -105,7 +86,7 @@ class SoftThreshold(Activation):
         return 2 * q * (n * P + rows)  # (w, t) and (w', t'): the loss rows and the cone rows
 
     def facet_reduction(self, problem, cells, facets, n_jobs) -> FacetReduction | None:
-        _refuse_program(cells)
+        self.check_program_cells(cells)
         return resolve_st_facets(problem.Y, cells, facets, n_jobs=n_jobs)
 
     def check_row_mask(self, row_mask, problem, cells):
@@ -178,21 +159,9 @@ class SoftThreshold(Activation):
             return st_mip_cells_oracle(
                 Y, g, cells, threshold=threshold, time_limit=time_limit, **options
             )
-        if time_limit is not None:
-            raise ValueError(
-                "time_limit applies to the MIP oracle (an STMipTriples); these triples are "
-                "solved one by one (stacked SOCP)"
-            )
+        self.check_time_limit(cells, time_limit)
         # every live cell is solved exactly, so ``threshold`` needs no special mode
         return st_oracle(Y, g, cells, **options)
-
-
-def _refuse_program(cells: object) -> None:
-    if isinstance(cells, STMipTriples):
-        raise TypeError(
-            "an STMipTriples stands for every triple but holds only the triples met so far: it "
-            "is for certify and solve_colgen; fit over cells.known (an upper-bound program)"
-        )
 
 
 __all__ = ["SoftThreshold"]

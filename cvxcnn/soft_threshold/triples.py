@@ -349,6 +349,11 @@ def sample_st_triples(
 ) -> TripleSet:
     """Triples of random generators, deduplicated by ``(S1, S3)``.
 
+    A generator ``(u, t)`` splits the rows into ``Y u <= -t`` (S1), the dead
+    zone (S2) and ``Y u >= t`` (S3) (DESIGN.md section 6a). Like sampled ReLU
+    patterns, the program over a sample is an upper bound and a certificate
+    over it is only ESTIMATED (:func:`enumerate_st_triples` certifies).
+
     Parameters
     ----------
     Y : array_like of shape (n, d)
