@@ -17,12 +17,16 @@ convex, primal, primal+chroma.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cvxcnn.bench.report import Table
 from cvxcnn.bench.runner import BenchmarkRun, benchmark, torch_available
+
+if TYPE_CHECKING:
+    from cvxcnn.colorization.system import ColorizeConfig
 
 NAME = "colorization"
 
@@ -78,6 +82,34 @@ CONFIGS = {
     "default": ColorizationBenchConfig(),
     "paper": ColorizationBenchConfig(crops_per_image=4, patterns=100, neurons=128, epochs=4000),
 }
+
+
+def colorize_config(b: ColorizationBenchConfig, kernel: int, seed: int) -> ColorizeConfig:
+    """The settings of one kernel's run: ``b``'s fields that ColorizeConfig has by name.
+
+    Every field the two configs share by name (crops, stride, patterns,
+    neurons, epochs, test size, gamma, beta) goes through, so one added to
+    both reaches the run; ``crop_size`` is ColorizeConfig's ``size``; the rest
+    (``lr``, ``side``, ``data_directed``, ``facets``, the image lists) are
+    ColorizeConfig's defaults.
+
+    Parameters
+    ----------
+    b : ColorizationBenchConfig
+    kernel : int
+        One of ``b.kernels``.
+    seed : int
+        The run's seed (crops, cells, initializations).
+
+    Returns
+    -------
+    ColorizeConfig
+    """
+    from cvxcnn.colorization.system import ColorizeConfig
+
+    shared = {f.name for f in fields(ColorizeConfig)} & {f.name for f in fields(b)}
+    same = {name: getattr(b, name) for name in sorted(shared)}
+    return ColorizeConfig(kernel=kernel, size=b.crop_size, seed=seed, **same)
 
 
 BRACKET_KEYS = ("vector_upper", "vector_lower", "vector_gap", "vector_kind")
@@ -181,12 +213,7 @@ def run(bench: BenchmarkRun) -> dict:
 
     The seed drives the crops, the cells and the initializations. Needs torch.
     """
-    from cvxcnn.colorization.system import (
-        ColorizeConfig,
-        gamma_sweep,
-        plot_colorization,
-        run_colorization,
-    )
+    from cvxcnn.colorization.system import gamma_sweep, plot_colorization, run_colorization
 
     if not torch_available():
         raise ImportError("the colorization benchmark needs torch: pip install 'cvxcnn[torch]'")
@@ -196,19 +223,7 @@ def run(bench: BenchmarkRun) -> dict:
     with bench.sweep(len(b.kernels) + 1) as bar:
         for kernel in b.kernels:
             with bar.step(f"kernel {kernel}"):
-                cfg = ColorizeConfig(
-                    kernel=kernel,
-                    crops_per_image=b.crops_per_image,
-                    size=b.crop_size,
-                    stride=b.stride,
-                    patterns=b.patterns,
-                    neurons=b.neurons,
-                    epochs=b.epochs,
-                    test_size=b.test_size,
-                    gamma=b.gamma,
-                    beta=b.beta,
-                    seed=bench.seed,
-                )
+                cfg = colorize_config(b, kernel, bench.seed)
                 result = run_colorization(cfg, verbose=False)
                 bracket = None
                 if kernel in b.bracket_kernels:
