@@ -284,3 +284,5 @@ def test_colorization_runs_get_every_setting_the_configs_share() -> None:
         assert (run["kernel"], run["size"], run["seed"]) == (b.kernels[-1], b.crop_size, 7)
         rest = set(run) - shared - {"kernel", "size", "seed"}
         assert {name: run[name] for name in rest} == {name: defaults[name] for name in rest}
+    # the default size's kernel-3 run is ColorizeConfig's default run
+    assert colorize_config(CONFIGS["default"], 3, 0) == ColorizeConfig()

@@ -46,13 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cvxcnn.bench.report import Table, finite_or_none, nan_if_none
-from cvxcnn.bench.runner import (
-    BenchmarkRun,
-    PrimalSettings,
-    Stopwatch,
-    benchmark,
-    torch_available,
-)
+from cvxcnn.bench.runner import BenchmarkRun, PrimalSettings, Stopwatch, benchmark, torch_available
 from cvxcnn.certificates import SAMPLED_WARNING
 
 NAME = "certify"

@@ -18,15 +18,12 @@ convex, primal, primal+chroma.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cvxcnn.bench.report import Table
 from cvxcnn.bench.runner import BenchmarkRun, benchmark, torch_available
-
-if TYPE_CHECKING:
-    from cvxcnn.colorization.system import ColorizeConfig
+from cvxcnn.colorization.system import ColorizeConfig
 
 NAME = "colorization"
 
@@ -35,12 +32,20 @@ NAME = "colorization"
 class ColorizationBenchConfig:
     """Sizes of the colorization benchmark (the rest: ColorizeConfig's defaults).
 
+    Each entry of ``kernels`` is one
+    :func:`~cvxcnn.colorization.system.run_colorization` with the settings of
+    :func:`colorize_config` (the fields shared by name); the gamma sweep
+    retrains the first kernel's primal network for each of ``gammas`` and
+    ``sweep_seeds``, so it costs ``len(gammas) x len(sweep_seeds)`` trainings.
+
     Attributes
     ----------
     kernels : tuple of int
     crops_per_image, crop_size, stride, patterns, neurons, epochs : int
     test_size : int
     gamma, beta : float
+        ColorizeConfig's fields (``crop_size``: its ``size``), with its
+        defaults.
     gammas : tuple of float
         The chroma-weight sweep of the primal network (first kernel only).
     sweep_seeds : tuple of int
@@ -52,15 +57,15 @@ class ColorizationBenchConfig:
     """
 
     kernels: tuple[int, ...] = (3, 5)
-    crops_per_image: int = 2
-    crop_size: int = 16
-    stride: int = 2
-    patterns: int = 40
-    neurons: int = 64
-    epochs: int = 1500
-    test_size: int = 24
-    gamma: float = 1.0
-    beta: float = 0.01
+    crops_per_image: int = ColorizeConfig.crops_per_image
+    crop_size: int = ColorizeConfig.size
+    stride: int = ColorizeConfig.stride
+    patterns: int = ColorizeConfig.patterns
+    neurons: int = ColorizeConfig.neurons
+    epochs: int = ColorizeConfig.epochs
+    test_size: int = ColorizeConfig.test_size
+    gamma: float = ColorizeConfig.gamma
+    beta: float = ColorizeConfig.beta
     gammas: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)
     sweep_seeds: tuple[int, ...] = (0, 1, 2)
     bracket_kernels: tuple[int, ...] = (3,)
@@ -105,8 +110,6 @@ def colorize_config(b: ColorizationBenchConfig, kernel: int, seed: int) -> Color
     -------
     ColorizeConfig
     """
-    from cvxcnn.colorization.system import ColorizeConfig
-
     shared = {f.name for f in fields(ColorizeConfig)} & {f.name for f in fields(b)}
     same = {name: getattr(b, name) for name in sorted(shared)}
     return ColorizeConfig(kernel=kernel, size=b.crop_size, seed=seed, **same)

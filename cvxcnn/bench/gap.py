@@ -28,13 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cvxcnn.bench.report import Table, finite_or_none, nan_if_none
-from cvxcnn.bench.runner import (
-    BenchmarkRun,
-    PrimalSettings,
-    Stopwatch,
-    benchmark,
-    torch_available,
-)
+from cvxcnn.bench.runner import BenchmarkRun, PrimalSettings, Stopwatch, benchmark, torch_available
 
 NAME = "gap"
 
@@ -42,6 +36,13 @@ NAME = "gap"
 @dataclass(frozen=True)
 class GapConfig:
     """Sizes of the gap benchmark.
+
+    Each noise level costs one ReLU convex fit over ``patterns``, the
+    estimated bound's oracle over ``oracle_samples`` cells (and the
+    program's patterns) for each network, and with ``st`` program 6a, the
+    paper program over ``triples`` and the bracket's polish; ``primal`` is
+    trained once per part. The test digits follow the training ones in the
+    data set, so none is trained on.
 
     Attributes
     ----------
