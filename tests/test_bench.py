@@ -266,3 +266,23 @@ def test_extra_solvers_of_names_the_timed_and_skipped_extra_solvers() -> None:
     runs = [{"solver": "CLARABEL"}, {"solver": "CLARABEL-facets"}, {"solver": "SCIP"}]
     payload = {"runs": runs, "skipped_solvers": [{"solver": "OSQP", "note": "skipped"}]}
     assert scaling.extra_solvers_of(payload) == ["OSQP", "SCIP"]
+
+
+def test_colorization_runs_get_every_setting_the_configs_share() -> None:
+    from dataclasses import asdict
+
+    from cvxcnn.bench.colorization import CONFIGS, colorize_config
+    from cvxcnn.colorization.system import ColorizeConfig
+
+    defaults = asdict(ColorizeConfig())
+    for b in CONFIGS.values():
+        run = asdict(colorize_config(b, b.kernels[-1], 7))
+        bench = asdict(b)
+        shared = set(run) & set(bench)
+        assert shared >= {"crops_per_image", "stride", "patterns", "neurons", "epochs", "beta"}
+        assert all(run[name] == bench[name] for name in shared)
+        assert (run["kernel"], run["size"], run["seed"]) == (b.kernels[-1], b.crop_size, 7)
+        rest = set(run) - shared - {"kernel", "size", "seed"}
+        assert {name: run[name] for name in rest} == {name: defaults[name] for name in rest}
+    # the default size's kernel-3 run is ColorizeConfig's default run
+    assert colorize_config(CONFIGS["default"], 3, 0) == ColorizeConfig()

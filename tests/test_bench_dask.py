@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cvxcnn.bench import run_benchmark
-from cvxcnn.bench.distributed import check_scheduler, dask_available, map_cases
+from cvxcnn.bench import SIZES, run_benchmark
+from cvxcnn.bench.distributed import check_scheduler, dask_available
 
 HINT = 'dask.distributed is not installed: pip install "dask[distributed]"'
 needs_dask = pytest.mark.skipif(not dask_available(), reason=HINT)
@@ -45,16 +45,24 @@ def test_ablation_on_a_local_cluster_matches_the_serial_run(tmp_path: Path) -> N
 
 
 @needs_dask
-def test_map_cases_keeps_case_order_on_dask() -> None:
+def test_benchmark_run_maps_cases_in_case_order_on_dask(tmp_path: Path) -> None:
     from distributed import Client, LocalCluster
 
+    from cvxcnn.bench.runner import BenchmarkRun
+
     cases = [(i, 10 * i) for i in range(7)]
-    seen: list[int] = []
+    labels = [f"case {i}" for i in range(7)]
+    configs = dict.fromkeys(SIZES)
+    outs, steps = [], []
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster:
         with Client(cluster) as client:
-            out = map_cases(_square, cases, scheduler=client, on_done=seen.append)
-    assert out == [_square(*c) for c in cases] == map_cases(_square, cases)
-    assert sorted(seen) == list(range(7))
+            for scheduler in (None, client):
+                run = BenchmarkRun("demo", configs, tmp_path, "tiny", 0, True, scheduler)
+                with run.sweep(len(cases)) as bar:
+                    outs.append(run.map(_square, cases, labels, bar))
+                    steps.append(bar.bar.n)
+    assert outs[0] == outs[1] == [_square(*c) for c in cases]
+    assert steps == [len(cases), len(cases)]
 
 
 def test_scheduler_errors_name_the_fix() -> None:

@@ -16,7 +16,13 @@ from cvxcnn.bench.report import (
     payload_differences,
     same_versions,
 )
-from cvxcnn.bench.runner import BenchmarkRun, check_size, run_isolated
+from cvxcnn.bench.runner import (
+    BenchmarkRun,
+    PrimalSettings,
+    check_size,
+    config_entries,
+    run_isolated,
+)
 
 
 @dataclass(frozen=True)
@@ -72,3 +78,37 @@ def test_numbers_and_isolation() -> None:
     assert nan_if_none([None, 1.0])[1] == 1.0
     out = run_isolated(_fails, {}, timeout=10, isolate=False)
     assert out["error"] == "RuntimeError: boom" and out["process_peak_rss_mb"] is None
+
+
+@dataclass(frozen=True)
+class _WithPrimal:
+    kernel: int = 3
+    primal: PrimalSettings = PrimalSettings(neurons=8, epochs=20)
+    st: bool = True
+
+
+@dataclass(frozen=True)
+class _Clash:
+    epochs: int = 5
+    primal: PrimalSettings = PrimalSettings(neurons=8)
+
+
+def test_config_entries_inline_the_primal_settings_in_place() -> None:
+    entries = config_entries(_WithPrimal())
+    assert list(entries) == ["kernel", "neurons", "epochs", "lr", "st"]
+    assert entries == {"kernel": 3, "neurons": 8, "epochs": 20, "lr": 1e-2, "st": True}
+    assert config_entries(_Config(cases=4)) == {"cases": 4}
+    with pytest.raises(ValueError, match="'epochs' of _Clash is given twice"):
+        config_entries(_Clash())
+
+
+def test_train_with_passes_the_settings_and_lets_a_call_override_them(monkeypatch) -> None:
+    from cvxcnn.bench import models
+
+    calls: list[dict] = []
+    monkeypatch.setattr(models, "train", lambda *args, **kw: calls.append(kw) or ({}, None))
+    primal = PrimalSettings(neurons=8, epochs=20, lr=0.5)
+    models.train_with(primal, None, None, kernel_size=3, beta=0.1, seed=4)
+    models.train_with(primal, None, None, kernel_size=3, beta=0.1, seed=4, lr=0.1, residual=True)
+    base = {"kernel_size": 3, "beta": 0.1, "seed": 4, "neurons": 8, "epochs": 20}
+    assert calls == [{**base, "lr": 0.5}, {**base, "lr": 0.1, "residual": True}]

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cvxcnn.bench.report import Table, finite_or_none, nan_if_none
-from cvxcnn.bench.runner import BenchmarkRun, Stopwatch, benchmark, torch_available
+from cvxcnn.bench.runner import BenchmarkRun, PrimalSettings, Stopwatch, benchmark, torch_available
 from cvxcnn.certificates import SAMPLED_WARNING
 
 NAME = "certify"
@@ -83,8 +83,8 @@ class CertifyConfig:
     brute_force_cells : int
         Enumerate the arrangement (brute-force reference) when its count
         bound is at most this.
-    neurons, epochs, lr : int, int, float
-        The PyTorch primal trainer.
+    primal : PrimalSettings
+        The PyTorch primal trainer (Adam).
     """
 
     cases: tuple[tuple[int, int, int, int], ...] = (
@@ -101,9 +101,7 @@ class CertifyConfig:
     colgen_time_limit: float = 30.0
     colgen_rounds: int = 6
     brute_force_cells: int = 100_000
-    neurons: int = 64
-    epochs: int = 3000
-    lr: float = 1e-2
+    primal: PrimalSettings = PrimalSettings(neurons=64, epochs=3000, lr=1e-2)
 
 
 #: ``quick``: seconds, for the tests (2x2 and 3x3 kernels on tiny crops, brute force on both).
@@ -114,8 +112,7 @@ QUICK = CertifyConfig(
     cert_time_limit=5.0,
     colgen_time_limit=5.0,
     colgen_rounds=8,
-    neurons=16,
-    epochs=200,
+    primal=PrimalSettings(neurons=16, epochs=200),
 )
 #: ``full``: crops 4x4 (n = 16) to one digit (n = 64), ~20-30 min on one contended core.
 FULL = CertifyConfig()
@@ -136,7 +133,10 @@ FRONTIER = CertifyConfig(
 
 #: ``k2digits``: 2x2 kernels (d = 4) on 1 and 2 whole digits (brute force on one: 83k cells).
 K2DIGITS = CertifyConfig(
-    cases=((1, 8, 8, 2), (2, 8, 8, 2)), colgen_time_limit=60.0, colgen_rounds=6, epochs=2000
+    cases=((1, 8, 8, 2), (2, 8, 8, 2)),
+    colgen_time_limit=60.0,
+    colgen_rounds=6,
+    primal=PrimalSettings(neurons=64, epochs=2000),
 )
 
 #: The named configs (``cvxcnn bench certify --config NAME``).
@@ -324,21 +324,14 @@ def colgen_row(bench: BenchmarkRun, case: Case, key: int, warm: object) -> tuple
 
 def primal_row(bench: BenchmarkRun, case: Case, key: int) -> dict:
     """``primal``: cvxcnn's PyTorch trainer (Adam, float64, seeded); objective and PSNR."""
-    from cvxcnn.bench.models import train
+    from cvxcnn.bench.models import train_with
 
-    cfg = bench.cfg
-    trow, network = train(
-        case.noisy,
-        case.clean,
-        kernel_size=case.kernel,
-        beta=cfg.beta,
-        neurons=cfg.neurons,
-        epochs=cfg.epochs,
-        lr=cfg.lr,
-        seed=bench.child_seed(key, 6),
+    cfg, seed = bench.cfg, bench.child_seed(key, 6)
+    trow, network = train_with(
+        cfg.primal, case.noisy, case.clean, kernel_size=case.kernel, beta=cfg.beta, seed=seed
     )
     row = {"method": "primal", "objective": trow["final_objective"], "status": trow["status"]}
-    row.update(objective_kind="network objective (upper bound)", neurons=bench.cfg.neurons)
+    row.update(objective_kind="network objective (upper bound)", neurons=cfg.primal.neurons)
     row.update(seconds=trow["train_seconds"], psnr=_psnr(case, network))
     return row
 

@@ -17,12 +17,13 @@ convex, primal, primal+chroma.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
 from cvxcnn.bench.report import Table
 from cvxcnn.bench.runner import BenchmarkRun, benchmark, torch_available
+from cvxcnn.colorization.system import ColorizeConfig
 
 NAME = "colorization"
 
@@ -31,12 +32,20 @@ NAME = "colorization"
 class ColorizationBenchConfig:
     """Sizes of the colorization benchmark (the rest: ColorizeConfig's defaults).
 
+    Each entry of ``kernels`` is one
+    :func:`~cvxcnn.colorization.system.run_colorization` with the settings of
+    :func:`colorize_config` (the fields shared by name); the gamma sweep
+    retrains the first kernel's primal network for each of ``gammas`` and
+    ``sweep_seeds``, so it costs ``len(gammas) x len(sweep_seeds)`` trainings.
+
     Attributes
     ----------
     kernels : tuple of int
     crops_per_image, crop_size, stride, patterns, neurons, epochs : int
     test_size : int
     gamma, beta : float
+        ColorizeConfig's fields (``crop_size``: its ``size``), with its
+        defaults.
     gammas : tuple of float
         The chroma-weight sweep of the primal network (first kernel only).
     sweep_seeds : tuple of int
@@ -48,15 +57,15 @@ class ColorizationBenchConfig:
     """
 
     kernels: tuple[int, ...] = (3, 5)
-    crops_per_image: int = 2
-    crop_size: int = 16
-    stride: int = 2
-    patterns: int = 40
-    neurons: int = 64
-    epochs: int = 1500
-    test_size: int = 24
-    gamma: float = 1.0
-    beta: float = 0.01
+    crops_per_image: int = ColorizeConfig.crops_per_image
+    crop_size: int = ColorizeConfig.size
+    stride: int = ColorizeConfig.stride
+    patterns: int = ColorizeConfig.patterns
+    neurons: int = ColorizeConfig.neurons
+    epochs: int = ColorizeConfig.epochs
+    test_size: int = ColorizeConfig.test_size
+    gamma: float = ColorizeConfig.gamma
+    beta: float = ColorizeConfig.beta
     gammas: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)
     sweep_seeds: tuple[int, ...] = (0, 1, 2)
     bracket_kernels: tuple[int, ...] = (3,)
@@ -78,6 +87,32 @@ CONFIGS = {
     "default": ColorizationBenchConfig(),
     "paper": ColorizationBenchConfig(crops_per_image=4, patterns=100, neurons=128, epochs=4000),
 }
+
+
+def colorize_config(b: ColorizationBenchConfig, kernel: int, seed: int) -> ColorizeConfig:
+    """The settings of one kernel's run: ``b``'s fields that ColorizeConfig has by name.
+
+    Every field the two configs share by name (crops, stride, patterns,
+    neurons, epochs, test size, gamma, beta) goes through, so one added to
+    both reaches the run; ``crop_size`` is ColorizeConfig's ``size``; the rest
+    (``lr``, ``side``, ``data_directed``, ``facets``, the image lists) are
+    ColorizeConfig's defaults.
+
+    Parameters
+    ----------
+    b : ColorizationBenchConfig
+    kernel : int
+        One of ``b.kernels``.
+    seed : int
+        The run's seed (crops, cells, initializations).
+
+    Returns
+    -------
+    ColorizeConfig
+    """
+    shared = {f.name for f in fields(ColorizeConfig)} & {f.name for f in fields(b)}
+    same = {name: getattr(b, name) for name in sorted(shared)}
+    return ColorizeConfig(kernel=kernel, size=b.crop_size, seed=seed, **same)
 
 
 BRACKET_KEYS = ("vector_upper", "vector_lower", "vector_gap", "vector_kind")
@@ -181,12 +216,7 @@ def run(bench: BenchmarkRun) -> dict:
 
     The seed drives the crops, the cells and the initializations. Needs torch.
     """
-    from cvxcnn.colorization.system import (
-        ColorizeConfig,
-        gamma_sweep,
-        plot_colorization,
-        run_colorization,
-    )
+    from cvxcnn.colorization.system import gamma_sweep, plot_colorization, run_colorization
 
     if not torch_available():
         raise ImportError("the colorization benchmark needs torch: pip install 'cvxcnn[torch]'")
@@ -196,19 +226,7 @@ def run(bench: BenchmarkRun) -> dict:
     with bench.sweep(len(b.kernels) + 1) as bar:
         for kernel in b.kernels:
             with bar.step(f"kernel {kernel}"):
-                cfg = ColorizeConfig(
-                    kernel=kernel,
-                    crops_per_image=b.crops_per_image,
-                    size=b.crop_size,
-                    stride=b.stride,
-                    patterns=b.patterns,
-                    neurons=b.neurons,
-                    epochs=b.epochs,
-                    test_size=b.test_size,
-                    gamma=b.gamma,
-                    beta=b.beta,
-                    seed=bench.seed,
-                )
+                cfg = colorize_config(b, kernel, bench.seed)
                 result = run_colorization(cfg, verbose=False)
                 bracket = None
                 if kernel in b.bracket_kernels:

@@ -2,24 +2,23 @@
 
 Every case of a sweep is seeded from the benchmark seed by its key
 (:func:`cvxcnn.bench.runner.child_seed`), so the cases can run anywhere, in
-any order: :func:`map_cases` runs ``func(*args)`` for each case serially in
-this process (``scheduler=None``, the default), or on a Dask cluster:
-``"local"`` starts a ``LocalCluster`` (one single-threaded worker process per
-CPU), a ``"tcp://host:port"`` address connects to a running scheduler, and a
-``distributed.Client`` is used as given. Results come back in case order,
-so the tables are those of the serial run (timing columns aside).
+any order: :meth:`cvxcnn.bench.runner.BenchmarkRun.map` runs ``func(*args)``
+for each case serially in this process (``scheduler=None``, the default), or
+on a Dask cluster: ``"local"`` starts a ``LocalCluster`` (one single-threaded
+worker process per CPU), a ``"tcp://host:port"`` address connects to a running
+scheduler, and a ``distributed.Client`` is used as given. Results come back
+in case order, so the tables are those of the serial run (timing columns
+aside).
 
-The mechanics are :mod:`cvxcnn.executor`'s (shared with the restarts, the
-oracle and the facet reductions); a benchmark scheduler is a Dask one only.
-Dask is optional (``pip install "cvxcnn[dask]"``).
+The mechanics are :func:`cvxcnn.executor.map_calls` (shared with the
+restarts, the oracle and the facet reductions); a benchmark scheduler is a
+Dask one only (:func:`check_scheduler`). Dask is optional (``pip install
+"cvxcnn[dask]"``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
-
-from cvxcnn.executor import INSTALL_HINT, check_executor, dask_available, dask_client, map_calls
+from cvxcnn.executor import INSTALL_HINT, check_executor, dask_available, dask_client
 
 __all__ = [
     "DASK_BENCHMARKS",
@@ -27,7 +26,6 @@ __all__ = [
     "check_scheduler",
     "dask_available",
     "dask_client",
-    "map_cases",
 ]
 
 #: The benchmarks whose sweeps go through :meth:`cvxcnn.bench.runner.BenchmarkRun.map`.
@@ -41,18 +39,3 @@ def check_scheduler(scheduler: object) -> object:
             f"scheduler must be None, 'local', an address or a distributed.Client; got {scheduler}"
         )
     return check_executor(scheduler, "scheduler")
-
-
-def map_cases(
-    func: Callable[..., Any],
-    cases: Sequence[tuple],
-    *,
-    scheduler: object = None,
-    on_done: Callable[[int], None] | None = None,
-) -> list[Any]:
-    """``[func(*args) for args in cases]``, serially or on a Dask cluster; in case order.
-
-    See :func:`cvxcnn.executor.map_calls` (``scheduler`` is its ``executor``,
-    Dask or None only).
-    """
-    return map_calls(func, cases, executor=check_scheduler(scheduler), on_done=on_done)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cvxcnn.bench.report import Table, finite_or_none, nan_if_none
-from cvxcnn.bench.runner import BenchmarkRun, Stopwatch, benchmark, torch_available
+from cvxcnn.bench.runner import BenchmarkRun, PrimalSettings, Stopwatch, benchmark, torch_available
 
 NAME = "gap"
 
@@ -36,6 +36,13 @@ NAME = "gap"
 @dataclass(frozen=True)
 class GapConfig:
     """Sizes of the gap benchmark.
+
+    Each noise level costs one ReLU convex fit over ``patterns``, the
+    estimated bound's oracle over ``oracle_samples`` cells (and the
+    program's patterns) for each network, and with ``st`` program 6a, the
+    paper program over ``triples`` and the bracket's polish; ``primal`` is
+    trained once per part. The test digits follow the training ones in the
+    data set, so none is trained on.
 
     Attributes
     ----------
@@ -49,7 +56,7 @@ class GapConfig:
         Sampled ReLU patterns of the convex program.
     oracle_samples : int
         Sampled cells (half data-directed) for the ESTIMATED lower bound.
-    neurons, epochs, lr : int, int, float
+    primal : PrimalSettings
         PyTorch Adam runs (ReLU and ST).
     st : bool
         Run the soft-threshold part.
@@ -68,9 +75,7 @@ class GapConfig:
     beta: float = 0.5
     patterns: int = 200
     oracle_samples: int = 4000
-    neurons: int = 128
-    epochs: int = 2000
-    lr: float = 1e-2
+    primal: PrimalSettings = PrimalSettings(neurons=128, epochs=2000, lr=1e-2)
     st: bool = True
     threshold: float = 0.1
     triples: int = 100
@@ -84,8 +89,7 @@ CONFIGS: dict[str, GapConfig] = {
         test_images=1,
         patterns=8,
         oracle_samples=50,
-        neurons=8,
-        epochs=20,
+        primal=PrimalSettings(neurons=8, epochs=20),
         triples=8,
         polish_iter=20,
     ),
@@ -95,8 +99,7 @@ CONFIGS: dict[str, GapConfig] = {
         test_images=16,
         patterns=1000,
         oracle_samples=20000,
-        neurons=512,
-        epochs=10000,
+        primal=PrimalSettings(neurons=512, epochs=10000),
         triples=500,
         polish_iter=3000,
     ),
@@ -115,6 +118,21 @@ def _psnr_columns(row: dict, nets: dict, train: object, test: object, kernel: in
             row[f"psnr_{name}_train"], row[f"psnr_{name}_test"] = _psnr_pair(
                 net, train, test, kernel
             )
+
+
+def _trained(cfg: GapConfig, data: object, seed: int, **options: object) -> tuple:
+    """:func:`~cvxcnn.bench.models.train_with` ``cfg.primal`` on ``data`` (ReLU and ST parts)."""
+    from cvxcnn.bench.models import train_with
+
+    return train_with(
+        cfg.primal,
+        data.noisy,
+        data.clean,
+        kernel_size=cfg.kernel,
+        beta=cfg.beta,
+        seed=seed,
+        **options,
+    )
 
 
 def _estimated_lower(cfg: GapConfig, problem: object, nets: dict, cells: object) -> dict:
@@ -140,7 +158,7 @@ def _estimated_lower(cfg: GapConfig, problem: object, nets: dict, cells: object)
 def relu_case(bench: BenchmarkRun, noise: float, i: int, train: object, test: object) -> dict:
     """The ReLU row of one noise level: convex fit, trained network, estimated bound, PSNR."""
     from cvxcnn.arrangements import sample_relu_patterns
-    from cvxcnn.bench.models import problem_for, train_with
+    from cvxcnn.bench.models import problem_for
     from cvxcnn.fitting import fit_relu
     from cvxcnn.metrics import psnr
 
@@ -161,7 +179,7 @@ def relu_case(bench: BenchmarkRun, noise: float, i: int, train: object, test: ob
     )
     nets = {"convex": fit.network}
     if torch_available():
-        trow, tnet = train_with(cfg, train.noisy, train.clean, seed=bench.child_seed(i, 2))
+        trow, tnet = _trained(cfg, train, bench.child_seed(i, 2))
         row.update(
             trained_objective=trow["final_objective"],
             trained_seconds=trow["train_seconds"],
@@ -184,7 +202,7 @@ def relu_case(bench: BenchmarkRun, noise: float, i: int, train: object, test: ob
 
 def st_case(bench: BenchmarkRun, noise: float, i: int, train: object, test: object) -> dict:
     """The soft-threshold row of one noise level: 6a, paper program, trained net, bracket."""
-    from cvxcnn.bench.models import as_st_network, problem_for, train_with
+    from cvxcnn.bench.models import as_st_network, problem_for
     from cvxcnn.bracket import fixed_threshold_bracket
     from cvxcnn.fitting import fit_st
     from cvxcnn.soft_threshold import sample_st_triples
@@ -215,9 +233,7 @@ def st_case(bench: BenchmarkRun, noise: float, i: int, train: object, test: obje
     given, trained_net = [], None
     if torch_available():
         seed = bench.child_seed(i, 5)
-        trow, trained_net = train_with(
-            cfg, train.noisy, train.clean, seed=seed, activation="st", threshold=lam
-        )
+        trow, trained_net = _trained(cfg, train, seed, activation="st", threshold=lam)
         row.update(trained_objective=trow["final_objective"], trained_seconds=trow["train_seconds"])
         if trained_net is not None:
             given.append(as_st_network(trained_net))

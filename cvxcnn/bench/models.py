@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from cvxcnn.arrangements import PatternSet, sample_relu_patterns
 from cvxcnn.bench.report import finite_or_none, relative_excess
+from cvxcnn.bench.runner import PrimalSettings
 from cvxcnn.problem import PatchProblem, make_problem
 
 
@@ -182,37 +183,36 @@ def _result_columns(result: object, target: float | None) -> dict:
 
 
 def train_with(
-    cfg: object, noisy: np.ndarray, clean: np.ndarray, *, seed: int, **options: object
+    primal: PrimalSettings,
+    noisy: np.ndarray,
+    clean: np.ndarray,
+    *,
+    kernel_size: int,
+    beta: float,
+    seed: int,
+    **options: object,
 ) -> tuple[dict, object | None]:
-    """:func:`train` with ``kernel``, ``beta``, ``neurons``, ``epochs`` and ``lr`` read off ``cfg``.
+    """:func:`train` with a benchmark's primal baseline (``neurons``, ``epochs``, ``lr``).
 
     Parameters
     ----------
-    cfg : config dataclass
-        With attributes ``kernel``, ``beta``, ``neurons``, ``epochs`` (and
-        ``lr`` unless ``options`` holds one).
+    primal : PrimalSettings
+        Usually the config's ``primal`` field.
     noisy, clean : ndarray of shape (N, *image)
+    kernel_size : int
+    beta : float
     seed : int
     **options
-        More keywords of :func:`train` (they win over ``cfg``'s ``lr``).
+        More keywords of :func:`train`; they win over ``primal``'s (a
+        sweep's own ``lr`` per optimizer).
 
     Returns
     -------
     (row, network)
         As :func:`train`.
     """
-    if hasattr(cfg, "lr"):
-        options.setdefault("lr", cfg.lr)
-    return train(
-        noisy,
-        clean,
-        kernel_size=cfg.kernel,
-        beta=cfg.beta,
-        neurons=cfg.neurons,
-        epochs=cfg.epochs,
-        seed=seed,
-        **options,
-    )
+    settings = {**asdict(primal), **options}
+    return train(noisy, clean, kernel_size=kernel_size, beta=beta, seed=seed, **settings)
 
 
 def problem_for(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cvxcnn.bench.report import Table, median_or_none, relative_excess
-from cvxcnn.bench.runner import BenchmarkRun, benchmark, torch_available
+from cvxcnn.bench.runner import BenchmarkRun, PrimalSettings, benchmark, torch_available
 
 NAME = "robustness"
 
@@ -61,6 +61,9 @@ class RobustnessConfig:
     seeds : int
         Initializations per (init, optimizer).
     neurons, epochs : int
+        The trained networks' width and full-batch steps; each case trains
+        with ``PrimalSettings(neurons, epochs, LEARNING_RATES[optimizer])``
+        (:class:`~cvxcnn.bench.runner.PrimalSettings`).
     """
 
     length: int = 64
@@ -146,13 +149,15 @@ def training_case(
 
     cfg, (tr, te), (i, j, k, s) = bench.cfg, data, key
     opt, (label, init, std) = cfg.optimizers[j], INITS[k]
+    primal = PrimalSettings(neurons=cfg.neurons, epochs=cfg.epochs, lr=LEARNING_RATES[opt])
     row, net = train_with(
-        cfg,
+        primal,
         tr.noisy,
         tr.clean,
+        kernel_size=cfg.kernel,
+        beta=cfg.beta,
         seed=bench.child_seed(i, j, k, s),
         optimizer=opt,
-        lr=LEARNING_RATES[opt],
         init=init,
         init_std=std,
         target=ref["p_star"],

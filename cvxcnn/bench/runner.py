@@ -1,7 +1,8 @@
 """Running a benchmark: sizes, seeds, the sweep's progress bar, isolated processes.
 
-A benchmark module declares a frozen config dataclass and one instance per
-size in ``CONFIGS``; its ``run`` opens a :class:`BenchmarkRun`, which picks
+A benchmark module declares a frozen config dataclass (its PyTorch baseline,
+if any, as one :class:`PrimalSettings` field) and one instance per size in
+``CONFIGS``; its ``run`` opens a :class:`BenchmarkRun`, which picks
 the config, derives every seed from the one benchmark seed
 (:meth:`BenchmarkRun.child_seed`), shows one tqdm bar over the sweep
 (:meth:`BenchmarkRun.sweep`, one :meth:`Progress.step` per case), collects
@@ -17,24 +18,27 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cvxcnn.bench import SIZES
-from cvxcnn.bench.distributed import check_scheduler, map_cases
+from cvxcnn.bench.distributed import check_scheduler
 from cvxcnn.bench.report import Table, pyplot, save_figure, write_outputs
+from cvxcnn.executor import map_calls
 
 __all__ = [
     "SIZES",
     "BenchmarkRun",
+    "PrimalSettings",
     "benchmark",
     "Progress",
     "Stopwatch",
     "check_size",
     "child_seed",
+    "config_entries",
     "current_rss_mb",
     "peak_rss_mb",
     "reset_peak_rss",
@@ -76,6 +80,62 @@ def child_seed(seed: int, *key: int) -> int:
     """
     ss = np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key))
     return int(ss.generate_state(1, dtype=np.uint32)[0] >> 1)
+
+
+@dataclass(frozen=True)
+class PrimalSettings:
+    """The PyTorch primal baseline of a benchmark: its width, steps and step size.
+
+    A config's ``primal`` field; :func:`cvxcnn.bench.models.train_with` trains
+    with it (float64, CPU, one thread; Adam unless the call names another
+    optimizer, and a keyword of the call wins over the settings). The JSON
+    ``config`` lists the three entries flat, as every committed payload
+    (:func:`config_entries`).
+
+    Attributes
+    ----------
+    neurons : int
+        Hidden filters ``m`` of the trained two-layer network.
+    epochs : int
+        Full-batch optimizer steps.
+    lr : float
+        The optimizer's step size.
+    """
+
+    neurons: int
+    epochs: int = 2000
+    lr: float = 1e-2
+
+
+def config_entries(cfg: object) -> dict:
+    """A config dataclass as the ``config`` entries of its JSON payload.
+
+    Its fields in order, with the fields of a nested settings dataclass (a
+    :class:`PrimalSettings`) inlined where it stands, so the payload reads as
+    the flat configs before it (``neurons``, ``epochs``, ``lr`` at the top).
+
+    Parameters
+    ----------
+    cfg : dataclass instance
+
+    Returns
+    -------
+    dict
+        Field name to value (tuples as ``asdict`` leaves them).
+
+    Raises
+    ------
+    ValueError
+        When an inlined name is also a field of ``cfg`` (the payload would drop one).
+    """
+    entries: dict = {}
+    for name, value in asdict(cfg).items():
+        inlined = value.items() if is_dataclass(getattr(cfg, name)) else [(name, value)]
+        for key, item in inlined:
+            if key in entries:
+                raise ValueError(f"config entry {key!r} of {type(cfg).__name__} is given twice")
+            entries[key] = item
+    return entries
 
 
 # --------------------------------------------------------------------------- #
@@ -349,12 +409,16 @@ class BenchmarkRun:
     ) -> list[Any]:
         """``func(*args)`` for every case, on :attr:`scheduler`; results in case order.
 
+        The cases run by :func:`cvxcnn.executor.map_calls`, serially or on
+        the Dask cluster that :func:`cvxcnn.bench.distributed.check_scheduler`
+        accepted when the run was opened.
+
         ``func`` must be a module-level function whose cases are seeded by
         their keys (:meth:`child_seed`), so the results do not depend on
         where or in which order they run; ``bar`` advances once per case.
         """
-        return map_cases(
-            func, cases, scheduler=self.scheduler, on_done=lambda i: bar.done(labels[i])
+        return map_calls(
+            func, cases, executor=self.scheduler, on_done=lambda i: bar.done(labels[i])
         )
 
     def __getstate__(self) -> dict:
@@ -408,7 +472,7 @@ class BenchmarkRun:
         extra : dict, optional
             More top-level JSON keys.
         config : dict, optional
-            More config entries (before the dataclass's fields, which win).
+            More config entries (before the dataclass's, :func:`config_entries`, which win).
 
         Returns
         -------
@@ -417,7 +481,12 @@ class BenchmarkRun:
         return write_outputs(
             self.out,
             self.name,
-            config={"size": self.size, "seed": self.seed, **(config or {}), **asdict(self.cfg)},
+            config={
+                "size": self.size,
+                "seed": self.seed,
+                **(config or {}),
+                **config_entries(self.cfg),
+            },
             runs=runs,
             tables=list(tables),
             extra=extra,

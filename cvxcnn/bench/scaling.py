@@ -42,6 +42,7 @@ from cvxcnn.bench.report import (
 )
 from cvxcnn.bench.runner import (
     BenchmarkRun,
+    PrimalSettings,
     benchmark,
     child_seed,
     current_rss_mb,
@@ -288,7 +289,7 @@ def _target(bench: BenchmarkRun, runs: list[dict], sweep: str, kind: str, size: 
 
 
 def _trainer_rows(bench: BenchmarkRun, runs: list[dict], bar: object) -> tuple[list, list]:
-    from cvxcnn.bench.models import train
+    from cvxcnn.bench.models import train_with
 
     cfg = bench.cfg
     problems = [("n", "synthetic1d", length, 3) for length in cfg.n_lengths]
@@ -300,16 +301,14 @@ def _trainer_rows(bench: BenchmarkRun, runs: list[dict], bar: object) -> tuple[l
         width = int(min(512, max(32, 2 * (info["convex_neurons"] or 16))))
         for j, (opt, lr, epochs) in enumerate(cfg.trainers):
             with bar.step(f"{sweep} {opt} {kernel}/{size}"):
-                row, _ = train(
+                row, _ = train_with(
+                    PrimalSettings(neurons=width, epochs=epochs, lr=lr),
                     noisy,
                     clean,
                     kernel_size=kernel,
                     beta=cfg.beta,
-                    neurons=width,
-                    optimizer=opt,
-                    lr=lr,
-                    epochs=epochs,
                     seed=bench.child_seed(3, j),
+                    optimizer=opt,
                     target=info["target"],
                     rtol=1e-3,
                     stop_at_target=True,
