@@ -326,35 +326,22 @@ def _analytic_centers(
     return u, ok
 
 
-def cone_facet_mask(
-    masks: np.ndarray,
-    Y: np.ndarray,
-    *,
-    method: str = "hull",
-    interior: np.ndarray | None = None,
-    progress: bool = False,
-    n_jobs: int | None = None,
-    executor: object = None,
-) -> FacetReduction:
+def cone_facet_mask(masks: np.ndarray, Y: np.ndarray, **options: object) -> FacetReduction:
     """Facet rows of each pattern's cone for ANY pattern set (sampled or given).
 
-    The cone of pattern ``i`` is ``{w : (2 D_i - I) Y w >= 0}``; see
-    :func:`signed_cone_facets` for the method.
+    The cone of pattern ``i`` is ``{w : (2 D_i - I) Y w >= 0}``: the signed
+    cones of :func:`signed_cone_facets` with every sign ``+-1``, which runs
+    the reduction (its keywords pass through, so the two take the same ones).
 
     Parameters
     ----------
     masks : ndarray of shape (P, n), bool
     Y : ndarray of shape (n, d)
-    method : {"hull", "lp"}
-    interior : ndarray of shape (P, d), optional
-        Points inside the cones (the generators of a sampled PatternSet).
-    progress : bool
-        Show a tqdm bar over cones.
-    n_jobs : int or None
-        Processes for the per-cone loop (None: 1; -1: every CPU).
-    executor : None, int, "local", address or distributed.Client
-        Runs the per-cone chunks instead (:func:`cvxcnn.executor.map_calls`,
-        e.g. a Dask cluster); the reduction is the serial one.
+    **options
+        ``method`` ("hull" or "lp"), ``interior`` (P, d) (e.g. the
+        generators of a sampled PatternSet), ``progress``, ``n_jobs`` and
+        ``executor`` (e.g. a Dask cluster; the reduction is the serial
+        one), as documented in :func:`signed_cone_facets`.
 
     Returns
     -------
@@ -365,15 +352,7 @@ def cone_facet_mask(
     Y = np.asarray(Y, dtype=np.float64)
     if masks.ndim != 2 or masks.shape[1] != Y.shape[0]:
         raise ValueError(f"masks must have shape (P, n={Y.shape[0]}); got {masks.shape}")
-    return signed_cone_facets(
-        np.where(masks, 1, -1).astype(np.int8),
-        Y,
-        method=method,
-        interior=interior,
-        progress=progress,
-        n_jobs=n_jobs,
-        executor=executor,
-    )
+    return signed_cone_facets(np.where(masks, 1, -1).astype(np.int8), Y, **options)
 
 
 def _first_present(present: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -424,7 +403,8 @@ def signed_cone_facets(
     n_jobs : int or None
         Processes for the per-cone loop (None: 1; -1: every CPU).
     executor : None, int, "local", address or distributed.Client
-        Runs the per-cone chunks instead (:func:`cvxcnn.executor.map_calls`).
+        Runs the per-cone chunks instead (:func:`cvxcnn.executor.map_calls`,
+        e.g. a Dask cluster); the reduction is the serial one.
 
     Returns
     -------

@@ -50,42 +50,34 @@ import numpy as np
 
 from cvxcnn.losses import Loss
 from cvxcnn.problem import PatchProblem
-from cvxcnn.programs.cone import prepare_loss
+from cvxcnn.programs.cone import ConeProgram, beta_parameter, prepare_loss, program_fields
 from cvxcnn.programs.relu import check_masks, pattern_masks
 from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, solve_cvxpy
-from cvxcnn.validation import check_positive
 
 
-@dataclass
-class ReluDualProgram:
+@dataclass(kw_only=True)
+class ReluDualProgram(ConeProgram):
     """A built (not yet solved) dual program.
 
     Attributes
     ----------
     problem : cvxpy.Problem
         ``minimize L*(lam)`` (its optimal value is the NEGATED dual value).
+    beta, data, loss, build_seconds
+        As in :class:`~cvxcnn.programs.cone.ConeProgram` (``beta``: DPP, set
+        ``beta.value`` and re-solve).
     lam : cvxpy.Variable of shape (n_out,)
         Dual variable of the predictions.
-    beta : cvxpy.Parameter
-        Regularization weight (DPP: set ``beta.value`` and re-solve).
     masks : ndarray of shape (P, n), bool
-    data : PatchProblem
-    loss : Loss
     alpha, alpha_neg : cvxpy.Variable of shape (n, P), nonneg
         Certificates of the ``w``-side (``-c_i``) and ``z``-side (``+c_i``)
         constraints.
-    build_seconds : float
     """
 
-    problem: cp.Problem
     lam: cp.Variable
-    beta: cp.Parameter
     masks: np.ndarray
-    data: PatchProblem
-    loss: Loss
     alpha: cp.Variable | None = None
     alpha_neg: cp.Variable | None = None
-    build_seconds: float = 0.0
 
     @property
     def n_patterns(self) -> int:
@@ -222,7 +214,7 @@ def build_relu_dual_program(
     lam = cp.Variable(problem.readout.n_out, name="lam")
     alpha = cp.Variable((n, P), nonneg=True, name="alpha")
     alpha_neg = cp.Variable((n, P), nonneg=True, name="alpha_neg")
-    beta_param = cp.Parameter(nonneg=True, value=check_positive(beta, "beta"), name="beta")
+    beta_param = beta_parameter(beta)
 
     R = problem.readout.matrix
     g = lam if problem.readout.kind == "identity" else R.T @ lam  # (n,)
@@ -235,17 +227,8 @@ def build_relu_dual_program(
         *domain,
     ]
     convex = cp.Problem(cp.Minimize(conj), constraints)
-    return ReluDualProgram(
-        problem=convex,
-        lam=lam,
-        beta=beta_param,
-        masks=masks,
-        data=problem,
-        loss=loss,
-        alpha=alpha,
-        alpha_neg=alpha_neg,
-        build_seconds=time.perf_counter() - start,
-    )
+    fields = program_fields(convex, beta_param, problem, loss, start)
+    return ReluDualProgram(**fields, lam=lam, masks=masks, alpha=alpha, alpha_neg=alpha_neg)
 
 
 def solve_relu_dual(
