@@ -684,6 +684,13 @@ def reduce_sign_rows(
 ) -> FacetReduction:
     """Facet reduction for a program's patterns, choosing the method.
 
+    DESIGN.md section 10, lever 1: the program keeps only the rows that are
+    facets of each cell's cone, which leaves its optimum unchanged (the
+    fits still check the dropped rows). Adjacency reads the facets off an
+    exact set; Qhull and LPs loop over the cones (:func:`cone_facet_mask`),
+    which in high dimension or with few rows per cone costs more than it
+    saves (the rule of :func:`hull_pays_off`).
+
     Parameters
     ----------
     patterns : PatternSet or ndarray of shape (P, n), bool

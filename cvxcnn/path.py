@@ -155,6 +155,14 @@ def solve_path(
 ) -> PathResult:
     """Solve the convex program over a cell set for several ``beta``, by active set.
 
+    DESIGN.md section 10, lever 2: interior-point solves cannot be warm
+    started, so each ``beta`` starts from the previous optimum's active cells
+    plus the cells its dual direction finds violated, and working-set rounds
+    (:meth:`cvxcnn.working_set.WorkingSets.solve_beta`) run until no cell of
+    the set violates. Each point's ``set_gap`` is a rigorous bound over the
+    WHOLE set; the optimum is global only when the set is exact. A round
+    whose solve fails ends that beta with ``converged=False``.
+
     Parameters
     ----------
     problem : PatchProblem

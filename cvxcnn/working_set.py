@@ -441,6 +441,14 @@ def solve_working_set(
 ) -> ConvexFitResult:
     """The optimum over ALL of ``ws.cells`` at one ``beta``, by working set.
 
+    The strategy :func:`cvxcnn.fitting.fit` picks for large sets: programs
+    over a few cells, the activation's oracle over the whole set after each
+    solve, the most violated cells added. Never less than the set's optimum:
+    if the rounds do not converge the full program is solved
+    (``fallback="full"``), and a converged answer with a set gap above
+    :data:`POLISH_ABOVE` is polished (:func:`polish`). ``set_gap`` is
+    rigorous over the whole set whatever the rounds did.
+
     Parameters
     ----------
     ws : WorkingSets

@@ -58,6 +58,12 @@ class ReluProgram(ConeProgram):
     def n_patterns(self) -> int:
         return self.masks.shape[0]
 
+    @property
+    def sign_rows(self) -> int:
+        """Number of sign-constraint rows in the program (both sides)."""
+        kept = self.masks.size if self.row_mask is None else int(self.row_mask.sum())
+        return 2 * kept
+
 
 def check_masks(masks: np.ndarray, n: int) -> np.ndarray:
     """``masks`` as a non-empty (P, n) bool array, or a ValueError naming the fix."""
@@ -85,6 +91,13 @@ def build_relu_program(
     row_mask: np.ndarray | None = None,
 ) -> ReluProgram:
     """Build the eq. 4 program for a problem and a set of sign patterns.
+
+    DESIGN.md section 4, through CVXPY: the reference builder (every loss,
+    every installed solver, DPP in ``beta``, duals for the KKT check).
+    Nothing is solved here; :func:`cvxcnn.fitting.fit` builds, solves and
+    reconstructs. Its cost is the ``2 n P`` sign rows (fewer with
+    ``row_mask``); :func:`cvxcnn.programs.relu_direct.build_relu_conic` is
+    the faster Clarabel-only form of the same program.
 
     Parameters
     ----------
@@ -132,6 +145,11 @@ def convex_objective(
     loss: str | Loss = "squared",
 ) -> float:
     """Eq. 4's objective at ``(W, Z)`` in float64 (constraints not checked).
+
+    The ReLU outputs ``sum_i D_i Y (w_i - z_i)`` handed to
+    :func:`~cvxcnn.programs.objective.group_norm_objective`; check
+    feasibility with :func:`sign_violation`. One dense ``Y @ (W - Z)``:
+    ``O(n d P)``.
 
     Parameters
     ----------

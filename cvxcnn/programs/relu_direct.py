@@ -133,16 +133,6 @@ class ReluConic:
     n_constraints = axis_length("A", 0, "Number of constraint rows ``m`` of ``A``.")
 
     @property
-    def d(self) -> int:
-        """Columns of the patch matrix (entries of each block)."""
-        return self.layout.d
-
-    @property
-    def n_patterns(self) -> int:
-        """Patterns ``P`` (blocks per side)."""
-        return self.layout.n_patterns
-
-    @property
     def sign_rows(self) -> int:
         """Number of sign-constraint rows in the program (both sides)."""
         return 2 * len(self.sign_index[0])
@@ -150,7 +140,7 @@ class ReluConic:
     def unpack(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``W``, ``Z`` of shape (d, P) from a solution vector ``x`` (N,)."""
         x = np.asarray(x, dtype=np.float64)
-        shape = (self.n_patterns, self.d)
+        shape = (self.layout.n_patterns, self.layout.d)
         W, Z = x[self.layout.W], x[self.layout.Z]
         return W.reshape(shape).T.copy(), Z.reshape(shape).T.copy()
 
@@ -162,7 +152,7 @@ class ReluConic:
         """
         z = np.asarray(z, dtype=np.float64)
         i, j = self.sign_index
-        shape = (self.masks.shape[1], self.n_patterns)
+        shape = self.masks.T.shape  # (n, P)
         mu, nu = np.zeros(shape), np.zeros(shape)
         mu[j, i] = z[self.rows["sign_w"]]
         nu[j, i] = z[self.rows["sign_z"]]
@@ -203,6 +193,13 @@ def build_relu_conic(
     row_mask: np.ndarray | None = None,
 ) -> ReluConic:
     """Assemble the eq. 4 program as Clarabel's ``(P, q, A, b, cones)``.
+
+    The same program as :func:`cvxcnn.programs.relu.build_relu_program`
+    (DESIGN.md section 4; section 10, lever 3), written by ``scipy.sparse``
+    index arithmetic in the layout of the module docstring: no CVXPY
+    canonicalization (the time before the solve falls ~10x, measured in the
+    module docstring); squared, absolute and Huber losses only. Sign rows of
+    all-zero patch rows are dropped.
 
     Parameters
     ----------
@@ -582,7 +579,7 @@ def _kkt_view(
         loss=conic.loss,
         beta=SimpleNamespace(value=conic.beta),
         masks=conic.masks,
-        n_patterns=conic.n_patterns,
+        n_patterns=conic.layout.n_patterns,
         row_mask=conic.row_mask,
     )
 
@@ -651,17 +648,7 @@ def fit_relu_direct(
             kkt = kkt_residuals(view, rtol=rtol).to_dict()
         except (ValueError, AttributeError, TypeError) as exc:
             kkt = {"error": str(exc)}
+    exact = bool(getattr(patterns, "exact", False))
     return assemble_fit_result(
-        info=info,
-        problem=problem,
-        masks=conic.masks,
-        beta=conic.beta,
-        loss=conic.loss,
-        exact=bool(getattr(patterns, "exact", False)),
-        build_seconds=conic.build_seconds,
-        constraint_rows=conic.sign_rows,
-        W=W,
-        Z=Z,
-        kkt=kkt,
-        rtol=rtol,
+        conic, info, problem=problem, beta=conic.beta, exact=exact, W=W, Z=Z, kkt=kkt, rtol=rtol
     )

@@ -190,6 +190,12 @@ def build_relu_dual_program(
 ) -> ReluDualProgram:
     """Build the dual (eq. 20) of the eq. 4 program for a set of patterns.
 
+    The vectorized program of the module docstring: ``lam`` (n_out,),
+    ``alpha``/``alpha'`` (n, P) and two column-norm constraints. Its value
+    bounds eq. 4 over THESE patterns from below; it bounds the non-convex
+    optimum only when they are every cell (:func:`cvxcnn.certificates.certify`
+    bounds any network without solving this program).
+
     Parameters
     ----------
     problem : PatchProblem
@@ -241,6 +247,13 @@ def solve_relu_dual(
     solver_options: dict | None = None,
 ) -> DualResult:
     """Build and solve the dual program; the value is recomputed in float64.
+
+    ``lam`` is projected onto the conjugate's domain before ``-L*(lam)`` is
+    evaluated, and the norm constraints are re-checked in float64 at the
+    returned multipliers (``constraint_violation``): when it is 0 the value
+    bounds eq. 4 over these patterns from below (weak duality) whatever the
+    solver's accuracy. The strong-duality check of docs/certificates.md: on
+    an exact set the value equals the convex optimum.
 
     Parameters
     ----------
