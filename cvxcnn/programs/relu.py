@@ -82,6 +82,17 @@ def pattern_masks(patterns: object) -> np.ndarray:
     return np.asarray(getattr(patterns, "masks", patterns))
 
 
+def relu_inputs(
+    problem: PatchProblem, patterns: object, loss: str | Loss
+) -> tuple[Loss, np.ndarray]:
+    """The loss (checked against ``problem``'s target) and the (P, n) bool masks of ``patterns``.
+
+    What every ReLU builder (primal, direct, dual) starts from; a ValueError
+    names the fix for a bad target or mask shape.
+    """
+    return prepare_loss(problem, loss), check_masks(pattern_masks(patterns), problem.n)
+
+
 def build_relu_program(
     problem: PatchProblem,
     patterns: object,
@@ -120,8 +131,7 @@ def build_relu_program(
     ReluProgram
     """
     start = time.perf_counter()
-    loss = prepare_loss(problem, loss)
-    masks = check_masks(pattern_masks(patterns), problem.n)
+    loss, masks = relu_inputs(problem, patterns, loss)
     M = masks.T.astype(np.float64)  # (n, P)
     if row_mask is not None:
         row_mask = np.asarray(row_mask, dtype=bool)

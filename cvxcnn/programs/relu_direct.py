@@ -56,7 +56,7 @@ from cvxcnn.kkt import kkt_residuals
 from cvxcnn.losses import AbsoluteLoss, HuberLoss, Loss, SquaredLoss, get_loss
 from cvxcnn.patches import Readout
 from cvxcnn.problem import PatchProblem
-from cvxcnn.programs.relu import check_masks, pattern_masks
+from cvxcnn.programs.relu import relu_inputs
 from cvxcnn.programs.relu_result import assemble_fit_result
 from cvxcnn.reconstruct import DEFAULT_RTOL
 from cvxcnn.results import ConvexFitResult
@@ -212,9 +212,7 @@ def build_relu_conic(
     loss : {"squared", "absolute", "huber"} or Loss
         Scaled as in :mod:`cvxcnn.losses` (squared: ``1/2 ||.||^2``).
     row_mask : ndarray of shape (n, P), bool, optional
-        Sign constraints to keep (e.g. :func:`cvxcnn.facets.facet_row_mask`);
-        the others must be redundant for their cell, or the program changes.
-        Default: every row.
+        As in :func:`~cvxcnn.programs.relu.build_relu_program` (0/1 accepted).
 
     Returns
     -------
@@ -228,8 +226,7 @@ def build_relu_conic(
     start = time.perf_counter()
     beta = check_positive(beta, "beta")
     loss, kind = _direct_loss(loss)
-    loss.validate_target(problem.target)
-    masks = check_masks(pattern_masks(masks), problem.n)
+    loss, masks = relu_inputs(problem, masks, loss)
     Y = np.asarray(problem.Y, dtype=np.float64)
     n, d = Y.shape
     P = masks.shape[0]

@@ -50,8 +50,8 @@ import numpy as np
 
 from cvxcnn.losses import Loss
 from cvxcnn.problem import PatchProblem
-from cvxcnn.programs.cone import ConeProgram, beta_parameter, prepare_loss, program_fields
-from cvxcnn.programs.relu import check_masks, pattern_masks
+from cvxcnn.programs.cone import ConeProgram, beta_parameter, program_fields
+from cvxcnn.programs.relu import check_masks, pattern_masks, relu_inputs
 from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, solve_cvxpy
 
 
@@ -125,9 +125,7 @@ class DualResult:
         """JSON-ready summary (``lam`` as a list)."""
         out = {
             "value": self.value,
-            "status": self.solve.status,
-            "success": self.solve.success,
-            "message": self.solve.message,
+            **self.solve.outcome(),
             **self.solve.summary(),
             "constraint_violation": self.constraint_violation,
             "beta": self.beta,
@@ -210,8 +208,7 @@ def build_relu_dual_program(
     ReluDualProgram
     """
     start = time.perf_counter()
-    loss = prepare_loss(problem, loss)
-    masks = check_masks(pattern_masks(patterns), problem.n)
+    loss, masks = relu_inputs(problem, patterns, loss)
     Y = problem.Y
     n, P = problem.n, masks.shape[0]
     M = masks.T.astype(np.float64)  # (n, P)
