@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from cvxcnn.arrangements import PatternSet, hyperplane_classes, max_slack, reduce_hyperplanes
 from cvxcnn.executor import map_calls, worker_count
+from cvxcnn.results import Result, omitted
 
 
 def _void_keys(packed: np.ndarray) -> np.ndarray:
@@ -140,7 +141,7 @@ METHODS = ("auto", "adjacency", "hull", "lp")
 
 
 @dataclass(frozen=True)
-class FacetReduction:
+class FacetReduction(Result):
     """The sign rows each pattern's program keeps, and what finding them cost.
 
     Attributes
@@ -158,7 +159,7 @@ class FacetReduction:
         (lower-dimensional cells: nothing is dropped when in doubt).
     """
 
-    keep: np.ndarray
+    keep: np.ndarray = omitted()
     method: str
     seconds: float
     full_cones: int = 0
@@ -183,16 +184,9 @@ class FacetReduction:
         keep = self.keep[:, np.atleast_1d(np.arange(self.keep.shape[1])[index])]
         return FacetReduction(keep, self.method, 0.0, self.full_cones)
 
-    def to_dict(self) -> dict:
-        """JSON-ready summary (without the mask)."""
-        return {
-            "method": self.method,
-            "rows_kept": self.rows_kept,
-            "rows_full": self.rows_full,
-            "fraction": self.fraction,
-            "seconds": self.seconds,
-            "full_cones": self.full_cones,
-        }
+    def _extra(self) -> dict:
+        """The counts of kept rows (the mask itself is left out)."""
+        return {"rows_kept": self.rows_kept, "rows_full": self.rows_full, "fraction": self.fraction}
 
 
 def _hull_vertices(A: np.ndarray, u: np.ndarray) -> np.ndarray | None:

@@ -31,7 +31,7 @@ from cvxcnn.fitting import fit
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.problem import PatchProblem
 from cvxcnn.reconstruct import DEFAULT_RTOL, natural_scale
-from cvxcnn.results import ConvexFitResult, Result
+from cvxcnn.results import ConvexFitResult, Result, omitted
 from cvxcnn.solve import DEFAULT_SOLVER
 from cvxcnn.validation import check_positive, check_positive_int
 from cvxcnn.working_set import WorkingSets, most_violated_at_zero, set_bound
@@ -44,7 +44,9 @@ class PathPoint(Result):
     Attributes
     ----------
     fit : ConvexFitResult
-        The last working-set solve (its network is the answer for this beta).
+        The last working-set solve (its network is the answer for this beta);
+        JSON: its ``objective``, ``primal_objective``, ``status`` and
+        ``active_patterns``.
     beta : float
     rounds : int
         Working-set solves for this beta.
@@ -60,7 +62,9 @@ class PathPoint(Result):
     seconds : float
     """
 
-    fit: ConvexFitResult
+    fit: ConvexFitResult = omitted(
+        lift=("objective", "primal_objective", "status", "active_patterns")
+    )
     beta: float
     rounds: int
     working_set: int
@@ -69,16 +73,6 @@ class PathPoint(Result):
     set_gap: float
     converged: bool
     seconds: float
-
-    _skip = ("fit",)
-
-    def _extra(self) -> dict:
-        return {
-            "objective": self.fit.objective,
-            "primal_objective": self.fit.primal_objective,
-            "status": self.fit.status,
-            "active_patterns": self.fit.active_patterns,
-        }
 
 
 @dataclass
