@@ -160,12 +160,12 @@ class ConvexFitResult(Result):
     loss: str
     n: int
     d: int
-    n_patterns: int
+    n_patterns: int = omitted()
     active_patterns: int
     neurons: int
     exact_arrangement: bool
     sign_violation: float
-    solve: SolveInfo
+    solve: SolveInfo = omitted(lift=("solver_objective", "solver_stats"))
     build_seconds: float = 0.0
     constraint_rows: int = 0
     constraint_rows_full: int = 0
@@ -173,21 +173,14 @@ class ConvexFitResult(Result):
     facets: dict = field(default_factory=dict)
     activation: str = "relu"
     neurons_before_pruning: int | None = None
-    network: object | None = field(default=None, repr=False)
-    W: np.ndarray | None = field(default=None, repr=False)
-    Z: np.ndarray | None = field(default=None, repr=False)
+    network: object | None = omitted(default=None, repr=False)
+    W: np.ndarray | None = omitted(default=None, repr=False)
+    Z: np.ndarray | None = omitted(default=None, repr=False)
     working_set: dict = field(default_factory=dict)
-    cell_index: np.ndarray | None = field(default=None, repr=False)
-
-    _skip = ("solve", "network", "W", "Z", "n_patterns", "cell_index")
+    cell_index: np.ndarray | None = omitted(default=None, repr=False)
 
     def _extra(self) -> dict:
-        return {
-            **self.solve.summary(),
-            "patterns": self.n_patterns,
-            "solver_objective": self.solve.solver_objective,
-            "solver_stats": self.solve.solver_stats,
-        }
+        return {**self.solve.summary(), "patterns": self.n_patterns}
 
     def fail(self, status: str, message: str) -> None:
         """Mark the result as failed (``success=False``) with a status and a reason."""

@@ -52,7 +52,7 @@ from cvxcnn.cli.common import (
 from cvxcnn.cli.errors import UsageError, one_line
 from cvxcnn.cli.output import WEIGHTS_SUFFIXES, check_distinct, check_output_file
 from cvxcnn.cli.solve_st import run_st
-from cvxcnn.colgen import ColgenSettings, colgen_over_cells
+from cvxcnn.colgen import ColgenSettings, solve_colgen
 from cvxcnn.colgen_stream import solve_colgen_streamed
 from cvxcnn.fitting import fit_relu
 from cvxcnn.mip_oracle import MipArrangement
@@ -304,19 +304,19 @@ def run_colgen(args: argparse.Namespace, ctx: RunContext) -> int:
 
 
 def colgen_over(args: argparse.Namespace, problem: object, cells: object, loss: object) -> object:
-    """:func:`colgen_over_cells` over ``cells``; :func:`solve_colgen_streamed` over a stream."""
-    settings = ColgenSettings(
-        beta=args.beta,
-        loss=loss,
-        initial=args.initial_patterns,
-        solver=args.solver,
-        solver_options=solver_options(args) or None,
-        random_state=args.seed,
-        progress=not args.quiet,
-        max_memory=max_memory(args),
-    )
+    """:func:`solve_colgen` over ``cells``; :func:`solve_colgen_streamed` over a stream."""
+    common = {
+        "beta": args.beta,
+        "loss": loss,
+        "initial": args.initial_patterns,
+        "solver": args.solver,
+        "solver_options": solver_options(args) or None,
+        "random_state": args.seed,
+        "progress": not args.quiet,
+        "max_memory": max_memory(args),
+    }
     if isinstance(cells, PatternStream):
         if args.facets == "adjacency":
             raise UsageError("--facets", "a stream of cells has no adjacency; use auto or off")
-        return solve_colgen_streamed(problem, settings, stream=cells)
-    return colgen_over_cells(problem, cells, settings, facet_reduction=args.facets != "off")
+        return solve_colgen_streamed(problem, ColgenSettings(**common), stream=cells)
+    return solve_colgen(problem, cells, facet_reduction=args.facets != "off", **common)
