@@ -107,8 +107,8 @@ def build_relu_program(
     every installed solver, DPP in ``beta``, duals for the KKT check).
     Nothing is solved here; :func:`cvxcnn.fitting.fit` builds, solves and
     reconstructs. Its cost is the ``2 n P`` sign rows (fewer with
-    ``row_mask``); :func:`cvxcnn.programs.relu_direct.build_relu_conic` is
-    the faster Clarabel-only form of the same program.
+    ``row_mask``); :func:`cvxcnn.programs.relu_direct.build_relu_conic`
+    writes the same program for Clarabel without CVXPY's canonicalization.
 
     Parameters
     ----------
