@@ -340,6 +340,15 @@ def bound_network(
 ) -> Certificate:
     """The certificate of ``network`` with ``M(r)`` from ``source`` (the body of :func:`certify`).
 
+    DESIGN.md section 5: ``upper = P(network)`` in float64, the residual
+    direction ``r``, one oracle run at ``g = R^T r`` whose UPPER end bounds
+    ``M(r)``, and the best dual bound ``lower`` for ``s <= beta / M``. The
+    verdict is ``"certified"`` only when ``source.exhaustive`` confirms the
+    search covered every cell and the bracket is finite and ordered;
+    ``"estimated"`` otherwise; ``"failed"`` (with ``message``, and no oracle
+    run) when the network's objective overflows float64. Any oracle plugs in
+    here through an :class:`OracleSource` (in-memory cells, a stream, the MIP).
+
     Parameters
     ----------
     network : ReluNetwork or STNetwork

@@ -417,6 +417,76 @@ def _stalled(history: list[ColgenIteration], rounds: int = STALL_ROUNDS) -> bool
     return len(objectives) == rounds and spread <= 1e-11 * abs(objectives[-1])
 
 
+@dataclass
+class ColgenSettings:
+    """The settings every column generation takes, checked once.
+
+    :func:`solve_colgen` builds one from its keywords;
+    :func:`cvxcnn.colgen_stream.solve_colgen_streamed` takes one. Checked and
+    normalized on construction: ``beta > 0``, ``tol >= 0``, positive counts,
+    ``loss`` made a :class:`~cvxcnn.losses.Loss`, and Clarabel's
+    ``solver_options`` defaulted to :data:`TIGHT_CLARABEL`.
+
+    Attributes
+    ----------
+    beta, loss, initial, tol, max_iterations, solver, solver_options, \
+random_state, progress, gap_tol, max_memory
+        The keywords of :func:`solve_colgen` of the same names (documented there).
+    add_per_iteration : int or None
+        Most violated cells added per round (streamed: per sign of the dual
+        constraint); None for the method's default (50; streamed: 100 per sign).
+    """
+
+    beta: float
+    loss: str | Loss = "squared"
+    initial: int | np.ndarray = 10
+    tol: float = 1e-6
+    add_per_iteration: int | None = None
+    max_iterations: int = 100
+    solver: str = "CLARABEL"
+    solver_options: dict | None = None
+    random_state: int | np.random.Generator | None = 0
+    progress: bool = False
+    gap_tol: float = 1e-7
+    max_memory: float | None = None
+
+    def __post_init__(self) -> None:
+        self.beta = check_positive(self.beta, "beta")
+        self.tol = check_positive(self.tol, "tol", allow_zero=True)
+        if self.add_per_iteration is not None:
+            self.add_per_iteration = check_positive_int(self.add_per_iteration, "add_per_iteration")
+        self.max_iterations = check_positive_int(self.max_iterations, "max_iterations")
+        self.loss = get_loss(self.loss)
+        if self.solver_options is None and self.solver.upper() == "CLARABEL":
+            self.solver_options = TIGHT_CLARABEL
+
+    def programs(
+        self,
+        activation: Activation,
+        problem: PatchProblem,
+        cells: object,
+        facet_reduction: bool,
+        kind: type[RestrictedPrograms] | None = None,
+        **extra: object,
+    ) -> RestrictedPrograms:
+        """The restricted programs over ``cells`` with these settings.
+
+        ``kind``: :class:`RestrictedPrograms` (default) or a subclass, whose
+        own fields come in ``extra``.
+        """
+        return (kind or RestrictedPrograms)(
+            activation, problem, cells, self.beta, self.loss, self.tol, self.solver,
+            self.solver_options, facet_reduction, self.max_memory, natural_scale(problem),
+            self.gap_tol, **extra,
+        )  # fmt: skip
+
+    def loop(self, add_per_iteration: int, drop_inactive: bool) -> ColgenLoop:
+        """The :class:`ColgenLoop` adding ``add_per_iteration`` cells a round."""
+        return ColgenLoop(
+            add_per_iteration, self.max_iterations, self.gap_tol, drop_inactive, self.progress
+        )
+
+
 def solve_colgen(
     problem: PatchProblem,
     cells: object,
@@ -437,6 +507,15 @@ def solve_colgen(
     max_memory: float | None = None,
 ) -> ColgenResult:
     """Solve the convex program to the global optimum without putting every cell in it.
+
+    The column generation of DESIGN.md section 5: the program holds a few
+    cells, the exact oracle prices every cell at each round's residual and
+    the most violated join. The final certificate
+    (:func:`cvxcnn.certificates.certify` over every cell) proves the
+    relative gap whatever the restricted solves' status. Each round costs a
+    small solve plus one oracle pass over every cell: the way to the global
+    optimum when the program over every cell (:func:`cvxcnn.fitting.fit`)
+    is too large. Raises ``RuntimeError`` when no restricted program solves.
 
     Parameters
     ----------
@@ -487,10 +566,21 @@ def solve_colgen(
         holds whatever the restricted solves' status), or the loop ended with
         every restricted solve optimal and no violated cell left.
     """
-    beta = check_positive(beta, "beta")
-    tol = check_positive(tol, "tol", allow_zero=True)
-    add_per_iteration = check_positive_int(add_per_iteration, "add_per_iteration")
-    max_iterations = check_positive_int(max_iterations, "max_iterations")
+    settings = ColgenSettings(
+        beta, loss, initial, tol, add_per_iteration, max_iterations, solver, solver_options,
+        random_state, progress, gap_tol, max_memory,
+    )  # fmt: skip
+    return colgen_over_cells(problem, cells, settings, drop_inactive, facet_reduction)
+
+
+def colgen_over_cells(
+    problem: PatchProblem,
+    cells: object,
+    settings: ColgenSettings,
+    drop_inactive: bool = True,
+    facet_reduction: bool = True,
+) -> ColgenResult:
+    """:func:`solve_colgen` with its settings in one object (see there)."""
     activation = activation_of(cells)
     cells = activation.check_cells(cells, problem.n)
     if not getattr(cells, "exact", False):
@@ -498,16 +588,12 @@ def solve_colgen(
             "cells must be the exact cell set (enumerate_relu_patterns / enumerate_st_triples); "
             "with sampled cells column generation cannot certify anything"
         )
-    loss = get_loss(loss)
-    if solver_options is None and solver.upper() == "CLARABEL":
-        solver_options = TIGHT_CLARABEL
     start = time.perf_counter()
-    rp = RestrictedPrograms(
-        activation, problem, cells, beta, loss, tol, solver, solver_options,
-        facet_reduction, max_memory, natural_scale(problem), gap_tol,
-    )  # fmt: skip
-    in_program = _initial_cells(activation, problem, cells, initial, loss, random_state)
-    loop = ColgenLoop(add_per_iteration, max_iterations, gap_tol, drop_inactive, progress)
+    rp = settings.programs(activation, problem, cells, facet_reduction)
+    in_program = _initial_cells(
+        activation, problem, cells, settings.initial, settings.loss, settings.random_state
+    )
+    loop = settings.loop(settings.add_per_iteration or 50, drop_inactive)
     return run_colgen(rp, in_program, loop, start)
 
 

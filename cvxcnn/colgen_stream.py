@@ -20,14 +20,12 @@ import numpy as np
 
 from cvxcnn.activations import get_activation
 from cvxcnn.arrangements import PatternSet, PatternStream, sample_relu_patterns
-from cvxcnn.certificates import TIGHT_CLARABEL, Certificate, dual_direction
-from cvxcnn.colgen import ColgenLoop, ColgenResult, RestrictedPrograms, run_colgen
-from cvxcnn.losses import Loss, get_loss
+from cvxcnn.certificates import Certificate, dual_direction
+from cvxcnn.colgen import ColgenResult, ColgenSettings, RestrictedPrograms, run_colgen
 from cvxcnn.problem import PatchProblem
-from cvxcnn.reconstruct import natural_scale
 from cvxcnn.results import json_ready
 from cvxcnn.streaming import CellBounds, certify_streamed, streamed_relu_oracle
-from cvxcnn.validation import check_positive, check_positive_int
+from cvxcnn.validation import check_positive_int
 
 
 @dataclass
@@ -125,20 +123,9 @@ class StreamedPrograms(RestrictedPrograms):
 
 def solve_colgen_streamed(
     problem: PatchProblem,
+    settings: ColgenSettings,
     *,
-    beta: float,
-    loss: str | Loss = "squared",
-    initial: int = 10,
-    tol: float = 1e-6,
-    add_per_iteration: int = 100,
-    max_iterations: int = 100,
-    solver: str = "CLARABEL",
-    solver_options: dict | None = None,
-    random_state: int | np.random.Generator | None = 0,
-    progress: bool = False,
-    gap_tol: float = 1e-7,
     chunk_size: int = 65536,
-    max_memory: float | None = None,
     stream: PatternStream | None = None,
 ) -> ColgenResult:
     """Certified ReLU optimum by column generation, pricing over a stream of every cell.
@@ -156,20 +143,15 @@ def solve_colgen_streamed(
     Parameters
     ----------
     problem : PatchProblem
-    beta, loss, tol, max_iterations, solver, solver_options, gap_tol
-        As in :func:`cvxcnn.colgen.solve_colgen`.
-    initial : int
-        Sampled starting cells (seeded by ``random_state``).
-    add_per_iteration : int
-        Violated cells added per round and per sign.
-    random_state : int, Generator or None
-    progress : bool
-        One line per round and a tqdm bar over the first enumeration.
+    settings : ColgenSettings
+        As for :func:`cvxcnn.colgen.solve_colgen`, except: ``initial`` must be
+        an int (sampled starting cells, seeded by ``random_state``);
+        ``add_per_iteration`` counts violated cells per round and PER SIGN
+        (default 100); ``progress`` also shows a tqdm bar over the first
+        enumeration.
     chunk_size : int
         Cells per chunk of the stream (memory ``~chunk_size * n`` bytes; the
         stream keeps its cells bit-packed after the first pass).
-    max_memory : float or None
-        Bytes each restricted program may take.
     stream : PatternStream, optional
         A stream of ``problem.Y``'s cells (made cached here if it is not);
         default ``stream_relu_patterns(problem.Y, chunk_size, cache=True)``.
@@ -181,25 +163,21 @@ def solve_colgen_streamed(
         only when the stream covered every cell. ``passes`` (JSON
         ``colgen_passes``): seconds and skipped cells of each pass.
     """
-    beta = check_positive(beta, "beta")
-    tol = check_positive(tol, "tol", allow_zero=True)
-    initial = check_positive_int(initial, "initial")
-    keep = check_positive_int(add_per_iteration, "add_per_iteration")
-    loss = get_loss(loss)
-    if solver_options is None and solver.upper() == "CLARABEL":
-        solver_options = TIGHT_CLARABEL
+    initial = check_positive_int(settings.initial, "initial")
+    keep = settings.add_per_iteration or 100
     start = time.perf_counter()
     if stream is None:
-        stream = PatternStream(problem.Y, chunk_size=chunk_size, progress=progress, cache=True)
+        stream = PatternStream(
+            problem.Y, chunk_size=chunk_size, progress=settings.progress, cache=True
+        )
     elif stream.Y.shape != problem.Y.shape or not np.array_equal(stream.Y, problem.Y):
         raise ValueError("stream must enumerate the cells of problem.Y (build it from problem.Y)")
     stream.cache = True
-    pool = sample_relu_patterns(problem.Y, initial, random_state=random_state)
-    rp = StreamedPrograms(
-        get_activation("relu"), problem, pool, beta, loss, tol, solver, solver_options,
-        False, max_memory, natural_scale(problem), stream=stream, keep=keep,
-        bounds=CellBounds(problem.Y),
+    pool = sample_relu_patterns(problem.Y, initial, random_state=settings.random_state)
+    rp = settings.programs(
+        get_activation("relu"), problem, pool, False, StreamedPrograms,
+        stream=stream, keep=keep, bounds=CellBounds(problem.Y),
     )  # fmt: skip
-    loop = ColgenLoop(2 * keep, max_iterations, gap_tol, True, progress)
+    loop = settings.loop(2 * keep, drop_inactive=True)
     result = run_colgen(rp, np.ones(len(pool), dtype=bool), loop, start)
     return StreamedColgenResult(**vars(result), passes=rp.passes)

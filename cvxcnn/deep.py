@@ -22,7 +22,7 @@ certificate covers it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -33,7 +33,7 @@ from cvxcnn.estimator import ConvexReLUCNN
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.networks import ReluNetwork, predict, primal_objective
 from cvxcnn.problem import PatchProblem, ProblemSpec, predictions_to_images
-from cvxcnn.results import ConvexFitResult, Result
+from cvxcnn.results import ConvexFitResult, Result, omitted
 from cvxcnn.validation import check_positive, check_positive_int
 
 
@@ -119,14 +119,12 @@ class GreedyResult(Result):
     beta : float
     """
 
-    blocks: list = field(repr=False)
+    blocks: list = omitted(repr=False)
     fits: list
     certificates: list
     block_objectives: list
     deep_objectives: list
     beta: float
-
-    _skip = ("blocks",)
 
     def _extra(self) -> dict:
         return {

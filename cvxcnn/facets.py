@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from cvxcnn.arrangements import PatternSet, hyperplane_classes, max_slack, reduce_hyperplanes
 from cvxcnn.executor import map_calls, worker_count
+from cvxcnn.results import Result, omitted
 
 
 def _void_keys(packed: np.ndarray) -> np.ndarray:
@@ -140,7 +141,7 @@ METHODS = ("auto", "adjacency", "hull", "lp")
 
 
 @dataclass(frozen=True)
-class FacetReduction:
+class FacetReduction(Result):
     """The sign rows each pattern's program keeps, and what finding them cost.
 
     Attributes
@@ -158,7 +159,7 @@ class FacetReduction:
         (lower-dimensional cells: nothing is dropped when in doubt).
     """
 
-    keep: np.ndarray
+    keep: np.ndarray = omitted()
     method: str
     seconds: float
     full_cones: int = 0
@@ -183,16 +184,9 @@ class FacetReduction:
         keep = self.keep[:, np.atleast_1d(np.arange(self.keep.shape[1])[index])]
         return FacetReduction(keep, self.method, 0.0, self.full_cones)
 
-    def to_dict(self) -> dict:
-        """JSON-ready summary (without the mask)."""
-        return {
-            "method": self.method,
-            "rows_kept": self.rows_kept,
-            "rows_full": self.rows_full,
-            "fraction": self.fraction,
-            "seconds": self.seconds,
-            "full_cones": self.full_cones,
-        }
+    def _extra(self) -> dict:
+        """The counts of kept rows (the mask itself is left out)."""
+        return {"rows_kept": self.rows_kept, "rows_full": self.rows_full, "fraction": self.fraction}
 
 
 def _hull_vertices(A: np.ndarray, u: np.ndarray) -> np.ndarray | None:
@@ -326,35 +320,22 @@ def _analytic_centers(
     return u, ok
 
 
-def cone_facet_mask(
-    masks: np.ndarray,
-    Y: np.ndarray,
-    *,
-    method: str = "hull",
-    interior: np.ndarray | None = None,
-    progress: bool = False,
-    n_jobs: int | None = None,
-    executor: object = None,
-) -> FacetReduction:
+def cone_facet_mask(masks: np.ndarray, Y: np.ndarray, **options: object) -> FacetReduction:
     """Facet rows of each pattern's cone for ANY pattern set (sampled or given).
 
-    The cone of pattern ``i`` is ``{w : (2 D_i - I) Y w >= 0}``; see
-    :func:`signed_cone_facets` for the method.
+    The cone of pattern ``i`` is ``{w : (2 D_i - I) Y w >= 0}``: the signed
+    cones of :func:`signed_cone_facets` with every sign ``+-1``, which runs
+    the reduction (its keywords pass through, so the two take the same ones).
 
     Parameters
     ----------
     masks : ndarray of shape (P, n), bool
     Y : ndarray of shape (n, d)
-    method : {"hull", "lp"}
-    interior : ndarray of shape (P, d), optional
-        Points inside the cones (the generators of a sampled PatternSet).
-    progress : bool
-        Show a tqdm bar over cones.
-    n_jobs : int or None
-        Processes for the per-cone loop (None: 1; -1: every CPU).
-    executor : None, int, "local", address or distributed.Client
-        Runs the per-cone chunks instead (:func:`cvxcnn.executor.map_calls`,
-        e.g. a Dask cluster); the reduction is the serial one.
+    **options
+        ``method`` ("hull" or "lp"), ``interior`` (P, d) (e.g. the
+        generators of a sampled PatternSet), ``progress``, ``n_jobs`` and
+        ``executor`` (e.g. a Dask cluster; the reduction is the serial
+        one), as documented in :func:`signed_cone_facets`.
 
     Returns
     -------
@@ -365,15 +346,7 @@ def cone_facet_mask(
     Y = np.asarray(Y, dtype=np.float64)
     if masks.ndim != 2 or masks.shape[1] != Y.shape[0]:
         raise ValueError(f"masks must have shape (P, n={Y.shape[0]}); got {masks.shape}")
-    return signed_cone_facets(
-        np.where(masks, 1, -1).astype(np.int8),
-        Y,
-        method=method,
-        interior=interior,
-        progress=progress,
-        n_jobs=n_jobs,
-        executor=executor,
-    )
+    return signed_cone_facets(np.where(masks, 1, -1).astype(np.int8), Y, **options)
 
 
 def _first_present(present: np.ndarray, bounds: np.ndarray) -> np.ndarray:
@@ -424,7 +397,8 @@ def signed_cone_facets(
     n_jobs : int or None
         Processes for the per-cone loop (None: 1; -1: every CPU).
     executor : None, int, "local", address or distributed.Client
-        Runs the per-cone chunks instead (:func:`cvxcnn.executor.map_calls`).
+        Runs the per-cone chunks instead (:func:`cvxcnn.executor.map_calls`,
+        e.g. a Dask cluster); the reduction is the serial one.
 
     Returns
     -------
@@ -703,6 +677,13 @@ def reduce_sign_rows(
     n_jobs: int | None = None,
 ) -> FacetReduction:
     """Facet reduction for a program's patterns, choosing the method.
+
+    DESIGN.md section 10, lever 1: the program keeps only the rows that are
+    facets of each cell's cone, which leaves its optimum unchanged (the
+    fits still check the dropped rows). Adjacency reads the facets off an
+    exact set; Qhull and LPs loop over the cones (:func:`cone_facet_mask`),
+    which in high dimension or with few rows per cone costs more than it
+    saves (the rule of :func:`hull_pays_off`).
 
     Parameters
     ----------

@@ -154,6 +154,16 @@ def fit(
 ) -> ConvexFitResult:
     """Solve the exact convex program over ``cells`` and reconstruct the network.
 
+    The program of the cells' activation: ReLU eq. 4 (DESIGN.md section 4)
+    or soft-threshold 6a (section 6), then the reconstruction (eq. 5). Over
+    an exact cell set its optimum is the global optimum of the non-convex
+    network; over sampled cells only an upper bound (``exact_arrangement``
+    says which; :func:`cvxcnn.certificates.certify` bounds it from below).
+    The cost grows with the cone rows (``2 n P`` for ReLU): facet reduction
+    cuts them, and large sets go through working sets by default. A badly
+    scaled problem is solved rescaled by powers of ten (:func:`normalization`)
+    and the result mapped back; the objectives are re-evaluated in float64.
+
     Parameters
     ----------
     problem : PatchProblem
@@ -408,6 +418,13 @@ def fit_st(
     **options: object,
 ) -> STFitResult:
     """Soft-threshold fit: program 6a (``form="exact"``) or Xiong et al.'s eq. 22 (``"paper"``).
+
+    ``"exact"`` is DESIGN.md section 6a through :func:`fit`: over an exact
+    triple set its optimum is the global optimum with learnable thresholds,
+    and a certified LOWER bound for any fixed threshold (6b).
+    ``"paper"`` is section 6c: a convex program over a gated model with
+    fixed gains, not a reformulation of the network, so its value bounds
+    nothing; it is kept to compare with the 6a bracket.
 
     Parameters
     ----------

@@ -31,7 +31,7 @@ from cvxcnn.fitting import fit
 from cvxcnn.losses import Loss, get_loss
 from cvxcnn.problem import PatchProblem
 from cvxcnn.reconstruct import DEFAULT_RTOL, natural_scale
-from cvxcnn.results import ConvexFitResult, Result
+from cvxcnn.results import ConvexFitResult, Result, omitted
 from cvxcnn.solve import DEFAULT_SOLVER
 from cvxcnn.validation import check_positive, check_positive_int
 from cvxcnn.working_set import WorkingSets, most_violated_at_zero, set_bound
@@ -44,7 +44,9 @@ class PathPoint(Result):
     Attributes
     ----------
     fit : ConvexFitResult
-        The last working-set solve (its network is the answer for this beta).
+        The last working-set solve (its network is the answer for this beta);
+        JSON: its ``objective``, ``primal_objective``, ``status`` and
+        ``active_patterns``.
     beta : float
     rounds : int
         Working-set solves for this beta.
@@ -60,7 +62,9 @@ class PathPoint(Result):
     seconds : float
     """
 
-    fit: ConvexFitResult
+    fit: ConvexFitResult = omitted(
+        lift=("objective", "primal_objective", "status", "active_patterns")
+    )
     beta: float
     rounds: int
     working_set: int
@@ -69,16 +73,6 @@ class PathPoint(Result):
     set_gap: float
     converged: bool
     seconds: float
-
-    _skip = ("fit",)
-
-    def _extra(self) -> dict:
-        return {
-            "objective": self.fit.objective,
-            "primal_objective": self.fit.primal_objective,
-            "status": self.fit.status,
-            "active_patterns": self.fit.active_patterns,
-        }
 
 
 @dataclass
@@ -154,6 +148,14 @@ def solve_path(
     max_memory: float | None = None,
 ) -> PathResult:
     """Solve the convex program over a cell set for several ``beta``, by active set.
+
+    DESIGN.md section 10, lever 2: interior-point solves cannot be warm
+    started, so each ``beta`` starts from the previous optimum's active cells
+    plus the cells its dual direction finds violated, and working-set rounds
+    (:meth:`cvxcnn.working_set.WorkingSets.solve_beta`) run until no cell of
+    the set violates. Each point's ``set_gap`` is a rigorous bound over the
+    WHOLE set; the optimum is global only when the set is exact. A round
+    whose solve fails ends that beta with ``converged=False``.
 
     Parameters
     ----------

@@ -3,8 +3,9 @@
 Every result (a fit, a certificate, a column-generation run, a path) is a
 dataclass deriving from :class:`Result`: ``to_dict()`` gives a JSON-ready
 summary (arrays and networks left out, NaN written as ``None``) and
-``to_json(path)`` writes it. Subclasses list the fields to leave out in
-``_skip`` and add derived entries in ``_extra()``.
+``to_json(path)`` writes it. A field is left out where it is declared,
+``name: type = omitted()`` (or listed in ``_skip``); ``omitted(lift=...)``
+writes some of its attributes instead, and ``_extra()`` adds derived entries.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,10 +60,24 @@ def json_ready(value: object, *, infinity: str | None = None) -> object:
     return value
 
 
+def omitted(*, lift: tuple[str, ...] = (), **options: Any) -> Any:
+    """A dataclass field that :meth:`Result.to_dict` leaves out (arrays, networks, nested objects).
+
+    Parameters
+    ----------
+    lift : tuple of str
+        Attributes of the field's value written after the fields, under their
+        own names (e.g. a nested fit's ``objective``); none when it is None.
+    **options
+        Passed to :func:`dataclasses.field` (``default``, ``repr``...).
+    """
+    return field(metadata={"omitted": True, "lift": tuple(lift)}, **options)
+
+
 class Result:
     """Mixin for result dataclasses: ``to_dict`` and ``to_json`` written once."""
 
-    #: Field names left out of ``to_dict`` (arrays, networks, nested objects).
+    #: Field names left out of ``to_dict``, besides the fields declared :func:`omitted`.
     _skip: tuple[str, ...] = ()
 
     def _extra(self) -> dict:
@@ -70,9 +86,14 @@ class Result:
 
     def to_dict(self) -> dict:
         """JSON-ready summary (no arrays; NaN and inf as ``None``)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in self._skip}
-        out.update(self._extra())
-        return json_ready(out)
+        out, lifted = {}, {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not (f.metadata.get("omitted") or f.name in self._skip):
+                out[f.name] = value
+            elif value is not None:
+                lifted.update({name: getattr(value, name) for name in f.metadata.get("lift", ())})
+        return json_ready({**out, **lifted, **self._extra()})
 
     def to_json(self, path: str | Path) -> None:
         """Write :meth:`to_dict` to ``path`` as indented JSON."""
@@ -139,12 +160,12 @@ class ConvexFitResult(Result):
     loss: str
     n: int
     d: int
-    n_patterns: int
+    n_patterns: int = omitted()
     active_patterns: int
     neurons: int
     exact_arrangement: bool
     sign_violation: float
-    solve: SolveInfo
+    solve: SolveInfo = omitted(lift=("solver_objective", "solver_stats"))
     build_seconds: float = 0.0
     constraint_rows: int = 0
     constraint_rows_full: int = 0
@@ -152,21 +173,14 @@ class ConvexFitResult(Result):
     facets: dict = field(default_factory=dict)
     activation: str = "relu"
     neurons_before_pruning: int | None = None
-    network: object | None = field(default=None, repr=False)
-    W: np.ndarray | None = field(default=None, repr=False)
-    Z: np.ndarray | None = field(default=None, repr=False)
+    network: object | None = omitted(default=None, repr=False)
+    W: np.ndarray | None = omitted(default=None, repr=False)
+    Z: np.ndarray | None = omitted(default=None, repr=False)
     working_set: dict = field(default_factory=dict)
-    cell_index: np.ndarray | None = field(default=None, repr=False)
-
-    _skip = ("solve", "network", "W", "Z", "n_patterns", "cell_index")
+    cell_index: np.ndarray | None = omitted(default=None, repr=False)
 
     def _extra(self) -> dict:
-        return {
-            **self.solve.summary(),
-            "patterns": self.n_patterns,
-            "solver_objective": self.solve.solver_objective,
-            "solver_stats": self.solve.solver_stats,
-        }
+        return {**self.solve.summary(), "patterns": self.n_patterns}
 
     def fail(self, status: str, message: str) -> None:
         """Mark the result as failed (``success=False``) with a status and a reason."""

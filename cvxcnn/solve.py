@@ -148,6 +148,10 @@ class SolveInfo:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def outcome(self) -> dict:
+        """``status``, ``success`` and ``message``: how the solve ended, as result fields."""
+        return {"status": self.status, "success": self.success, "message": self.message}
+
     def summary(self) -> dict:
         """Solver, iterations and the compile and solve seconds: what every result reports."""
         return {

@@ -268,25 +268,44 @@ class WorkingSets:
             t1 = time.process_time()
             oracle = self.add_violators(working, g, threshold, most, program)
             added = working & ~program
-            self.history.append(
-                {
-                    "phase": "round",
-                    "cells": len(index),
-                    "fit_cpu_seconds": t1 - t0,
-                    "facet_seconds": fit_.facets.get("seconds", 0.0),
-                    "iterations": fit_.solve.iterations,
-                    "compile_seconds": fit_.solve.compile_seconds,
-                    "solve_seconds": fit_.solve.solve_seconds,
-                    "oracle_cpu_seconds": time.process_time() - t1,
-                    "added": int(added.sum()),
-                }
-            )
+            self.record("round", fit_, index, added, (t0, t1))
             if not added.any():
                 return fit_, index, rounds, True, r, oracle
             if floor is not None:
                 working[:] = self.active(fit_, index, floor) | added
         converged = not np.any((oracle.cell_lower > threshold) & ~mask_of(index, working.size))
         return fit_, index, rounds, converged, r, oracle
+
+    def record(
+        self,
+        phase: str,
+        fit_: ConvexFitResult,
+        index: np.ndarray,
+        added: np.ndarray,
+        clock: tuple[float, float],
+        set_gap: float | None = None,
+    ) -> None:
+        """Append one round's entry to ``history`` (see :class:`WorkingSetSummary`).
+
+        ``clock``: ``time.process_time()`` before the fit and before the
+        oracle (whose CPU seconds run to now); ``added`` (P,) bool: the cells
+        the oracle added; ``set_gap`` recorded when given (polishing rounds).
+        """
+        t0, t1 = clock
+        entry = {
+            "phase": phase,
+            "cells": len(index),
+            "fit_cpu_seconds": t1 - t0,
+            "facet_seconds": fit_.facets.get("seconds", 0.0),
+            "iterations": fit_.solve.iterations,
+            "compile_seconds": fit_.solve.compile_seconds,
+            "solve_seconds": fit_.solve.solve_seconds,
+            "oracle_cpu_seconds": time.process_time() - t1,
+            "added": int(added.sum()),
+        }
+        if set_gap is not None:
+            entry["set_gap"] = set_gap
+        self.history.append(entry)
 
     def direction(self, fit_: ConvexFitResult, index: np.ndarray):
         """``(r, g)`` of the program over the cells at ``index`` (:func:`program_direction`)."""
@@ -344,20 +363,7 @@ def polish(ws: WorkingSets, beta: float, fit_: ConvexFitResult, index: np.ndarra
         oracle = ws.add_violators(working, g, beta * (1 + POLISH_TOL), most, program)
         bound = set_bound(polished, beta, ws.loss, ws.problem, r, oracle)
         added = working & ~program
-        ws.history.append(
-            {
-                "phase": "polish-tight" if tight else "polish",
-                "cells": len(idx),
-                "fit_cpu_seconds": t1 - t0,
-                "facet_seconds": polished.facets.get("seconds", 0.0),
-                "iterations": polished.solve.iterations,
-                "compile_seconds": polished.solve.compile_seconds,
-                "solve_seconds": polished.solve.solve_seconds,
-                "oracle_cpu_seconds": time.process_time() - t1,
-                "added": int(added.sum()),
-                "set_gap": bound[2],
-            }
-        )
+        ws.record("polish-tight" if tight else "polish", polished, idx, added, (t0, t1), bound[2])
         if best is None or bound[2] < best[3][2]:
             best = (polished, idx, (r, oracle), bound)
         if bound[2] <= POLISH_ABOVE or (tight and not added.any()):
@@ -434,6 +440,14 @@ def solve_working_set(
     max_rounds: int = WS_MAX_ROUNDS,
 ) -> ConvexFitResult:
     """The optimum over ALL of ``ws.cells`` at one ``beta``, by working set.
+
+    The strategy :func:`cvxcnn.fitting.fit` picks for large sets: programs
+    over a few cells, the activation's oracle over the whole set after each
+    solve, the most violated cells added. Never less than the set's optimum:
+    if the rounds do not converge the full program is solved
+    (``fallback="full"``), and a converged answer with a set gap above
+    :data:`POLISH_ABOVE` is polished (:func:`polish`). ``set_gap`` is
+    rigorous over the whole set whatever the rounds did.
 
     Parameters
     ----------

@@ -17,7 +17,7 @@ import pytest
 from cvxcnn.activations import get_activation
 from cvxcnn.arrangements import enumerate_relu_patterns
 from cvxcnn.certificates import CERTIFIED, TIGHT_CLARABEL
-from cvxcnn.colgen import RestrictedPrograms, solve_colgen
+from cvxcnn.colgen import ColgenSettings, RestrictedPrograms, colgen_over_cells, solve_colgen
 from cvxcnn.data import load_dataset
 from cvxcnn.losses import get_loss
 from cvxcnn.problem import make_problem
@@ -67,3 +67,29 @@ def test_colgen_certifies_1e6_at_n300():
     assert res.certificate.certificate == CERTIFIED
     assert res.certificate.relative_gap <= 1e-6
     assert res.converged
+
+
+def test_colgen_settings_normalize_once_for_both_column_generations():
+    settings = ColgenSettings(beta=0.5, loss="absolute")
+    assert settings.loss.name == "absolute" and settings.solver_options == TIGHT_CLARABEL
+    assert settings.add_per_iteration is None  # each method's own default
+    assert ColgenSettings(beta=0.5, solver="SCS").solver_options is None
+
+
+@pytest.mark.parametrize(
+    "bad", [{"beta": 0.0}, {"tol": -1.0}, {"add_per_iteration": 0}, {"max_iterations": 0}]
+)
+def test_colgen_settings_errors_name_the_argument(bad):
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        ColgenSettings(**{"beta": 1.0, **bad})
+
+
+def test_solve_colgen_is_colgen_over_its_settings():
+    problem = noisy_problem(4, (1, 12), 0.3, kernel_size=3)
+    cells = enumerate_relu_patterns(problem.Y)
+    direct = solve_colgen(problem, cells, beta=BETA, initial=3, add_per_iteration=2)
+    settings = ColgenSettings(beta=BETA, initial=3, add_per_iteration=2)
+    again = colgen_over_cells(problem, cells, settings)
+    assert direct.certificate.certificate == again.certificate.certificate == CERTIFIED
+    assert len(direct.iterations) == len(again.iterations)
+    assert direct.fit.objective == pytest.approx(again.fit.objective, rel=1e-9)

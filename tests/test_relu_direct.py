@@ -135,10 +135,10 @@ def test_standard_form_layout(tiny_1d_problem):
     W = np.zeros((d, P))
     W[:, 0] = patterns.generators[0]
     x = np.zeros(n_vars)
-    x[conic.W] = W.T.ravel()
-    x[conic.t_w] = np.linalg.norm(W, axis=0)
+    x[conic.layout.W] = W.T.ravel()
+    x[conic.layout.t_w] = np.linalg.norm(W, axis=0)
     out = (patterns.masks.T * (tiny_1d_problem.Y @ W)).sum(axis=1)
-    x[conic.loss_vars["r"]] = out - tiny_1d_problem.target
+    x[conic.layout.loss_vars["r"]] = out - tiny_1d_problem.target
     W2, Z2 = conic.unpack(x)
     np.testing.assert_array_equal(W2, W)
     s = conic.b - conic.A @ x

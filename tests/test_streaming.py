@@ -18,7 +18,7 @@ from cvxcnn.arrangements import (
     stream_relu_patterns,
 )
 from cvxcnn.certificates import CERTIFIED, ESTIMATED, certify
-from cvxcnn.colgen import solve_colgen
+from cvxcnn.colgen import ColgenSettings, solve_colgen
 from cvxcnn.colgen_stream import solve_colgen_streamed
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.oracle import relu_oracle
@@ -202,7 +202,7 @@ def test_streamed_colgen_certifies_the_in_memory_optimum():
     problem = noisy_problem(1, (1, 30), 0.3, kernel_size=3)
     cells = enumerate_relu_patterns(problem.Y)
     ref = solve_colgen(problem, cells, beta=BETA)
-    res = solve_colgen_streamed(problem, beta=BETA, chunk_size=300, initial=5)
+    res = solve_colgen_streamed(problem, ColgenSettings(beta=BETA, initial=5), chunk_size=300)
     assert res.certificate.certificate == CERTIFIED and res.converged
     assert res.certificate.oracle == f"streamed/{STREAMED}"
     assert res.certificate.relative_gap <= 1e-6

@@ -52,7 +52,7 @@ from cvxcnn.cli.common import (
 from cvxcnn.cli.errors import UsageError, one_line
 from cvxcnn.cli.output import WEIGHTS_SUFFIXES, check_distinct, check_output_file
 from cvxcnn.cli.solve_st import run_st
-from cvxcnn.colgen import solve_colgen
+from cvxcnn.colgen import ColgenSettings, solve_colgen
 from cvxcnn.colgen_stream import solve_colgen_streamed
 from cvxcnn.fitting import fit_relu
 from cvxcnn.mip_oracle import MipArrangement
@@ -318,5 +318,5 @@ def colgen_over(args: argparse.Namespace, problem: object, cells: object, loss: 
     if isinstance(cells, PatternStream):
         if args.facets == "adjacency":
             raise UsageError("--facets", "a stream of cells has no adjacency; use auto or off")
-        return solve_colgen_streamed(problem, stream=cells, **common)
+        return solve_colgen_streamed(problem, ColgenSettings(**common), stream=cells)
     return solve_colgen(problem, cells, facet_reduction=args.facets != "off", **common)

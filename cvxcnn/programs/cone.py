@@ -163,15 +163,27 @@ def assemble(
         The :class:`ConeProgram` fields ``problem``, ``beta``, ``data``,
         ``loss``, ``build_seconds``, to pass on to the program's constructor.
     """
-    beta_param = cp.Parameter(nonneg=True, value=check_positive(beta, "beta"), name="beta")
+    beta_param = beta_parameter(beta)
     fit = loss.expression(problem.readout.expression(outputs), problem.target)
     norms = cp.sum(cp.norm(sides[0].W, 2, axis=0))
     for side in sides[1:]:
         norms = norms + cp.sum(cp.norm(side.W, 2, axis=0))
     convex = cp.Problem(cp.Minimize(fit + beta_param * norms), cone_rows)
+    return program_fields(convex, beta_param, problem, loss, start)
+
+
+def beta_parameter(beta: float) -> cp.Parameter:
+    """``beta``, checked (> 0), as the nonnegative ``cvxpy.Parameter`` named ``"beta"``."""
+    return cp.Parameter(nonneg=True, value=check_positive(beta, "beta"), name="beta")
+
+
+def program_fields(
+    convex: cp.Problem, beta: cp.Parameter, problem: PatchProblem, loss: Loss, start: float
+) -> dict:
+    """The :class:`ConeProgram` fields of a built program (``start``: when the build began)."""
     return dict(
         problem=convex,
-        beta=beta_param,
+        beta=beta,
         data=problem,
         loss=loss,
         build_seconds=time.perf_counter() - start,

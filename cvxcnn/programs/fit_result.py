@@ -39,9 +39,7 @@ def solve_fields(
     dict
     """
     return dict(
-        status=info.status,
-        success=info.success,
-        message=info.message,
+        **info.outcome(),
         beta=beta,
         loss=loss.name,
         n=problem.n,

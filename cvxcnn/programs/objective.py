@@ -23,6 +23,12 @@ def group_norm_objective(
 ) -> float:
     """``L(R outputs, x) + beta * (sum of the column norms of W and Z)``.
 
+    The objective of every convex program (DESIGN.md sections 4 and 6),
+    evaluated in float64 whatever the solver's precision: the value results
+    report as ``objective``. Exact at any ``(W, Z)``; the cone constraints
+    are NOT checked (an infeasible point gives a number that bounds
+    nothing).
+
     Parameters
     ----------
     outputs : ndarray of shape (n,)

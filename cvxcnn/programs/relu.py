@@ -58,6 +58,12 @@ class ReluProgram(ConeProgram):
     def n_patterns(self) -> int:
         return self.masks.shape[0]
 
+    @property
+    def sign_rows(self) -> int:
+        """Number of sign-constraint rows in the program (both sides)."""
+        kept = self.masks.size if self.row_mask is None else int(self.row_mask.sum())
+        return 2 * kept
+
 
 def check_masks(masks: np.ndarray, n: int) -> np.ndarray:
     """``masks`` as a non-empty (P, n) bool array, or a ValueError naming the fix."""
@@ -76,6 +82,17 @@ def pattern_masks(patterns: object) -> np.ndarray:
     return np.asarray(getattr(patterns, "masks", patterns))
 
 
+def relu_inputs(
+    problem: PatchProblem, patterns: object, loss: str | Loss
+) -> tuple[Loss, np.ndarray]:
+    """The loss (checked against ``problem``'s target) and the (P, n) bool masks of ``patterns``.
+
+    What every ReLU builder (primal, direct, dual) starts from; a ValueError
+    names the fix for a bad target or mask shape.
+    """
+    return prepare_loss(problem, loss), check_masks(pattern_masks(patterns), problem.n)
+
+
 def build_relu_program(
     problem: PatchProblem,
     patterns: object,
@@ -85,6 +102,13 @@ def build_relu_program(
     row_mask: np.ndarray | None = None,
 ) -> ReluProgram:
     """Build the eq. 4 program for a problem and a set of sign patterns.
+
+    DESIGN.md section 4, through CVXPY: the reference builder (every loss,
+    every installed solver, DPP in ``beta``, duals for the KKT check).
+    Nothing is solved here; :func:`cvxcnn.fitting.fit` builds, solves and
+    reconstructs. Its cost is the ``2 n P`` sign rows (fewer with
+    ``row_mask``); :func:`cvxcnn.programs.relu_direct.build_relu_conic`
+    writes the same program for Clarabel without CVXPY's canonicalization.
 
     Parameters
     ----------
@@ -107,8 +131,7 @@ def build_relu_program(
     ReluProgram
     """
     start = time.perf_counter()
-    loss = prepare_loss(problem, loss)
-    masks = check_masks(pattern_masks(patterns), problem.n)
+    loss, masks = relu_inputs(problem, patterns, loss)
     M = masks.T.astype(np.float64)  # (n, P)
     if row_mask is not None:
         row_mask = np.asarray(row_mask, dtype=bool)
@@ -132,6 +155,11 @@ def convex_objective(
     loss: str | Loss = "squared",
 ) -> float:
     """Eq. 4's objective at ``(W, Z)`` in float64 (constraints not checked).
+
+    The ReLU outputs ``sum_i D_i Y (w_i - z_i)`` handed to
+    :func:`~cvxcnn.programs.objective.group_norm_objective`; check
+    feasibility with :func:`sign_violation`. One dense ``Y @ (W - Z)``:
+    ``O(n d P)``.
 
     Parameters
     ----------

@@ -56,7 +56,7 @@ from cvxcnn.kkt import kkt_residuals
 from cvxcnn.losses import AbsoluteLoss, HuberLoss, Loss, SquaredLoss, get_loss
 from cvxcnn.patches import Readout
 from cvxcnn.problem import PatchProblem
-from cvxcnn.programs.relu import check_masks, pattern_masks
+from cvxcnn.programs.relu import relu_inputs
 from cvxcnn.programs.relu_result import assemble_fit_result
 from cvxcnn.reconstruct import DEFAULT_RTOL
 from cvxcnn.results import ConvexFitResult
@@ -98,12 +98,9 @@ class ReluConic:
     cones : list of clarabel cone objects
         ``ZeroConeT(n_out)``, ``NonnegativeConeT(...)`` (if any row), then
         ``2P`` ``SecondOrderConeT(d + 1)``.
-    W, Z : slice
-        Entries of ``x`` holding ``W``/``Z`` (d, P) pattern-major; see :meth:`unpack`.
-    t_w, t_z : slice
-        Epigraph variables of the block norms, (P,) each.
-    loss_vars : dict of str to slice
-        ``r`` (squared, absolute), ``a``/``c`` (huber), ``e`` (absolute, huber).
+    layout : ConicLayout
+        Where each variable sits in ``x`` (``layout.W``, ``layout.t_w``,
+        ``layout.loss_vars``...); see :meth:`unpack`.
     rows : dict of str to slice
         Rows of ``A`` of the ``fit``, ``sign_w``, ``sign_z``, ``loss`` and ``soc`` blocks.
     sign_index : tuple of two ndarrays of shape (K,)
@@ -114,7 +111,6 @@ class ReluConic:
         The caller's row mask (None: every row).
     loss : Loss
     beta : float
-    d, n_patterns : int
     build_seconds : float
         Wall time of the whole assembly (checks, index arithmetic, CSC conversion).
     """
@@ -124,19 +120,13 @@ class ReluConic:
     A: sp.csc_matrix
     b: np.ndarray
     cones: list
-    W: slice
-    Z: slice
-    t_w: slice
-    t_z: slice
-    loss_vars: dict
+    layout: ConicLayout
     rows: dict
     sign_index: tuple[np.ndarray, np.ndarray]
     masks: np.ndarray
     row_mask: np.ndarray | None
     loss: Loss
     beta: float
-    d: int
-    n_patterns: int
     build_seconds: float = 0.0
 
     n_variables = axis_length("A", 1, "Number of variables ``N`` (columns of ``A``).")
@@ -150,8 +140,9 @@ class ReluConic:
     def unpack(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``W``, ``Z`` of shape (d, P) from a solution vector ``x`` (N,)."""
         x = np.asarray(x, dtype=np.float64)
-        shape = (self.n_patterns, self.d)
-        return x[self.W].reshape(shape).T.copy(), x[self.Z].reshape(shape).T.copy()
+        shape = (self.layout.n_patterns, self.layout.d)
+        W, Z = x[self.layout.W], x[self.layout.Z]
+        return W.reshape(shape).T.copy(), Z.reshape(shape).T.copy()
 
     def sign_duals(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Multipliers ``mu``, ``nu`` (n, P) of the sign constraints from Clarabel's ``z``.
@@ -161,7 +152,7 @@ class ReluConic:
         """
         z = np.asarray(z, dtype=np.float64)
         i, j = self.sign_index
-        shape = (self.masks.shape[1], self.n_patterns)
+        shape = self.masks.T.shape  # (n, P)
         mu, nu = np.zeros(shape), np.zeros(shape)
         mu[j, i] = z[self.rows["sign_w"]]
         nu[j, i] = z[self.rows["sign_z"]]
@@ -203,6 +194,13 @@ def build_relu_conic(
 ) -> ReluConic:
     """Assemble the eq. 4 program as Clarabel's ``(P, q, A, b, cones)``.
 
+    The same program as :func:`cvxcnn.programs.relu.build_relu_program`
+    (DESIGN.md section 4; section 10, lever 3), written by ``scipy.sparse``
+    index arithmetic in the layout of the module docstring: no CVXPY
+    canonicalization (the time before the solve falls ~10x, measured in the
+    module docstring); squared, absolute and Huber losses only. Sign rows of
+    all-zero patch rows are dropped.
+
     Parameters
     ----------
     problem : PatchProblem
@@ -214,9 +212,7 @@ def build_relu_conic(
     loss : {"squared", "absolute", "huber"} or Loss
         Scaled as in :mod:`cvxcnn.losses` (squared: ``1/2 ||.||^2``).
     row_mask : ndarray of shape (n, P), bool, optional
-        Sign constraints to keep (e.g. :func:`cvxcnn.facets.facet_row_mask`);
-        the others must be redundant for their cell, or the program changes.
-        Default: every row.
+        As in :func:`~cvxcnn.programs.relu.build_relu_program` (0/1 accepted).
 
     Returns
     -------
@@ -230,8 +226,7 @@ def build_relu_conic(
     start = time.perf_counter()
     beta = check_positive(beta, "beta")
     loss, kind = _direct_loss(loss)
-    loss.validate_target(problem.target)
-    masks = check_masks(pattern_masks(masks), problem.n)
+    loss, masks = relu_inputs(problem, masks, loss)
     Y = np.asarray(problem.Y, dtype=np.float64)
     n, d = Y.shape
     P = masks.shape[0]
@@ -250,19 +245,13 @@ def build_relu_conic(
         A=A,
         b=b,
         cones=_cones(layout, constraints.slices),
-        W=layout.W,
-        Z=layout.Z,
-        t_w=layout.t_w,
-        t_z=layout.t_z,
-        loss_vars=layout.loss_vars,
+        layout=layout,
         rows=constraints.slices,
         sign_index=sign_index,
         masks=masks,
         row_mask=row_mask,
         loss=loss,
         beta=beta,
-        d=d,
-        n_patterns=P,
         build_seconds=time.perf_counter() - start,
     )
 
@@ -283,8 +272,22 @@ _Entries = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True)
-class _Layout:
-    """Where each variable sits in ``x`` (see the module docstring)."""
+class ConicLayout:
+    """Where each variable of the conic program sits in ``x`` (see the module docstring).
+
+    Attributes
+    ----------
+    d, n_patterns, n_out : int
+        Block size, patterns ``P`` and outputs.
+    W, Z : slice
+        Entries of ``x`` holding ``W``/``Z`` (d, P) pattern-major.
+    t_w, t_z : slice
+        Epigraph variables of the block norms, (P,) each.
+    loss_vars : dict of str to slice
+        ``r`` (squared, absolute), ``a``/``c`` (huber), ``e`` (absolute, huber).
+    n_variables : int
+        Length of ``x``.
+    """
 
     d: int
     n_patterns: int
@@ -297,7 +300,7 @@ class _Layout:
     n_variables: int
 
 
-def _variable_layout(d: int, P: int, n_out: int, kind: str) -> _Layout:
+def _variable_layout(d: int, P: int, n_out: int, kind: str) -> ConicLayout:
     """``W``, ``Z`` (d*P each), ``t_w``, ``t_z`` (P each), then the loss variables."""
     dP = d * P
     base = 2 * dP + 2 * P
@@ -305,7 +308,7 @@ def _variable_layout(d: int, P: int, n_out: int, kind: str) -> _Layout:
     loss_vars = {
         name: slice(base + k * n_out, base + (k + 1) * n_out) for k, name in enumerate(names)
     }
-    return _Layout(
+    return ConicLayout(
         d=d,
         n_patterns=P,
         n_out=n_out,
@@ -344,7 +347,7 @@ class _RowBlocks:
 
 
 def _fit_entries(
-    Y: np.ndarray, masks: np.ndarray, readout: Readout, layout: _Layout, kind: str
+    Y: np.ndarray, masks: np.ndarray, readout: Readout, layout: ConicLayout, kind: str
 ) -> list[_Entries]:
     """``R G (w - z) - r`` (huber: ``- a - c``), ``G[j, i*d + k] = D_i[j] * Y[j, k]``."""
     n, d = Y.shape
@@ -380,7 +383,7 @@ def _sign_entries(Y: np.ndarray, masks: np.ndarray, si: np.ndarray, sj: np.ndarr
     return s_rows, s_cols, s_vals.ravel()
 
 
-def _loss_entries(layout: _Layout, kind: str) -> list[_Entries]:
+def _loss_entries(layout: ConicLayout, kind: str) -> list[_Entries]:
     """``e - r >= 0``, ``e + r >= 0`` (absolute; huber with ``c``); none for squared."""
     if kind not in ("absolute", "huber"):
         return []
@@ -396,7 +399,7 @@ def _loss_entries(layout: _Layout, kind: str) -> list[_Entries]:
     return entries
 
 
-def _soc_entries(layout: _Layout) -> list[_Entries]:
+def _soc_entries(layout: ConicLayout) -> list[_Entries]:
     """``(t_b, x_b)`` in ``SOC(d + 1)``, ``b = 0..2P-1`` (``W`` blocks, then ``Z``)."""
     d, P = layout.d, layout.n_patterns
     blk = np.arange(2 * P)
@@ -413,7 +416,7 @@ def _constraint_rows(
     Y: np.ndarray,
     masks: np.ndarray,
     readout: Readout,
-    layout: _Layout,
+    layout: ConicLayout,
     kind: str,
     sign_index: tuple[np.ndarray, np.ndarray],
 ) -> _RowBlocks:
@@ -432,7 +435,7 @@ def _constraint_rows(
 
 
 def _objective(
-    layout: _Layout, kind: str, beta: float, loss: Loss
+    layout: ConicLayout, kind: str, beta: float, loss: Loss
 ) -> tuple[sp.csc_matrix, np.ndarray]:
     """``P`` (identity on the quadratic loss variables) and ``q`` (``beta``, 1 or ``delta``)."""
     q = np.zeros(layout.n_variables)
@@ -451,7 +454,7 @@ def _objective(
     return Pmat, q
 
 
-def _cones(layout: _Layout, rows: dict[str, slice]) -> list:
+def _cones(layout: ConicLayout, rows: dict[str, slice]) -> list:
     """Zero cone (fit), one nonnegative cone (sign and loss rows, if any), 2P SOCs."""
     cones: list = [clarabel.ZeroConeT(layout.n_out)]
     n_nonneg = rows["loss"].stop - rows["sign_w"].start  # sign_w, sign_z, loss
@@ -573,7 +576,7 @@ def _kkt_view(
         loss=conic.loss,
         beta=SimpleNamespace(value=conic.beta),
         masks=conic.masks,
-        n_patterns=conic.n_patterns,
+        n_patterns=conic.layout.n_patterns,
         row_mask=conic.row_mask,
     )
 
@@ -642,17 +645,7 @@ def fit_relu_direct(
             kkt = kkt_residuals(view, rtol=rtol).to_dict()
         except (ValueError, AttributeError, TypeError) as exc:
             kkt = {"error": str(exc)}
+    exact = bool(getattr(patterns, "exact", False))
     return assemble_fit_result(
-        info=info,
-        problem=problem,
-        masks=conic.masks,
-        beta=conic.beta,
-        loss=conic.loss,
-        exact=bool(getattr(patterns, "exact", False)),
-        build_seconds=conic.build_seconds,
-        constraint_rows=conic.sign_rows,
-        W=W,
-        Z=Z,
-        kkt=kkt,
-        rtol=rtol,
+        conic, info, problem=problem, beta=conic.beta, exact=exact, W=W, Z=Z, kkt=kkt, rtol=rtol
     )

@@ -50,42 +50,34 @@ import numpy as np
 
 from cvxcnn.losses import Loss
 from cvxcnn.problem import PatchProblem
-from cvxcnn.programs.cone import prepare_loss
-from cvxcnn.programs.relu import check_masks, pattern_masks
+from cvxcnn.programs.cone import ConeProgram, beta_parameter, program_fields
+from cvxcnn.programs.relu import check_masks, pattern_masks, relu_inputs
 from cvxcnn.solve import DEFAULT_SOLVER, SolveInfo, solve_cvxpy
-from cvxcnn.validation import check_positive
 
 
-@dataclass
-class ReluDualProgram:
+@dataclass(kw_only=True)
+class ReluDualProgram(ConeProgram):
     """A built (not yet solved) dual program.
 
     Attributes
     ----------
     problem : cvxpy.Problem
         ``minimize L*(lam)`` (its optimal value is the NEGATED dual value).
+    beta, data, loss, build_seconds
+        As in :class:`~cvxcnn.programs.cone.ConeProgram` (``beta``: DPP, set
+        ``beta.value`` and re-solve).
     lam : cvxpy.Variable of shape (n_out,)
         Dual variable of the predictions.
-    beta : cvxpy.Parameter
-        Regularization weight (DPP: set ``beta.value`` and re-solve).
     masks : ndarray of shape (P, n), bool
-    data : PatchProblem
-    loss : Loss
     alpha, alpha_neg : cvxpy.Variable of shape (n, P), nonneg
         Certificates of the ``w``-side (``-c_i``) and ``z``-side (``+c_i``)
         constraints.
-    build_seconds : float
     """
 
-    problem: cp.Problem
     lam: cp.Variable
-    beta: cp.Parameter
     masks: np.ndarray
-    data: PatchProblem
-    loss: Loss
     alpha: cp.Variable | None = None
     alpha_neg: cp.Variable | None = None
-    build_seconds: float = 0.0
 
     @property
     def n_patterns(self) -> int:
@@ -133,9 +125,7 @@ class DualResult:
         """JSON-ready summary (``lam`` as a list)."""
         out = {
             "value": self.value,
-            "status": self.solve.status,
-            "success": self.solve.success,
-            "message": self.solve.message,
+            **self.solve.outcome(),
             **self.solve.summary(),
             "constraint_violation": self.constraint_violation,
             "beta": self.beta,
@@ -198,6 +188,12 @@ def build_relu_dual_program(
 ) -> ReluDualProgram:
     """Build the dual (eq. 20) of the eq. 4 program for a set of patterns.
 
+    The vectorized program of the module docstring: ``lam`` (n_out,),
+    ``alpha``/``alpha'`` (n, P) and two column-norm constraints. Its value
+    bounds eq. 4 over THESE patterns from below; it bounds the non-convex
+    optimum only when they are every cell (:func:`cvxcnn.certificates.certify`
+    bounds any network without solving this program).
+
     Parameters
     ----------
     problem : PatchProblem
@@ -212,8 +208,7 @@ def build_relu_dual_program(
     ReluDualProgram
     """
     start = time.perf_counter()
-    loss = prepare_loss(problem, loss)
-    masks = check_masks(pattern_masks(patterns), problem.n)
+    loss, masks = relu_inputs(problem, patterns, loss)
     Y = problem.Y
     n, P = problem.n, masks.shape[0]
     M = masks.T.astype(np.float64)  # (n, P)
@@ -222,7 +217,7 @@ def build_relu_dual_program(
     lam = cp.Variable(problem.readout.n_out, name="lam")
     alpha = cp.Variable((n, P), nonneg=True, name="alpha")
     alpha_neg = cp.Variable((n, P), nonneg=True, name="alpha_neg")
-    beta_param = cp.Parameter(nonneg=True, value=check_positive(beta, "beta"), name="beta")
+    beta_param = beta_parameter(beta)
 
     R = problem.readout.matrix
     g = lam if problem.readout.kind == "identity" else R.T @ lam  # (n,)
@@ -235,17 +230,8 @@ def build_relu_dual_program(
         *domain,
     ]
     convex = cp.Problem(cp.Minimize(conj), constraints)
-    return ReluDualProgram(
-        problem=convex,
-        lam=lam,
-        beta=beta_param,
-        masks=masks,
-        data=problem,
-        loss=loss,
-        alpha=alpha,
-        alpha_neg=alpha_neg,
-        build_seconds=time.perf_counter() - start,
-    )
+    fields = program_fields(convex, beta_param, problem, loss, start)
+    return ReluDualProgram(**fields, lam=lam, masks=masks, alpha=alpha, alpha_neg=alpha_neg)
 
 
 def solve_relu_dual(
@@ -258,6 +244,13 @@ def solve_relu_dual(
     solver_options: dict | None = None,
 ) -> DualResult:
     """Build and solve the dual program; the value is recomputed in float64.
+
+    ``lam`` is projected onto the conjugate's domain before ``-L*(lam)`` is
+    evaluated, and the norm constraints are re-checked in float64 at the
+    returned multipliers (``constraint_violation``): when it is 0 the value
+    bounds eq. 4 over these patterns from below (weak duality) whatever the
+    solver's accuracy. The strong-duality check of docs/certificates.md: on
+    an exact set the value equals the convex optimum.
 
     Parameters
     ----------

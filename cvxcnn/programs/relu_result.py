@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from cvxcnn.kkt import kkt_residuals
-from cvxcnn.losses import Loss
 from cvxcnn.problem import PatchProblem
 from cvxcnn.programs.fit_result import solve_fields, solved_result, unsolved_result
 from cvxcnn.programs.relu import ReluProgram, convex_objective, sign_violation
@@ -26,21 +25,37 @@ from cvxcnn.solve import SolveInfo
 
 
 def assemble_fit_result(
-    *,
+    program: object,
     info: SolveInfo,
+    *,
     problem: PatchProblem,
-    masks: np.ndarray,
     beta: float,
-    loss: Loss,
     exact: bool,
-    build_seconds: float,
-    constraint_rows: int,
     W: np.ndarray | None,
     Z: np.ndarray | None,
     kkt: dict,
     rtol: float = DEFAULT_RTOL,
 ) -> ConvexFitResult:
-    """A :class:`ConvexFitResult` from a solution ``W, Z`` (d, P), or None (no solution)."""
+    """A :class:`ConvexFitResult` from a solution ``W, Z`` (d, P), or None (no solution).
+
+    Parameters
+    ----------
+    program : ReluProgram or ReluConic
+        The solved program, either builder's: its ``masks``, ``loss``,
+        ``build_seconds`` and ``sign_rows`` are reported.
+    info : SolveInfo
+    problem : PatchProblem
+    beta : float
+    exact : bool
+        The masks are every cell (the optimum is then global).
+    W, Z : ndarray of shape (d, P) or None
+        The solution's blocks (None: the solve gave no point).
+    kkt : dict
+        KKT residuals (or ``{"error": ...}``).
+    rtol : float
+        Relative threshold for nonzero blocks in the reconstruction.
+    """
+    masks, loss = program.masks, program.loss
     common = solve_fields(
         info,
         problem,
@@ -48,8 +63,8 @@ def assemble_fit_result(
         loss=loss,
         n_patterns=int(masks.shape[0]),
         exact_arrangement=exact,
-        build_seconds=build_seconds,
-        constraint_rows=constraint_rows,
+        build_seconds=program.build_seconds,
+        constraint_rows=program.sign_rows,
         constraint_rows_full=2 * int(masks.size),
         activation="relu",
     )
@@ -82,18 +97,7 @@ def result_from_program(
             kkt = kkt_residuals(program, rtol=rtol).to_dict()
         except ValueError as exc:  # no duals from this solver
             kkt = {"error": str(exc)}
-    rows = program.masks.size if program.row_mask is None else int(program.row_mask.sum())
+    beta = float(program.beta.value)
     return assemble_fit_result(
-        info=info,
-        problem=program.data,
-        masks=program.masks,
-        beta=float(program.beta.value),
-        loss=program.loss,
-        exact=exact,
-        build_seconds=program.build_seconds,
-        constraint_rows=2 * rows,
-        W=W,
-        Z=Z,
-        kkt=kkt,
-        rtol=rtol,
+        program, info, problem=program.data, beta=beta, exact=exact, W=W, Z=Z, kkt=kkt, rtol=rtol
     )
