@@ -304,6 +304,16 @@ def random_restarts(
 ) -> RestartResult:
     """Minimize the non-convex ``P`` from random initial points with L-BFGS-B.
 
+    The independent check of a convex optimum (DESIGN.md sections 4 and 6b):
+    every restart ends at a local minimum of ``P``, so ``best`` is an UPPER
+    bound on the global optimum, never a lower bound or a certificate; no
+    restart below the convex optimum is evidence, not proof. For a fixed soft
+    threshold it gives the 6b bracket's trained upper end (through
+    :func:`cvxcnn.soft_threshold.restarts.st_random_restarts`).
+    Cost: ``n_restarts`` L-BFGS-B runs of at most ``max_iter`` iterations, each
+    a pass over ``Y`` (O(n d m)). Every start is drawn here before any run, so
+    the result does not depend on ``executor``.
+
     Parameters
     ----------
     data : PatchProblem

@@ -349,6 +349,15 @@ def train_primal(
 ) -> TrainResult:
     """Train the two-layer CNN on ``P(U, v)`` by gradient descent.
 
+    The primal baseline of DESIGN.md section 7: real ``torch`` convolutions,
+    minimizing exactly ``P`` (a sum, not a mean), and the final objective is
+    re-evaluated in float64 by :func:`cvxcnn.networks.primal_objective` on
+    ``make_problem(noisy, clean, **geometry)``, so it compares directly with
+    the convex optimum. A trained network is an UPPER bound on the global
+    optimum only; pass ``result.network`` to :func:`cvxcnn.certify` for a
+    lower bound. Cost: ``epochs`` passes over the data; on CUDA when
+    ``device="auto"`` finds one. Needs torch.
+
     Parameters
     ----------
     noisy : ndarray

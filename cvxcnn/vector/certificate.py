@@ -129,6 +129,16 @@ def certify_vector(
 ) -> VectorCertificate:
     """Certificate (or estimate) of how far a vector network is from the global optimum.
 
+    DESIGN.md section 13 (c): the dual bound of section 5 for the direction
+    ``G`` (the residual, and each of ``directions``), with
+    ``M = max ||G^T (Y u)_+||`` bracketed by
+    :func:`cvxcnn.vector.oracle.vector_oracle` and its UPPER end used, so the
+    lower bound is rigorous whatever the oracle's accuracy. It is
+    ``"certified"`` only over an exact cell set verified against
+    ``problem.Y``, otherwise ``"estimated"``; a non-finite objective or
+    residual gives ``"failed"`` with NaN bounds. Cost: per direction at most
+    ``max_evaluations`` scalar oracle calls over the cells.
+
     Parameters
     ----------
     network : VectorReluNetwork
