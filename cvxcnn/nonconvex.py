@@ -311,8 +311,7 @@ def random_restarts(
     threshold it gives the 6b bracket's trained upper end (through
     :func:`cvxcnn.soft_threshold.restarts.st_random_restarts`).
     Cost: ``n_restarts`` L-BFGS-B runs of at most ``max_iter`` iterations, each
-    a pass over ``Y`` (O(n d m)). Every start is drawn here before any run, so
-    the result does not depend on ``executor``.
+    a pass over ``Y`` (O(n d m)).
 
     Parameters
     ----------
@@ -320,15 +319,19 @@ def random_restarts(
     n_neurons : int
         Hidden width ``m``.
     beta : float
+        Weight decay, > 0.
     loss : str or Loss
         A differentiable loss is recommended (squared, huber, logistic).
     n_restarts : int
+        Number of random starts, >= 1.
     init_scale : float
         ``U ~ N(0, init_scale^2 / d)`` (m, d), ``v ~ N(0, init_scale^2)`` (m,);
         learnable soft thresholds start at ``Uniform(0, 1) * median_i |y_i^T u_j|``
         (a random share of the rows in the dead zone).
     max_iter : int
+        L-BFGS-B iterations per start.
     random_state : int, Generator or None
+        Seed of every start.
     activation : {"relu", "soft_threshold"} or Activation
         ``"st"`` is accepted as a short name.
     threshold : float, optional

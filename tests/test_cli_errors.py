@@ -8,6 +8,7 @@ Ctrl-C runs in a subprocess.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -21,135 +22,136 @@ from cvxcnn.cli import main
 from cvxcnn.network_io import save_network
 from cvxcnn.networks import ReluNetwork
 
-NPZ = ["--data", "{tmp}/d.npz"]
-W = ["--weights", "{tmp}/net.npz"]
-#: Bad input per subcommand: ``(arguments after the subcommand, text the one stderr line
-#: must contain)``.
+#: Bad input per subcommand: ``{arguments after the subcommand: text the one stderr line
+#: must contain}``, the arguments as typed on a command line (``{tmp}``: the input folder).
 BAD_INPUT = {
-    "solve": [
+    "solve": {
         # values
-        (["--beta", "0"], "--beta"),
-        (["--beta", "-1"], "--beta"),
-        (["--patterns", "many"], "--patterns"),
-        (["--patterns", "0"], "--patterns"),
-        (["--padding", "-1"], "--padding"),
-        (["--data-directed", "1.5"], "--data-directed"),
-        (["--images", "0"], "--images"),
-        (["--jobs", "0"], "--jobs"),
-        (["--no-such-flag"], "unrecognized"),
-        (["--loss", "hinge"], "--loss"),
+        "--beta 0": "--beta",
+        "--beta -1": "--beta",
+        "--patterns many": "--patterns",
+        "--patterns 0": "--patterns",
+        "--padding -1": "--padding",
+        "--data-directed 1.5": "--data-directed",
+        "--images 0": "--images",
+        "--jobs 0": "--jobs",
+        "--no-such-flag": "unrecognized",
+        "--loss hinge": "--loss",
         # data and geometry
-        (["--data", "nope"], "--data"),
-        (["--data", "{tmp}/missing.npz"], "missing.npz"),
-        (["--data", "{tmp}/corrupt.npz"], "--data"),
-        (["--data", "{tmp}/wrongkeys.npz"], "--data"),
-        ([*NPZ, "--noise", "0.1"], "--noise"),
-        ([*NPZ, "--size", "4"], "--size"),
-        ([*NPZ, "--images", "9"], "--data"),
-        (["--data", "{tmp}/rgb.npz", "--residual"], "--residual"),
-        (["--kernel", "9", "--images", "1"], "--kernel"),
+        "--data nope": "--data",
+        "--data {tmp}/missing.npz": "missing.npz",
+        "--data {tmp}/corrupt.npz": "--data",
+        "--data {tmp}/wrongkeys.npz": "--data",
+        "--data {tmp}/d.npz --noise 0.1": "--noise",
+        "--data {tmp}/d.npz --size 4": "--size",
+        "--data {tmp}/d.npz --images 9": "--data",
+        "--data {tmp}/rgb.npz --residual": "--residual",
+        "--kernel 9 --images 1": "--kernel",
         # solver
-        (["--solver", "nosuchsolver"], "--solver"),
-        (["--solver", "osqp"], "--solver"),
-        (["--solver-option", "oops"], "KEY=VALUE"),
-        (["--solver-option", "nosuch=1"], "--solver-option"),
-        (["--solver-option", "max_iter=abc"], "--solver-option"),
-        (["--backend", "direct", "--solver", "scs"], "--backend"),
-        (["--backend", "direct", "--canon-backend", "CPP"], "--canon-backend"),
+        "--solver nosuchsolver": "--solver",
+        "--solver osqp": "--solver",
+        "--solver-option oops": "KEY=VALUE",
+        "--solver-option nosuch=1": "--solver-option",
+        "--solver-option max_iter=abc": "--solver-option",
+        "--backend direct --solver scs": "--backend",
+        "--backend direct --canon-backend CPP": "--canon-backend",
         # sizes and modes
-        (["--patterns", "exact", "--max-cells", "10", "--images", "1"], "--patterns"),
+        "--patterns exact --max-cells 10 --images 1": "--patterns",
         # (--certify exact beyond --max-cells uses the mixed-integer oracle:
         # tests/test_mip_oracle.py)
-        (["--oracle-time-limit", "5"], "--oracle-time-limit"),
-        (["--certify-patterns", "10"], "--certify-patterns"),
-        (["--certify", "sampled", "--certify-patterns", "0"], "--certify-patterns"),
-        (["--huber-delta", "2"], "--huber-delta"),
-        (["--threshold", "0.1"], "--threshold"),
-        (["--initial-patterns", "5"], "--initial-patterns"),
-        (["--method", "colgen", "--patterns", "10"], "--patterns"),
-        (["--method", "colgen", "--certify", "sampled"], "--certify"),
-        (["--method", "colgen", "--jobs", "2"], "--jobs"),
-        (["--method", "colgen", "--facets", "hull"], "--facets"),
-        (["--activation", "st", "--backend", "direct"], "--backend"),
-        (["--activation", "st", "--method", "colgen", "--threshold", "0.1"], "--threshold"),
-        (["--activation", "st", "--certify", "exact"], "--certify"),
-        (["--activation", "st", "--st-form", "paper"], "--st-form"),
-        (["--activation", "st", "--facets", "adjacency"], "--facets"),
-        (["--activation", "st", "--st-restarts", "2"], "--st-restarts"),
+        "--oracle-time-limit 5": "--oracle-time-limit",
+        "--certify-patterns 10": "--certify-patterns",
+        "--certify sampled --certify-patterns 0": "--certify-patterns",
+        "--huber-delta 2": "--huber-delta",
+        "--threshold 0.1": "--threshold",
+        "--initial-patterns 5": "--initial-patterns",
+        "--method colgen --patterns 10": "--patterns",
+        "--method colgen --certify sampled": "--certify",
+        "--method colgen --jobs 2": "--jobs",
+        "--method colgen --facets hull": "--facets",
+        "--activation st --backend direct": "--backend",
+        "--activation st --method colgen --threshold 0.1": "--threshold",
+        "--activation st --certify exact": "--certify",
+        "--activation st --st-form paper": "--st-form",
+        "--activation st --facets adjacency": "--facets",
+        "--activation st --st-restarts 2": "--st-restarts",
         # outputs
-        (["--out", "{tmp}"], "--out"),
-        (["--out", "{tmp}/nodir/r.json"], "--out"),
-        (["--save-weights", "{tmp}/net"], "--save-weights"),
-        (["--save-weights", "{tmp}"], "--save-weights"),
-        (["--out", "{tmp}/x.npz", "--save-weights", "{tmp}/x.npz"], "--save-weights"),
-    ],
-    "certify": [
-        ([], "--weights"),
-        (["--weights", "{tmp}/missing.npz"], "--weights"),
-        (["--weights", "{tmp}/corrupt.npz", "--beta", "1"], "--weights"),
-        (["--weights", "{tmp}/wrongkeys.npz", "--beta", "1"], "--weights"),
-        ([*W], "--beta"),
-        ([*W, "--beta", "0.1", "--kernel", "2"], "--weights"),
-        ([*W, "--beta", "0.1", "--certify", "exact", "--patterns", "9"], "--patterns"),
-        ([*W, "--beta", "0.1", "--out", "{tmp}"], "--out"),
-        (
-            [*W, "--beta", "0.1", "--certify", "sampled", "--oracle-time-limit", "5"],
-            "--oracle-time-limit",
+        "--out {tmp}": "--out",
+        "--out {tmp}/nodir/r.json": "--out",
+        "--save-weights {tmp}/net": "--save-weights",
+        "--save-weights {tmp}": "--save-weights",
+        "--out {tmp}/x.npz --save-weights {tmp}/x.npz": "--save-weights",
+    },
+    "certify": {
+        "": "--weights",
+        "--weights {tmp}/missing.npz": "--weights",
+        "--weights {tmp}/corrupt.npz --beta 1": "--weights",
+        "--weights {tmp}/wrongkeys.npz --beta 1": "--weights",
+        "--weights {tmp}/net.npz": "--beta",
+        "--weights {tmp}/net.npz --beta 0.1 --kernel 2": "--weights",
+        "--weights {tmp}/net.npz --beta 0.1 --certify exact --patterns 9": "--patterns",
+        "--weights {tmp}/net.npz --beta 0.1 --out {tmp}": "--out",
+        "--weights {tmp}/net.npz --beta 0.1 --certify sampled --oracle-time-limit 5": (
+            "--oracle-time-limit"
         ),
-    ],
-    "path": [
-        (["--betas", "0"], "--betas"),
-        (["--betas", "abc"], "--betas"),
-        (["--beta", "0.1"], "unrecognized"),
-        (["--plot", "{tmp}/p"], "--plot"),
-        (["--plot", "{tmp}/p.jpg"], "--plot"),
-        (["--out", "{tmp}/nodir/p.json"], "--out"),
-        (["--tol", "-1"], "--tol"),
-        (["--solver", "osqp"], "--solver"),
-    ],
-    "train": [
-        (["--batch-size", "-1"], "--batch-size"),
-        (["--lr", "0"], "--lr"),
-        (["--optimizer", "nope"], "--optimizer"),
-        (["--out", "{tmp}/net"], "--out"),
-        (["--log", "{tmp}/log.txt"], "--log"),
-        (["--threshold", "0.1"], "--threshold"),
-        (["--learn-threshold"], "--learn-threshold"),
-        (["--init-std", "0.1"], "--init-std"),
-        (["--rtol", "0.1"], "--rtol"),
-    ],
-    "demo": [
-        (["--images", "0"], "--images"),
-        (["--patterns", "-3"], "--patterns"),
-        (["--out", "{tmp}/d.npz"], "--out"),
-    ],
-    "bench": [
-        (["nope"], "nope"),
-        (["mri", "--seed", "-1"], "--seed"),
-        (["mri", "--size", "huge"], "--size"),
-        (["mri", "--out", "{tmp}/d.npz"], "--out"),
-    ],
-    "explain": [
-        ([], "weights"),
-        (["{tmp}/missing.npz"], "weights"),
-        (["{tmp}/corrupt.npz"], "weights"),
-        (["{tmp}/net.npz"], "weights"),  # no problem recorded
-        (["{tmp}/wrongkeys.json"], "weights"),
-        (["{tmp}/net.npz", "--clusters", "0"], "--clusters"),
-        (["{tmp}/net.npz", "--filters", "3"], "--filters"),
-        (["{tmp}/net.npz", "--show", "3"], "--show"),
-        (["{tmp}/net.npz", "--out", "{tmp}/e.txt"], "--out"),
-        (["{tmp}/net.npz", "--cluster-plot", "{tmp}/c.jpg"], "--cluster-plot"),
-    ],
-    "colorize": [
-        (["--kernel", "0"], "--kernel"),
-        (["--gamma", "-1"], "--gamma"),
-        (["--beta", "0"], "--beta"),
-        (["--size", "33"], "--size"),
-        (["--out", "{tmp}/d.npz"], "--out"),
-    ],
+    },
+    "path": {
+        "--betas 0": "--betas",
+        "--betas abc": "--betas",
+        "--beta 0.1": "unrecognized",
+        "--plot {tmp}/p": "--plot",
+        "--plot {tmp}/p.jpg": "--plot",
+        "--out {tmp}/nodir/p.json": "--out",
+        "--tol -1": "--tol",
+        "--solver osqp": "--solver",
+    },
+    "train": {
+        "--batch-size -1": "--batch-size",
+        "--lr 0": "--lr",
+        "--optimizer nope": "--optimizer",
+        "--out {tmp}/net": "--out",
+        "--log {tmp}/log.txt": "--log",
+        "--threshold 0.1": "--threshold",
+        "--learn-threshold": "--learn-threshold",
+        "--init-std 0.1": "--init-std",
+        "--rtol 0.1": "--rtol",
+    },
+    "demo": {
+        "--images 0": "--images",
+        "--patterns -3": "--patterns",
+        "--out {tmp}/d.npz": "--out",
+    },
+    "bench": {
+        "nope": "nope",
+        "mri --seed -1": "--seed",
+        "mri --size huge": "--size",
+        "mri --out {tmp}/d.npz": "--out",
+    },
+    "explain": {
+        "": "weights",
+        "{tmp}/missing.npz": "weights",
+        "{tmp}/corrupt.npz": "weights",
+        "{tmp}/net.npz": "weights",  # no problem recorded
+        "{tmp}/wrongkeys.json": "weights",
+        "{tmp}/net.npz --clusters 0": "--clusters",
+        "{tmp}/net.npz --filters 3": "--filters",
+        "{tmp}/net.npz --show 3": "--show",
+        "{tmp}/net.npz --out {tmp}/e.txt": "--out",
+        "{tmp}/net.npz --cluster-plot {tmp}/c.jpg": "--cluster-plot",
+    },
+    "colorize": {
+        "--kernel 0": "--kernel",
+        "--gamma -1": "--gamma",
+        "--beta 0": "--beta",
+        "--size 33": "--size",
+        "--out {tmp}/d.npz": "--out",
+    },
 }
-CASES = [([command, *argv], text) for command, cases in BAD_INPUT.items() for argv, text in cases]
+CASES = [
+    ([command, *shlex.split(line)], text)
+    for command, cases in BAD_INPUT.items()
+    for line, text in cases.items()
+]
 CASES.append(([], "COMMAND"))  # no subcommand at all
 
 

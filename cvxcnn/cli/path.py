@@ -127,12 +127,12 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
     check(args, ctx.explicit)
     ctx.config["betas"] = list(args.betas)
     setup = training_setup(args, ctx.explicit, activation=activation_name(args))
-    problem = setup.problem
+    problem, loss = setup.problem, setup.loss
     result = solve_path(
         problem,
         setup.cells,
         args.betas,
-        loss=setup.loss,
+        loss=loss,
         tol=args.tol,
         initial=args.initial_patterns,
         solver=args.solver,

@@ -118,14 +118,11 @@ def vector_restarts(
     Parameters
     ----------
     problem : VectorProblem
-    n_neurons : int
-        Hidden width ``m``.
-    beta : float
-    n_restarts : int
+    n_neurons, beta, n_restarts, max_iter, random_state
+        As for :func:`cvxcnn.nonconvex.random_restarts` (hidden width, weight
+        decay, number of starts, L-BFGS-B iterations per start, seed).
     init_scale : float
         ``U ~ N(0, init_scale^2 / d)``, ``W ~ N(0, init_scale^2 / c)``.
-    max_iter : int
-    random_state : int, Generator or None
 
     Returns
     -------
