@@ -35,9 +35,9 @@ class PatchProblem:
 
     Built by :func:`make_problem` from images (with a geometry) or by
     :func:`problem_from_matrix` from a raw ``Y`` (no geometry: no frequency
-    responses, no :class:`ProblemSpec`). Every program builder, oracle,
-    certificate and :func:`cvxcnn.networks.primal_objective` reads it, so one
-    object fixes the objective ``L(R f(Y), x)`` of DESIGN.md section 1. For
+    responses, no :class:`ProblemSpec`). Every program builder, certificate
+    and :func:`cvxcnn.networks.primal_objective` reads it, so one object
+    fixes the objective ``L(R f(Y), x)`` of DESIGN.md section 1. For
     ``c`` output channels see :class:`cvxcnn.vector.problem.VectorProblem`.
 
     Attributes
@@ -136,7 +136,7 @@ def make_problem(
     per-image sum or mean (the pooling CNN, section 1). Nothing is estimated:
     the result is the exact data of the objective. Cost: one float64 copy of
     ``Y``, ``N * positions`` rows by ``C * prod(kernel_size) + bias`` columns.
-    Bad shapes, NaN or inf raise ``ValueError`` naming the argument;
+    Bad shapes, NaN or inf raise ``ValueError``;
     :meth:`ProblemSpec.build_problem` rebuilds the same problem from a spec.
 
     Parameters

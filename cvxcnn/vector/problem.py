@@ -26,9 +26,10 @@ class VectorProblem:
     (DESIGN.md section 13): the same ``Y`` and ``R``, a target with one column
     per channel and no residual offset. Made by :func:`vector_problem` from a
     scalar problem and ``X`` (both given by
-    :func:`cvxcnn.vector_output.make_vector_problem` from images); read by
-    :func:`cvxcnn.vector.fit.fit_vector`, the separable bounds, the relaxation,
-    :func:`cvxcnn.vector.certificate.certify_vector` and the restarts.
+    :func:`cvxcnn.vector_output.make_vector_problem` from images, or made
+    inside :func:`cvxcnn.vector.fit.fit_vector`); read by the separable
+    bounds, the relaxation, :func:`cvxcnn.vector.certificate.certify_vector`
+    and the restarts.
     :meth:`channel` gives channel ``k``'s scalar problem.
 
     Attributes
