@@ -267,6 +267,14 @@ def explain(
 ) -> Explanation:
     """Patterns, clusters, dual filters and the checked linear reading of ``network``.
 
+    Sahiner et al. section 4.2, eq. 8: on patch ``y_p`` a ReLU network is the
+    linear filter ``y_p^T sum_i d_i(p) u_i v_i``, with ``d(p)`` its activation
+    pattern there. The reading is exact, and checked rather than assumed:
+    ``linear_reading_error`` and ``prediction_error`` compare it with the
+    network's own output (rounding level, compared with ``output_scale``).
+    The clusters are k-means on the patterns (seeded, not unique). Cost: one
+    pass over ``Y`` plus k-means on an (n, G) 0/1 matrix.
+
     Parameters
     ----------
     network : ReluNetwork

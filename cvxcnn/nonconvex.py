@@ -39,14 +39,19 @@ if TYPE_CHECKING:
     Network = ReluNetwork | STNetwork
 
 __all__ = [
+    "LBFGS_OPTIONS",
     "RestartResult",
+    "best_of_restarts",
+    "keep_better",
+    "lbfgs_options",
     "polish_network",
     "primal_value_and_grad",
     "random_restarts",
     "st_value_and_grad",
 ]
 
-_LBFGS = {"ftol": 1e-15, "gtol": 1e-10}
+#: L-BFGS-B tolerances (as tight as float64 allows: the restarts are a reference).
+LBFGS_OPTIONS = {"ftol": 1e-15, "gtol": 1e-10}
 _ALIASES = {"st": "soft_threshold", "soft-threshold": "soft_threshold"}
 
 
@@ -243,9 +248,19 @@ def _local_minimum(
         jac=True,
         method="L-BFGS-B",
         bounds=layout.bounds(m, data.d),
-        options={"maxiter": max_iter, "maxfun": 2 * max_iter, **_LBFGS},
+        options=lbfgs_options(max_iter),
     )
     return layout.network(res.x, m, data.d)
+
+
+def lbfgs_options(max_iter: int) -> dict:
+    """L-BFGS-B options: ``max_iter`` iterations, twice as many calls, :data:`LBFGS_OPTIONS`."""
+    return {"maxiter": max_iter, "maxfun": 2 * max_iter, **LBFGS_OPTIONS}
+
+
+def keep_better(start: object, candidate: object, objective: Callable[[object], float]) -> object:
+    """``candidate`` unless ``start`` has the lower ``objective`` (a polish is never worse)."""
+    return candidate if objective(candidate) <= objective(start) else start
 
 
 @dataclass
@@ -304,21 +319,34 @@ def random_restarts(
 ) -> RestartResult:
     """Minimize the non-convex ``P`` from random initial points with L-BFGS-B.
 
+    The independent check of a convex optimum (DESIGN.md sections 4 and 6b):
+    every restart ends at a local minimum of ``P``, so ``best`` is an UPPER
+    bound on the global optimum, never a lower bound or a certificate; no
+    restart below the convex optimum is evidence, not proof. For a fixed soft
+    threshold it gives the 6b bracket's trained upper end (through
+    :func:`cvxcnn.soft_threshold.restarts.st_random_restarts`).
+    Cost: ``n_restarts`` L-BFGS-B runs of at most ``max_iter`` iterations, each
+    a pass over ``Y`` (O(n d m)).
+
     Parameters
     ----------
     data : PatchProblem
     n_neurons : int
         Hidden width ``m``.
     beta : float
+        Weight decay, > 0.
     loss : str or Loss
         A differentiable loss is recommended (squared, huber, logistic).
     n_restarts : int
+        Number of random starts, >= 1.
     init_scale : float
         ``U ~ N(0, init_scale^2 / d)`` (m, d), ``v ~ N(0, init_scale^2)`` (m,);
         learnable soft thresholds start at ``Uniform(0, 1) * median_i |y_i^T u_j|``
         (a random share of the rows in the dead zone).
     max_iter : int
+        L-BFGS-B iterations per start.
     random_state : int, Generator or None
+        Seed of every start.
     activation : {"relu", "soft_threshold"} or Activation
         ``"st"`` is accepted as a short name.
     threshold : float, optional
@@ -396,6 +424,4 @@ def polish_network(
     t = getattr(network, "thresholds", None)
     x0 = layout.pack(network.U, t, network.v)
     polished = _local_minimum(layout, x0, data, beta, loss, m, max_iter)
-    before = primal_objective(network, data, beta, loss)
-    after = primal_objective(polished, data, beta, loss)
-    return polished if after <= before else network
+    return keep_better(network, polished, lambda net: primal_objective(net, data, beta, loss))

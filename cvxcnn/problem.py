@@ -33,6 +33,13 @@ from cvxcnn.validation import axis_length, check_choice, check_finite_array
 class PatchProblem:
     """Patch matrix, readout and target of a two-layer CNN training problem.
 
+    Built by :func:`make_problem` from images (with a geometry) or by
+    :func:`problem_from_matrix` from a raw ``Y`` (no geometry: no frequency
+    responses, no :class:`ProblemSpec`). Every program builder, certificate
+    and :func:`cvxcnn.networks.primal_objective` reads it, so one object
+    fixes the objective ``L(R f(Y), x)`` of DESIGN.md section 1. For
+    ``c`` output channels see :class:`cvxcnn.vector.problem.VectorProblem`.
+
     Attributes
     ----------
     Y : ndarray of shape (n, d)
@@ -122,6 +129,15 @@ def make_problem(
     readout: str = "identity",
 ) -> PatchProblem:
     """Build the training problem of a two-layer CNN from images.
+
+    The patches are :func:`cvxcnn.patches.extract_patches` (im2col, DESIGN.md
+    section 2), checked against a real convolution by the tests; the readout
+    ``R`` is the identity (one output per position: the denoiser) or a
+    per-image sum or mean (the pooling CNN, section 1). Nothing is estimated:
+    the result is the exact data of the objective. Cost: one float64 copy of
+    ``Y``, ``N * positions`` rows by ``C * prod(kernel_size) + bias`` columns.
+    Bad shapes, NaN or inf raise ``ValueError``;
+    :meth:`ProblemSpec.build_problem` rebuilds the same problem from a spec.
 
     Parameters
     ----------

@@ -8,6 +8,7 @@ Ctrl-C runs in a subprocess.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -21,123 +22,137 @@ from cvxcnn.cli import main
 from cvxcnn.network_io import save_network
 from cvxcnn.networks import ReluNetwork
 
-NPZ = ["--data", "{tmp}/d.npz"]
-W = ["--weights", "{tmp}/net.npz"]
+#: Bad input per subcommand: ``{arguments after the subcommand: text the one stderr line
+#: must contain}``, the arguments as typed on a command line (``{tmp}``: the input folder).
+BAD_INPUT = {
+    "solve": {
+        # values
+        "--beta 0": "--beta",
+        "--beta -1": "--beta",
+        "--patterns many": "--patterns",
+        "--patterns 0": "--patterns",
+        "--padding -1": "--padding",
+        "--data-directed 1.5": "--data-directed",
+        "--images 0": "--images",
+        "--jobs 0": "--jobs",
+        "--no-such-flag": "unrecognized",
+        "--loss hinge": "--loss",
+        # data and geometry
+        "--data nope": "--data",
+        "--data {tmp}/missing.npz": "missing.npz",
+        "--data {tmp}/corrupt.npz": "--data",
+        "--data {tmp}/wrongkeys.npz": "--data",
+        "--data {tmp}/d.npz --noise 0.1": "--noise",
+        "--data {tmp}/d.npz --size 4": "--size",
+        "--data {tmp}/d.npz --images 9": "--data",
+        "--data {tmp}/rgb.npz --residual": "--residual",
+        "--kernel 9 --images 1": "--kernel",
+        # solver
+        "--solver nosuchsolver": "--solver",
+        "--solver osqp": "--solver",
+        "--solver-option oops": "KEY=VALUE",
+        "--solver-option nosuch=1": "--solver-option",
+        "--solver-option max_iter=abc": "--solver-option",
+        "--backend direct --solver scs": "--backend",
+        "--backend direct --canon-backend CPP": "--canon-backend",
+        # sizes and modes
+        "--patterns exact --max-cells 10 --images 1": "--patterns",
+        # (--certify exact beyond --max-cells uses the mixed-integer oracle:
+        # tests/test_mip_oracle.py)
+        "--oracle-time-limit 5": "--oracle-time-limit",
+        "--certify-patterns 10": "--certify-patterns",
+        "--certify sampled --certify-patterns 0": "--certify-patterns",
+        "--huber-delta 2": "--huber-delta",
+        "--threshold 0.1": "--threshold",
+        "--initial-patterns 5": "--initial-patterns",
+        "--method colgen --patterns 10": "--patterns",
+        "--method colgen --certify sampled": "--certify",
+        "--method colgen --jobs 2": "--jobs",
+        "--method colgen --facets hull": "--facets",
+        "--activation st --backend direct": "--backend",
+        "--activation st --method colgen --threshold 0.1": "--threshold",
+        "--activation st --certify exact": "--certify",
+        "--activation st --st-form paper": "--st-form",
+        "--activation st --facets adjacency": "--facets",
+        "--activation st --st-restarts 2": "--st-restarts",
+        # outputs
+        "--out {tmp}": "--out",
+        "--out {tmp}/nodir/r.json": "--out",
+        "--save-weights {tmp}/net": "--save-weights",
+        "--save-weights {tmp}": "--save-weights",
+        "--out {tmp}/x.npz --save-weights {tmp}/x.npz": "--save-weights",
+    },
+    "certify": {
+        "": "--weights",
+        "--weights {tmp}/missing.npz": "--weights",
+        "--weights {tmp}/corrupt.npz --beta 1": "--weights",
+        "--weights {tmp}/wrongkeys.npz --beta 1": "--weights",
+        "--weights {tmp}/net.npz": "--beta",
+        "--weights {tmp}/net.npz --beta 0.1 --kernel 2": "--weights",
+        "--weights {tmp}/net.npz --beta 0.1 --certify exact --patterns 9": "--patterns",
+        "--weights {tmp}/net.npz --beta 0.1 --out {tmp}": "--out",
+        "--weights {tmp}/net.npz --beta 0.1 --certify sampled --oracle-time-limit 5": (
+            "--oracle-time-limit"
+        ),
+    },
+    "path": {
+        "--betas 0": "--betas",
+        "--betas abc": "--betas",
+        "--beta 0.1": "unrecognized",
+        "--plot {tmp}/p": "--plot",
+        "--plot {tmp}/p.jpg": "--plot",
+        "--out {tmp}/nodir/p.json": "--out",
+        "--tol -1": "--tol",
+        "--solver osqp": "--solver",
+    },
+    "train": {
+        "--batch-size -1": "--batch-size",
+        "--lr 0": "--lr",
+        "--optimizer nope": "--optimizer",
+        "--out {tmp}/net": "--out",
+        "--log {tmp}/log.txt": "--log",
+        "--threshold 0.1": "--threshold",
+        "--learn-threshold": "--learn-threshold",
+        "--init-std 0.1": "--init-std",
+        "--rtol 0.1": "--rtol",
+    },
+    "demo": {
+        "--images 0": "--images",
+        "--patterns -3": "--patterns",
+        "--out {tmp}/d.npz": "--out",
+    },
+    "bench": {
+        "nope": "nope",
+        "mri --seed -1": "--seed",
+        "mri --size huge": "--size",
+        "mri --out {tmp}/d.npz": "--out",
+    },
+    "explain": {
+        "": "weights",
+        "{tmp}/missing.npz": "weights",
+        "{tmp}/corrupt.npz": "weights",
+        "{tmp}/net.npz": "weights",  # no problem recorded
+        "{tmp}/wrongkeys.json": "weights",
+        "{tmp}/net.npz --clusters 0": "--clusters",
+        "{tmp}/net.npz --filters 3": "--filters",
+        "{tmp}/net.npz --show 3": "--show",
+        "{tmp}/net.npz --out {tmp}/e.txt": "--out",
+        "{tmp}/net.npz --cluster-plot {tmp}/c.jpg": "--cluster-plot",
+    },
+    "colorize": {
+        "--kernel 0": "--kernel",
+        "--gamma -1": "--gamma",
+        "--beta 0": "--beta",
+        "--size 33": "--size",
+        "--out {tmp}/d.npz": "--out",
+    },
+}
 CASES = [
-    # solve: values
-    (["solve", "--beta", "0"], "--beta"),
-    (["solve", "--beta", "-1"], "--beta"),
-    (["solve", "--patterns", "many"], "--patterns"),
-    (["solve", "--patterns", "0"], "--patterns"),
-    (["solve", "--padding", "-1"], "--padding"),
-    (["solve", "--data-directed", "1.5"], "--data-directed"),
-    (["solve", "--images", "0"], "--images"),
-    (["solve", "--jobs", "0"], "--jobs"),
-    (["solve", "--no-such-flag"], "unrecognized"),
-    (["solve", "--loss", "hinge"], "--loss"),
-    # solve: data and geometry
-    (["solve", "--data", "nope"], "--data"),
-    (["solve", "--data", "{tmp}/missing.npz"], "missing.npz"),
-    (["solve", "--data", "{tmp}/corrupt.npz"], "--data"),
-    (["solve", "--data", "{tmp}/wrongkeys.npz"], "--data"),
-    (["solve", *NPZ, "--noise", "0.1"], "--noise"),
-    (["solve", *NPZ, "--size", "4"], "--size"),
-    (["solve", *NPZ, "--images", "9"], "--data"),
-    (["solve", "--data", "{tmp}/rgb.npz", "--residual"], "--residual"),
-    (["solve", "--kernel", "9", "--images", "1"], "--kernel"),
-    # solve: solver
-    (["solve", "--solver", "nosuchsolver"], "--solver"),
-    (["solve", "--solver", "osqp"], "--solver"),
-    (["solve", "--solver-option", "oops"], "KEY=VALUE"),
-    (["solve", "--solver-option", "nosuch=1"], "--solver-option"),
-    (["solve", "--solver-option", "max_iter=abc"], "--solver-option"),
-    (["solve", "--backend", "direct", "--solver", "scs"], "--backend"),
-    (["solve", "--backend", "direct", "--canon-backend", "CPP"], "--canon-backend"),
-    # solve: sizes and modes
-    (["solve", "--patterns", "exact", "--max-cells", "10", "--images", "1"], "--patterns"),
-    # (--certify exact beyond --max-cells uses the mixed-integer oracle: tests/test_mip_oracle.py)
-    (["solve", "--oracle-time-limit", "5"], "--oracle-time-limit"),
-    (["solve", "--certify-patterns", "10"], "--certify-patterns"),
-    (["solve", "--certify", "sampled", "--certify-patterns", "0"], "--certify-patterns"),
-    (["solve", "--huber-delta", "2"], "--huber-delta"),
-    (["solve", "--threshold", "0.1"], "--threshold"),
-    (["solve", "--initial-patterns", "5"], "--initial-patterns"),
-    (["solve", "--method", "colgen", "--patterns", "10"], "--patterns"),
-    (["solve", "--method", "colgen", "--certify", "sampled"], "--certify"),
-    (["solve", "--method", "colgen", "--jobs", "2"], "--jobs"),
-    (["solve", "--method", "colgen", "--facets", "hull"], "--facets"),
-    (["solve", "--activation", "st", "--backend", "direct"], "--backend"),
-    (["solve", "--activation", "st", "--method", "colgen", "--threshold", "0.1"], "--threshold"),
-    (["solve", "--activation", "st", "--certify", "exact"], "--certify"),
-    (["solve", "--activation", "st", "--st-form", "paper"], "--st-form"),
-    (["solve", "--activation", "st", "--facets", "adjacency"], "--facets"),
-    (["solve", "--activation", "st", "--st-restarts", "2"], "--st-restarts"),
-    # solve: outputs
-    (["solve", "--out", "{tmp}"], "--out"),
-    (["solve", "--out", "{tmp}/nodir/r.json"], "--out"),
-    (["solve", "--save-weights", "{tmp}/net"], "--save-weights"),
-    (["solve", "--save-weights", "{tmp}"], "--save-weights"),
-    (["solve", "--out", "{tmp}/x.npz", "--save-weights", "{tmp}/x.npz"], "--save-weights"),
-    # certify
-    (["certify"], "--weights"),
-    (["certify", "--weights", "{tmp}/missing.npz"], "--weights"),
-    (["certify", "--weights", "{tmp}/corrupt.npz", "--beta", "1"], "--weights"),
-    (["certify", "--weights", "{tmp}/wrongkeys.npz", "--beta", "1"], "--weights"),
-    (["certify", *W], "--beta"),
-    (["certify", *W, "--beta", "0.1", "--kernel", "2"], "--weights"),
-    (["certify", *W, "--beta", "0.1", "--certify", "exact", "--patterns", "9"], "--patterns"),
-    (["certify", *W, "--beta", "0.1", "--out", "{tmp}"], "--out"),
-    (
-        ["certify", *W, "--beta", "0.1", "--certify", "sampled", "--oracle-time-limit", "5"],
-        "--oracle-time-limit",
-    ),
-    # path
-    (["path", "--betas", "0"], "--betas"),
-    (["path", "--betas", "abc"], "--betas"),
-    (["path", "--beta", "0.1"], "unrecognized"),
-    (["path", "--plot", "{tmp}/p"], "--plot"),
-    (["path", "--plot", "{tmp}/p.jpg"], "--plot"),
-    (["path", "--out", "{tmp}/nodir/p.json"], "--out"),
-    (["path", "--tol", "-1"], "--tol"),
-    (["path", "--solver", "osqp"], "--solver"),
-    # train
-    (["train", "--batch-size", "-1"], "--batch-size"),
-    (["train", "--lr", "0"], "--lr"),
-    (["train", "--optimizer", "nope"], "--optimizer"),
-    (["train", "--out", "{tmp}/net"], "--out"),
-    (["train", "--log", "{tmp}/log.txt"], "--log"),
-    (["train", "--threshold", "0.1"], "--threshold"),
-    (["train", "--learn-threshold"], "--learn-threshold"),
-    (["train", "--init-std", "0.1"], "--init-std"),
-    (["train", "--rtol", "0.1"], "--rtol"),
-    # demo
-    (["demo", "--images", "0"], "--images"),
-    (["demo", "--patterns", "-3"], "--patterns"),
-    (["demo", "--out", "{tmp}/d.npz"], "--out"),
-    # bench
-    (["bench", "nope"], "nope"),
-    (["bench", "mri", "--seed", "-1"], "--seed"),
-    (["bench", "mri", "--size", "huge"], "--size"),
-    (["bench", "mri", "--out", "{tmp}/d.npz"], "--out"),
-    # explain
-    (["explain"], "weights"),
-    (["explain", "{tmp}/missing.npz"], "weights"),
-    (["explain", "{tmp}/corrupt.npz"], "weights"),
-    (["explain", "{tmp}/net.npz"], "weights"),  # no problem recorded
-    (["explain", "{tmp}/wrongkeys.json"], "weights"),
-    (["explain", "{tmp}/net.npz", "--clusters", "0"], "--clusters"),
-    (["explain", "{tmp}/net.npz", "--filters", "3"], "--filters"),
-    (["explain", "{tmp}/net.npz", "--show", "3"], "--show"),
-    (["explain", "{tmp}/net.npz", "--out", "{tmp}/e.txt"], "--out"),
-    (["explain", "{tmp}/net.npz", "--cluster-plot", "{tmp}/c.jpg"], "--cluster-plot"),
-    # colorize
-    (["colorize", "--kernel", "0"], "--kernel"),
-    (["colorize", "--gamma", "-1"], "--gamma"),
-    (["colorize", "--beta", "0"], "--beta"),
-    (["colorize", "--size", "33"], "--size"),
-    (["colorize", "--out", "{tmp}/d.npz"], "--out"),
-    ([], "COMMAND"),
+    ([command, *shlex.split(line)], text)
+    for command, cases in BAD_INPUT.items()
+    for line, text in cases.items()
 ]
+CASES.append(([], "COMMAND"))  # no subcommand at all
 
 
 def _inputs(tmp: Path) -> None:

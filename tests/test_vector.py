@@ -287,6 +287,18 @@ def test_sampled_cells_are_only_an_estimate():
     assert cert.certificate == ESTIMATED and "sampled" in cert.message
 
 
+def test_an_overflowing_network_gets_a_failed_certificate_with_nan_bounds():
+    problem, cells, rng = _signal(3)
+    X = rng.standard_normal((problem.n, 2))
+    huge = VectorReluNetwork(np.full((problem.d, 2), 1e200), np.full((2, 2), 1e200))
+    cert = certify_vector(huge, vector_problem(problem, X), cells, beta=BETA)
+    assert cert.certificate == "failed" and not cert.certified
+    assert math.isnan(cert.lower_bound) and math.isnan(cert.gap) and math.isnan(cert.dual_scale)
+    assert cert.oracle_method == "none" and not cert.oracle_converged
+    assert math.isnan(cert.oracle_upper) and "not finite" in cert.message
+    json.dumps(cert.to_dict())
+
+
 # ---------------------------------------------------------------- bad inputs
 def test_bad_inputs_name_the_argument():
     problem, cells, _ = _signal(8)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from cvxcnn.cli.common import (
     DATA_DEFAULTS,
+    GEOMETRY_DEFAULTS,
+    GEOMETRY_KEYWORDS,
     INPUT_ERRORS,
     RunContext,
     add_data_args,
@@ -52,8 +54,7 @@ from cvxcnn.network_io import LoadedNetwork, load_network
 DEFAULTS = {**DATA_DEFAULTS, "loss": "squared", "huber_delta": 1.0, "certify": "auto"}
 DEFAULTS |= {"patterns": 5000, "data_directed": 0.1, "max_cells": 200_000}
 DEFAULTS |= {"oracle_time_limit": 60.0, "max_memory": None}
-GEOMETRY = {"kernel": 3, "stride": 1, "padding": "same", "bias": False, "residual": False}
-GEOMETRY |= {"beta": None}
+GEOMETRY = {**GEOMETRY_DEFAULTS, "beta": None}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -114,8 +115,7 @@ def load_weights(path: Path) -> LoadedNetwork:
 
 def given_flags(args: argparse.Namespace, explicit: set[str]) -> dict:
     """The problem settings the user stated, under :class:`ProblemSpec` names."""
-    names = {"kernel": "kernel_size", "stride": "stride", "padding": "padding", "bias": "bias"}
-    names |= {"residual": "residual", "beta": "beta", "loss": "loss"}
+    names = {**GEOMETRY_KEYWORDS, "beta": "beta", "loss": "loss"}
     given = {spec: getattr(args, flag) for flag, spec in names.items() if flag in explicit}
     if "huber_delta" in explicit:
         given["loss_params"] = {"delta": args.huber_delta}
@@ -134,8 +134,7 @@ def spec_from_file(args: argparse.Namespace, explicit: set[str], loaded: LoadedN
 def spec_from_old_file(args, explicit, loaded: LoadedNetwork, data) -> tuple:
     """Format-1 files: recorded metadata, then flags, then defaults; contradictions refused."""
     fields = loaded.recorded_fields
-    stored = {"kernel": "kernel_size", "stride": "stride", "padding": "padding"}
-    stored |= {"bias": "bias", "residual": "residual", "beta": "beta"}
+    stored = {**GEOMETRY_KEYWORDS, "beta": "beta"}
     for flag, default in GEOMETRY.items():
         if flag in explicit:
             continue

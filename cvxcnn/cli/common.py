@@ -3,7 +3,8 @@
 Every subcommand adds its flags with the ``add_*_args`` functions here and
 turns them into objects with :func:`load_data`, :func:`build_problem`,
 :func:`make_loss`, :func:`training_cells`, :func:`cell_set`
-and :func:`check_solver`. Flags whose default matters
+and :func:`check_solver` (:func:`training_setup`: the first four, as every
+convex solve starts). Flags whose default matters
 for applicability checks have ``None`` as their argparse default; the real
 defaults are the ``*_DEFAULTS`` dicts, filled in by :func:`resolve_defaults`,
 which also returns the set of flags the user gave explicitly (so a flag that
@@ -13,8 +14,10 @@ does not apply to the chosen mode is refused instead of ignored).
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,14 +47,21 @@ from cvxcnn.streaming import certify_streamed
 LOSSES = ("squared", "absolute", "huber", "logistic")
 DATA_DEFAULTS = {"data": "digits", "images": None, "noise": 0.25, "noise_type": "gaussian"}
 DATA_DEFAULTS |= {"size": None, "seed": 0}
-MODEL_DEFAULTS = {"kernel": 3, "stride": 1, "padding": "same", "beta": 1e-3}
+#: The geometry flags (:func:`add_geometry_args`) -> :func:`make_problem`'s keywords.
+GEOMETRY_KEYWORDS = {"kernel": "kernel_size", "stride": "stride", "padding": "padding"}
+GEOMETRY_KEYWORDS |= {"bias": "bias", "residual": "residual"}
+#: Their defaults: :func:`make_problem`'s own.
+GEOMETRY_DEFAULTS = {
+    flag: inspect.signature(make_problem).parameters[keyword].default
+    for flag, keyword in GEOMETRY_KEYWORDS.items()
+}
+MODEL_DEFAULTS = {**GEOMETRY_DEFAULTS, "beta": 1e-3}
 MODEL_DEFAULTS |= {"loss": "squared", "huber_delta": 1.0}
 PATTERN_DEFAULTS = {"patterns": 500, "data_directed": 0.0, "max_cells": 200_000}
 SOLVER_DEFAULTS = {"solver": "clarabel", "solver_option": [], "facets": "auto", "jobs": -1}
 SOLVER_DEFAULTS |= {"max_memory": None}
 #: Every flag of :func:`add_convex_args` (``cvxcnn solve`` and ``cvxcnn path``).
 CONVEX_DEFAULTS = {**DATA_DEFAULTS, **MODEL_DEFAULTS, **PATTERN_DEFAULTS, **SOLVER_DEFAULTS}
-CONVEX_DEFAULTS |= {"bias": False, "residual": False}
 #: Errors a user's own input file can raise while it is read.
 INPUT_ERRORS = (ValueError, TypeError, OSError, EOFError, KeyError, zipfile.BadZipFile)
 
@@ -386,19 +396,17 @@ def data_summary(args: argparse.Namespace, data: DenoisingData) -> dict:
     }
 
 
+def geometry_keywords(args: argparse.Namespace, data: DenoisingData) -> dict:
+    """:func:`make_problem`'s geometry keywords: the geometry flags and ``data.spatial_dims``."""
+    keywords = {keyword: getattr(args, flag) for flag, keyword in GEOMETRY_KEYWORDS.items()}
+    keywords |= {"bias": bool(args.bias), "residual": bool(args.residual)}
+    return {**keywords, "spatial_dims": data.spatial_dims}
+
+
 def build_problem(args: argparse.Namespace, data: DenoisingData) -> PatchProblem:
     """The training problem of ``--kernel --stride --padding --bias --residual``."""
     try:
-        return make_problem(
-            data.noisy,
-            data.clean,
-            kernel_size=args.kernel,
-            spatial_dims=data.spatial_dims,
-            stride=args.stride,
-            padding=args.padding,
-            bias=bool(args.bias),
-            residual=bool(args.residual),
-        )
+        return make_problem(data.noisy, data.clean, **geometry_keywords(args, data))
     except (ValueError, TypeError) as exc:
         text = one_line(exc)
         names = ("residual", "kernel", "stride", "padding")
@@ -597,6 +605,47 @@ def training_cells(
         flag="--patterns",
         threshold=threshold,
     )
+
+
+@dataclass
+class TrainingSetup:
+    """What a convex solve starts from: data, problem, loss and the program's cells.
+
+    Attributes
+    ----------
+    data : DenoisingData
+    problem : PatchProblem
+    loss : Loss
+    cells : PatternSet or TripleSet
+        :func:`training_cells` of ``problem.Y``.
+    cell_seconds : float
+        Wall time of enumerating or sampling ``cells`` (data loading excluded).
+    """
+
+    data: DenoisingData
+    problem: PatchProblem
+    loss: Loss
+    cells: PatternSet | TripleSet
+    cell_seconds: float
+
+    def summary(self, args: argparse.Namespace) -> dict:
+        """The JSON's :func:`data_summary`, ``pattern_method`` and ``pattern_seconds``."""
+        cells = {"pattern_method": self.cells.method, "pattern_seconds": self.cell_seconds}
+        return {**data_summary(args, self.data), **cells}
+
+
+def training_setup(
+    args: argparse.Namespace,
+    explicit: set[str],
+    *,
+    activation: str = "relu",
+    threshold: float | None = None,
+) -> TrainingSetup:
+    """:func:`load_problem`, then the program's cells (:func:`training_cells`), timed."""
+    data, problem, loss = load_problem(args, explicit)
+    start = time.perf_counter()
+    cells = training_cells(args, problem.Y, activation=activation, threshold=threshold)
+    return TrainingSetup(data, problem, loss, cells, time.perf_counter() - start)
 
 
 def activation_name(args: argparse.Namespace) -> str:

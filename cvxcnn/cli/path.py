@@ -24,14 +24,12 @@ from cvxcnn.cli.common import (
     check_jobs,
     check_solver,
     check_st_facets,
-    data_summary,
     float_arg,
     int_arg,
-    load_problem,
     print_lines,
     reduction_keywords,
     solver_options,
-    training_cells,
+    training_setup,
     write_result,
 )
 from cvxcnn.cli.errors import UsageError
@@ -126,17 +124,13 @@ def summary_lines(result: object) -> list[str]:
 
 def run(args: argparse.Namespace, ctx: RunContext) -> int:
     """Run ``cvxcnn path``; returns the exit status."""
-    import time
-
     check(args, ctx.explicit)
     ctx.config["betas"] = list(args.betas)
-    data, problem, loss = load_problem(args, ctx.explicit)
-    start = time.perf_counter()
-    patterns = training_cells(args, problem.Y, activation=activation_name(args))
-    pattern_seconds = time.perf_counter() - start
+    setup = training_setup(args, ctx.explicit, activation=activation_name(args))
+    problem, loss = setup.problem, setup.loss
     result = solve_path(
         problem,
-        patterns,
+        setup.cells,
         args.betas,
         loss=loss,
         tol=args.tol,
@@ -146,8 +140,7 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
         progress=not args.quiet,
         **reduction_keywords(args),
     )
-    payload = {**result.to_dict(), **data_summary(args, data), "n": problem.n, "d": problem.d}
-    payload |= {"pattern_method": patterns.method, "pattern_seconds": pattern_seconds}
+    payload = {**result.to_dict(), **setup.summary(args), "n": problem.n, "d": problem.d}
     if args.plot is not None:
         ctx.outputs.write(args.plot, lambda tmp: plot(result, tmp))
     print_lines(args, summary_lines(result))

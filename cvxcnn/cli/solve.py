@@ -46,7 +46,7 @@ from cvxcnn.cli.common import (
     searched_cells,
     solver_keywords,
     solver_options,
-    training_cells,
+    training_setup,
     write_result,
 )
 from cvxcnn.cli.errors import UsageError, one_line
@@ -198,9 +198,8 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
 def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
     """The ReLU program over sampled or every cell; ``--certify`` adds a bound."""
     start = time.perf_counter()
-    data, problem, loss = load_problem(args, ctx.explicit)
-    patterns = training_cells(args, problem.Y)
-    pattern_seconds = time.perf_counter() - start
+    setup = training_setup(args, ctx.explicit)
+    data, problem, loss, patterns = setup.data, setup.problem, setup.loss, setup.cells
     cells = choice = None
     if args.certify == "exact":  # every cell, in the form the size allows, before the solve
         cells, choice = searched_cells(args, problem.Y)
@@ -214,8 +213,7 @@ def run_relu(args: argparse.Namespace, ctx: RunContext) -> int:
         backend=args.backend,
         strategy=args.strategy,
     )
-    payload = {**result.to_dict(), **data_summary(args, data)}
-    payload |= {"pattern_method": patterns.method, "pattern_seconds": pattern_seconds}
+    payload = {**result.to_dict(), **setup.summary(args)}
     if result.network is not None:
         if args.certify is not None:
             if cells is None:

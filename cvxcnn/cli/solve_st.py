@@ -31,7 +31,6 @@ from cvxcnn.cli.common import (
     cell_set,
     certificate_lines,
     data_summary,
-    load_problem,
     max_memory,
     predict_images,
     print_lines,
@@ -40,7 +39,7 @@ from cvxcnn.cli.common import (
     reduction_keywords,
     save_weights,
     solver_keywords,
-    training_cells,
+    training_setup,
     write_result,
 )
 from cvxcnn.fitting import fit_st
@@ -83,11 +82,9 @@ def run_st(args: argparse.Namespace, ctx: RunContext) -> int:
     """Solve a soft-threshold program; write the JSON; returns the exit status."""
     start = time.perf_counter()
     threshold = args.threshold
-    data, problem, loss = load_problem(args, ctx.explicit)
+    setup = training_setup(args, ctx.explicit, activation=ST, threshold=threshold)
+    data, problem, loss, triples = setup.data, setup.problem, setup.loss, setup.cells
     kw = solver_keywords(args, loss)
-    t0 = time.perf_counter()
-    triples = training_cells(args, problem.Y, activation=ST, threshold=threshold)
-    triple_seconds = time.perf_counter() - t0
     result = None
     if args.st_form == "paper":
         memory = max_memory(args)
@@ -99,7 +96,7 @@ def run_st(args: argparse.Namespace, ctx: RunContext) -> int:
     payload = {**result.to_dict(), **data_summary(args, data), "activation": "st"}
     payload |= {"st_form": args.st_form, "threshold": threshold}
     payload |= {"triples_exact": triples.exact, "triple_method": triples.method}
-    payload |= {"triple_count_bound": triples.count_bound, "triple_seconds": triple_seconds}
+    payload |= {"triple_count_bound": triples.count_bound, "triple_seconds": setup.cell_seconds}
     if args.st_form == "paper":
         payload |= {"paper_objective": payload["objective"]}
         payload |= {"paper_network_objective": payload["primal_objective"]}

@@ -16,6 +16,7 @@ import sys
 
 from cvxcnn.cli.common import (
     DATA_DEFAULTS,
+    GEOMETRY_DEFAULTS,
     RunContext,
     add_data_args,
     add_geometry_args,
@@ -24,6 +25,7 @@ from cvxcnn.cli.common import (
     build_problem,
     data_summary,
     float_arg,
+    geometry_keywords,
     int_arg,
     load_data,
     make_loss,
@@ -42,8 +44,8 @@ from cvxcnn.cli.output import (
 )
 
 OPTIMIZER_CHOICES = ("adam", "sgd", "sgdm", "adagrad", "rmsprop", "asgd", "lbfgs")
-DEFAULTS = {**DATA_DEFAULTS, "kernel": 3, "stride": 1, "padding": "same", "bias": False}
-DEFAULTS |= {"residual": False, "activation": "relu", "threshold": 0.1}
+DEFAULTS = {**DATA_DEFAULTS, **GEOMETRY_DEFAULTS}
+DEFAULTS |= {"activation": "relu", "threshold": 0.1}
 DEFAULTS |= {"neurons": 512, "beta": 1e-3, "loss": "squared", "huber_delta": 1.0}
 DEFAULTS |= {"optimizer": "adam", "lr": 1e-3, "epochs": 200, "batch_size": 0}
 DEFAULTS |= {"init": "kaiming_uniform", "init_std": 1e-3, "dtype": "float64"}
@@ -103,15 +105,14 @@ def check(args: argparse.Namespace, explicit: set[str]) -> None:
         refuse(explicit, ("rtol",), "it applies with --target")
 
 
-def train_keywords(args: argparse.Namespace, loss: object) -> dict:
-    """Every keyword of :func:`cvxcnn.primal.train_primal` the flags set."""
-    names = ("stride", "padding", "activation", "threshold", "learn_threshold", "neurons")
+def train_keywords(args: argparse.Namespace, loss: object, data: object) -> dict:
+    """Every keyword of :func:`cvxcnn.primal.train_primal` the flags set (geometry included)."""
+    names = ("activation", "threshold", "learn_threshold", "neurons")
     names += ("beta", "optimizer", "lr", "epochs", "batch_size", "init", "init_std", "dtype")
     names += ("device", "seed", "target", "rtol", "threads")
     kw = {name: getattr(args, name) for name in names}
-    kw |= {"kernel_size": args.kernel, "bias": bool(args.bias), "loss": loss}
-    kw |= {"residual": bool(args.residual), "verbose": not args.quiet}
-    return kw
+    kw |= {"loss": loss, "verbose": not args.quiet}
+    return kw | geometry_keywords(args, data)
 
 
 def run(args: argparse.Namespace, ctx: RunContext) -> int:
@@ -130,9 +131,7 @@ def run(args: argparse.Namespace, ctx: RunContext) -> int:
     data = load_data(args, ctx.explicit)
     build_problem(args, data)  # geometry errors now, not inside torch
     try:
-        result = train_primal(
-            data.noisy, data.clean, spatial_dims=data.spatial_dims, **train_keywords(args, loss)
-        )
+        result = train_primal(data.noisy, data.clean, **train_keywords(args, loss, data))
     except TrainingDivergedError as exc:
         payload = {"status": "diverged", "success": False, "message": one_line(exc)}
         if args.log is not None:

@@ -349,6 +349,17 @@ def train_primal(
 ) -> TrainResult:
     """Train the two-layer CNN on ``P(U, v)`` by gradient descent.
 
+    The primal baseline of DESIGN.md section 7: real ``torch`` convolutions
+    minimizing ``P`` itself (a sum, not a mean; a mini-batch step uses an
+    unbiased estimate of it). The final objective is re-evaluated in float64
+    (:func:`cvxcnn.networks.primal_objective`, or the vector evaluator for
+    ``out_channels > 1``) on ``make_problem(noisy, clean, **geometry)``, so it
+    compares directly with the convex optimum. A trained network is an UPPER
+    bound on the global optimum only; :func:`cvxcnn.certify` (or
+    ``certify_vector``) at ``result.network`` gives a lower bound. Cost:
+    ``epochs`` passes over the data; on CUDA when ``device="auto"`` finds one.
+    Needs torch.
+
     Parameters
     ----------
     noisy : ndarray

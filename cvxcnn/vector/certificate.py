@@ -129,6 +129,16 @@ def certify_vector(
 ) -> VectorCertificate:
     """Certificate (or estimate) of how far a vector network is from the global optimum.
 
+    DESIGN.md section 13 (c): the dual bound of section 5 for the direction
+    ``G`` (the residual, and each of ``directions``), with
+    ``M = max ||G^T (Y u)_+||`` bracketed by
+    :func:`cvxcnn.vector.oracle.vector_oracle` and its UPPER end used, so the
+    lower bound is rigorous whatever the oracle's accuracy. It is
+    ``"certified"`` only over an exact cell set verified against
+    ``problem.Y``, otherwise ``"estimated"``; a non-finite objective or
+    residual gives ``"failed"`` with NaN bounds. Cost: per direction at most
+    ``max_evaluations`` scalar oracle calls over the cells.
+
     Parameters
     ----------
     network : VectorReluNetwork
@@ -168,26 +178,51 @@ def certify_vector(
         if best is None or lower > best[0]:
             best = (lower, s, oracle, name)
     if best is None or not math.isfinite(upper):
-        nan = math.nan
-        return VectorCertificate(
-            upper, nan, nan, nan, FAILED, "none", nan, nan, "none", evaluations, False, nan,
-            beta, seconds, message=f"the network's objective or residual is not finite ({upper})",
-        )  # fmt: skip
-    lower, s, oracle, name = best
-    kind, message = certificate_verdict(relu, cells, problem, upper, lower)
+        lower, s, oracle, name = math.nan, math.nan, None, "none"
+        kind, message = FAILED, f"the network's objective or residual is not finite ({upper})"
+        gaps = {"gap": math.nan, "relative_gap": math.nan}
+    else:
+        lower, s, oracle, name = best
+        kind, message = certificate_verdict(relu, cells, problem, upper, lower)
+        gaps = gap_fields(upper, lower)
     return VectorCertificate(
         upper_bound=upper,
         lower_bound=lower,
-        **gap_fields(upper, lower),
+        **gaps,
         certificate=kind,
         direction=name,
-        oracle_upper=oracle.upper,
-        oracle_lower=oracle.lower,
-        oracle_method=oracle.method,
+        **oracle_fields(oracle),
         oracle_evaluations=evaluations,
-        oracle_converged=oracle.converged,
         dual_scale=s,
         beta=beta,
         oracle_seconds=seconds,
         message=message,
     )
+
+
+def oracle_fields(oracle: object | None) -> dict:
+    """A :class:`VectorCertificate`'s bracket on ``M``: ``oracle``'s, or NaN without one.
+
+    Parameters
+    ----------
+    oracle : VectorOracleResult or None
+        The oracle of the direction that gave the bound (None: no finite direction).
+
+    Returns
+    -------
+    dict
+        ``oracle_upper``, ``oracle_lower``, ``oracle_method`` and ``oracle_converged``.
+    """
+    if oracle is None:
+        return {
+            "oracle_upper": math.nan,
+            "oracle_lower": math.nan,
+            "oracle_method": "none",
+            "oracle_converged": False,
+        }
+    return {
+        "oracle_upper": oracle.upper,
+        "oracle_lower": oracle.lower,
+        "oracle_method": oracle.method,
+        "oracle_converged": oracle.converged,
+    }

@@ -22,6 +22,16 @@ from cvxcnn.validation import axis_length, check_finite_array
 class VectorProblem:
     """Patches, readout and a multi-channel target.
 
+    The vector-output counterpart of :class:`cvxcnn.problem.PatchProblem`
+    (DESIGN.md section 13): the same ``Y`` and ``R``, a target with one column
+    per channel and no residual offset. Made by :func:`vector_problem` from a
+    scalar problem and ``X`` (both given by
+    :func:`cvxcnn.vector_output.make_vector_problem` from images, or made
+    inside :func:`cvxcnn.vector.fit.fit_vector`); read by the separable
+    bounds, the relaxation, :func:`cvxcnn.vector.certificate.certify_vector`
+    and the restarts.
+    :meth:`channel` gives channel ``k``'s scalar problem.
+
     Attributes
     ----------
     Y : ndarray of shape (n, d)
@@ -45,7 +55,11 @@ class VectorProblem:
 
     def channel(self, k: int) -> PatchProblem:
         """The scalar problem of channel ``k`` (target ``X[:, k]``)."""
-        return PatchProblem(self.Y, self.target[:, k].copy(), self.readout, self.geometry)
+        return self.scalar(self.target[:, k].copy())
+
+    def scalar(self, target: np.ndarray) -> PatchProblem:
+        """The scalar problem with this ``Y``, readout and geometry and ``target`` (n_out,)."""
+        return PatchProblem(self.Y, target, self.readout, self.geometry)
 
     def scaled(self, patch_scale: float, target_scale: float) -> VectorProblem:
         """The problem with ``Y / patch_scale`` and ``X / target_scale``."""

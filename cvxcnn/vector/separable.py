@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cvxcnn.fitting import fit
-from cvxcnn.problem import PatchProblem
 from cvxcnn.results import ConvexFitResult, Result
 from cvxcnn.solve import SolverError, SolverSettings
 from cvxcnn.vector.network import VectorReluNetwork, vector_objective
@@ -79,8 +78,7 @@ class ScalarUpperResult(Result):
 def _scalar_fit(
     problem: VectorProblem, target: np.ndarray, cells: object, beta: float, settings, fit_kwargs
 ) -> ConvexFitResult:
-    scalar = PatchProblem(problem.Y, target, problem.readout, problem.geometry)
-    result = fit(scalar, cells, beta=beta, **(fit_options(settings) | fit_kwargs))
+    result = fit(problem.scalar(target), cells, beta=beta, **(fit_options(settings) | fit_kwargs))
     if result.network is None:
         raise SolverError(f"a scalar program of the vector problem failed: {result.status}")
     return result
@@ -113,6 +111,16 @@ def fit_separable(
     **fit_kwargs: object,
 ) -> ScalarUpperResult:
     """One scalar program per channel over the shared ``cells``; neurons ``w = v e_k``.
+
+    DESIGN.md section 13 (a): when every neuron serves one channel the loss and
+    the penalty split by channel, so channel ``k``'s scalar program (eq. 4 by
+    :func:`cvxcnn.fit`, target ``X[:, k]``) is solved on its own and the
+    stacked network's vector objective is the sum of the ``c`` scalar optima.
+    That network is feasible: ``objective`` is an UPPER bound on the vector
+    optimum, and the separable optimum itself only when ``cells`` is every
+    cell. Cost: ``c`` scalar solves over the same cells. A channel whose
+    program gives no network raises :class:`cvxcnn.solve.SolverError`; an
+    inaccurate one leaves ``success`` False and its status in ``statuses``.
 
     Parameters
     ----------
