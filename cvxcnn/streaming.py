@@ -35,7 +35,7 @@ from cvxcnn.validation import check_positive_int
 STREAMED = "streamed-enumeration"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class StreamedOracleResult(OracleResult):
     """:class:`~cvxcnn.oracle.OracleResult` over a stream of every cell.
 

@@ -41,12 +41,11 @@ from cvxcnn.arrangements import first_unique_rows
 from cvxcnn.mip_oracle import (
     CUT_CELLS,
     DEFAULT_TIME_LIMIT,
-    MIP_ATOL,
-    MIP_RTOL,
     MipOracleResult,
     SearchedCells,
     SignedMip,
     SignSearch,
+    mip_result,
     oracle_inputs,
 )
 from cvxcnn.oracle import OracleResult
@@ -198,28 +197,9 @@ def st_mip_oracle(
     """
     start_time = time.perf_counter()
     Y, g, time_limit, starts = oracle_inputs(Y, g, time_limit, starts)
-    d = Y.shape[1]
     search = STSignSearch(Y, g, starts)
     search.run(start_time + time_limit, threshold, -math.inf)
-    points = np.array(search.found).reshape(-1, d)
-    values = search.value(points) if len(points) else np.zeros(0)
-    upper, lower = search.upper, search.lower
-    scale = float(np.abs(g) @ np.linalg.norm(Y, axis=1))
-    return MipOracleResult(
-        upper=upper,
-        lower=lower,
-        direction=search.point,
-        points=points[np.argsort(-values)],
-        converged=bool(upper <= lower * (1 + MIP_RTOL) + MIP_ATOL * scale),
-        sign_upper=(upper, upper),
-        sign_lower=(lower, lower),
-        rounds=search.rounds,
-        cuts=search.mip.cuts,
-        nodes=search.nodes,
-        stopped_early=threshold is not None and lower > threshold,
-        proved_below=threshold is not None and upper <= threshold,
-        seconds=time.perf_counter() - start_time,
-    )
+    return mip_result(Y, g, {1.0: search}, threshold, search.mip.cuts, start_time)
 
 
 # --------------------------------------------------------------------------- #
