@@ -573,11 +573,9 @@ class SignSearch(SignBracket):
 
     Parameters
     ----------
-    Y : ndarray of shape (n, d)
-    w : ndarray of shape (n,)
-        ``s g``.
-    starts : ndarray of shape (k, d)
-        Unit warm starts: tangent cuts, and the best as the first incumbent.
+    Y, w, starts
+        As in :class:`SignBracket`; the starts (and the local search's points)
+        are also the first tangent cuts.
     mip : SignedMip, optional
         The model; :meth:`build_mip` by default. A :class:`ReluMip` of ``Y``
         may be shared by both signs and, in column generation, by every call.
@@ -675,6 +673,16 @@ def relu_mip_oracle(
     engine: str = "highs",
 ) -> MipOracleResult:
     """Bracket ``M(g) = max_{||u|| <= 1} |g^T (Y u)_+|`` over EVERY cell (no enumeration).
+
+    The oracle of DESIGN.md section 12 for arrangements too large to
+    enumerate: per sign, the big-M mixed-integer program of the module
+    docstring over an outer polytope refined by tangent and cell cuts
+    (HiGHS), or over the exact ball (SCIP). Anytime: ``upper`` is the
+    smallest dual bound met, valid at any stop, and ``lower`` a float64
+    value at a unit point, so a certificate from a call cut short by
+    ``time_limit`` (``converged=False``) is still "certified", only looser.
+    The cost grows exponentially with ``n`` (the prototype of section 12,
+    ``d = 9``: n = 16 in 8-17 s, n = 36 in about 5 minutes).
 
     Parameters
     ----------

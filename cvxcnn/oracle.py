@@ -56,20 +56,22 @@ class OracleBracket(Result):
 
     The contract of every oracle of the package (the ReLU and soft-threshold
     oracles of DESIGN.md sections 5 and 6, the mixed-integer ones of section
-    12, the vector one of section 13): ``lower`` is the objective evaluated in
-    float64 at ``direction``, a feasible point, so ``M >= lower`` is exact;
-    ``upper`` is a proven bound (closed form, dual point or a solver's dual
-    bound, evaluated in float64), so ``M <= upper`` whatever the solver's
-    accuracy, and ``upper >= lower`` always. Over WHICH set ``M`` is taken
-    (the given cells, or every cell) is the oracle's or the caller's to say:
-    a certificate built on ``upper`` is "certified" only when it is every cell.
+    12, the vector one of section 13): ``lower`` is a value of the objective
+    evaluated in float64 at a point of the ball, ``direction``, so
+    ``M >= lower`` holds exactly; ``upper`` is a proven bound (closed form,
+    dual point or a solver's dual bound, evaluated in float64), so
+    ``M <= upper`` whatever the solver's accuracy, and ``upper >= lower``
+    always. Over WHICH set ``M`` is taken (the given cells, or every cell) is
+    the oracle's or the caller's to say: a certificate built on ``upper`` is
+    "certified" only when it is every cell.
 
     Attributes
     ----------
     upper, lower : float
         ``lower <= M <= upper``.
     direction : ndarray of shape (d,)
-        Point of the unit ball attaining ``lower``.
+        Point of the unit ball where the objective is at least ``lower``
+        (soft thresholds: its ``u``, with the best threshold ``t >= 0``).
     converged : bool
         ``upper`` is the value itself up to the method's tolerance
         (:func:`bracket_closed`). False when an anytime oracle stopped at a
@@ -305,6 +307,16 @@ def relu_oracle(
     budget: int | None = None,
 ) -> OracleResult:
     """Bracket ``max over the cells in masks, ||u|| <= 1, of |g^T (Y u)_+|``.
+
+    The certificate's oracle ``M(r)`` (DESIGN.md section 5), cell by cell but
+    vectorized: the closed forms of the module docstring (``||c_i||``, whether
+    it is attained, the half-space bound) settle most (cell, sign) pairs in
+    ``O(P n d)``, and each remaining pair gets one exact NNLS on the polar
+    cone (``method="socp"``: one stacked SOCP instead, kept as an independent
+    check). The bracket is rigorous whatever the NNLS or solver accuracy
+    (upper ends are norms at dual-feasible points, lower ends values at
+    points of the ball, both in float64) and ``converged`` is True; it is
+    ``M`` of the problem only when ``masks`` are every cell.
 
     Parameters
     ----------

@@ -177,6 +177,15 @@ def st_mip_oracle(
 ) -> MipOracleResult:
     """Bracket ``M(g) = max_{||u|| <= 1, t >= 0} |g^T tau_t(Y u)|`` over EVERY triple.
 
+    The certificate oracle of program 6a (DESIGN.md sections 6 and 12)
+    without enumerating triples: ``tau_t`` is odd, so ONE signed search of
+    the model of the module docstring (HiGHS over an outer polytope refined
+    by tangent and cell cuts; no SCIP engine) bounds ``M`` for every
+    ``t >= 0``. The same anytime guarantee as the ReLU oracle: ``upper`` is
+    HiGHS's dual bound at any stop, ``lower`` the float64 value at a unit
+    point with its best threshold. The model has one binary per row with
+    ``g_i != 0`` (a ReLU sign: one per row with ``s g_i > 0``).
+
     Parameters
     ----------
     Y : ndarray of shape (n, d)

@@ -153,6 +153,15 @@ def st_oracle(
 ) -> OracleResult:
     """Bracket ``max over the given cells, ||u|| <= 1, t >= 0, of |g^T tau_t(Y u)|``.
 
+    The certificate oracle of the learnable-threshold program 6a (DESIGN.md
+    sections 5 and 6) over enumerated or sampled triples: per sign one SOCP
+    stacking every live cell, bounded as in the module docstring, so the
+    bracket is rigorous whatever the solver's accuracy. A solve that fails
+    (solver error, no solution) leaves zero points and multipliers: a loose
+    but valid upper end and ``lower = 0``. Cost: two SOCPs of ``P (d + 1)``
+    variables; for triples too many to enumerate use
+    :func:`cvxcnn.soft_threshold.mip_oracle.st_mip_oracle`.
+
     Parameters
     ----------
     Y : ndarray of shape (n, d)

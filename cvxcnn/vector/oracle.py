@@ -180,6 +180,15 @@ def vector_oracle(
 ) -> VectorOracleResult:
     """Bracket ``max over the cells and ||u|| <= 1 of ||G^T (Y u)_+||``.
 
+    The dual certificate's oracle for ``c`` output channels (DESIGN.md
+    section 13), ``M = max over unit w of M_scalar(G w)``: one scalar call
+    for ``c = 1``; for ``c = 2, 3`` a branch and bound over output directions
+    whose supporting-line bounds (module docstring) are rigorous at every
+    step, so the upper end stays valid at ``max_evaluations``; for ``c > 3``
+    the basis bound, rigorous but up to ``sqrt(c)`` times ``M``. Each
+    evaluation is one scalar oracle call over ``cells``; ``M`` is the
+    problem's only when they are every cell.
+
     Parameters
     ----------
     Y : ndarray of shape (n, d)
