@@ -880,6 +880,50 @@ class SearchedCells:
         """The same set with ``new`` cells appended to :attr:`known` (first ones kept)."""
         return dataclasses.replace(self, known=self.unite(self.known, new))
 
+    def call_limit(self, time_limit: float | None) -> float:
+        """Seconds for one oracle call: ``time_limit`` (checked) overrides :attr:`time_limit`."""
+        return self.time_limit if time_limit is None else check_positive(time_limit, "time_limit")
+
+    def grown_result(
+        self,
+        seen: OracleResult,
+        mip: MipOracleResult,
+        grown: SearchedCells,
+        values: np.ndarray,
+        start: float,
+        *,
+        method: str,
+        converged: bool,
+    ) -> OracleResult:
+        """The :class:`~cvxcnn.oracle.OracleResult` of a call, over the ``grown`` cell set.
+
+        ``seen``: the brackets of the known cells (this set's, in order);
+        ``mip``: the MIP's bracket over every cell; ``grown``: this set with
+        the cells of the MIP's points appended, valued ``values`` (new,) at
+        their generators. The MIP's upper end bounds every cell (the new ones
+        get it as their upper end); the lower end is the better of the two.
+        """
+        extra = len(grown) - len(self)
+        upper = max(mip.upper, seen.lower, mip.lower)
+        ends = [(seen.lower, seen.direction), (mip.lower, mip.direction)]
+        lower, direction = max(ends, key=lambda end: end[0])
+        cell_lower = np.concatenate([seen.cell_lower, values])
+        return OracleResult(
+            upper=upper,
+            lower=lower,
+            cell_upper=np.minimum(np.concatenate([seen.cell_upper, np.full(extra, upper)]), upper),
+            cell_lower=cell_lower,
+            direction=direction,
+            argmax=int(cell_lower.argmax()),
+            n_cells=len(grown),
+            n_screened=seen.n_screened,
+            n_solved=seen.n_solved,
+            method=method,
+            seconds=time.perf_counter() - start,
+            converged=converged,
+            cells=grown if extra else None,
+        )
+
     @staticmethod
     def seeded_known(
         Y: np.ndarray, sampler, samples: int, time_limit: float, **sample_options: object
@@ -1018,7 +1062,7 @@ def mip_cells_oracle(
         if threshold is None or cached[1].upper <= threshold:
             return cached[1]
     seen = relu_oracle(Y, g, cells.masks, threshold=threshold)
-    limit = cells.time_limit if time_limit is None else check_positive(time_limit, "time_limit")
+    limit = cells.call_limit(time_limit)
     starts = [seen.direction]
     for i in np.argsort(-seen.cell_lower)[:CUT_CELLS]:  # cell cuts: the best known cells exact
         starts += [cell_nnls(Y, g, cells.masks[i], sign)[1] for sign in (1.0, -1.0)]
@@ -1044,24 +1088,13 @@ def _grown_result(
     grown = cells
     if len(mip.points):
         grown = cells.with_known(patterns_from_generators(Y, mip.points, method="mip"))
-    extra = len(grown) - len(cells)
     values = objective_at(Y, g, grown.generators[len(cells) :])
-    upper = max(mip.upper, seen.lower, mip.lower)
-    lower, direction = max((seen.lower, seen.direction), (mip.lower, mip.direction),
-                           key=lambda t: t[0])  # fmt: skip
-    cell_lower = np.concatenate([seen.cell_lower, values])
-    return OracleResult(
-        upper=upper,
-        lower=lower,
-        cell_upper=np.minimum(np.concatenate([seen.cell_upper, np.full(extra, upper)]), upper),
-        cell_lower=cell_lower,
-        direction=direction,
-        argmax=int(cell_lower.argmax()),
-        n_cells=len(grown),
-        n_screened=seen.n_screened,
-        n_solved=seen.n_solved,
+    return cells.grown_result(
+        seen,
+        mip,
+        grown,
+        values,
+        start,
         method="mip" if cells.engine == "highs" else f"mip-{cells.engine}",
-        seconds=time.perf_counter() - start,
         converged=(mip.converged and not mip.stopped_early) or mip.proved_below,
-        cells=grown if extra else None,
     )
