@@ -53,8 +53,14 @@ from cvxcnn.arrangements import (
     patterns_from_generators,
     sample_relu_patterns,
 )
-from cvxcnn.oracle import OracleResult, cell_nnls, objective_at, relu_oracle
-from cvxcnn.results import Result
+from cvxcnn.oracle import (
+    OracleBracket,
+    OracleResult,
+    bracket_closed,
+    cell_nnls,
+    objective_at,
+    relu_oracle,
+)
 from cvxcnn.scip_oracle import scip_available, scip_sign
 from cvxcnn.validation import check_finite_array, check_positive
 
@@ -95,9 +101,9 @@ _BOUND_STATUSES = tuple(
 )
 
 
-@dataclass
-class MipOracleResult(Result):
-    """Bracket ``lower <= M(g) <= upper`` over every cell of ``Y``'s arrangement.
+@dataclass(kw_only=True)
+class MipOracleResult(OracleBracket):
+    """:class:`~cvxcnn.oracle.OracleBracket` on ``M(g)`` over every cell of ``Y``'s arrangement.
 
     Attributes
     ----------
@@ -126,11 +132,7 @@ class MipOracleResult(Result):
     seconds : float
     """
 
-    upper: float
-    lower: float
-    direction: np.ndarray = field(repr=False)
     points: np.ndarray = field(repr=False)
-    converged: bool
     sign_upper: tuple
     sign_lower: tuple
     rounds: int = 0
@@ -437,8 +439,16 @@ def cell_ascent(Y: np.ndarray, w: np.ndarray, u: np.ndarray, steps: int = ASCENT
     return np.array(path)
 
 
-class SignSearch:
-    """The bracket of ``M_s = max_{||u|| <= 1} w^T (Y u)_+``, refined round by round (resumable).
+class SignBracket:
+    """The bracket of ``M_s = max_{||u|| <= 1} w^T act(Y u)``, refined by :meth:`run` (resumable).
+
+    What the searches over HiGHS's polytope (:class:`SignSearch`) and SCIP's
+    exact ball (:class:`ScipSearch`) share: the start (the best warm start
+    and a local search from it), the stopping rules of :meth:`run` and how a
+    solve's points update the lower end (:meth:`absorb`). A subclass gives
+    :meth:`refine`, one solve; the activation's hooks :meth:`value`,
+    :meth:`candidates` and :meth:`ascent` are the ReLU ones here (soft
+    thresholds override them).
 
     Parameters
     ----------
@@ -446,48 +456,44 @@ class SignSearch:
     w : ndarray of shape (n,)
         ``s g``.
     starts : ndarray of shape (k, d)
-        Unit warm starts: tangent cuts, and the best as the first incumbent.
-    mip : SignedMip, optional
-        The model; :meth:`build_mip` by default. A :class:`ReluMip` of ``Y``
-        may be shared by both signs and, in column generation, by every call.
+        Unit warm starts: the best as the first incumbent.
+    trivial : float
+        A closed-form upper bound on ``M_s``: the first ``upper``.
+    empty : bool
+        No weight is positive: ``M_s = 0`` without a solve.
 
     Attributes
     ----------
     upper, lower : float
     point : ndarray of shape (d,)
         Unit point attaining ``lower``.
+    starts : ndarray of shape (k', d)
+        The warm starts and the local search's points (the first tangent cuts).
     found : list of ndarray
         Unit points with a positive value (new sign patterns).
+    rounds, nodes : int
+        Solves and branch-and-bound nodes so far.
     finished : bool
-        The bracket closed, or the MIP's maximizer over the polytope lies on the ball.
+        The bracket closed, or the solver proved its bound: nothing left to refine.
     """
 
     def __init__(
-        self, Y: np.ndarray, w: np.ndarray, starts: np.ndarray, mip: SignedMip | None = None
+        self, Y: np.ndarray, w: np.ndarray, starts: np.ndarray, trivial: float, empty: bool
     ) -> None:
-        self.Y, self.w = Y, w
-        self.mip = self.build_mip() if mip is None else mip
-        self.mip.set_weights(w)
-        self.trivial = self.mip.trivial
+        self.Y, self.w, self.trivial = Y, w, trivial
         vals = self.value(starts)
         walk = self.ascent(starts[int(vals.argmax())])
         walk_vals = self.value(walk)
-        starts, vals = np.vstack([starts, walk]), np.concatenate([vals, walk_vals])
+        self.starts, vals = np.vstack([starts, walk]), np.concatenate([vals, walk_vals])
         best = int(vals.argmax())
-        self.lower, self.point = max(float(vals[best]), 0.0), starts[best]
-        self.upper, self.found = self.trivial, list(walk[walk_vals > 0])
+        self.lower, self.point = max(float(vals[best]), 0.0), self.starts[best]
+        self.upper, self.found = trivial, list(walk[walk_vals > 0])
         self.rounds = self.nodes = 0
-        self.finished = self.mip.p == 0 or self.upper <= self.lower
-        if self.finished:  # no positive weight: the max is 0, or the trivial bound is attained
-            self.upper = max(self.upper, self.lower)
-            return
-        self.mip.add_cuts(starts)  # tangents at the starts (a shared model has them already)
+        # no positive weight: the max is 0; or the trivial bound is attained
+        self.finished = empty or self.upper <= self.lower
+        self.upper = max(self.upper, self.lower)
 
     # the activation's hooks (soft thresholds override them)
-    def build_mip(self) -> SignedMip:
-        """The MIP of ``max w^T act(Y u)`` over a polytope containing the ball."""
-        return ReluMip(self.Y)
-
     def value(self, U: np.ndarray) -> np.ndarray:
         """Float64 value of ``w^T act(Y u)`` at each row of ``U`` (k, d) (points of the ball)."""
         return signed_value(self.Y, self.w, U)
@@ -503,7 +509,34 @@ class SignSearch:
 
     def closed(self) -> bool:
         """``upper <= lower (1 + MIP_RTOL)`` (plus :data:`MIP_ATOL` x the trivial bound)."""
-        return self.upper <= self.lower * (1 + MIP_RTOL) + MIP_ATOL * self.trivial
+        return bracket_closed(self.upper, self.lower, MIP_RTOL, MIP_ATOL * self.trivial)
+
+    def absorb(self, U: np.ndarray) -> np.ndarray:
+        """Raise the lower end with a solve's points ``U`` (k, d); returns their candidates.
+
+        The candidates of ``U`` (:meth:`candidates`) and a local search from the
+        best of them are valued in float64; those above zero join :attr:`found`.
+        """
+        cand = self.candidates(U)
+        best = cand[int(self.value(cand).argmax())]
+        points = np.vstack([cand, self.ascent(best)])
+        vals = self.value(points)
+        self.found.extend(points[vals > 0])
+        j = int(vals.argmax())
+        if vals[j] > self.lower:
+            self.lower, self.point = float(vals[j]), points[j]
+        return cand
+
+    def valued_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """:attr:`found` as an array (k, d) and the values there (k,)."""
+        points = np.array(self.found).reshape(-1, self.Y.shape[1])
+        return points, self.value(points) if len(points) else np.zeros(0)
+
+    def refine(
+        self, deadline: float, threshold: float | None, above: float | None, below: float
+    ) -> bool:
+        """One solve (see :meth:`run`); returns whether another one in the same run may help."""
+        raise NotImplementedError
 
     def run(
         self,
@@ -512,85 +545,97 @@ class SignSearch:
         irrelevant_below: float,
         collect: bool = False,
     ) -> None:
-        """MIP rounds until ``deadline``, a closed bracket, ``lower > threshold`` (a
+        """Solves until ``deadline``, a closed bracket, ``lower > threshold`` (a
         violator; with ``collect`` the search goes on to the deadline, gathering
         points), ``upper <= threshold`` (proven none), or ``upper <= irrelevant_below``
         (the other sign's lower end: ``M`` no longer depends on this sign).
+
+        Each solve is a :meth:`refine` call with the violator level ``above``
+        (None with ``collect``) and the level ``below`` under which the upper
+        end settles the call.
         """
         below = irrelevant_below if threshold is None else max(threshold, irrelevant_below)
         above = None if collect else threshold
         while not self.finished and time.perf_counter() < deadline:
             if self.upper <= below or (above is not None and self.lower > above):
-                return
-            self.mip.set_weights(self.w)
-            bound, U, nodes = self.mip.solve(
-                deadline - time.perf_counter(), self.point, stop_above=above, stop_below=below
-            )
-            self.rounds, self.nodes = self.rounds + 1, self.nodes + nodes
-            self.upper = min(self.upper, bound)
-            far = np.linalg.norm(U, axis=1) > 1 + BALL_TOL
-            if len(U):
-                cand = self.candidates(U)
-                best = cand[int(self.value(cand).argmax())]
-                points = np.vstack([cand, self.ascent(best)])
-                vals = self.value(points)
-                self.found.extend(points[vals > 0])
-                j = int(vals.argmax())
-                if vals[j] > self.lower:
-                    self.lower, self.point = float(vals[j]), points[j]
-            if far.any():
-                self.mip.add_cuts(cand[np.repeat(far, 2)])  # tangent and cell cut of each
-            self.finished = self.closed() or (self.mip.optimal() and not far.any())
+                break
+            if not self.refine(deadline, threshold, above, below):
+                break
         self.upper = max(self.upper, self.lower)
 
 
-class ScipSearch:
-    """:class:`SignSearch` by SCIP over the exact ball (:func:`cvxcnn.scip_oracle.scip_sign`).
+class SignSearch(SignBracket):
+    """The :class:`SignBracket` of HiGHS over a polytope containing the ball, round by round.
 
-    Same attributes; one SCIP solve per :meth:`run` (SCIP keeps nothing
-    between solves, so there are no slices).
+    Each :meth:`refine` solves the MIP (warm-started at the best point so
+    far); the incumbents outside the ball add their tangent and cell cuts
+    and the next round solves again.
+
+    Parameters
+    ----------
+    Y, w, starts
+        As in :class:`SignBracket`; the starts (and the local search's points)
+        are also the first tangent cuts.
+    mip : SignedMip, optional
+        The model; :meth:`build_mip` by default. A :class:`ReluMip` of ``Y``
+        may be shared by both signs and, in column generation, by every call.
+    """
+
+    def __init__(
+        self, Y: np.ndarray, w: np.ndarray, starts: np.ndarray, mip: SignedMip | None = None
+    ) -> None:
+        self.Y, self.w = Y, w
+        self.mip = self.build_mip() if mip is None else mip
+        self.mip.set_weights(w)
+        super().__init__(Y, w, starts, self.mip.trivial, self.mip.p == 0)
+        if not self.finished:
+            self.mip.add_cuts(self.starts)  # tangents at the starts (a shared model has them)
+
+    def build_mip(self) -> SignedMip:
+        """The MIP of ``max w^T act(Y u)`` over a polytope containing the ball."""
+        return ReluMip(self.Y)
+
+    def refine(
+        self, deadline: float, threshold: float | None, above: float | None, below: float
+    ) -> bool:
+        """One MIP round: solve, raise the lower end, cut the incumbents outside the ball."""
+        self.mip.set_weights(self.w)
+        bound, U, nodes = self.mip.solve(
+            deadline - time.perf_counter(), self.point, stop_above=above, stop_below=below
+        )
+        self.rounds, self.nodes = self.rounds + 1, self.nodes + nodes
+        self.upper = min(self.upper, bound)
+        far = np.linalg.norm(U, axis=1) > 1 + BALL_TOL
+        if len(U):
+            cand = self.absorb(U)
+        if far.any():
+            self.mip.add_cuts(cand[np.repeat(far, 2)])  # tangent and cell cut of each
+        self.finished = self.closed() or (self.mip.optimal() and not far.any())
+        return True
+
+
+class ScipSearch(SignBracket):
+    """The ReLU :class:`SignBracket` by SCIP over the exact ball (:func:`scip_sign`).
+
+    One SCIP solve per :meth:`run` (SCIP keeps nothing between solves, so
+    there are no slices).
     """
 
     def __init__(self, Y: np.ndarray, w: np.ndarray, starts: np.ndarray) -> None:
-        self.Y, self.w = Y, w
-        norms = np.linalg.norm(Y, axis=1)
-        self.trivial = float(np.maximum(w, 0.0) @ norms)
-        vals = signed_value(Y, w, starts)
-        walk = cell_ascent(Y, w, starts[int(vals.argmax())])
-        starts, vals = np.vstack([starts, walk]), np.concatenate([vals, signed_value(Y, w, walk)])
-        best = int(vals.argmax())
-        self.lower, self.point = max(float(vals[best]), 0.0), starts[best]
-        self.upper, self.found = self.trivial, list(walk[signed_value(Y, w, walk) > 0])
-        self.rounds = self.nodes = 0
-        self.finished = not (w > 0).any() or self.upper <= self.lower
-        self.upper = max(self.upper, self.lower)
+        trivial = float(np.maximum(w, 0.0) @ np.linalg.norm(Y, axis=1))
+        super().__init__(Y, w, starts, trivial, not (w > 0).any())
 
-    def run(
-        self,
-        deadline: float,
-        threshold: float | None,
-        irrelevant_below: float,
-        collect: bool = False,
-    ) -> None:
-        """One SCIP solve (objective limit ``threshold``) unless finished or not needed."""
-        below = irrelevant_below if threshold is None else max(threshold, irrelevant_below)
-        violator = threshold is not None and self.lower > threshold and not collect
-        if self.finished or violator or self.upper <= below or time.perf_counter() >= deadline:
-            return
+    def refine(
+        self, deadline: float, threshold: float | None, above: float | None, below: float
+    ) -> bool:
+        """One SCIP solve with the objective limit ``threshold``; never a second one."""
         out = scip_sign(self.Y, self.w, deadline - time.perf_counter(), threshold)
         self.rounds, self.nodes = self.rounds + 1, self.nodes + out.nodes
         self.upper = min(self.upper, out.upper)
         if len(out.points):
-            cand = np.vstack([_candidates(self.Y, self.w, u) for u in out.points[:20]])
-            best = cand[int(signed_value(self.Y, self.w, cand).argmax())]
-            cand = np.vstack([cand, cell_ascent(self.Y, self.w, best)])
-            vals = signed_value(self.Y, self.w, cand)
-            self.found.extend(cand[vals > 0])
-            j = int(vals.argmax())
-            if vals[j] > self.lower:
-                self.lower, self.point = float(vals[j]), cand[j]
+            self.absorb(out.points[:20])
         self.finished = out.finished
-        self.upper = max(self.upper, self.lower)
+        return False
 
 
 def oracle_inputs(
@@ -628,6 +673,16 @@ def relu_mip_oracle(
     engine: str = "highs",
 ) -> MipOracleResult:
     """Bracket ``M(g) = max_{||u|| <= 1} |g^T (Y u)_+|`` over EVERY cell (no enumeration).
+
+    The oracle of DESIGN.md section 12 for arrangements too large to
+    enumerate: per sign, the big-M mixed-integer program of the module
+    docstring over an outer polytope refined by tangent and cell cuts
+    (HiGHS), or over the exact ball (SCIP). Anytime: ``upper`` is the
+    smallest dual bound met, valid at any stop, and ``lower`` a float64
+    value at a unit point, so a certificate from a call cut short by
+    ``time_limit`` (``converged=False``) is still "certified", only looser.
+    The cost grows exponentially with ``n`` (the prototype of section 12,
+    ``d = 9``: n = 16 in 8-17 s, n = 36 in about 5 minutes).
 
     Parameters
     ----------
@@ -680,7 +735,7 @@ def relu_mip_oracle(
             search[s].run(start_time + time_limit * (k + 1) / 2, None, search[-s].lower)
         for s in order:
             search[s].run(deadline, None, search[-s].lower)
-    return _mip_result(Y, g, search, order, threshold, model.cuts - cuts_before, start_time)
+    return mip_result(Y, g, search, threshold, model.cuts - cuts_before, start_time)
 
 
 def _scip_oracle(
@@ -700,7 +755,7 @@ def _scip_oracle(
     search = {s: ScipSearch(Y, s * g, starts) for s in order}
     for k, s in enumerate(order):  # each sign its share, then what is left
         search[s].run(start_time + time_limit * (k + 1) / 2, threshold, search[-s].lower, True)
-    return _mip_result(Y, g, search, order, threshold, 0, start_time, SCIP_RTOL)
+    return mip_result(Y, g, search, threshold, 0, start_time, SCIP_RTOL)
 
 
 def _price(search: dict, order: list, threshold: float, deadline: float, first: float) -> None:
@@ -726,32 +781,36 @@ def _price(search: dict, order: list, threshold: float, deadline: float, first: 
         budget, collect = 2 * budget, False
 
 
-def _mip_result(
+def mip_result(
     Y: np.ndarray,
     g: np.ndarray,
     search: dict,
-    order: list,
     threshold: float | None,
     cuts: int,
     start_time: float,
     rtol: float = MIP_RTOL,
 ) -> MipOracleResult:
-    """The :class:`MipOracleResult` of both signs' searches (converged at ``rtol``)."""
-    out = {s: (r.upper, r.lower, r.point, r.found) for s, r in search.items()}
-    upper = max(out[1.0][0], out[-1.0][0])
-    s_best = 1.0 if out[1.0][1] >= out[-1.0][1] else -1.0
-    lower, direction = out[s_best][1], out[s_best][2]
-    points = np.array([p for s in order for p in out[s][3]]).reshape(-1, Y.shape[1])
-    values = np.abs(signed_value(Y, g, points)) if len(points) else np.zeros(0)
+    """The :class:`MipOracleResult` of the searches ``{sign: SignBracket}`` (converged at ``rtol``).
+
+    ``search`` holds both signs (ReLU: ``M = max(M_+, M_-)``), or ``+1`` alone
+    when one search bounds both (soft thresholds: ``tau`` is odd, so
+    ``M_- = M_+``). The points each search found are valued by it and
+    returned best first; ``cuts`` is the number of cuts the call added.
+    """
+    plus, minus = search[1.0], search.get(-1.0, search[1.0])
+    best = plus if plus.lower >= minus.lower else minus
+    upper, lower = max(plus.upper, minus.upper), best.lower
+    found = [r.valued_points() for r in search.values()]
+    points, values = np.vstack([p for p, _ in found]), np.concatenate([v for _, v in found])
     scale = float(np.abs(g) @ np.linalg.norm(Y, axis=1))
     return MipOracleResult(
         upper=upper,
         lower=lower,
-        direction=direction,
+        direction=best.point,
         points=points[np.argsort(-values)],
-        converged=bool(upper <= lower * (1 + rtol) + MIP_ATOL * scale),
-        sign_upper=(out[1.0][0], out[-1.0][0]),
-        sign_lower=(out[1.0][1], out[-1.0][1]),
+        converged=bracket_closed(upper, lower, rtol, MIP_ATOL * scale),
+        sign_upper=(plus.upper, minus.upper),
+        sign_lower=(plus.lower, minus.lower),
         rounds=sum(r.rounds for r in search.values()),
         cuts=cuts,
         nodes=sum(r.nodes for r in search.values()),
@@ -820,6 +879,50 @@ class SearchedCells:
     def with_known(self, new: object) -> SearchedCells:
         """The same set with ``new`` cells appended to :attr:`known` (first ones kept)."""
         return dataclasses.replace(self, known=self.unite(self.known, new))
+
+    def call_limit(self, time_limit: float | None) -> float:
+        """Seconds for one oracle call: ``time_limit`` (checked) overrides :attr:`time_limit`."""
+        return self.time_limit if time_limit is None else check_positive(time_limit, "time_limit")
+
+    def grown_result(
+        self,
+        seen: OracleResult,
+        mip: MipOracleResult,
+        grown: SearchedCells,
+        values: np.ndarray,
+        start: float,
+        *,
+        method: str,
+        converged: bool,
+    ) -> OracleResult:
+        """The :class:`~cvxcnn.oracle.OracleResult` of a call, over the ``grown`` cell set.
+
+        ``seen``: the brackets of the known cells (this set's, in order);
+        ``mip``: the MIP's bracket over every cell; ``grown``: this set with
+        the cells of the MIP's points appended, valued ``values`` (new,) at
+        their generators. The MIP's upper end bounds every cell (the new ones
+        get it as their upper end); the lower end is the better of the two.
+        """
+        extra = len(grown) - len(self)
+        upper = max(mip.upper, seen.lower, mip.lower)
+        ends = [(seen.lower, seen.direction), (mip.lower, mip.direction)]
+        lower, direction = max(ends, key=lambda end: end[0])
+        cell_lower = np.concatenate([seen.cell_lower, values])
+        return OracleResult(
+            upper=upper,
+            lower=lower,
+            cell_upper=np.minimum(np.concatenate([seen.cell_upper, np.full(extra, upper)]), upper),
+            cell_lower=cell_lower,
+            direction=direction,
+            argmax=int(cell_lower.argmax()),
+            n_cells=len(grown),
+            n_screened=seen.n_screened,
+            n_solved=seen.n_solved,
+            method=method,
+            seconds=time.perf_counter() - start,
+            converged=converged,
+            cells=grown if extra else None,
+        )
 
     @staticmethod
     def seeded_known(
@@ -959,7 +1062,7 @@ def mip_cells_oracle(
         if threshold is None or cached[1].upper <= threshold:
             return cached[1]
     seen = relu_oracle(Y, g, cells.masks, threshold=threshold)
-    limit = cells.time_limit if time_limit is None else check_positive(time_limit, "time_limit")
+    limit = cells.call_limit(time_limit)
     starts = [seen.direction]
     for i in np.argsort(-seen.cell_lower)[:CUT_CELLS]:  # cell cuts: the best known cells exact
         starts += [cell_nnls(Y, g, cells.masks[i], sign)[1] for sign in (1.0, -1.0)]
@@ -985,24 +1088,13 @@ def _grown_result(
     grown = cells
     if len(mip.points):
         grown = cells.with_known(patterns_from_generators(Y, mip.points, method="mip"))
-    extra = len(grown) - len(cells)
     values = objective_at(Y, g, grown.generators[len(cells) :])
-    upper = max(mip.upper, seen.lower, mip.lower)
-    lower, direction = max((seen.lower, seen.direction), (mip.lower, mip.direction),
-                           key=lambda t: t[0])  # fmt: skip
-    cell_lower = np.concatenate([seen.cell_lower, values])
-    return OracleResult(
-        upper=upper,
-        lower=lower,
-        cell_upper=np.minimum(np.concatenate([seen.cell_upper, np.full(extra, upper)]), upper),
-        cell_lower=cell_lower,
-        direction=direction,
-        argmax=int(cell_lower.argmax()),
-        n_cells=len(grown),
-        n_screened=seen.n_screened,
-        n_solved=seen.n_solved,
+    return cells.grown_result(
+        seen,
+        mip,
+        grown,
+        values,
+        start,
         method="mip" if cells.engine == "highs" else f"mip-{cells.engine}",
-        seconds=time.perf_counter() - start,
         converged=(mip.converged and not mip.stopped_early) or mip.proved_below,
-        cells=grown if extra else None,
     )

@@ -35,31 +35,85 @@ import cvxpy as cp
 import numpy as np
 from scipy.optimize import nnls
 
+from cvxcnn.results import Result
+
 ORACLE_METHODS = ("nnls", "socp")
 _CHUNK = 2048
 
 
-@dataclass
-class OracleResult:
-    """Bracket on ``M = max over the given cells and ||u|| <= 1 of |g^T (Y u)_+|``.
+def bracket_closed(upper: float, lower: float, rtol: float, atol: float = 0.0) -> bool:
+    """``upper <= lower (1 + rtol) + atol``: the bracket is the value itself (``converged``).
+
+    The one test behind every oracle's ``converged`` flag; ``atol`` (a small
+    multiple of the problem's scale) closes brackets whose value is zero.
+    """
+    return bool(upper <= lower * (1 + rtol) + atol)
+
+
+@dataclass(kw_only=True)
+class OracleBracket(Result):
+    """A rigorous bracket ``lower <= M <= upper`` on an oracle's maximum ``M``.
+
+    The contract of every oracle of the package (the ReLU and soft-threshold
+    oracles of DESIGN.md sections 5 and 6, the mixed-integer ones of section
+    12, the vector one of section 13): ``lower`` is a value of the objective
+    evaluated in float64 at a point of the ball, ``direction``, so
+    ``M >= lower`` holds exactly; ``upper`` is a proven bound (closed form,
+    dual point or a solver's dual bound, evaluated in float64), so
+    ``M <= upper`` whatever the solver's accuracy, and ``upper >= lower``
+    always. Over WHICH set ``M`` is taken (the given cells, or every cell) is
+    the oracle's or the caller's to say: a certificate built on ``upper`` is
+    "certified" only when it is every cell.
 
     Attributes
     ----------
     upper, lower : float
-        ``lower <= M <= upper`` over the given cells.
+        ``lower <= M <= upper``.
+    direction : ndarray of shape (d,)
+        Point of the unit ball where the objective is at least ``lower``
+        (soft thresholds: its ``u``, with the best threshold ``t >= 0``).
+    converged : bool
+        ``upper`` is the value itself up to the method's tolerance
+        (:func:`bracket_closed`). False when an anytime oracle stopped at a
+        time or evaluation limit: the bracket is still rigorous, only looser.
+    seconds : float
+        Wall time of the call.
+    """
+
+    upper: float
+    lower: float
+    direction: np.ndarray = field(repr=False)
+    converged: bool
+    seconds: float
+
+    _skip = ("direction",)
+
+    @property
+    def gap(self) -> float:
+        """``upper - lower`` (0 when the bracket is closed)."""
+        return self.upper - self.lower
+
+
+@dataclass(kw_only=True)
+class OracleResult(OracleBracket):
+    """:class:`OracleBracket` on ``M = max over the given cells and ||u|| <= 1 of |g^T (Y u)_+|``.
+
+    With per-cell brackets, for column generation (which cells violate) and
+    streaming (which cells to keep). ``upper``, ``lower`` and ``direction``
+    are those of :class:`OracleBracket` over the given cells.
+
+    Attributes
+    ----------
     cell_upper, cell_lower : ndarray of shape (P,)
         Per-cell bracket of ``max(m_i(c_i), m_i(-c_i))``.
-    direction : ndarray of shape (d,)
-        Unit vector attaining ``lower``.
     argmax : int
         Cell with the largest ``cell_lower``.
     n_cells, n_screened, n_solved : int
         Cells seen, settled in closed form or pruned, and solved (NNLS/SOCP).
     method : str
-    seconds : float
     converged : bool
-        ``upper`` is the value itself up to the method's tolerance (False
-        when an anytime oracle stopped at its time limit: still rigorous).
+        True by default: the per-cell methods are exact; an anytime
+        (mixed-integer) oracle sets False at its time limit.
     cells : object or None
         The given cells grown by the cells an enumeration-free oracle found
         (the brackets cover them, in that order); None when nothing was added.
@@ -68,21 +122,19 @@ class OracleResult:
         the oracle knows them.
     """
 
-    upper: float
-    lower: float
     cell_upper: np.ndarray = field(repr=False)
     cell_lower: np.ndarray = field(repr=False)
-    direction: np.ndarray = field(repr=False)
     argmax: int
     n_cells: int
     n_screened: int
     n_solved: int
     method: str
-    seconds: float
     converged: bool = True
     cells: object = field(default=None, repr=False)
     sign_lower: np.ndarray | None = field(default=None, repr=False)
     sign_upper: np.ndarray | None = field(default=None, repr=False)
+
+    _skip = ("direction", "cell_upper", "cell_lower", "cells", "sign_lower", "sign_upper")
 
 
 def objective_at(Y: np.ndarray, g: np.ndarray, U: np.ndarray) -> np.ndarray:
@@ -255,6 +307,16 @@ def relu_oracle(
     budget: int | None = None,
 ) -> OracleResult:
     """Bracket ``max over the cells in masks, ||u|| <= 1, of |g^T (Y u)_+|``.
+
+    The certificate's oracle ``M(r)`` (DESIGN.md section 5), cell by cell but
+    vectorized: the closed forms of the module docstring (``||c_i||``, whether
+    it is attained, the half-space bound) settle most (cell, sign) pairs in
+    ``O(P n d)``, and each remaining pair gets one exact NNLS on the polar
+    cone (``method="socp"``: one stacked SOCP instead, kept as an independent
+    check). The bracket is rigorous whatever the NNLS or solver accuracy
+    (upper ends are norms at dual-feasible points, lower ends values at
+    points of the ball, both in float64) and ``converged`` is True; it is
+    ``M`` of the problem only when ``masks`` are every cell.
 
     Parameters
     ----------

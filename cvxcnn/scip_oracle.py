@@ -68,6 +68,15 @@ def scip_sign(
 ) -> ScipSign:
     """``max w^T (Y u)_+`` over the unit ball by SCIP, one thread, ``seconds`` of wall time.
 
+    One sign ``M_s`` of the mixed-integer oracle (DESIGN.md section 12) over
+    the EXACT ball, where HiGHS needs an outer polytope refined by cuts;
+    binaries only on the rows with ``w_i > 0``. ``upper`` is SCIP's dual
+    bound at any stop (the time limit included), as rigorous as its LP
+    tolerances (gap 1e-9, feasibility :data:`FEASTOL`), and ``inf`` when the
+    solve failed; the ``points`` may leave the ball by ``FEASTOL``, so the
+    caller values them at unit points. Needs ``pyscipopt``
+    (:func:`scip_available`): ImportError otherwise.
+
     Parameters
     ----------
     Y : ndarray of shape (n, d)

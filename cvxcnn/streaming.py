@@ -35,7 +35,7 @@ from cvxcnn.validation import check_positive_int
 STREAMED = "streamed-enumeration"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class StreamedOracleResult(OracleResult):
     """:class:`~cvxcnn.oracle.OracleResult` over a stream of every cell.
 
@@ -200,6 +200,15 @@ def streamed_relu_oracle(
     budget: int | None = None,
 ) -> StreamedOracleResult:
     """Bracket ``M = max over EVERY cell and ||u|| <= 1 of |g^T (Y u)_+|``, chunk by chunk.
+
+    The exact oracle of DESIGN.md section 5 over an arrangement too large to
+    hold (small ``d``: the enumeration of section 3 yields ``O(n^(d-1))``
+    cells): each chunk of the stream goes through
+    :func:`cvxcnn.oracle.relu_oracle`, pruned against the best value of the
+    chunks before it, so time grows linearly with the number of cells and
+    memory stays at one chunk, ``n / 8`` bytes per cell seen and the ``keep``
+    best cells. The bracket is rigorous over the cells the stream yielded,
+    and over the whole arrangement (a certificate) only when ``complete``.
 
     Parameters
     ----------

@@ -14,6 +14,7 @@ from cvxcnn.fitting import fit
 from cvxcnn.mip_oracle import MipArrangement, mip_arrangement, relu_mip_oracle
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.oracle import objective_at, relu_oracle
+from cvxcnn.soft_threshold.mip_oracle import st_mip_oracle
 
 
 def _crop(h: int, w: int, kernel: int):
@@ -110,14 +111,16 @@ def test_mip_arrangement_is_tied_to_its_Y_and_refused_as_a_program(small):
                                           time_limit=1.0)  # fmt: skip
 
 
-def test_bad_input_names_the_argument():
+@pytest.mark.parametrize("oracle", [relu_mip_oracle, st_mip_oracle], ids=["relu", "st"])
+def test_bad_input_names_the_argument(oracle):
+    """Both activations' MIP oracles check their arguments through ``oracle_inputs``."""
     Y = np.ones((3, 2))
     with pytest.raises(ValueError, match="g must have shape"):
-        relu_mip_oracle(Y, np.ones(4))
+        oracle(Y, np.ones(4))
     with pytest.raises(ValueError, match="time_limit"):
-        relu_mip_oracle(Y, np.ones(3), time_limit=0)
+        oracle(Y, np.ones(3), time_limit=0)
     with pytest.raises(ValueError, match="NaN"):
-        relu_mip_oracle(Y, np.array([1.0, np.nan, 0.0]))
+        oracle(Y, np.array([1.0, np.nan, 0.0]))
 
 
 def test_colgen_with_mip_pricing_reaches_the_enumerated_optimum(small):

@@ -210,12 +210,22 @@ def test_streamed_colgen_certifies_the_in_memory_optimum():
     assert res.certificate.upper_bound == pytest.approx(ref.certificate.upper_bound, rel=1e-6)
 
 
-def test_relu_oracle_keep_finds_the_top_cells_per_sign_with_fewer_solves():
-    rng = np.random.default_rng(11)
+def _every_cell_decided(seed: int):
+    """Random ``Y`` (30, 3) and ``g``, every cell's mask, and the oracle deciding each cell.
+
+    ``relu_oracle`` with ``threshold=0`` decides every (cell, sign) pair
+    exactly (closed form or NNLS): the reference for the top-k (``keep``) and
+    ``budget`` passes, which leave pairs unsolved.
+    """
+    rng = np.random.default_rng(seed)
     Y = rng.standard_normal((30, 3))
     g = rng.standard_normal(30)
     masks = enumerate_relu_patterns(Y).masks
-    every = relu_oracle(Y, g, masks, threshold=0.0)
+    return Y, g, masks, relu_oracle(Y, g, masks, threshold=0.0)
+
+
+def test_relu_oracle_keep_finds_the_top_cells_per_sign_with_fewer_solves():
+    Y, g, masks, every = _every_cell_decided(11)
     top = relu_oracle(Y, g, masks, threshold=0.0, keep=3)
     for s in (0, 1):
         want = np.sort(every.sign_lower[:, s])[::-1][:3]
@@ -270,11 +280,7 @@ def test_carried_bounds_skip_most_cells_for_a_nearby_residual():
 
 
 def test_budget_returns_genuine_violators_and_misses_none_when_few():
-    rng = np.random.default_rng(21)
-    Y = rng.standard_normal((30, 3))
-    g = rng.standard_normal(30)
-    masks = enumerate_relu_patterns(Y).masks
-    every = relu_oracle(Y, g, masks, threshold=0.0)
+    Y, g, masks, every = _every_cell_decided(21)
     many = 0.2 * every.upper  # many violators: the budget caps the solves
     capped = relu_oracle(Y, g, masks, threshold=many, keep=3, budget=2)
     full = relu_oracle(Y, g, masks, threshold=many, keep=3)

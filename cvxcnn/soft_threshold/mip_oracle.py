@@ -41,22 +41,24 @@ from cvxcnn.arrangements import first_unique_rows
 from cvxcnn.mip_oracle import (
     CUT_CELLS,
     DEFAULT_TIME_LIMIT,
-    MIP_ATOL,
-    MIP_RTOL,
     MipOracleResult,
     SearchedCells,
     SignedMip,
     SignSearch,
+    mip_result,
     oracle_inputs,
 )
 from cvxcnn.oracle import OracleResult
-from cvxcnn.soft_threshold.oracle import st_cell_maximizers, st_objective_at
+from cvxcnn.soft_threshold.oracle import (
+    st_cell_brackets,
+    st_cell_maximizers,
+    st_objective_at,
+)
 from cvxcnn.soft_threshold.triples import (
     TripleSet,
     sample_st_triples,
     triples_from_generators,
 )
-from cvxcnn.validation import check_positive
 
 #: Sampled triples an :class:`STMipTriples` starts with (each oracle call solves their cells).
 DEFAULT_SAMPLES = 100
@@ -178,6 +180,15 @@ def st_mip_oracle(
 ) -> MipOracleResult:
     """Bracket ``M(g) = max_{||u|| <= 1, t >= 0} |g^T tau_t(Y u)|`` over EVERY triple.
 
+    The certificate oracle of program 6a (DESIGN.md sections 6 and 12)
+    without enumerating triples: ``tau_t`` is odd, so ONE signed search of
+    the model of the module docstring (HiGHS over an outer polytope refined
+    by tangent and cell cuts; no SCIP engine) bounds ``M`` for every
+    ``t >= 0``. The same anytime guarantee as the ReLU oracle: ``upper`` is
+    HiGHS's dual bound at any stop, ``lower`` the float64 value at a unit
+    point with its best threshold. The model has one binary per row with
+    ``g_i != 0`` (a ReLU sign: one per row with ``s g_i > 0``).
+
     Parameters
     ----------
     Y : ndarray of shape (n, d)
@@ -198,28 +209,9 @@ def st_mip_oracle(
     """
     start_time = time.perf_counter()
     Y, g, time_limit, starts = oracle_inputs(Y, g, time_limit, starts)
-    d = Y.shape[1]
     search = STSignSearch(Y, g, starts)
     search.run(start_time + time_limit, threshold, -math.inf)
-    points = np.array(search.found).reshape(-1, d)
-    values = search.value(points) if len(points) else np.zeros(0)
-    upper, lower = search.upper, search.lower
-    scale = float(np.abs(g) @ np.linalg.norm(Y, axis=1))
-    return MipOracleResult(
-        upper=upper,
-        lower=lower,
-        direction=search.point,
-        points=points[np.argsort(-values)],
-        converged=bool(upper <= lower * (1 + MIP_RTOL) + MIP_ATOL * scale),
-        sign_upper=(upper, upper),
-        sign_lower=(lower, lower),
-        rounds=search.rounds,
-        cuts=search.mip.cuts,
-        nodes=search.nodes,
-        stopped_early=threshold is not None and lower > threshold,
-        proved_below=threshold is not None and upper <= threshold,
-        seconds=time.perf_counter() - start_time,
-    )
+    return mip_result(Y, g, {1.0: search}, threshold, search.mip.cuts, start_time)
 
 
 # --------------------------------------------------------------------------- #
@@ -308,44 +300,15 @@ def st_mip_cells_oracle(
     """
     start = time.perf_counter()
     Y, g = np.asarray(Y, dtype=np.float64), np.asarray(g, dtype=np.float64)
-    known = cells.known
-    P = len(known)
-    cell_upper, cell_lower = np.zeros(P), np.zeros(P)
-    live = np.flatnonzero(known.live)
-    starts = [np.zeros((0, Y.shape[1]))]
-    options = dict(solver=solver, solver_options=solver_options)
-    if live.size:
-        for sign in (1.0, -1.0):
-            U, T, ups = st_cell_maximizers(Y, sign * g, known.s1[live], known.s3[live], **options)
-            vals = st_objective_at(Y, g, U, T)
-            cell_upper[live] = np.maximum(cell_upper[live], ups)
-            cell_lower[live] = np.maximum(cell_lower[live], vals)
-            starts.append(sign * U[np.argsort(-vals)[:CUT_CELLS]])
-    cell_upper = np.maximum(cell_upper, cell_lower)
-    limit = cells.time_limit if time_limit is None else check_positive(time_limit, "time_limit")
-    mip = st_mip_oracle(Y, g, time_limit=limit, starts=np.vstack(starts), threshold=threshold)
+    seen, maximizers = st_cell_brackets(Y, g, cells.known, solver, solver_options)
+    starts = np.vstack([U[:CUT_CELLS] for U in maximizers])
+    limit = cells.call_limit(time_limit)
+    mip = st_mip_oracle(Y, g, time_limit=limit, starts=starts, threshold=threshold)
     grown = cells
     if len(mip.points):
         _, t = best_threshold(Y, g, mip.points)
         grown = cells.with_known(triples_from_generators(Y, mip.points, t, method="mip"))
-    extra = len(grown) - P
-    new = grown.known.subset(np.arange(P, len(grown)))
+    new = grown.known.subset(np.arange(len(cells), len(grown)))
     values = st_objective_at(Y, g, new.generators, new.thresholds)
-    upper = max(mip.upper, float(cell_lower.max(initial=0.0)), mip.lower)
-    cell_lower = np.concatenate([cell_lower, values])
-    best = int(cell_lower.argmax())  # the MIP's start was the best known cell's maximizer
-    return OracleResult(
-        upper=upper,
-        lower=max(float(cell_lower[best]), mip.lower),
-        cell_upper=np.minimum(np.concatenate([cell_upper, np.full(extra, upper)]), upper),
-        cell_lower=cell_lower,
-        direction=mip.direction,
-        argmax=best,
-        n_cells=len(grown),
-        n_screened=P - live.size,
-        n_solved=2 * int(live.size),
-        method="mip",
-        seconds=time.perf_counter() - start,
-        converged=mip.converged and not mip.stopped_early,
-        cells=grown if extra else None,
-    )
+    converged = mip.converged and not mip.stopped_early
+    return cells.grown_result(seen, mip, grown, values, start, method="mip", converged=converged)

@@ -153,6 +153,15 @@ def st_oracle(
 ) -> OracleResult:
     """Bracket ``max over the given cells, ||u|| <= 1, t >= 0, of |g^T tau_t(Y u)|``.
 
+    The certificate oracle of the learnable-threshold program 6a (DESIGN.md
+    sections 5 and 6) over enumerated or sampled triples: per sign one SOCP
+    stacking every live cell, bounded as in the module docstring, so the
+    bracket is rigorous whatever the solver's accuracy. A solve that fails
+    (solver error, no solution) leaves zero points and multipliers: a loose
+    but valid upper end and ``lower = 0``. Cost: two SOCPs of ``P (d + 1)``
+    variables; for triples too many to enumerate use
+    :func:`cvxcnn.soft_threshold.mip_oracle.st_mip_oracle`.
+
     Parameters
     ----------
     Y : ndarray of shape (n, d)
@@ -169,6 +178,32 @@ def st_oracle(
         ``method="st-socp"``; ``direction`` holds ``u`` (the threshold of the
         best point is not part of that result type).
     """
+    return st_cell_brackets(Y, g, triples, solver, solver_options)[0]
+
+
+def st_cell_brackets(
+    Y: np.ndarray,
+    g: np.ndarray,
+    triples: TripleSet,
+    solver: str,
+    solver_options: dict | None,
+) -> tuple[OracleResult, list[np.ndarray]]:
+    """:func:`st_oracle`'s result and the live cells' maximizers, for warm starts.
+
+    The arguments are :func:`st_oracle`'s (the solver settings as given to
+    it, defaults there). The MIP oracle over every triple
+    (:func:`cvxcnn.soft_threshold.mip_oracle.st_mip_cells_oracle`) starts
+    from the best maximizers and adds their cell cuts.
+
+    Returns
+    -------
+    result : OracleResult
+        As :func:`st_oracle`.
+    maximizers : list of two ndarrays of shape (L, d)
+        Per sign (``+g``, then ``-g``), each live cell's maximizing ``u``,
+        best first, flipped onto ``+g`` (``tau`` is odd): ``g^T tau_t(Y u)``
+        is the cell's value there, with a positive sign.
+    """
     start = time.perf_counter()
     Y = np.asarray(Y, dtype=np.float64)
     g = np.asarray(g, dtype=np.float64)
@@ -177,20 +212,22 @@ def st_oracle(
     cell_upper = np.zeros(P)
     cell_lower = np.zeros(P)
     best_u, best_val, best_cell = np.zeros(Y.shape[1]), 0.0, 0
+    maximizers = [np.zeros((0, Y.shape[1]))] * 2
     if live.size:
         s1, s3 = triples.s1[live], triples.s3[live]
-        for sign in (1.0, -1.0):
+        for j, sign in enumerate((1.0, -1.0)):
             U, T, ups = st_cell_maximizers(
                 Y, sign * g, s1, s3, solver=solver, solver_options=solver_options
             )
             vals = st_objective_at(Y, g, U, T)
             cell_upper[live] = np.maximum(cell_upper[live], ups)
             cell_lower[live] = np.maximum(cell_lower[live], vals)
+            maximizers[j] = sign * U[np.argsort(-vals)]
             k = int(vals.argmax())
             if vals[k] > best_val:
                 best_val, best_u, best_cell = float(vals[k]), U[k], int(live[k])
     cell_upper = np.maximum(cell_upper, cell_lower)
-    return OracleResult(
+    result = OracleResult(
         upper=float(cell_upper.max(initial=0.0)),
         lower=best_val,
         cell_upper=cell_upper,
@@ -203,3 +240,4 @@ def st_oracle(
         method="st-socp",
         seconds=time.perf_counter() - start,
     )
+    return result, maximizers

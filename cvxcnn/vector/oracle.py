@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cvxcnn.activations import get_activation
+from cvxcnn.oracle import OracleBracket, bracket_closed
 from cvxcnn.validation import check_finite_array
 
 #: Default relative tolerance of the branch and bound (upper <= lower (1 + rtol)); the
@@ -55,9 +56,9 @@ from cvxcnn.validation import check_finite_array
 VECTOR_ORACLE_RTOL = 1e-8
 
 
-@dataclass
-class VectorOracleResult:
-    """Bracket ``lower <= M <= upper`` over the given cells.
+@dataclass(kw_only=True)
+class VectorOracleResult(OracleBracket):
+    """:class:`~cvxcnn.oracle.OracleBracket` on ``M = max ||G^T (Y u)_+||`` over the given cells.
 
     Attributes
     ----------
@@ -74,14 +75,11 @@ class VectorOracleResult:
     seconds : float
     """
 
-    upper: float
-    lower: float
-    direction: np.ndarray = field(repr=False)
     output_direction: np.ndarray = field(repr=False)
     evaluations: int
-    converged: bool
     method: str
-    seconds: float
+
+    _skip = ("direction", "output_direction")
 
 
 def arc_max(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> float:
@@ -160,7 +158,7 @@ def _branch_and_bound(evaluate: _Evaluator, c: int, rtol: float, max_evaluations
         bound = region_bound(region, np.array([evaluate(w) for w in region]))
         heapq.heappush(heap, (-bound, count, region))
         count += 1
-    while heap and -heap[0][0] > evaluate.lower * (1 + rtol):
+    while heap and not bracket_closed(-heap[0][0], evaluate.lower, rtol):
         if evaluate.calls >= max_evaluations:
             return -heap[0][0], False
         _, _, region = heapq.heappop(heap)
@@ -181,6 +179,15 @@ def vector_oracle(
     oracle_options: dict | None = None,
 ) -> VectorOracleResult:
     """Bracket ``max over the cells and ||u|| <= 1 of ||G^T (Y u)_+||``.
+
+    The dual certificate's oracle for ``c`` output channels (DESIGN.md
+    section 13), ``M = max over unit w of M_scalar(G w)``: one scalar call
+    for ``c = 1``; for ``c = 2, 3`` a branch and bound over output directions
+    whose supporting-line bounds (module docstring) are rigorous at every
+    step, so the upper end stays valid at ``max_evaluations``; for ``c > 3``
+    the basis bound, rigorous but up to ``sqrt(c)`` times ``M``. Each
+    evaluation is one scalar oracle call over ``cells``; ``M`` is the
+    problem's only when they are every cell.
 
     Parameters
     ----------
@@ -214,7 +221,7 @@ def vector_oracle(
     else:
         basis = np.linalg.svd(G, full_matrices=True)[2]
         upper = float(np.sqrt(sum(evaluate(q) ** 2 for q in basis)))
-        converged, method = upper <= evaluate.lower * (1 + rtol), "basis"
+        converged, method = bracket_closed(upper, evaluate.lower, rtol), "basis"
     return VectorOracleResult(
         upper=float(max(upper, evaluate.lower)),
         lower=evaluate.lower,
