@@ -71,7 +71,7 @@ MIP_ATOL = 1e-12
 SCIP_RTOL = 1e-6
 #: An incumbent with ``||u|| > 1 + BALL_TOL`` is outside the ball: cut it and restart.
 BALL_TOL = 1e-9
-#: Known cells (best first) whose maximizers give the first cuts of :func:`mip_cells_oracle`.
+#: Known cells (best first) whose maximizers give the first cuts of :meth:`SearchedCells.bracket`.
 CUT_CELLS = 50
 #: First time slice (seconds) per sign when pricing (:func:`relu_mip_oracle` with a threshold).
 PRICING_SLICE = 2.0
@@ -834,7 +834,11 @@ class SearchedCells:
     depend on the cell type: ``exact=True`` for certificates and column
     generation (tied to ``Y`` by ``digest``), while a program holds only
     :attr:`known` (sampled cells plus the maximizers the oracle found).
-    A subclass says how two of its cell sets are united (:meth:`unite`).
+    Its oracle, :meth:`bracket`, is written here once for every activation;
+    a subclass supplies the activation's pieces: how two of its cell sets
+    are united (:meth:`unite`), the known cells' exact brackets and warm
+    starts (:meth:`known_brackets`), the MIP over every cell (:meth:`search`)
+    and the cells of the MIP's points (:meth:`grow`).
 
     Attributes
     ----------
@@ -844,11 +848,16 @@ class SearchedCells:
         :func:`cvxcnn.arrangements.matrix_digest` of the ``Y`` it searches.
     time_limit : float
         Seconds per oracle call.
+    session : dict
+        State shared by the calls (and by :meth:`with_known` copies): the
+        last converged result, and whatever a subclass keeps (ReLU: its
+        persistent model).
     """
 
     known: object
     digest: str
     time_limit: float = DEFAULT_TIME_LIMIT
+    session: dict = field(default_factory=dict)
 
     exact = True
     method = "mip"
@@ -880,6 +889,90 @@ class SearchedCells:
         """The same set with ``new`` cells appended to :attr:`known` (first ones kept)."""
         return dataclasses.replace(self, known=self.unite(self.known, new))
 
+    def bracket(
+        self,
+        Y: np.ndarray,
+        g: np.ndarray,
+        *,
+        threshold: float | None = None,
+        time_limit: float | None = None,
+        **options: object,
+    ) -> OracleResult:
+        """:class:`~cvxcnn.oracle.OracleResult` over EVERY cell: known cells exactly, then the MIP.
+
+        The certificate oracle of DESIGN.md section 12 for any activation:
+        the known cells' exact brackets (:meth:`known_brackets`) give the MIP
+        its warm starts and first cell cuts; the MIP (:meth:`search`) bounds
+        every cell within ``time_limit`` seconds (:meth:`call_limit`); its
+        points become new cells (``result.cells``: this set grown by them,
+        the brackets indexed in that order). ``upper`` is the MIP's bound
+        over every cell, rigorous at any stop; ``lower`` the better of the
+        two float64 values. With ``threshold`` (column generation's pricing)
+        the search stops at its first violator or once it proves
+        ``M <= threshold``. ``converged``: the bracket closed, or
+        ``M <= threshold`` was proven; False at the time limit or at a
+        violator. A converged result is kept in :attr:`session` and returned
+        again for the same ``g`` when it answers the call (no threshold, or
+        an upper end below it): the certificate of the network column
+        generation just priced needs no second MIP.
+
+        Parameters
+        ----------
+        Y : ndarray of shape (n, d)
+            The patch matrix this set searches (its :attr:`digest`).
+        g : ndarray of shape (n,)
+            ``R^T r`` for a residual direction ``r``.
+        threshold : float, optional
+        time_limit : float, optional
+            Overrides :attr:`time_limit` for this call.
+        **options
+            The known cells' oracle options (:meth:`known_brackets`).
+
+        Returns
+        -------
+        OracleResult
+        """
+        start = time.perf_counter()
+        Y, g = np.asarray(Y, dtype=np.float64), np.asarray(g, dtype=np.float64)
+        cached = self.session.get("last")
+        if cached is not None and cached[0] == g.tobytes() and cached[1].n_cells == len(self):
+            if threshold is None or cached[1].upper <= threshold:
+                return cached[1]
+        seen, starts = self.known_brackets(Y, g, threshold, **options)
+        mip = self.search(Y, g, starts, threshold, self.call_limit(time_limit))
+        grown, values = self.grow(Y, g, mip.points)
+        converged = (mip.converged and not mip.stopped_early) or mip.proved_below
+        result = self.grown_result(seen, mip, grown, values, start, converged=converged)
+        if result.converged:
+            self.session["last"] = (g.tobytes(), result)
+        return result
+
+    def known_brackets(
+        self, Y: np.ndarray, g: np.ndarray, threshold: float | None, **options: object
+    ) -> tuple[OracleResult, np.ndarray]:
+        """The known cells' brackets (this set's order) and the MIP's warm starts (k, d)."""
+        raise NotImplementedError
+
+    def search(
+        self,
+        Y: np.ndarray,
+        g: np.ndarray,
+        starts: np.ndarray,
+        threshold: float | None,
+        time_limit: float,
+    ) -> MipOracleResult:
+        """The activation's MIP over every cell from ``starts`` (k, d), ``time_limit`` seconds."""
+        raise NotImplementedError
+
+    def grow(self, Y: np.ndarray, g: np.ndarray, points: np.ndarray) -> tuple[object, np.ndarray]:
+        """This set grown by the cells of ``points`` (k, d), and the new cells' values (new,)."""
+        raise NotImplementedError
+
+    @property
+    def oracle_method(self) -> str:
+        """``OracleResult.method`` of :meth:`bracket`."""
+        return "mip"
+
     def call_limit(self, time_limit: float | None) -> float:
         """Seconds for one oracle call: ``time_limit`` (checked) overrides :attr:`time_limit`."""
         return self.time_limit if time_limit is None else check_positive(time_limit, "time_limit")
@@ -892,7 +985,6 @@ class SearchedCells:
         values: np.ndarray,
         start: float,
         *,
-        method: str,
         converged: bool,
     ) -> OracleResult:
         """The :class:`~cvxcnn.oracle.OracleResult` of a call, over the ``grown`` cell set.
@@ -918,7 +1010,7 @@ class SearchedCells:
             n_cells=len(grown),
             n_screened=seen.n_screened,
             n_solved=seen.n_solved,
-            method=method,
+            method=self.oracle_method,
             seconds=time.perf_counter() - start,
             converged=converged,
             cells=grown if extra else None,
@@ -963,14 +1055,12 @@ class MipArrangement(SearchedCells):
         earlier calls stay (they are valid for any ``g``). False builds a
         fresh model per call.
     session : dict
-        The shared state of the calls (the model and the last converged
-        result; shared by :meth:`with_known` copies).
+        As :class:`SearchedCells`; also holds the persistent model.
     engine : {"highs", "scip"}
         The solver (:func:`relu_mip_oracle`).
     """
 
     persistent: bool = True
-    session: dict = field(default_factory=dict)
     engine: str = "highs"
 
     #: column generation passes its threshold ``beta (1 + tol)`` to this oracle (pricing)
@@ -990,6 +1080,42 @@ class MipArrangement(SearchedCells):
     def unite(a: PatternSet, b: PatternSet) -> PatternSet:
         """:meth:`PatternSet.union` (``a``'s cells first)."""
         return a.union(b)
+
+    def known_brackets(self, Y, g, threshold, executor=None):
+        """NNLS over the known cells (on ``executor``); starts: the :data:`CUT_CELLS` best."""
+        seen = relu_oracle(Y, g, self.masks, threshold=threshold, executor=executor)
+        starts = [seen.direction]
+        for i in np.argsort(-seen.cell_lower)[:CUT_CELLS]:  # cell cuts: the best cells exact
+            starts += [cell_nnls(Y, g, self.masks[i], sign)[1] for sign in (1.0, -1.0)]
+        return seen, np.array([u for u in starts if np.linalg.norm(u) > 0])
+
+    def search(self, Y, g, starts, threshold, time_limit):
+        """:func:`relu_mip_oracle` with the set's engine (and persistent HiGHS model)."""
+        model = self.model(Y) if self.engine == "highs" else None
+        return relu_mip_oracle(
+            Y, g, model=model, engine=self.engine,
+            time_limit=time_limit, starts=starts, threshold=threshold,
+        )  # fmt: skip
+
+    def grow(self, Y, g, points):
+        """The patterns of ``points`` appended, valued by :func:`objective_at`."""
+        grown = self
+        if len(points):
+            grown = self.with_known(patterns_from_generators(Y, points, method="mip"))
+        return grown, objective_at(Y, g, grown.generators[len(self) :])
+
+    @property
+    def oracle_method(self) -> str:
+        return "mip" if self.engine == "highs" else f"mip-{self.engine}"
+
+    def model(self, Y: np.ndarray) -> ReluMip:
+        """The persistent model of ``Y`` (built at the first call), or a fresh one."""
+        if not self.persistent:
+            return ReluMip(Y)
+        model = self.session.get("model")
+        if model is None or not np.array_equal(model.Y, Y):
+            model = self.session["model"] = ReluMip(Y)
+        return model
 
 
 def mip_arrangement(
@@ -1018,83 +1144,4 @@ def mip_arrangement(
         data_directed=data_directed,
         random_state=random_state,
     )
-    return MipArrangement(*seeded, bool(persistent), engine=engine)
-
-
-def _session_model(Y: np.ndarray, cells: MipArrangement) -> ReluMip:
-    """The arrangement's persistent model of ``Y`` (built at the first call), or a fresh one."""
-    if not cells.persistent:
-        return ReluMip(Y)
-    model = cells.session.get("model")
-    if model is None or not np.array_equal(model.Y, Y):
-        model = cells.session["model"] = ReluMip(Y)
-    return model
-
-
-def mip_cells_oracle(
-    Y: np.ndarray,
-    g: np.ndarray,
-    cells: MipArrangement,
-    *,
-    threshold: float | None = None,
-    time_limit: float | None = None,
-) -> OracleResult:
-    """:class:`~cvxcnn.oracle.OracleResult` over every cell: known cells by NNLS, then the MIP.
-
-    The known cells' exact per-cell values warm-start the MIP (the cell cuts
-    of the :data:`CUT_CELLS` best); the MIP's points give new cells
-    (``result.cells``: ``cells`` grown by them, the brackets indexed in that
-    order). ``upper`` is the MIP's bound over all of ``R^d``.
-
-    With ``threshold`` (column generation's pricing) the search stops at its
-    first violator (often found by :func:`cell_ascent` from the best known
-    cells, before any MIP solve) or once it proves ``M <= threshold``.
-    ``converged``: the bracket closed, or ``M <= threshold`` was proven;
-    False at the time limit or at a violator.
-    A converged result is kept in ``cells.session`` and returned again for
-    the same ``g`` when it answers the call (no threshold, or an upper end
-    below it): the certificate of the network column generation just
-    priced needs no second MIP.
-    """
-    start = time.perf_counter()
-    cached = cells.session.get("last")
-    if cached is not None and cached[0] == g.tobytes() and cached[1].n_cells == len(cells):
-        if threshold is None or cached[1].upper <= threshold:
-            return cached[1]
-    seen = relu_oracle(Y, g, cells.masks, threshold=threshold)
-    limit = cells.call_limit(time_limit)
-    starts = [seen.direction]
-    for i in np.argsort(-seen.cell_lower)[:CUT_CELLS]:  # cell cuts: the best known cells exact
-        starts += [cell_nnls(Y, g, cells.masks[i], sign)[1] for sign in (1.0, -1.0)]
-    starts = np.array([u for u in starts if np.linalg.norm(u) > 0])
-    model = _session_model(Y, cells) if cells.engine == "highs" else None
-    mip = relu_mip_oracle(Y, g, time_limit=limit, starts=starts, threshold=threshold, model=model,
-                          engine=cells.engine)  # fmt: skip
-    result = _grown_result(Y, g, cells, seen, mip, start)
-    if result.converged:
-        cells.session["last"] = (g.tobytes(), result)
-    return result
-
-
-def _grown_result(
-    Y: np.ndarray,
-    g: np.ndarray,
-    cells: MipArrangement,
-    seen: OracleResult,
-    mip: MipOracleResult,
-    start: float,
-) -> OracleResult:
-    """The known cells' brackets ``seen`` and the MIP's bracket, over the grown cell set."""
-    grown = cells
-    if len(mip.points):
-        grown = cells.with_known(patterns_from_generators(Y, mip.points, method="mip"))
-    values = objective_at(Y, g, grown.generators[len(cells) :])
-    return cells.grown_result(
-        seen,
-        mip,
-        grown,
-        values,
-        start,
-        method="mip" if cells.engine == "highs" else f"mip-{cells.engine}",
-        converged=(mip.converged and not mip.stopped_early) or mip.proved_below,
-    )
+    return MipArrangement(*seeded, persistent=bool(persistent), engine=engine)

@@ -10,7 +10,7 @@ import pytest
 from cvxcnn import load_digits, make_problem
 from cvxcnn.arrangements import enumerate_relu_patterns
 from cvxcnn.colgen import ColgenLoop, run_colgen
-from cvxcnn.mip_oracle import ReluMip, mip_arrangement, mip_cells_oracle, relu_mip_oracle
+from cvxcnn.mip_oracle import ReluMip, mip_arrangement, relu_mip_oracle
 from cvxcnn.oracle import relu_oracle
 
 
@@ -71,12 +71,12 @@ def test_pricing_oracle_over_the_arrangement(small):
     g = np.random.default_rng(7).standard_normal(problem.n)
     M = relu_oracle(Y, g, cells.masks).upper
     # a violator at once (a known cell or its ascent): stopped, still an upper end
-    low = mip_cells_oracle(Y, g, arrangement, threshold=1e-6 * M)
+    low = arrangement.bracket(Y, g, threshold=1e-6 * M)
     assert not low.converged and low.upper >= M
-    proof = mip_cells_oracle(Y, g, arrangement, threshold=1.01 * M)
+    proof = arrangement.bracket(Y, g, threshold=1.01 * M)
     assert proof.converged and M * (1 - 1e-9) <= proof.upper <= 1.01 * M
     # the same g again: the converged bracket is reused (no second MIP)
-    again = mip_cells_oracle(Y, g, proof.cells or arrangement)
+    again = (proof.cells or arrangement).bracket(Y, g)
     assert again is proof or again.upper == pytest.approx(proof.upper)
 
 

@@ -25,7 +25,7 @@ from cvxcnn.facets import (
     reduce_sign_rows,
     violated_dropped_rows,
 )
-from cvxcnn.mip_oracle import MipArrangement, mip_arrangement, mip_cells_oracle
+from cvxcnn.mip_oracle import MipArrangement, mip_arrangement
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.oracle import OracleResult, relu_oracle
 from cvxcnn.programs.relu import build_relu_program, check_masks, pattern_masks
@@ -168,12 +168,15 @@ class Relu(Activation):
         """NNLS/SOCP over given cells (``method``); the MIP over a :class:`MipArrangement`.
 
         ``time_limit`` (seconds, MIP only) overrides the arrangement's own; ``executor``
-        runs the per-cell NNLS chunks (:func:`cvxcnn.executor.map_calls`).
+        runs the per-cell NNLS chunks (:func:`cvxcnn.executor.map_calls`), of the
+        known cells for a :class:`MipArrangement`.
         """
-        if isinstance(cells, MipArrangement):
+        if self.is_searched(cells):
             if method not in (None, "mip"):
                 raise ValueError(f"a MipArrangement is searched by method 'mip'; got {method!r}")
-            return mip_cells_oracle(Y, g, cells, threshold=threshold, time_limit=time_limit)
+            return cells.bracket(
+                Y, g, threshold=threshold, time_limit=time_limit, executor=executor
+            )
         self.check_time_limit(cells, time_limit)
         masks = pattern_masks(cells)
         method = method or "nnls"

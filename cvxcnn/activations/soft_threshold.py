@@ -24,7 +24,7 @@ from cvxcnn.soft_threshold.facets import (
     st_row_signs,
     st_violated_dropped_rows,
 )
-from cvxcnn.soft_threshold.mip_oracle import STMipTriples, st_mip_cells_oracle, st_mip_triples
+from cvxcnn.soft_threshold.mip_oracle import STMipTriples, st_mip_triples
 from cvxcnn.soft_threshold.network import STNetwork
 from cvxcnn.soft_threshold.oracle import st_oracle
 from cvxcnn.soft_threshold.programs import (
@@ -155,10 +155,8 @@ class SoftThreshold(Activation):
         ``time_limit`` (seconds, MIP only) overrides the set's own.
         """
         options = dict(solver=solver, solver_options=solver_options)
-        if isinstance(cells, STMipTriples):
-            return st_mip_cells_oracle(
-                Y, g, cells, threshold=threshold, time_limit=time_limit, **options
-            )
+        if self.is_searched(cells):
+            return cells.bracket(Y, g, threshold=threshold, time_limit=time_limit, **options)
         self.check_time_limit(cells, time_limit)
         # every live cell is solved exactly, so ``threshold`` needs no special mode
         return st_oracle(Y, g, cells, **options)

@@ -48,7 +48,6 @@ from cvxcnn.mip_oracle import (
     mip_result,
     oracle_inputs,
 )
-from cvxcnn.oracle import OracleResult
 from cvxcnn.soft_threshold.oracle import (
     st_cell_brackets,
     st_cell_maximizers,
@@ -259,6 +258,28 @@ class STMipTriples(SearchedCells):
     n_triples = property(lambda self: len(self.known))
     unite = staticmethod(union_triples)
 
+    def known_brackets(self, Y, g, threshold, solver="CLARABEL", solver_options=None):
+        """The stacked SOCP over the known triples; starts: their best maximizers, both signs.
+
+        ``threshold`` is not needed: every live triple is solved exactly.
+        The maximizers of ``-g`` are flipped onto ``+g`` (``tau`` is odd).
+        """
+        seen, maximizers = st_cell_brackets(Y, g, self.known, solver, solver_options)
+        return seen, np.vstack([U[:CUT_CELLS] for U in maximizers])
+
+    def search(self, Y, g, starts, threshold, time_limit):
+        """:func:`st_mip_oracle` (one signed search: ``tau`` is odd)."""
+        return st_mip_oracle(Y, g, time_limit=time_limit, starts=starts, threshold=threshold)
+
+    def grow(self, Y, g, points):
+        """The triples of ``points`` at their best thresholds, valued by :func:`st_objective_at`."""
+        grown = self
+        if len(points):
+            _, t = best_threshold(Y, g, points)
+            grown = self.with_known(triples_from_generators(Y, points, t, method="mip"))
+        new = grown.known.subset(np.arange(len(self), len(grown)))
+        return grown, st_objective_at(Y, g, new.generators, new.thresholds)
+
 
 def st_mip_triples(
     Y: np.ndarray,
@@ -278,37 +299,3 @@ def st_mip_triples(
         random_state=random_state,
     )
     return STMipTriples(*seeded)
-
-
-def st_mip_cells_oracle(
-    Y: np.ndarray,
-    g: np.ndarray,
-    cells: STMipTriples,
-    *,
-    threshold: float | None = None,
-    time_limit: float | None = None,
-    solver: str = "CLARABEL",
-    solver_options: dict | None = None,
-) -> OracleResult:
-    """:class:`~cvxcnn.oracle.OracleResult` over every triple: known cells solved, then the MIP.
-
-    The known cells' maximizers (both signs, flipped onto ``+g``: ``tau`` is
-    odd) warm-start the MIP and give its first cell cuts; its points become
-    new triples (``result.cells``: ``cells`` grown by them, the brackets in
-    that order). ``upper`` is the MIP's bound over all of ``(u, t)``-space;
-    ``converged`` is False at the time limit.
-    """
-    start = time.perf_counter()
-    Y, g = np.asarray(Y, dtype=np.float64), np.asarray(g, dtype=np.float64)
-    seen, maximizers = st_cell_brackets(Y, g, cells.known, solver, solver_options)
-    starts = np.vstack([U[:CUT_CELLS] for U in maximizers])
-    limit = cells.call_limit(time_limit)
-    mip = st_mip_oracle(Y, g, time_limit=limit, starts=starts, threshold=threshold)
-    grown = cells
-    if len(mip.points):
-        _, t = best_threshold(Y, g, mip.points)
-        grown = cells.with_known(triples_from_generators(Y, mip.points, t, method="mip"))
-    new = grown.known.subset(np.arange(len(cells), len(grown)))
-    values = st_objective_at(Y, g, new.generators, new.thresholds)
-    converged = mip.converged and not mip.stopped_early
-    return cells.grown_result(seen, mip, grown, values, start, method="mip", converged=converged)

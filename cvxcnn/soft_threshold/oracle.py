@@ -192,7 +192,7 @@ def st_cell_brackets(
 
     The arguments are :func:`st_oracle`'s (the solver settings as given to
     it, defaults there). The MIP oracle over every triple
-    (:func:`cvxcnn.soft_threshold.mip_oracle.st_mip_cells_oracle`) starts
+    (:meth:`cvxcnn.soft_threshold.mip_oracle.STMipTriples.bracket`) starts
     from the best maximizers and adds their cell cuts.
 
     Returns
