@@ -42,6 +42,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 
 import highspy
 import numpy as np
@@ -638,15 +639,53 @@ class ScipSearch(SignBracket):
         return False
 
 
-def oracle_inputs(
-    Y: np.ndarray, g: np.ndarray, time_limit: float, starts: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """The checked arguments of a mixed-integer oracle (every activation's).
+class AnytimeOptions(TypedDict, total=False):
+    """The keywords every mixed-integer point oracle takes, checked by :func:`oracle_inputs`.
 
-    Returns ``Y`` (n, d), ``g`` (n,), ``time_limit`` and the unit warm starts
-    ``+-starts`` (2k, d) without zero rows (``+-`` the identity when none
-    are given or all are zero).
+    :func:`relu_mip_oracle` and
+    :func:`cvxcnn.soft_threshold.mip_oracle.st_mip_oracle` share this
+    contract: an anytime search with a time limit, warm starts and
+    column generation's pricing threshold.
+
+    Attributes
+    ----------
+    time_limit : float
+        Seconds for the whole call (default :data:`DEFAULT_TIME_LIMIT`). At
+        the limit the bracket is still rigorous (``converged=False``).
+    starts : ndarray of shape (k, d)
+        Warm starts (e.g. the maximizers of the oracle over known cells),
+        ``u`` and ``-u`` both used: tangent cuts at them and the best as the
+        first incumbent. Default: the coordinate axes.
+    threshold : float
+        Column generation's pricing test: the search stops at its first
+        point valued above it (``stopped_early``; the upper end is then not
+        the value) or once its upper end is at most it (``proved_below``).
     """
+
+    time_limit: float
+    starts: np.ndarray | None
+    threshold: float | None
+
+
+def oracle_inputs(
+    Y: np.ndarray, g: np.ndarray, options: dict, caller: str
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, float | None]:
+    """The checked arguments of a mixed-integer point oracle (every activation's).
+
+    ``options`` are the caller's :class:`AnytimeOptions`; any other keyword
+    is a TypeError naming ``caller``. Returns ``Y`` (n, d), ``g`` (n,),
+    ``time_limit``, the unit warm starts ``+-starts`` (2k, d) without zero
+    rows (``+-`` the identity when none are given or all are zero) and
+    ``threshold``.
+    """
+    unknown = sorted(set(options) - set(AnytimeOptions.__annotations__))
+    if unknown:
+        raise TypeError(
+            f"{caller}() got unexpected keyword arguments {unknown}; it takes "
+            f"{sorted(AnytimeOptions.__annotations__)} (cvxcnn.mip_oracle.AnytimeOptions)"
+        )
+    time_limit = options.get("time_limit", DEFAULT_TIME_LIMIT)
+    starts, threshold = options.get("starts"), options.get("threshold")
     Y = check_finite_array(Y, "Y", ndim=2)
     n, d = Y.shape
     g = check_finite_array(g, "g", ndim=1)
@@ -659,18 +698,16 @@ def oracle_inputs(
     norms = np.linalg.norm(starts, axis=1)
     if not (norms > 0).any():
         starts, norms = np.vstack([np.eye(d), -np.eye(d)]), np.ones(2 * d)
-    return Y, g, time_limit, starts[norms > 0] / norms[norms > 0, None]
+    return Y, g, time_limit, starts[norms > 0] / norms[norms > 0, None], threshold
 
 
 def relu_mip_oracle(
     Y: np.ndarray,
     g: np.ndarray,
     *,
-    time_limit: float = DEFAULT_TIME_LIMIT,
-    starts: np.ndarray | None = None,
-    threshold: float | None = None,
     model: ReluMip | None = None,
     engine: str = "highs",
+    **options: Unpack[AnytimeOptions],
 ) -> MipOracleResult:
     """Bracket ``M(g) = max_{||u|| <= 1} |g^T (Y u)_+|`` over EVERY cell (no enumeration).
 
@@ -688,17 +725,6 @@ def relu_mip_oracle(
     ----------
     Y : ndarray of shape (n, d)
     g : ndarray of shape (n,)
-    time_limit : float
-        Seconds for both signs together (the sign with the better start goes
-        first and the other gets what is left). At the limit the bracket is
-        still rigorous (``converged=False``).
-    starts : ndarray of shape (k, d), optional
-        Warm starts (e.g. the maximizer of the oracle over sampled cells):
-        tangent cuts at them and the best as the first incumbent.
-    threshold : float, optional
-        Column generation's pricing test: a sign stops at its first point
-        valued above it (``stopped_early``; the upper end is then not the
-        value) or once its upper end is at most it (``proved_below``).
     model : ReluMip, optional
         A model of the same ``Y`` to reuse (its cuts stay valid for any ``g``);
         a fresh one by default (HiGHS only).
@@ -706,13 +732,17 @@ def relu_mip_oracle(
         HiGHS over the polytope with tangent cuts, or SCIP over the exact
         ball (optional ``pyscipopt``; one full solve per sign, even past a
         violator with a threshold: the most violated point is the best column).
+    **options : AnytimeOptions
+        ``time_limit`` (for both signs together: the sign with the better
+        start goes first and the other gets what is left), ``starts`` and
+        ``threshold`` (per sign), as :class:`AnytimeOptions` says.
 
     Returns
     -------
     MipOracleResult
     """
     start_time = time.perf_counter()
-    Y, g, time_limit, starts = oracle_inputs(Y, g, time_limit, starts)
+    Y, g, time_limit, starts, threshold = oracle_inputs(Y, g, options, "relu_mip_oracle")
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}; got {engine!r}")
     if engine == "scip":

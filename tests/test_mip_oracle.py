@@ -121,6 +121,21 @@ def test_bad_input_names_the_argument(oracle):
         oracle(Y, np.ones(3), time_limit=0)
     with pytest.raises(ValueError, match="NaN"):
         oracle(Y, np.array([1.0, np.nan, 0.0]))
+    with pytest.raises(TypeError, match=f"{oracle.__name__}.*'time_limt'.*AnytimeOptions"):
+        oracle(Y, np.ones(3), time_limt=1.0)  # a misspelt keyword is not ignored
+
+
+@pytest.mark.parametrize("oracle", [relu_mip_oracle, st_mip_oracle], ids=["relu", "st"])
+def test_anytime_options_act(oracle):
+    """``time_limit``, ``starts`` and ``threshold`` reach the search (defaults otherwise)."""
+    rng = np.random.default_rng(3)
+    Y, g = rng.standard_normal((8, 2)), rng.standard_normal(8)
+    full = oracle(Y, g, time_limit=30)
+    assert full.converged and not full.stopped_early
+    low = oracle(Y, g, time_limit=30, threshold=1e-6 * full.upper)
+    assert low.stopped_early and low.lower > 1e-6 * full.upper
+    started = oracle(Y, g, time_limit=30, starts=full.direction[None, :])
+    assert started.lower >= full.lower * (1 - 1e-9)
 
 
 def test_colgen_with_mip_pricing_reaches_the_enumerated_optimum(small):

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Unpack
 
 import highspy
 import numpy as np
@@ -41,6 +42,7 @@ from cvxcnn.arrangements import first_unique_rows
 from cvxcnn.mip_oracle import (
     CUT_CELLS,
     DEFAULT_TIME_LIMIT,
+    AnytimeOptions,
     MipOracleResult,
     SearchedCells,
     SignedMip,
@@ -172,10 +174,7 @@ class STSignSearch(SignSearch):
 def st_mip_oracle(
     Y: np.ndarray,
     g: np.ndarray,
-    *,
-    time_limit: float = DEFAULT_TIME_LIMIT,
-    starts: np.ndarray | None = None,
-    threshold: float | None = None,
+    **options: Unpack[AnytimeOptions],
 ) -> MipOracleResult:
     """Bracket ``M(g) = max_{||u|| <= 1, t >= 0} |g^T tau_t(Y u)|`` over EVERY triple.
 
@@ -192,12 +191,9 @@ def st_mip_oracle(
     ----------
     Y : ndarray of shape (n, d)
     g : ndarray of shape (n,)
-    time_limit : float
-        Seconds; at the limit the bracket is still rigorous (``converged=False``).
-    starts : ndarray of shape (k, d), optional
-        Warm starts (``u`` and ``-u`` both used): tangent cuts, the best the first incumbent.
-    threshold : float, optional
-        Stop at the first point whose value exceeds it (pricing).
+    **options : AnytimeOptions
+        ``time_limit``, ``starts`` and ``threshold``, as
+        :class:`cvxcnn.mip_oracle.AnytimeOptions` says (one signed search).
 
     Returns
     -------
@@ -207,7 +203,7 @@ def st_mip_oracle(
         equal (``tau`` is odd).
     """
     start_time = time.perf_counter()
-    Y, g, time_limit, starts = oracle_inputs(Y, g, time_limit, starts)
+    Y, g, time_limit, starts, threshold = oracle_inputs(Y, g, options, "st_mip_oracle")
     search = STSignSearch(Y, g, starts)
     search.run(start_time + time_limit, threshold, -math.inf)
     return mip_result(Y, g, {1.0: search}, threshold, search.mip.cuts, start_time)
