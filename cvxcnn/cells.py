@@ -29,11 +29,10 @@ def make_cells(
 ) -> object:
     """Cells of ``Y`` (n, d) for an activation, from a count, ``"exact"`` or a given set.
 
-    The one reader of a user's cell specification (``--patterns``,
-    ``ConvexCNN(cells=...)``, benchmark configs): a count samples through
-    :meth:`Activation.sample`, ``"exact"`` enumerates through
-    :meth:`Activation.enumerate`, anything else goes through
-    :meth:`Activation.check_cells`.
+    The Python entry for any activation's cells: a count samples through
+    :meth:`Activation.sample` (an upper-bound program, estimated
+    certificates), ``"exact"`` enumerates through :meth:`Activation.enumerate`
+    (certified), anything else goes through :meth:`Activation.check_cells`.
 
     Parameters
     ----------

@@ -16,8 +16,9 @@ this took the final relative gap from ~5e-3 to 8e-10.
 
 from __future__ import annotations
 
+import numbers
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -37,6 +38,9 @@ from cvxcnn.reconstruct import natural_scale
 from cvxcnn.results import ConvexFitResult, Result
 from cvxcnn.validation import check_positive, check_positive_int
 from cvxcnn.working_set import most_violated_at_zero
+
+#: Most violated cells :func:`solve_colgen` adds per round by default.
+ADD_PER_ITERATION = 50
 
 
 @dataclass
@@ -434,7 +438,8 @@ random_state, progress, gap_tol, max_memory
         The keywords of :func:`solve_colgen` of the same names (documented there).
     add_per_iteration : int or None
         Most violated cells added per round (streamed: per sign of the dual
-        constraint); None for the method's default (50; streamed: 100 per sign).
+        constraint); None for the method's default (:data:`ADD_PER_ITERATION`;
+        streamed: :data:`cvxcnn.colgen_stream.ADD_PER_SIGN`).
     """
 
     beta: float
@@ -455,10 +460,17 @@ random_state, progress, gap_tol, max_memory
         self.tol = check_positive(self.tol, "tol", allow_zero=True)
         if self.add_per_iteration is not None:
             self.add_per_iteration = check_positive_int(self.add_per_iteration, "add_per_iteration")
+        if isinstance(self.initial, numbers.Integral) and not isinstance(self.initial, bool):
+            self.initial = check_positive_int(self.initial, "initial")  # masks: checked with cells
         self.max_iterations = check_positive_int(self.max_iterations, "max_iterations")
         self.loss = get_loss(self.loss)
         if self.solver_options is None and self.solver.upper() == "CLARABEL":
             self.solver_options = TIGHT_CLARABEL
+
+    @classmethod
+    def of(cls, keywords: dict) -> ColgenSettings:
+        """The settings among ``keywords`` (a public function's arguments, by field name)."""
+        return cls(**{f.name: keywords[f.name] for f in fields(cls)})
 
     def programs(
         self,
@@ -474,11 +486,11 @@ random_state, progress, gap_tol, max_memory
         ``kind``: :class:`RestrictedPrograms` (default) or a subclass, whose
         own fields come in ``extra``.
         """
-        return (kind or RestrictedPrograms)(
-            activation, problem, cells, self.beta, self.loss, self.tol, self.solver,
-            self.solver_options, facet_reduction, self.max_memory, natural_scale(problem),
-            self.gap_tol, **extra,
-        )  # fmt: skip
+        kind = kind or RestrictedPrograms
+        shared = {f.name: getattr(self, f.name) for f in fields(kind) if hasattr(self, f.name)}
+        floor = natural_scale(problem)
+        return kind(activation, problem, cells, facet_reduction=facet_reduction, floor=floor,
+                    **shared, **extra)  # fmt: skip
 
     def loop(self, add_per_iteration: int, drop_inactive: bool) -> ColgenLoop:
         """The :class:`ColgenLoop` adding ``add_per_iteration`` cells a round."""
@@ -495,7 +507,7 @@ def solve_colgen(
     loss: str | Loss = "squared",
     initial: int | np.ndarray = 10,
     tol: float = 1e-6,
-    add_per_iteration: int = 50,
+    add_per_iteration: int = ADD_PER_ITERATION,
     max_iterations: int = 100,
     solver: str = "CLARABEL",
     solver_options: dict | None = None,
@@ -566,10 +578,8 @@ def solve_colgen(
         holds whatever the restricted solves' status), or the loop ended with
         every restricted solve optimal and no violated cell left.
     """
-    settings = ColgenSettings(
-        beta, loss, initial, tol, add_per_iteration, max_iterations, solver, solver_options,
-        random_state, progress, gap_tol, max_memory,
-    )  # fmt: skip
+    add_per_iteration = check_positive_int(add_per_iteration, "add_per_iteration")
+    settings = ColgenSettings.of(locals())  # the keywords above, by name
     return colgen_over_cells(problem, cells, settings, drop_inactive, facet_reduction)
 
 
@@ -593,7 +603,7 @@ def colgen_over_cells(
     in_program = _initial_cells(
         activation, problem, cells, settings.initial, settings.loss, settings.random_state
     )
-    loop = settings.loop(settings.add_per_iteration or 50, drop_inactive)
+    loop = settings.loop(settings.add_per_iteration or ADD_PER_ITERATION, drop_inactive)
     return run_colgen(rp, in_program, loop, start)
 
 

@@ -27,6 +27,9 @@ from cvxcnn.results import json_ready
 from cvxcnn.streaming import CellBounds, certify_streamed, streamed_relu_oracle
 from cvxcnn.validation import check_positive_int
 
+#: Most violated cells :func:`solve_colgen_streamed` adds per round and per sign by default.
+ADD_PER_SIGN = 100
+
 
 @dataclass
 class StreamedColgenResult(ColgenResult):
@@ -123,10 +126,11 @@ class StreamedPrograms(RestrictedPrograms):
 
 def solve_colgen_streamed(
     problem: PatchProblem,
-    settings: ColgenSettings,
+    settings: ColgenSettings | None = None,
     *,
     chunk_size: int = 65536,
     stream: PatternStream | None = None,
+    **keywords: object,
 ) -> ColgenResult:
     """Certified ReLU optimum by column generation, pricing over a stream of every cell.
 
@@ -143,12 +147,17 @@ def solve_colgen_streamed(
     Parameters
     ----------
     problem : PatchProblem
-    settings : ColgenSettings
-        As for :func:`cvxcnn.colgen.solve_colgen`, except: ``initial`` must be
-        an int (sampled starting cells, seeded by ``random_state``);
+    settings : ColgenSettings, optional
+        The column generation settings in one object; or give them as
+        ``**keywords``.
+    **keywords
+        The fields of :class:`cvxcnn.colgen.ColgenSettings` (``beta``,
+        ``loss``, ``initial``, ``tol``, ...), as for
+        :func:`cvxcnn.colgen.solve_colgen`, except: ``initial`` must be an int
+        (sampled starting cells, seeded by ``random_state``);
         ``add_per_iteration`` counts violated cells per round and PER SIGN
-        (default 100); ``progress`` also shows a tqdm bar over the first
-        enumeration.
+        (default :data:`ADD_PER_SIGN`); ``progress`` also shows a tqdm bar
+        over the first enumeration. Not with ``settings``.
     chunk_size : int
         Cells per chunk of the stream (memory ``~chunk_size * n`` bytes; the
         stream keeps its cells bit-packed after the first pass).
@@ -163,8 +172,12 @@ def solve_colgen_streamed(
         only when the stream covered every cell. ``passes`` (JSON
         ``colgen_passes``): seconds and skipped cells of each pass.
     """
+    if settings is None:
+        settings = ColgenSettings(**keywords)
+    elif keywords:
+        raise TypeError(f"give settings or keywords, not both; got settings and {sorted(keywords)}")
     initial = check_positive_int(settings.initial, "initial")
-    keep = settings.add_per_iteration or 100
+    keep = settings.add_per_iteration or ADD_PER_SIGN
     start = time.perf_counter()
     if stream is None:
         stream = PatternStream(

@@ -718,7 +718,7 @@ def relu_mip_oracle(
     smallest dual bound met, valid at any stop, and ``lower`` a float64
     value at a unit point, so a certificate from a call cut short by
     ``time_limit`` (``converged=False``) is still "certified", only looser.
-    The cost grows exponentially with ``n`` (the prototype of section 12,
+    The cost grows fast with ``n`` (an NP-hard search; the prototype of section 12,
     ``d = 9``: n = 16 in 8-17 s, n = 36 in about 5 minutes).
 
     Parameters
@@ -1023,12 +1023,17 @@ class SearchedCells:
         ``mip``: the MIP's bracket over every cell; ``grown``: this set with
         the cells of the MIP's points appended, valued ``values`` (new,) at
         their generators. The MIP's upper end bounds every cell (the new ones
-        get it as their upper end); the lower end is the better of the two.
+        get it as their upper end); the lower end is the best of the known
+        cells', the MIP's and the new cells' values (so ``lower`` is never
+        below ``cell_lower.max()``).
         """
         extra = len(grown) - len(self)
-        upper = max(mip.upper, seen.lower, mip.lower)
         ends = [(seen.lower, seen.direction), (mip.lower, mip.direction)]
+        if extra:  # a new cell's value at its generator (a unit point of the MIP)
+            k = int(np.argmax(values))
+            ends.append((float(values[k]), grown.generators[len(self) + k]))
         lower, direction = max(ends, key=lambda end: end[0])
+        upper = max(mip.upper, lower)
         cell_lower = np.concatenate([seen.cell_lower, values])
         return OracleResult(
             upper=upper,

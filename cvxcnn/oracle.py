@@ -58,9 +58,10 @@ class OracleBracket(Result):
     oracles of DESIGN.md sections 5 and 6, the mixed-integer ones of section
     12, the vector one of section 13): ``lower`` is a value of the objective
     evaluated in float64 at a point of the ball, ``direction``, so
-    ``M >= lower`` holds exactly; ``upper`` is a proven bound (closed form,
-    dual point or a solver's dual bound, evaluated in float64), so
-    ``M <= upper`` whatever the solver's accuracy, and ``upper >= lower``
+    ``M >= lower`` holds exactly; ``upper`` is a proven bound: a closed form
+    or a dual point evaluated in float64 (``M <= upper`` whatever the
+    solver's accuracy), or a MIP solver's dual bound (as rigorous as that
+    solver's tolerances, see :mod:`cvxcnn.mip_oracle`); ``upper >= lower``
     always. Over WHICH set ``M`` is taken (the given cells, or every cell) is
     the oracle's or the caller's to say: a certificate built on ``upper`` is
     "certified" only when it is every cell.

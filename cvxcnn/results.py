@@ -93,7 +93,7 @@ class Result:
                 out[f.name] = value
             elif value is not None:
                 lifted.update({name: getattr(value, name) for name in f.metadata.get("lift", ())})
-        return json_ready({**out, **lifted, **self._extra()})
+        return json_ready({**out, **self._extra(), **lifted})
 
     def to_json(self, path: str | Path) -> None:
         """Write :meth:`to_dict` to ``path`` as indented JSON."""

@@ -69,3 +69,23 @@ def test_a_backend_the_activation_does_not_build_is_refused(name):
         fit(problem, cells, beta=0.1, backend="nope")
     for backend in act.backends:  # every declared backend builds and solves
         assert fit(problem, cells, beta=0.1, backend=backend).status == "optimal"
+
+
+def test_relu_raw_int_masks_are_checked_and_selected_as_bool():
+    act = ACTIVATIONS["relu"]
+    problem = _problem(3)
+    masks = act.sample(problem.Y, 4, random_state=0).masks.astype(int)
+    checked = act.check_cells(masks, problem.n)
+    assert checked.dtype == bool and act.subset(checked, [0, 1]).dtype == bool
+
+
+def test_the_one_cells_oracle_keeps_its_bracket_consistent(searched):
+    """``SearchedCells.bracket``: lower at least every cell's value, at most upper."""
+    act, problem, cells = searched
+    g = np.random.default_rng(5).standard_normal(problem.n)
+    res = act.oracle(problem.Y, g, cells, time_limit=20.0)
+    assert res.converged and res.lower <= res.upper
+    assert res.lower >= res.cell_lower.max()
+    assert np.all(res.cell_upper <= res.upper)
+    again = act.oracle(problem.Y, g, res.cells or cells)  # a converged answer is reused
+    assert again.upper == res.upper

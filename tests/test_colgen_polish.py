@@ -77,11 +77,19 @@ def test_colgen_settings_normalize_once_for_both_column_generations():
 
 
 @pytest.mark.parametrize(
-    "bad", [{"beta": 0.0}, {"tol": -1.0}, {"add_per_iteration": 0}, {"max_iterations": 0}]
+    "bad",
+    [{"beta": 0.0}, {"tol": -1.0}, {"add_per_iteration": 0}, {"max_iterations": 0}, {"initial": 0}],
 )
 def test_colgen_settings_errors_name_the_argument(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         ColgenSettings(**{"beta": 1.0, **bad})
+
+
+def test_solve_colgen_refuses_a_missing_count():
+    problem = noisy_problem(4, (1, 12), 0.3, kernel_size=3)
+    cells = enumerate_relu_patterns(problem.Y)
+    with pytest.raises(TypeError, match="add_per_iteration"):  # not silently the default
+        solve_colgen(problem, cells, beta=BETA, add_per_iteration=None)
 
 
 def test_solve_colgen_is_colgen_over_its_settings():

@@ -204,6 +204,13 @@ def test_streamed_colgen_certifies_the_in_memory_optimum():
     ref = solve_colgen(problem, cells, beta=BETA)
     res = solve_colgen_streamed(problem, ColgenSettings(beta=BETA, initial=5), chunk_size=300)
     assert res.certificate.certificate == CERTIFIED and res.converged
+    # the same settings as keywords give the same run
+    again = solve_colgen_streamed(problem, beta=BETA, initial=5, chunk_size=300)
+    assert again.certificate.upper_bound == res.certificate.upper_bound
+    with pytest.raises(TypeError, match="not both"):
+        solve_colgen_streamed(problem, ColgenSettings(beta=BETA), beta=BETA)
+    with pytest.raises(TypeError, match="drop_inactive"):  # solve_colgen's, not the stream's
+        solve_colgen_streamed(problem, beta=BETA, drop_inactive=False)
     assert res.certificate.oracle == f"streamed/{STREAMED}"
     assert res.certificate.relative_gap <= 1e-6
     assert res.total_cells == len(cells) and res.patterns_used < len(cells)

@@ -159,8 +159,7 @@ class Activation(ABC):
         if settings is not None and settings.backend not in self.backends:
             raise ValueError(
                 f"backend must be one of {self.backends} for the {self.name} activation; got "
-                f"{settings.backend!r} (backend='direct' builds Clarabel's standard form of the "
-                "ReLU program only)"
+                f"{settings.backend!r}"
             )
 
     @abstractmethod

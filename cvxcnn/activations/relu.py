@@ -51,9 +51,11 @@ class Relu(Activation):
     enumerator = staticmethod(enumerate_relu_patterns)
 
     def check_listed(self, cells, n):
-        if isinstance(cells, (PatternSet, np.ndarray)):
-            check_masks(pattern_masks(cells), n)
+        if isinstance(cells, PatternSet):
+            check_masks(cells.masks, n)
             return cells
+        if isinstance(cells, np.ndarray):
+            return check_masks(cells, n)  # raw masks: a (P, n) bool copy
         raise TypeError(
             "ReLU cells must be a PatternSet (sample_relu_patterns / enumerate_relu_patterns) "
             f"or a (P, n) bool mask array; got {type(cells).__name__}"

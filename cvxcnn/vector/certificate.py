@@ -136,7 +136,7 @@ def certify_vector(
     lower bound is rigorous whatever the oracle's accuracy. It is
     ``"certified"`` only over an exact cell set verified against
     ``problem.Y``, otherwise ``"estimated"``; a non-finite objective or
-    residual gives ``"failed"`` with NaN bounds. Cost: per direction at most
+    residual gives ``"failed"`` with a NaN lower bound. Cost: per direction at most
     ``max_evaluations`` scalar oracle calls over the cells.
 
     Parameters

@@ -16,7 +16,6 @@ from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
 from cvxcnn.nonconvex import (
-    LBFGS_OPTIONS,
     RestartResult,
     best_of_restarts,
     keep_better,
@@ -27,7 +26,6 @@ from cvxcnn.vector.network import VectorReluNetwork, vector_objective
 from cvxcnn.vector.problem import VectorProblem
 
 __all__ = [
-    "LBFGS_OPTIONS",
     "VectorRestartResult",
     "polish_vector",
     "vector_restarts",
