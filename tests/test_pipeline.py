@@ -315,3 +315,20 @@ def test_one_estimator_for_both_activations():
         ConvexReLUCNN(2, activation="st")
     with pytest.raises(ValueError, match="activation must be one of"):
         ConvexCNN(2, activation="tanh").fit(data.noisy, data.clean)
+
+
+def test_st_program_output_is_the_networks_and_closes_the_set_gap_at_small_beta():
+    """The dual point comes from the program's own blocks (not the pruned network).
+
+    Before ``SoftThreshold.program_output`` the path at beta = 1e-3 stopped here
+    with ``max_ratio`` 1.0024 and a set gap of 1.5e-3 (now 3e-8).
+    """
+    problem = _signal(0)
+    triples = enumerate_st_triples(problem.Y)
+    act = get_activation("st")
+    full = fit(problem, triples, beta=1e-2, strategy="full")
+    out = act.program_output(full, problem, triples)
+    assert np.abs(out - full.network.output(problem.Y)).max() <= 1e-4 * np.abs(out).max()
+    point = solve_path(problem, triples, [1e-3]).points[0]
+    assert point.converged and point.max_ratio <= 1 + 1e-4
+    assert point.set_gap <= 1e-6

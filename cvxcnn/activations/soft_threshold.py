@@ -34,6 +34,7 @@ from cvxcnn.soft_threshold.programs import (
     check_triples,
     live_index,
     result_from_st_program,
+    st_program_outputs,
 )
 from cvxcnn.soft_threshold.triples import (
     TripleSet,
@@ -130,6 +131,13 @@ class SoftThreshold(Activation):
             thresholds=network.thresholds * np.sqrt(target_scale * patch_scale),
             v=network.v * c,
         )
+
+    def program_output(self, result, problem, cells) -> np.ndarray | None:
+        if result.W is None or result.T is None or self.is_searched(cells):
+            return None
+        index = live_index(cells)  # the program's blocks are the live triples
+        s1, s3 = cells.s1[index], cells.s3[index]
+        return st_program_outputs(result.W, result.Z, result.T, result.Tp, s1, s3, problem.Y)
 
     def active_cells(self, result, cells, *, rtol, floor) -> np.ndarray:
         norms = np.maximum(np.linalg.norm(result.W, axis=0), np.linalg.norm(result.Z, axis=0))

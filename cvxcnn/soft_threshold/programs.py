@@ -321,6 +321,25 @@ def build_paper_program(
 # --------------------------------------------------------------------------- #
 
 
+def st_program_outputs(
+    W: np.ndarray,
+    Wp: np.ndarray,
+    T: np.ndarray,
+    Tp: np.ndarray,
+    s1: np.ndarray,
+    s3: np.ndarray,
+    Y: np.ndarray,
+) -> np.ndarray:
+    """The 6a program's patch outputs ``sum_j F_j(w_j, t_j) - F_j(w'_j, t'_j)`` (n,), in float64.
+
+    ``F_j(w, t) = D3_j (Y w - t 1) + D1_j (Y w + t 1)`` (DESIGN.md section
+    6a) for the blocks ``W, Wp`` (d, P), ``T, Tp`` (P,) and the masks
+    ``s1, s3`` (P, n) of the same P triples; ``Y`` is (n, d).
+    """
+    M1, M3 = s1.T.astype(np.float64), s3.T.astype(np.float64)
+    return np.sum((M1 + M3) * (Y @ (W - Wp)), axis=1) + (M1 - M3) @ (T - Tp)
+
+
 def st_convex_objective(
     W: np.ndarray,
     Wp: np.ndarray,
@@ -334,12 +353,10 @@ def st_convex_objective(
 ) -> float:
     """The 6a objective in float64 (constraints not checked).
 
-    The outputs ``sum_j F_j(w_j, t_j) - F_j(w'_j, t'_j)`` (n,) of the blocks
-    ``W, Wp`` (d, P) and ``T, Tp`` (P,) with the masks ``s1, s3`` (P, n), in
+    :func:`st_program_outputs` in
     :func:`cvxcnn.programs.objective.group_norm_objective`.
     """
-    M1, M3 = s1.T.astype(np.float64), s3.T.astype(np.float64)
-    outputs = np.sum((M1 + M3) * (problem.Y @ (W - Wp)), axis=1) + (M1 - M3) @ (T - Tp)
+    outputs = st_program_outputs(W, Wp, T, Tp, s1, s3, problem.Y)
     return group_norm_objective(outputs, W, Wp, problem, beta, loss)
 
 
