@@ -340,26 +340,6 @@ def st_program_outputs(
     return np.sum((M1 + M3) * (Y @ (W - Wp)), axis=1) + (M1 - M3) @ (T - Tp)
 
 
-def st_convex_objective(
-    W: np.ndarray,
-    Wp: np.ndarray,
-    T: np.ndarray,
-    Tp: np.ndarray,
-    s1: np.ndarray,
-    s3: np.ndarray,
-    problem: PatchProblem,
-    beta: float,
-    loss: str | Loss = "squared",
-) -> float:
-    """The 6a objective in float64 (constraints not checked).
-
-    :func:`st_program_outputs` in
-    :func:`cvxcnn.programs.objective.group_norm_objective`.
-    """
-    outputs = st_program_outputs(W, Wp, T, Tp, s1, s3, problem.Y)
-    return group_norm_objective(outputs, W, Wp, problem, beta, loss)
-
-
 def paper_convex_objective(
     W: np.ndarray,
     Wp: np.ndarray,
@@ -584,7 +564,8 @@ def result_from_st_program(
     else:
         T, Tp = np.asarray(program.T.value), np.asarray(program.Tp.value)
         network, _ = reconstruct_st(W, Wp, T, Tp, rtol=rtol, floor=floor)
-        objective = st_convex_objective(W, Wp, T, Tp, s1, s3, data, beta, loss)
+        outputs = st_program_outputs(W, Wp, T, Tp, s1, s3, data.Y)
+        objective = group_norm_objective(outputs, W, Wp, data, beta, loss)  # 6a in float64
         violation = max(st_cell_violation(X, t, s1, s3, data.Y) for X, t in ((W, T), (Wp, Tp)))
         extra = {"T": T, "Tp": Tp}
     return solved_result(
