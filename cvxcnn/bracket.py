@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -47,7 +47,7 @@ from cvxcnn.fitting import fit_st
 from cvxcnn.losses import Loss, check_objective
 from cvxcnn.networks import primal_objective
 from cvxcnn.problem import PatchProblem
-from cvxcnn.results import Result
+from cvxcnn.results import Result, omitted
 from cvxcnn.soft_threshold.network import STNetwork
 from cvxcnn.soft_threshold.programs import STFitResult
 from cvxcnn.soft_threshold.restarts import polish_st_network, st_random_restarts
@@ -110,14 +110,12 @@ class Bracket(Result):
     loss: str
     dual_lower: float | None = None
     dual_kind: str | None = None
-    network: STNetwork | None = field(default=None, repr=False)
-    fit: STFitResult | None = field(default=None, repr=False)
+    network: STNetwork | None = omitted(default=None, repr=False)
+    fit: STFitResult | None = omitted(default=None, repr=False)
 
     @property
     def certified(self) -> bool:
         return self.lower_kind == CERTIFIED
-
-    _skip = ("network", "fit")
 
     def __post_init__(self) -> None:
         guard_certified(self.lower_kind, self.upper, self.lower, "the bracket")

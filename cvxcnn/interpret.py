@@ -28,13 +28,13 @@ network's own output (it must be at rounding level). Figures:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from cvxcnn.networks import ReluNetwork, predict
 from cvxcnn.problem import PatchProblem
-from cvxcnn.results import Result
+from cvxcnn.results import Result, omitted
 from cvxcnn.validation import check_positive_int
 
 #: Side of the zero-padded FFT grid of the frequency responses.
@@ -246,12 +246,10 @@ class Explanation(Result):
     output_scale: float
     active_per_pixel: list
     random_state: int
-    labels: np.ndarray = field(repr=False)
-    patterns: np.ndarray = field(repr=False)
-    filters: np.ndarray = field(repr=False)
-    responses: np.ndarray = field(repr=False)
-
-    _skip = ("labels", "patterns", "filters", "responses")
+    labels: np.ndarray = omitted(repr=False)
+    patterns: np.ndarray = omitted(repr=False)
+    filters: np.ndarray = omitted(repr=False)
+    responses: np.ndarray = omitted(repr=False)
 
     def _extra(self) -> dict:
         return {"filter_norms": np.linalg.norm(self.filters, axis=1)}

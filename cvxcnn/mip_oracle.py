@@ -62,6 +62,7 @@ from cvxcnn.oracle import (
     objective_at,
     relu_oracle,
 )
+from cvxcnn.results import omitted
 from cvxcnn.scip_oracle import scip_available, scip_sign
 from cvxcnn.validation import check_finite_array, check_positive
 
@@ -133,7 +134,7 @@ class MipOracleResult(OracleBracket):
     seconds : float
     """
 
-    points: np.ndarray = field(repr=False)
+    points: np.ndarray = omitted(repr=False)
     sign_upper: tuple
     sign_lower: tuple
     rounds: int = 0
@@ -142,8 +143,6 @@ class MipOracleResult(OracleBracket):
     stopped_early: bool = False
     proved_below: bool = False
     seconds: float = 0.0
-
-    _skip = ("direction", "points")
 
 
 def signed_value(Y: np.ndarray, w: np.ndarray, U: np.ndarray) -> np.ndarray:

@@ -29,13 +29,13 @@ program, upper bounds from its duals) is kept as an independent check.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
 from scipy.optimize import nnls
 
-from cvxcnn.results import Result
+from cvxcnn.results import Result, omitted
 
 ORACLE_METHODS = ("nnls", "socp")
 _CHUNK = 2048
@@ -83,11 +83,9 @@ class OracleBracket(Result):
 
     upper: float
     lower: float
-    direction: np.ndarray = field(repr=False)
+    direction: np.ndarray = omitted(repr=False)
     converged: bool
     seconds: float
-
-    _skip = ("direction",)
 
     @property
     def gap(self) -> float:
@@ -123,19 +121,17 @@ class OracleResult(OracleBracket):
         the oracle knows them.
     """
 
-    cell_upper: np.ndarray = field(repr=False)
-    cell_lower: np.ndarray = field(repr=False)
+    cell_upper: np.ndarray = omitted(repr=False)
+    cell_lower: np.ndarray = omitted(repr=False)
     argmax: int
     n_cells: int
     n_screened: int
     n_solved: int
     method: str
     converged: bool = True
-    cells: object = field(default=None, repr=False)
-    sign_lower: np.ndarray | None = field(default=None, repr=False)
-    sign_upper: np.ndarray | None = field(default=None, repr=False)
-
-    _skip = ("direction", "cell_upper", "cell_lower", "cells", "sign_lower", "sign_upper")
+    cells: object = omitted(default=None, repr=False)
+    sign_lower: np.ndarray | None = omitted(default=None, repr=False)
+    sign_upper: np.ndarray | None = omitted(default=None, repr=False)
 
 
 def objective_at(Y: np.ndarray, g: np.ndarray, U: np.ndarray) -> np.ndarray:

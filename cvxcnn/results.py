@@ -4,7 +4,7 @@ Every result (a fit, a certificate, a column-generation run, a path) is a
 dataclass deriving from :class:`Result`: ``to_dict()`` gives a JSON-ready
 summary (arrays and networks left out, NaN written as ``None``) and
 ``to_json(path)`` writes it. A field is left out where it is declared,
-``name: type = omitted()`` (or listed in ``_skip``); ``omitted(lift=...)``
+``name: type = omitted()``; ``omitted(lift=...)``
 writes some of its attributes instead, and ``_extra()`` adds derived entries.
 """
 
@@ -77,9 +77,6 @@ def omitted(*, lift: tuple[str, ...] = (), **options: Any) -> Any:
 class Result:
     """Mixin for result dataclasses: ``to_dict`` and ``to_json`` written once."""
 
-    #: Field names left out of ``to_dict``, besides the fields declared :func:`omitted`.
-    _skip: tuple[str, ...] = ()
-
     def _extra(self) -> dict:
         """Derived entries added to (or overriding) the field dump."""
         return {}
@@ -89,7 +86,7 @@ class Result:
         out, lifted = {}, {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if not (f.metadata.get("omitted") or f.name in self._skip):
+            if not f.metadata.get("omitted"):
                 out[f.name] = value
             elif value is not None:
                 lifted.update({name: getattr(value, name) for name in f.metadata.get("lift", ())})

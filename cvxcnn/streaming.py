@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from cvxcnn.losses import Loss
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.oracle import OracleResult, relu_oracle
 from cvxcnn.problem import PatchProblem
+from cvxcnn.results import omitted
 from cvxcnn.validation import check_positive_int
 
 #: ``OracleResult.method`` / ``Certificate.oracle`` of the streamed oracle.
@@ -56,7 +57,7 @@ class StreamedOracleResult(OracleResult):
     n_chunks : int
     """
 
-    cells: PatternSet = field(repr=False, default=None)
+    cells: PatternSet = omitted(repr=False, default=None)
     complete: bool = False
     count_bound: int = 0
     digest: str = ""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -24,10 +24,8 @@ class _Outer(Result):
     inner: _Inner | None = omitted(lift=("objective", "status"))
     blocks: np.ndarray = omitted(default=None, repr=False)
     beta: float = 1.0
-    listed: list = field(default_factory=list)
+    listed: list = omitted(default_factory=list)
     gap: float = float("nan")
-
-    _skip = ("listed",)
 
     def _extra(self) -> dict:
         return {"status": "overridden by _extra"} if self.beta > 1 else {}

@@ -31,13 +31,13 @@ function's body (same arguments, same ``upper``/``lower``/``gap``/``kind``/
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from cvxcnn.networks import ReluNetwork
 from cvxcnn.problem import PatchProblem
-from cvxcnn.results import ConvexFitResult, Result
+from cvxcnn.results import ConvexFitResult, Result, omitted
 from cvxcnn.validation import check_finite_array, check_positive
 from cvxcnn.vector.network import VectorReluNetwork
 from cvxcnn.vector.problem import vector_problem
@@ -86,10 +86,8 @@ class SeparableVectorFit(Result):
     lower: float | None = None
     gap: float | None = None
     relaxation_value: float | None = None
-    network: VectorReluNetwork | None = field(default=None, repr=False)
-    channels: list[ConvexFitResult] = field(default_factory=list, repr=False)
-
-    _skip = ("network", "channels")
+    network: VectorReluNetwork | None = omitted(default=None, repr=False)
+    channels: list[ConvexFitResult] = omitted(default_factory=list, repr=False)
 
 
 def stack_channel_networks(networks: list, d: int) -> VectorReluNetwork:

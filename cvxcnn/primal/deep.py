@@ -14,7 +14,7 @@ a greedy one (:func:`cvxcnn.deep.fit_greedy`) and explained block by block
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ from cvxcnn.primal.trainer import (
     torch_threads,
 )
 from cvxcnn.problem import ProblemSpec, make_problem
-from cvxcnn.results import Result
+from cvxcnn.results import Result, omitted
 from cvxcnn.validation import check_positive, check_positive_int
 
 
@@ -87,13 +87,11 @@ class DeepTrainResult(Result):
     settings : dict
     """
 
-    blocks: list = field(repr=False)
+    blocks: list = omitted(repr=False)
     final_objective: float
-    objectives: np.ndarray = field(repr=False)
+    objectives: np.ndarray = omitted(repr=False)
     seconds: float
     settings: dict
-
-    _skip = ("blocks", "objectives")
 
     def _extra(self) -> dict:
         return {"neurons": [b.network.n_neurons for b in self.blocks]}

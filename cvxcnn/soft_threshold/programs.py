@@ -58,7 +58,7 @@ from cvxcnn.programs.cone import (
 from cvxcnn.programs.fit_result import solve_fields, solved_result, unsolved_result
 from cvxcnn.programs.objective import group_norm_objective
 from cvxcnn.reconstruct import DEFAULT_RTOL, natural_scale
-from cvxcnn.results import ConvexFitResult
+from cvxcnn.results import ConvexFitResult, omitted
 from cvxcnn.soft_threshold.facets import resolve_st_facets, st_row_signs
 from cvxcnn.soft_threshold.network import GatedNetwork, STNetwork
 from cvxcnn.soft_threshold.triples import TripleSet
@@ -495,20 +495,18 @@ class STFitResult(ConvexFitResult):
         that added dropped rows the full check found violated).
     """
 
-    form: str = "exact"
+    form: str = omitted(default="exact")
     threshold: float | None = None
     triples_exact: bool = False
-    T: np.ndarray | None = field(default=None, repr=False)
-    Tp: np.ndarray | None = field(default=None, repr=False)
-    gated_network: GatedNetwork | None = field(default=None, repr=False)
-    gated_objective: float = float("nan")
+    T: np.ndarray | None = omitted(default=None, repr=False)
+    Tp: np.ndarray | None = omitted(default=None, repr=False)
+    gated_network: GatedNetwork | None = omitted(default=None, repr=False)
+    gated_objective: float = omitted(default=float("nan"))
 
     @property
     def Wp(self) -> np.ndarray | None:
         """The ``w'`` blocks (stored in ``Z``)."""
         return self.Z
-
-    _skip = (*ConvexFitResult._skip, "T", "Tp", "gated_network", "form", "gated_objective")
 
     def _extra(self) -> dict:
         out = {**super()._extra(), "st_form": self.form}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from cvxcnn.certificates import (
     guard_certified,
 )
 from cvxcnn.problem import PatchProblem
-from cvxcnn.results import Result
+from cvxcnn.results import Result, omitted
 from cvxcnn.solve import SolverSettings, resolve_solver
 from cvxcnn.validation import check_choice, check_positive, check_positive_int
 from cvxcnn.vector.certificate import VectorCertificate, certify_vector
@@ -109,11 +109,9 @@ class VectorFitResult(Result):
     certificate: dict
     timings: dict
     message: str = ""
-    network: VectorReluNetwork | None = field(default=None, repr=False)
-    relaxation: RelaxationResult | None = field(default=None, repr=False)
-    separable: ScalarUpperResult | None = field(default=None, repr=False)
-
-    _skip = ("network", "relaxation", "separable")
+    network: VectorReluNetwork | None = omitted(default=None, repr=False)
+    relaxation: RelaxationResult | None = omitted(default=None, repr=False)
+    separable: ScalarUpperResult | None = omitted(default=None, repr=False)
 
     def __post_init__(self) -> None:
         guard_certified(self.kind, self.upper, self.lower, "the vector bracket")

@@ -43,12 +43,13 @@ from __future__ import annotations
 
 import heapq
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from cvxcnn.activations import get_activation
 from cvxcnn.oracle import OracleBracket, bracket_closed
+from cvxcnn.results import omitted
 from cvxcnn.validation import check_finite_array
 
 #: Default relative tolerance of the branch and bound (upper <= lower (1 + rtol)); the
@@ -75,11 +76,9 @@ class VectorOracleResult(OracleBracket):
     seconds : float
     """
 
-    output_direction: np.ndarray = field(repr=False)
+    output_direction: np.ndarray = omitted(repr=False)
     evaluations: int
     method: str
-
-    _skip = ("direction", "output_direction")
 
 
 def arc_max(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> float:

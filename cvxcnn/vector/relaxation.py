@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
@@ -62,7 +62,7 @@ import scipy.sparse as sp
 from cvxcnn.fitting import normalization
 from cvxcnn.losses import get_loss
 from cvxcnn.programs.relu import check_masks, pattern_masks
-from cvxcnn.results import Result
+from cvxcnn.results import Result, omitted
 from cvxcnn.solve import SolveInfo, SolverSettings, solve_cvxpy
 from cvxcnn.validation import check_choice, check_positive
 from cvxcnn.vector.network import VectorReluNetwork, vector_objective
@@ -119,11 +119,9 @@ class RelaxationResult(Result):
     network_objective: float
     build_seconds: float
     form: str = "nuclear"
-    solve: SolveInfo = field(default=None, repr=False)
-    network: VectorReluNetwork | None = field(default=None, repr=False)
-    blocks_value: np.ndarray | None = field(default=None, repr=False)
-
-    _skip = ("solve", "network", "blocks_value")
+    solve: SolveInfo = omitted(default=None, repr=False)
+    network: VectorReluNetwork | None = omitted(default=None, repr=False)
+    blocks_value: np.ndarray | None = omitted(default=None, repr=False)
 
     def _extra(self) -> dict:
         return self.solve.summary()

@@ -17,12 +17,12 @@ Both return feasible vector networks; their values come from
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from cvxcnn.fitting import fit
-from cvxcnn.results import ConvexFitResult, Result
+from cvxcnn.results import ConvexFitResult, Result, omitted
 from cvxcnn.solve import SolverError, SolverSettings
 from cvxcnn.vector.network import VectorReluNetwork, vector_objective
 from cvxcnn.vector.problem import VectorProblem
@@ -69,10 +69,8 @@ class ScalarUpperResult(Result):
     statuses: list
     seconds: float
     neurons: int
-    network: VectorReluNetwork = field(repr=False)
-    fits: list = field(default_factory=list, repr=False)
-
-    _skip = ("network", "fits")
+    network: VectorReluNetwork = omitted(repr=False)
+    fits: list = omitted(default_factory=list, repr=False)
 
 
 def _scalar_fit(
