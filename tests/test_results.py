@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 
@@ -63,3 +64,35 @@ def test_facet_reduction_summary_counts_rows_without_the_mask(keep):
         "rows_full": 12,
         "fraction": keep.sum() / 12,
     }
+
+
+def _result_classes() -> set[type]:
+    import importlib
+    import pkgutil
+
+    import cvxcnn
+
+    for info in pkgutil.walk_packages(cvxcnn.__path__, "cvxcnn."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    found, todo = set(), [Result]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            found.add(sub)
+            todo.append(sub)
+    return {c for c in found if dataclasses.is_dataclass(c) and c.__module__.startswith("cvxcnn")}
+
+
+def test_a_redeclared_field_stays_omitted_in_every_result_subclass():
+    """A subclass that redeclares a base's omitted field must restate ``omitted()``."""
+    lost = []
+    for cls in _result_classes():
+        own = {f.name: f for f in dataclasses.fields(cls)}
+        for base in cls.__mro__[1:]:
+            if dataclasses.is_dataclass(base):
+                lost += [
+                    f"{cls.__name__}.{f.name}"
+                    for f in dataclasses.fields(base)
+                    if f.metadata.get("omitted") and not own[f.name].metadata.get("omitted")
+                ]
+    assert len(_result_classes()) > 20 and lost == []
