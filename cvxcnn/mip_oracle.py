@@ -962,13 +962,14 @@ class SearchedCells:
         OracleResult
         """
         start = time.perf_counter()
+        limit = self.call_limit(time_limit)  # checked before any work
         Y, g = np.asarray(Y, dtype=np.float64), np.asarray(g, dtype=np.float64)
         cached = self.session.get("last")
         if cached is not None and cached[0] == g.tobytes() and cached[1].n_cells == len(self):
             if threshold is None or cached[1].upper <= threshold:
                 return cached[1]
         seen, starts = self.known_brackets(Y, g, threshold, **options)
-        mip = self.search(Y, g, starts, threshold, self.call_limit(time_limit))
+        mip = self.search(Y, g, starts, threshold, limit)
         grown, values = self.grow(Y, g, mip.points)
         converged = (mip.converged and not mip.stopped_early) or mip.proved_below
         result = self.grown_result(seen, mip, grown, values, start, converged=converged)
